@@ -1,0 +1,19 @@
+//! chart-harness: lint, render, install and verify every chart of a Helm chart repository,
+//! in parallel, with timings for every phase.
+//!
+//! Data flows one way: [`config`] and [`discovery`] find the charts and their cases,
+//! [`plan`] turns them into named trials, [`runner`] executes the [`suites`] and emits
+//! [`report`] events, and reporters turn events into output. Every external process goes
+//! through [`tools`].
+
+pub mod changed;
+pub mod cli;
+pub mod config;
+pub mod discovery;
+pub mod libtest;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod suites;
+pub mod tools;
+pub mod yaml;

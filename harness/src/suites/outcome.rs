@@ -1,0 +1,226 @@
+//! What a trial produces: timed phases, each with its problems.
+//!
+//! A phase is one step of a trial (dependency build, one lint check, render, snapshot
+//! compare). Every phase is timed from the start, so the JSON report can show where
+//! time goes even for passing trials.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::TrialId;
+
+/// One thing that is wrong, located as precisely as the check knows.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// File the problem is in, relative to the repository root.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// What is wrong and what to do about it.
+    pub message: String,
+}
+
+impl Problem {
+    pub fn new(message: impl Into<String>) -> Self {
+        Problem {
+            file: None,
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn in_file(file: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Problem {
+            file: Some(file.into()),
+            line: None,
+            message: message.into(),
+        }
+    }
+
+    pub fn at_line(mut self, line: Option<u64>) -> Self {
+        self.line = line;
+        self
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(file) = &self.file {
+            write!(f, "{}", file.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+            }
+            f.write_str(": ")?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "status", content = "reason")]
+pub enum PhaseStatus {
+    Passed,
+    Failed,
+    /// The phase could not run meaningfully, for example because an earlier phase
+    /// found the files it reads malformed. Not a failure by itself.
+    NotRun(String),
+}
+
+/// A finished phase.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PhaseRecord {
+    pub name: String,
+    #[serde(flatten)]
+    pub status: PhaseStatus,
+    #[serde(with = "duration_ms", rename = "duration_ms")]
+    pub duration: Duration,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub problems: Vec<Problem>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrialStatus {
+    Passed,
+    Failed,
+    TimedOut,
+    Cancelled,
+}
+
+/// The result of one trial.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrialOutcome {
+    pub id: TrialId,
+    /// The chart directory relative to the repository root.
+    pub chart_dir: PathBuf,
+    pub status: TrialStatus,
+    pub phases: Vec<PhaseRecord>,
+    #[serde(with = "duration_ms", rename = "duration_ms")]
+    pub duration: Duration,
+}
+
+impl TrialOutcome {
+    pub fn passed(&self) -> bool {
+        self.status == TrialStatus::Passed
+    }
+
+    pub fn failed_phases(&self) -> impl Iterator<Item = &PhaseRecord> {
+        self.phases
+            .iter()
+            .filter(|phase| phase.status == PhaseStatus::Failed)
+    }
+
+    /// The message shown for a failed trial: every failed phase with every problem,
+    /// so one run shows everything that is wrong with a chart.
+    pub fn failure_message(&self) -> String {
+        let mut out = String::new();
+        let problems: usize = self.failed_phases().map(|p| p.problems.len().max(1)).sum();
+        let _ = match self.status {
+            TrialStatus::Passed => return out,
+            TrialStatus::TimedOut => writeln!(
+                out,
+                "{} timed out after {:.1}s (chart {})",
+                self.id,
+                self.duration.as_secs_f64(),
+                self.chart_dir.display()
+            ),
+            TrialStatus::Cancelled => writeln!(out, "{} was cancelled", self.id),
+            TrialStatus::Failed => writeln!(
+                out,
+                "{} failed with {problems} problem{} (chart {})",
+                self.id,
+                if problems == 1 { "" } else { "s" },
+                self.chart_dir.display()
+            ),
+        };
+        for phase in self.failed_phases() {
+            if phase.problems.is_empty() {
+                let _ = writeln!(out, "  [{}] failed", phase.name);
+            }
+            for problem in &phase.problems {
+                let _ = writeln!(out, "  [{}] {problem}", phase.name);
+            }
+        }
+        out
+    }
+}
+
+/// Records phases as a suite runs them.
+pub struct PhaseRecorder {
+    phases: Vec<PhaseRecord>,
+}
+
+impl Default for PhaseRecorder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PhaseRecorder {
+    pub fn new() -> Self {
+        PhaseRecorder { phases: Vec::new() }
+    }
+
+    /// Runs `phase` and records its duration; an empty problem list is a pass.
+    pub async fn run<F>(&mut self, name: &str, phase: F) -> bool
+    where
+        F: std::future::Future<Output = Vec<Problem>>,
+    {
+        let started = Instant::now();
+        let problems = phase.await;
+        self.record(name, started.elapsed(), problems)
+    }
+
+    /// Records a phase that was timed elsewhere. Returns whether it passed.
+    pub fn record(&mut self, name: &str, duration: Duration, problems: Vec<Problem>) -> bool {
+        let passed = problems.is_empty();
+        self.phases.push(PhaseRecord {
+            name: name.to_string(),
+            status: if passed {
+                PhaseStatus::Passed
+            } else {
+                PhaseStatus::Failed
+            },
+            duration,
+            problems,
+        });
+        passed
+    }
+
+    pub fn not_run(&mut self, name: &str, reason: impl Into<String>) {
+        self.phases.push(PhaseRecord {
+            name: name.to_string(),
+            status: PhaseStatus::NotRun(reason.into()),
+            duration: Duration::ZERO,
+            problems: Vec::new(),
+        });
+    }
+
+    pub fn has_failures(&self) -> bool {
+        self.phases.iter().any(|p| p.status == PhaseStatus::Failed)
+    }
+
+    pub fn into_phases(self) -> Vec<PhaseRecord> {
+        self.phases
+    }
+}
+
+/// Durations are written as fractional milliseconds, which every JSON consumer reads.
+mod duration_ms {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64((duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let ms = f64::deserialize(deserializer)?;
+        Ok(Duration::from_secs_f64(ms / 1000.0))
+    }
+}

@@ -1,0 +1,191 @@
+//! The one place that spawns processes: argv only, a timeout always, stderr captured,
+//! and the whole process group killed on timeout or when the caller is cancelled.
+//!
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use std::process::Stdio;
+use std::time::Instant;
+
+use tokio::io::AsyncReadExt;
+
+use super::ToolError;
+
+/// A process to run. Built with [`ProcessSpec::new`] and the builder methods.
+#[derive(Clone, Debug)]
+pub struct ProcessSpec {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub cwd: Option<PathBuf>,
+    pub timeout: Duration,
+}
+
+impl ProcessSpec {
+    pub fn new(program: impl Into<PathBuf>, timeout: Duration) -> Self {
+        ProcessSpec {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            timeout,
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+}
+
+/// A finished process. A non-zero exit is not an error here; see [`run_checked`].
+#[derive(Clone, Debug)]
+pub struct ProcessOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl ProcessOutput {
+    pub fn success(&self) -> bool {
+        self.status.success()
+    }
+}
+
+/// Runs the process to completion or until its timeout.
+///
+/// The child gets its own process group, so a timeout (or the caller dropping this
+/// future, as the runner does on Ctrl-C) kills grandchildren too: `sh -c` lines and
+/// helm plugins must not outlive the trial that started them.
+pub async fn run(spec: &ProcessSpec) -> Result<ProcessOutput, ToolError> {
+    let started = Instant::now();
+    let mut command = tokio::process::Command::new(&spec.program);
+    command
+        .args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    if let Some(dir) = &spec.cwd {
+        command.current_dir(dir);
+    }
+    let mut child = command.spawn().map_err(|source| ToolError::Spawn {
+        command: spec.display(),
+        source,
+    })?;
+    let guard = ProcessGroupGuard(child.id());
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let collect = async {
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let (status, _, _) = tokio::join!(
+            child.wait(),
+            stdout.read_to_end(&mut out),
+            stderr.read_to_end(&mut err)
+        );
+        (status, out, err)
+    };
+    match tokio::time::timeout(spec.timeout, collect).await {
+        Ok((status, out, err)) => {
+            let status = status.map_err(|source| ToolError::Spawn {
+                command: spec.display(),
+                source,
+            })?;
+            guard.disarm();
+            Ok(ProcessOutput {
+                status,
+                stdout: String::from_utf8_lossy(&out).into_owned(),
+                stderr: String::from_utf8_lossy(&err).into_owned(),
+                elapsed: started.elapsed(),
+            })
+        }
+        Err(_) => {
+            drop(guard);
+            Err(ToolError::TimedOut {
+                command: spec.display(),
+                timeout: spec.timeout,
+            })
+        }
+    }
+}
+
+/// Like [`run`], but a non-zero exit is an error that carries the command and its stderr.
+pub async fn run_checked(spec: &ProcessSpec) -> Result<ProcessOutput, ToolError> {
+    let output = run(spec).await?;
+    if output.success() {
+        Ok(output)
+    } else {
+        Err(ToolError::Failed {
+            command: spec.display(),
+            status: output.status,
+            stderr: output.stderr.trim().to_string(),
+        })
+    }
+}
+
+impl ProcessSpec {
+    /// The command line for messages, with arguments quoted where a shell would need it.
+    pub fn display(&self) -> String {
+        std::iter::once(self.program.as_os_str())
+            .chain(self.args.iter().map(|a| a.as_os_str()))
+            .map(|part| {
+                let part = part.to_string_lossy();
+                if part.is_empty()
+                    || part.contains(|c: char| c.is_whitespace() || "'\"$;&|<>()`\\*?".contains(c))
+                {
+                    format!("'{}'", part.replace('\'', "'\\''"))
+                } else {
+                    part.into_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Kills the child's whole process group when dropped before the child was reaped.
+struct ProcessGroupGuard(Option<u32>);
+
+impl ProcessGroupGuard {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroupGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            // SAFETY: killpg only sends a signal; the group id is the child's pid because
+            // it was spawned with process_group(0).
+            unsafe {
+                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+            }
+        }
+    }
+}
