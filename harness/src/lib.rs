@@ -7,6 +7,7 @@
 //! through [`tools`].
 
 pub mod changed;
+pub mod chartfile;
 pub mod cli;
 pub mod config;
 pub mod discovery;

@@ -1,0 +1,90 @@
+//! The chart's own files: `Chart.yaml` and `Chart.lock`.
+//!
+//! Fields are optional here on purpose: a chart with a missing field must still load,
+//! so the lint suite can report every missing field at once instead of stopping at
+//! the first.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::yaml::{self, YamlError};
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChartFile {
+    pub api_version: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub kube_version: Option<String>,
+    pub description: Option<String>,
+    /// `application` (the default) or `library`.
+    #[serde(rename = "type")]
+    pub chart_type: Option<String>,
+    /// Any scalar; charts write `appVersion: 1.2` as often as `"1.2"`.
+    pub app_version: Option<serde_json::Value>,
+    #[serde(default)]
+    pub dependencies: Vec<Dependency>,
+    #[serde(default)]
+    pub maintainers: Vec<Maintainer>,
+}
+
+impl ChartFile {
+    pub fn is_library(&self) -> bool {
+        self.chart_type.as_deref() == Some("library")
+    }
+
+    pub fn read(chart_dir: &Path) -> Result<ChartFile, YamlError> {
+        yaml::read_file(&chart_dir.join("Chart.yaml"))
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Dependency {
+    pub name: String,
+    /// A semver constraint, for example `~1.2.0`.
+    pub version: Option<String>,
+    /// A repository URL, `file://<path>`, `@alias` or `oci://...`.
+    pub repository: Option<String>,
+    pub alias: Option<String>,
+}
+
+impl Dependency {
+    /// The path of a `file://` dependency, relative to the chart directory.
+    pub fn local_path(&self) -> Option<&str> {
+        self.repository.as_deref()?.strip_prefix("file://")
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct Maintainer {
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct ChartLock {
+    #[serde(default)]
+    pub dependencies: Vec<LockedDependency>,
+    pub digest: Option<String>,
+}
+
+impl ChartLock {
+    /// `Ok(None)` when the chart has no `Chart.lock`.
+    pub fn read(chart_dir: &Path) -> Result<Option<ChartLock>, YamlError> {
+        let path = chart_dir.join("Chart.lock");
+        if !path.exists() {
+            return Ok(None);
+        }
+        yaml::read_file(&path).map(Some)
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+pub struct LockedDependency {
+    pub name: String,
+    pub version: String,
+    pub repository: Option<String>,
+}
