@@ -1,1 +1,126 @@
-//! SKELETON
+//! Runs planned trials with bounded parallelism, per-trial timeouts and orderly
+//! cancellation, and turns what happens into [`Event`]s for the reporters.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+
+use crate::plan::{Trial, TrialId};
+use crate::report::{Event, ReportError, Reporter, RunInfo, RunSummary};
+use crate::suites::{self, PhaseRecord, SuiteContext, TrialOutcome, TrialStatus};
+
+/// Why a run stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interruption {
+    Signal,
+}
+
+/// Runs every trial, at most `jobs` at a time, and feeds every reporter. Stops early
+/// and cancels running trials (killing their processes) when `interrupt` resolves;
+/// trials that did not finish are reported as cancelled.
+pub async fn run(
+    trials: Vec<Trial>,
+    ctx: SuiteContext,
+    jobs: usize,
+    info: RunInfo,
+    reporters: &mut [Box<dyn Reporter>],
+    interrupt: impl std::future::Future<Output = Interruption>,
+) -> Result<RunSummary, ReportError> {
+    let started = Instant::now();
+    let jobs = jobs.max(1);
+    emit(reporters, &Event::RunStarted(info))?;
+
+    let ctx = Arc::new(ctx);
+    let permits = Arc::new(Semaphore::new(jobs));
+    let (events, mut received) = mpsc::unbounded_channel::<Event>();
+    let mut running: JoinSet<TrialOutcome> = JoinSet::new();
+    let mut unfinished: BTreeMap<TrialId, Trial> = BTreeMap::new();
+    for trial in trials {
+        unfinished.insert(trial.id.clone(), trial.clone());
+        let (ctx, permits, events) = (Arc::clone(&ctx), Arc::clone(&permits), events.clone());
+        running.spawn(async move {
+            let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
+            let _ = events.send(Event::TrialStarted { id: trial.id.clone() });
+            run_with_timeout(&trial, &ctx).await
+        });
+    }
+    drop(events);
+
+    let mut outcomes = Vec::new();
+    let mut interrupted = false;
+    tokio::pin!(interrupt);
+    loop {
+        tokio::select! {
+            // Started events are queued before their trial can finish; draining them
+            // first keeps every reporter's view in order.
+            biased;
+            Some(event) = received.recv() => emit(reporters, &event)?,
+            Some(joined) = running.join_next() => {
+                let Ok(outcome) = joined else { continue };
+                unfinished.remove(&outcome.id);
+                let outcome = Arc::new(outcome);
+                emit(reporters, &Event::TrialFinished { outcome: Arc::clone(&outcome) })?;
+                outcomes.push(outcome);
+            }
+            _ = &mut interrupt, if !interrupted => {
+                interrupted = true;
+                // Dropping the trial futures kills their process groups.
+                running.abort_all();
+            }
+            else => break,
+        }
+    }
+    for (id, trial) in unfinished {
+        let outcome = Arc::new(TrialOutcome {
+            id,
+            chart_dir: trial.chart.rel_dir.clone(),
+            status: TrialStatus::Cancelled,
+            phases: Vec::new(),
+            duration: Duration::ZERO,
+        });
+        emit(reporters, &Event::TrialFinished { outcome: Arc::clone(&outcome) })?;
+        outcomes.push(outcome);
+    }
+    let summary = RunSummary {
+        outcomes,
+        elapsed: started.elapsed(),
+        interrupted,
+    };
+    emit(reporters, &Event::RunFinished(summary.clone()))?;
+    Ok(summary)
+}
+
+/// Runs one trial under its chart's timeout. A timed-out trial's processes are killed
+/// when its future is dropped.
+pub async fn run_with_timeout(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
+    let timeout = ctx.trial_timeout(trial);
+    let started = Instant::now();
+    match tokio::time::timeout(timeout, suites::run_trial(trial, ctx)).await {
+        Ok(outcome) => outcome,
+        Err(_) => TrialOutcome {
+            id: trial.id.clone(),
+            chart_dir: trial.chart.rel_dir.clone(),
+            status: TrialStatus::TimedOut,
+            phases: vec![PhaseRecord {
+                name: "timeout".into(),
+                status: suites::PhaseStatus::Failed,
+                duration: started.elapsed(),
+                problems: vec![suites::Problem::new(format!(
+                    "the trial did not finish within {timeout:?}; raise `timeout` in {}/ci/harness.yaml or `trial-timeout` in the config",
+                    trial.chart.rel_dir.display()
+                ))],
+            }],
+            duration: started.elapsed(),
+        },
+    }
+}
+
+fn emit(reporters: &mut [Box<dyn Reporter>], event: &Event) -> Result<(), ReportError> {
+    for reporter in reporters.iter_mut() {
+        reporter.handle(event)?;
+    }
+    Ok(())
+}

@@ -1,15 +1,19 @@
 //! The suites. Each has the same shape: it gets a trial and a context, runs timed
 //! phases, and returns an outcome. A suite never prints.
 
+mod deps;
 pub mod lint;
+pub mod manifests;
 mod outcome;
+pub mod snapshot;
 pub mod template;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, Problem, TrialOutcome, TrialStatus};
+pub use snapshot::SnapshotMode;
 
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
@@ -21,6 +25,22 @@ pub struct SuiteContext {
     pub repo_root: PathBuf,
     pub config: Arc<HarnessConfig>,
     pub tools: Arc<Toolbox>,
+    /// Kubernetes version to render and lint against when a chart names none.
+    pub kube_version: String,
+    pub snapshot_mode: SnapshotMode,
+}
+
+impl SuiteContext {
+    /// The chart's `timeout` from `ci/harness.yaml`, else the run's.
+    pub fn trial_timeout(&self, trial: &Trial) -> Duration {
+        trial
+            .chart
+            .settings
+            .as_ref()
+            .ok()
+            .and_then(|settings| settings.timeout)
+            .unwrap_or(self.config.trial_timeout)
+    }
 }
 
 /// Runs one trial to completion and reports it as an outcome; never panics on chart
@@ -28,9 +48,15 @@ pub struct SuiteContext {
 pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
     let started = Instant::now();
     let mut recorder = PhaseRecorder::new();
-    match trial.id.suite {
-        Suite::Lint => lint::run(trial, ctx, &mut recorder).await,
-        Suite::Template => template::run(trial, ctx, &mut recorder).await,
+    if let Err(message) = &trial.chart.settings {
+        let file = trial.chart.rel_dir.join("ci").join("harness.yaml");
+        recorder.record("chart-settings", Duration::ZERO, vec![Problem::in_file(file, message)]);
+    }
+    if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
+        match trial.id.suite {
+            Suite::Lint => lint::run(trial, ctx, &mut recorder).await,
+            Suite::Template => template::run(trial, ctx, &mut recorder).await,
+        }
     }
     let status = if recorder.has_failures() {
         TrialStatus::Failed
@@ -43,5 +69,41 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
         status,
         phases: recorder.into_phases(),
         duration: started.elapsed(),
+    }
+}
+
+/// The values files of a case, in the order helm applies them: the case's own file,
+/// the chart settings' `values-files`, then the settings' inline `values`.
+pub struct CaseValues {
+    pub files: Vec<PathBuf>,
+    /// Keeps the file holding the inline values alive for the trial.
+    _inline: Option<tempfile::NamedTempFile>,
+}
+
+impl CaseValues {
+    pub fn prepare(trial: &Trial) -> Result<CaseValues, Problem> {
+        let chart = &trial.chart;
+        let mut files: Vec<PathBuf> = trial.case.values_file.iter().cloned().collect();
+        let Ok(settings) = &chart.settings else {
+            return Ok(CaseValues { files, _inline: None });
+        };
+        files.extend(settings.values_files.iter().map(|file| chart.dir.join(file)));
+        let inline = if settings.values.is_empty() {
+            None
+        } else {
+            let settings_file = chart.rel_dir.join("ci").join("harness.yaml");
+            let write_error = |e: &dyn std::fmt::Display| {
+                Problem::in_file(&settings_file, format!("cannot write its `values` to a temporary file: {e}"))
+            };
+            let mut file = tempfile::Builder::new()
+                .prefix("chart-harness-values-")
+                .suffix(".yaml")
+                .tempfile()
+                .map_err(|e| write_error(&e))?;
+            serde_json::to_writer(&mut file, &settings.values).map_err(|e| write_error(&e))?;
+            files.push(file.path().to_path_buf());
+            Some(file)
+        };
+        Ok(CaseValues { files, _inline: inline })
     }
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use std::collections::BTreeSet;
 use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use tokio::io::AsyncReadExt;
@@ -98,7 +100,7 @@ pub async fn run(spec: &ProcessSpec) -> Result<ProcessOutput, ToolError> {
         command: spec.display(),
         source,
     })?;
-    let guard = ProcessGroupGuard(child.id());
+    let guard = ProcessGroupGuard::track(child.id());
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let collect = async {
@@ -169,23 +171,55 @@ impl ProcessSpec {
     }
 }
 
+/// Process groups of children that are still running. Children live in their own
+/// groups (so a timeout can kill grandchildren), which also means a terminal's Ctrl-C
+/// does not reach them: a signal handler calls [`kill_all`] before the harness exits.
+static LIVE_GROUPS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Kills every running child process group. For signal handlers on the way out.
+pub fn kill_all() {
+    let groups = std::mem::take(&mut *LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()));
+    for pid in groups {
+        kill_group(pid);
+    }
+}
+
+/// How many child process groups are running now.
+pub fn live_count() -> usize {
+    LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).len()
+}
+
+fn kill_group(pid: u32) {
+    // SAFETY: killpg only sends a signal; the group id is the child's pid because it
+    // was spawned with process_group(0).
+    unsafe {
+        libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+    }
+}
+
 /// Kills the child's whole process group when dropped before the child was reaped.
 struct ProcessGroupGuard(Option<u32>);
 
 impl ProcessGroupGuard {
+    fn track(pid: Option<u32>) -> Self {
+        if let Some(pid) = pid {
+            LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).insert(pid);
+        }
+        ProcessGroupGuard(pid)
+    }
+
     fn disarm(mut self) {
-        self.0 = None;
+        if let Some(pid) = self.0.take() {
+            LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+        }
     }
 }
 
 impl Drop for ProcessGroupGuard {
     fn drop(&mut self) {
         if let Some(pid) = self.0.take() {
-            // SAFETY: killpg only sends a signal; the group id is the child's pid because
-            // it was spawned with process_group(0).
-            unsafe {
-                libc::killpg(pid as libc::pid_t, libc::SIGKILL);
-            }
+            LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+            kill_group(pid);
         }
     }
 }
