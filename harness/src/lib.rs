@@ -15,6 +15,7 @@ pub mod libtest;
 pub mod plan;
 pub mod report;
 pub mod runner;
+pub mod session;
 pub mod suites;
 pub mod tools;
 pub mod yaml;

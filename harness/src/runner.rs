@@ -124,3 +124,20 @@ fn emit(reporters: &mut [Box<dyn Reporter>], event: &Event) -> Result<(), Report
     }
     Ok(())
 }
+
+/// Resolves on the first SIGINT or SIGTERM.
+pub async fn interrupted() -> Interruption {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    Interruption::Signal
+}

@@ -50,3 +50,9 @@ impl Toolbox {
         todo!()
     }
 }
+
+/// The Kubernetes version pinned in `ci/tools.toml`, which rendering targets by default.
+pub fn pinned_kube_version(repo_root: &Path) -> Result<String, ToolError> {
+    let _ = repo_root;
+    todo!("tools helper: read from the pins")
+}

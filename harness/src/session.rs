@@ -1,0 +1,120 @@
+//! A session is what every front end (the CLI, the libtest suites, the benchmark)
+//! starts from: the loaded configuration and the discovered charts. Opening one is
+//! pure; the tools are resolved only when trials are about to run, so listing never
+//! runs helm.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{self, ConfigError, LoadedConfig};
+use crate::discovery::{self, Chart, DiscoveryError};
+use crate::plan::{self, Suite, Trial};
+use crate::suites::{SnapshotMode, SuiteContext};
+use crate::tools::{self, HelmMajor, ToolError, Toolbox};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Discovery(#[from] DiscoveryError),
+    #[error(transparent)]
+    Tool(#[from] ToolError),
+    #[error("CHART_HARNESS_HELM is `{0}`; set it to 3 or 4, or unset it to use the config's `helm`")]
+    HelmMajor(String),
+    #[error("no chart named `{name}` under the chart directories; known charts: {known}")]
+    UnknownChart { name: String, known: String },
+}
+
+pub struct Session {
+    pub loaded: LoadedConfig,
+    pub charts: Vec<Arc<Chart>>,
+}
+
+impl Session {
+    pub fn open(repo_root: &Path) -> Result<Session, SessionError> {
+        let loaded = config::load(repo_root)?;
+        let charts = discovery::discover(&loaded.config, &loaded.repo_root)?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        Ok(Session { loaded, charts })
+    }
+
+    pub fn repo_root(&self) -> &Path {
+        &self.loaded.repo_root
+    }
+
+    /// The charts named in `only` (all when empty); an unknown name is an error.
+    pub fn select(&self, only: &[String]) -> Result<Vec<Arc<Chart>>, SessionError> {
+        if only.is_empty() {
+            return Ok(self.charts.clone());
+        }
+        only.iter()
+            .map(|name| {
+                self.charts
+                    .iter()
+                    .find(|chart| &chart.name == name)
+                    .cloned()
+                    .ok_or_else(|| SessionError::UnknownChart {
+                        name: name.clone(),
+                        known: self
+                            .charts
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })
+            })
+            .collect()
+    }
+
+    pub fn plan(&self, charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
+        plan::plan(charts, suites)
+    }
+
+    /// Resolves the tools and builds the context trials run in. The helm major is
+    /// `helm_major`, else `CHART_HARNESS_HELM` (`3` or `4`), else the config's.
+    pub async fn context(&self, helm_major: Option<HelmMajor>) -> Result<SuiteContext, SessionError> {
+        let config = &self.loaded.config;
+        let helm_major = match helm_major {
+            Some(major) => major,
+            None => helm_major_from_env()?.unwrap_or(config.helm_major),
+        };
+        let toolbox = Toolbox::resolve(self.repo_root(), helm_major, &config.report_dir).await?;
+        let kube_version = match &config.kube_version {
+            Some(version) => version.clone(),
+            None => tools::pinned_kube_version(self.repo_root())?,
+        };
+        Ok(SuiteContext {
+            repo_root: self.repo_root().to_path_buf(),
+            config: Arc::new(config.clone()),
+            tools: Arc::new(toolbox),
+            kube_version,
+            snapshot_mode: SnapshotMode::from_env(),
+        })
+    }
+}
+
+fn helm_major_from_env() -> Result<Option<HelmMajor>, SessionError> {
+    match std::env::var("CHART_HARNESS_HELM").as_deref() {
+        Err(_) | Ok("") => Ok(None),
+        Ok("3") => Ok(Some(HelmMajor::V3)),
+        Ok("4") => Ok(Some(HelmMajor::V4)),
+        Ok(other) => Err(SessionError::HelmMajor(other.to_string())),
+    }
+}
+
+/// The repository root for `start`: the nearest ancestor with `chart-harness.yaml`,
+/// `ct.yaml` or `.git`, else `start` itself.
+pub fn find_repo_root(start: &Path) -> PathBuf {
+    start
+        .ancestors()
+        .find(|dir| {
+            ["chart-harness.yaml", "ct.yaml", ".git"]
+                .iter()
+                .any(|marker| dir.join(marker).exists())
+        })
+        .unwrap_or(start)
+        .to_path_buf()
+}
