@@ -3,11 +3,29 @@
 //! [`Event`] is the only interface between the runner and reporters: adding an output
 //! format means adding a reporter, nothing else.
 
+mod json;
+mod junit;
+mod progress;
+mod summary;
+#[cfg(test)]
+mod test_support;
+
+use std::collections::HashSet;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
+
+pub use json::JsonReporter;
+pub use junit::JunitReporter;
+pub use progress::{ProgressMode, ProgressReporter, github_annotations_wanted};
+pub use summary::SummaryReporter;
+
 use crate::plan::TrialId;
-use crate::suites::TrialOutcome;
+use crate::suites::{TrialOutcome, TrialStatus};
 
 /// What happened during a run, in order.
 #[derive(Clone, Debug)]
@@ -40,9 +58,33 @@ pub struct RunSummary {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
-    #[error("cannot write report {path}: {source}")]
+    #[error(
+        "cannot write report {path}: {source}; check that its directory is writable or choose another report directory"
+    )]
     Write {
-        path: std::path::PathBuf,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "cannot encode the JUnit report {path}: {source}; this is a bug in chart-harness, please report it"
+    )]
+    Junit {
+        path: PathBuf,
+        source: quick_junit::SerializeError,
+    },
+    #[error(
+        "cannot encode the JSON report {path}: {source}; this is a bug in chart-harness, please report it"
+    )]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    /// Writing to the terminal or log failed, typically because its reader went away.
+    #[error(
+        "cannot write the {what}: {source}; is the output closed (for example a pipe into `head`)?"
+    )]
+    Output {
+        what: &'static str,
         source: std::io::Error,
     },
 }
@@ -50,4 +92,190 @@ pub enum ReportError {
 /// Consumes run events. Reporters are called in event order from one task.
 pub trait Reporter: Send {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError>;
+}
+
+/// Where the JUnit and JSON reports of a run go inside the report directory:
+/// `(junit.xml, report.json)`.
+pub fn report_paths(report_dir: &Path) -> (PathBuf, PathBuf) {
+    (report_dir.join("junit.xml"), report_dir.join("report.json"))
+}
+
+/// How many trials ended which way. The categories are disjoint, as in nextest:
+/// a timed-out trial counts as timed out, not as failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RunCounts {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub timed_out: usize,
+    pub cancelled: usize,
+    /// Planned trials that never started, because the run was interrupted.
+    pub skipped: usize,
+}
+
+impl RunCounts {
+    pub fn tally(planned: &[TrialId], outcomes: &[Arc<TrialOutcome>]) -> Self {
+        let mut counts = RunCounts {
+            skipped: unfinished(planned, outcomes).len(),
+            ..RunCounts::default()
+        };
+        for outcome in outcomes {
+            match outcome.status {
+                TrialStatus::Passed => counts.passed += 1,
+                TrialStatus::Failed => counts.failed += 1,
+                TrialStatus::TimedOut => counts.timed_out += 1,
+                TrialStatus::Cancelled => counts.cancelled += 1,
+            }
+        }
+        counts.total = outcomes.len() + counts.skipped;
+        counts
+    }
+}
+
+/// The verdict line CI greps for: `N passed, N failed`, then `, N timed out`,
+/// `, N cancelled` and `, N skipped` only when they are not zero.
+impl fmt::Display for RunCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} passed, {} failed", self.passed, self.failed)?;
+        for (count, label) in [
+            (self.timed_out, "timed out"),
+            (self.cancelled, "cancelled"),
+            (self.skipped, "skipped"),
+        ] {
+            if count > 0 {
+                write!(f, ", {count} {label}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Planned trials without an outcome, in plan order.
+fn unfinished<'a>(planned: &'a [TrialId], outcomes: &[Arc<TrialOutcome>]) -> Vec<&'a TrialId> {
+    let finished: HashSet<&TrialId> = outcomes.iter().map(|outcome| &outcome.id).collect();
+    planned.iter().filter(|id| !finished.contains(id)).collect()
+}
+
+/// Outcomes sorted by trial name, so report files do not change with the order in
+/// which parallel trials happened to finish.
+fn sorted_by_id(outcomes: &[Arc<TrialOutcome>]) -> Vec<&TrialOutcome> {
+    let mut sorted: Vec<&TrialOutcome> = outcomes.iter().map(Arc::as_ref).collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    sorted
+}
+
+/// Durations as people read them in logs: `0.41s`.
+fn seconds(duration: Duration) -> String {
+    format!("{:.2}s", duration.as_secs_f64())
+}
+
+/// Writes a report so that readers never see a half-written file: the content goes to a
+/// temporary file in the same directory, which is then renamed over `path`. The
+/// directory is created first, because the default report directory lives in `target/`,
+/// which `cargo clean` removes.
+fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), ReportError> {
+    let write_error = |source| ReportError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(write_error)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".chart-harness-report")
+        .tempfile_in(dir)
+        .map_err(write_error)?;
+    temp.write_all(contents).map_err(write_error)?;
+    temp.as_file().sync_all().map_err(write_error)?;
+    temp.persist(path)
+        .map_err(|persist| write_error(persist.error))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::test_support::{outcome, planned_ids, sample_outcomes};
+    use super::*;
+    use crate::plan::Suite;
+
+    #[rstest]
+    #[case::all_passed(&[TrialStatus::Passed, TrialStatus::Passed], 2, "2 passed, 0 failed")]
+    #[case::failures(&[TrialStatus::Passed, TrialStatus::Failed], 2, "1 passed, 1 failed")]
+    #[case::every_kind(
+        &[TrialStatus::Passed, TrialStatus::Failed, TrialStatus::TimedOut, TrialStatus::Cancelled],
+        6,
+        "1 passed, 1 failed, 1 timed out, 1 cancelled, 2 skipped"
+    )]
+    #[case::only_timeouts(&[TrialStatus::TimedOut], 1, "0 passed, 0 failed, 1 timed out")]
+    fn verdict_line_lists_only_nonzero_extras(
+        #[case] statuses: &[TrialStatus],
+        #[case] planned: usize,
+        #[case] expected: &str,
+    ) {
+        let planned: Vec<TrialId> = (0..planned)
+            .map(|n| TrialId {
+                suite: Suite::Lint,
+                chart: format!("chart{n}"),
+                case: "default".into(),
+            })
+            .collect();
+        let outcomes: Vec<Arc<TrialOutcome>> = statuses
+            .iter()
+            .zip(&planned)
+            .map(|(status, id)| Arc::new(outcome(id.clone(), *status, 100, Vec::new())))
+            .collect();
+        let counts = RunCounts::tally(&planned, &outcomes);
+        assert_eq!(counts.to_string(), expected);
+        assert_eq!(counts.total, planned.len());
+    }
+
+    #[test]
+    fn report_paths_are_inside_the_report_dir() {
+        let (junit, json) = report_paths(Path::new("target/chart-harness"));
+        assert_eq!(junit, Path::new("target/chart-harness/junit.xml"));
+        assert_eq!(json, Path::new("target/chart-harness/report.json"));
+    }
+
+    #[test]
+    fn unfinished_trials_are_the_planned_ones_without_outcome() {
+        let mut planned = planned_ids();
+        let extra = TrialId {
+            suite: Suite::Template,
+            chart: "cache".into(),
+            case: "default".into(),
+        };
+        planned.push(extra.clone());
+        assert_eq!(unfinished(&planned, &sample_outcomes()), vec![&extra]);
+    }
+
+    #[test]
+    fn atomic_write_creates_the_directory_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/deeper/report.txt");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "second");
+        let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec!["report.txt"]);
+    }
+
+    #[test]
+    fn atomic_write_names_the_path_it_could_not_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("blocker");
+        std::fs::write(&blocker, "a file where a directory should be").unwrap();
+        let path = blocker.join("junit.xml");
+        let error = write_atomically(&path, b"x").unwrap_err();
+        assert!(
+            error.to_string().contains(&path.display().to_string()),
+            "{error}"
+        );
+    }
 }

@@ -1,0 +1,238 @@
+//! The JSON report: every trial with its status, problems and per-phase timings, for
+//! tools and dashboards that want more than pass or fail.
+
+use std::path::PathBuf;
+
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::{
+    Event, ReportError, Reporter, RunCounts, RunInfo, RunSummary, sorted_by_id, unfinished,
+    write_atomically,
+};
+use crate::plan::TrialId;
+use crate::suites::TrialOutcome;
+
+/// Bumped whenever a field changes meaning or disappears, so consumers can check it.
+const FORMAT_VERSION: u32 = 1;
+
+/// Writes the JSON report once, when the run finishes.
+pub struct JsonReporter {
+    path: PathBuf,
+    started: Option<Started>,
+}
+
+struct Started {
+    info: RunInfo,
+    /// RFC 3339 in UTC, taken when the run-started event arrives.
+    at: String,
+}
+
+impl JsonReporter {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        JsonReporter {
+            path: path.into(),
+            started: None,
+        }
+    }
+}
+
+/// The document layout. Fields absent before `RunStarted` are null, so a consumer
+/// always finds every key.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    version: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<&'a str>,
+    elapsed_ms: f64,
+    interrupted: bool,
+    helm: Option<&'a str>,
+    config_source: Option<&'a str>,
+    jobs: Option<usize>,
+    warnings: &'a [String],
+    summary: RunCounts,
+    /// Sorted by trial name, so two runs of the same charts diff cleanly.
+    trials: Vec<&'a TrialOutcome>,
+    /// Planned trials that never started because the run was interrupted.
+    not_run: Vec<&'a TrialId>,
+}
+
+impl Reporter for JsonReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted(info) => {
+                self.started = Some(Started {
+                    info: info.clone(),
+                    at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+                });
+            }
+            Event::RunFinished(summary) => self.write(summary)?,
+            Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+impl JsonReporter {
+    fn write(&self, summary: &RunSummary) -> Result<(), ReportError> {
+        let info = self.started.as_ref().map(|started| &started.info);
+        let planned = info.map(|info| info.trials.as_slice()).unwrap_or_default();
+        let report = JsonReport {
+            version: FORMAT_VERSION,
+            started_at: self.started.as_ref().map(|started| started.at.as_str()),
+            elapsed_ms: (summary.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            interrupted: summary.interrupted,
+            helm: info.map(|info| info.helm.as_str()),
+            config_source: info.map(|info| info.config_source.as_str()),
+            jobs: info.map(|info| info.jobs),
+            warnings: info
+                .map(|info| info.warnings.as_slice())
+                .unwrap_or_default(),
+            summary: RunCounts::tally(planned, &summary.outcomes),
+            trials: sorted_by_id(&summary.outcomes),
+            not_run: unfinished(planned, &summary.outcomes),
+        };
+        let mut json = serde_json::to_vec_pretty(&report).map_err(|source| ReportError::Json {
+            path: self.path.clone(),
+            source,
+        })?;
+        json.push(b'\n');
+        write_atomically(&self.path, &json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::DateTime;
+    use serde_json::{Value, json};
+
+    use super::super::test_support::{feed, sample_events, sample_outcomes};
+    use super::*;
+    use crate::suites::TrialStatus;
+
+    fn written_report(events: &[Event]) -> Value {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out/report.json");
+        let mut reporter = JsonReporter::new(&path);
+        feed(&mut reporter, events);
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn json_report_records_the_run_and_every_trial() {
+        let before = Utc::now();
+        let report = written_report(&sample_events());
+        let after = Utc::now();
+
+        assert_eq!(report["version"], 1);
+        let started_at = DateTime::parse_from_rfc3339(report["started_at"].as_str().unwrap())
+            .unwrap()
+            .with_timezone(&Utc);
+        // The timestamp keeps milliseconds only, so allow for the truncation.
+        assert!(started_at >= before - chrono::Duration::milliseconds(1) && started_at <= after);
+        assert_eq!(report["elapsed_ms"], 31_500.0);
+        assert_eq!(report["interrupted"], false);
+        assert_eq!(report["helm"], "helm v3.22.0");
+        assert_eq!(report["config_source"], "ct.yaml");
+        assert_eq!(report["jobs"], 2);
+        assert_eq!(
+            report["warnings"],
+            json!(["ct.yaml: key `namespace` has no meaning for chart-harness and is ignored"])
+        );
+        assert_eq!(
+            report["summary"],
+            json!({"total": 4, "passed": 2, "failed": 1, "timed_out": 1, "cancelled": 0, "skipped": 0})
+        );
+        assert_eq!(report["not_run"], json!([]));
+
+        let names: Vec<String> = report["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|trial| {
+                let id = &trial["id"];
+                format!("{}::{}::{}", id["suite"], id["chart"], id["case"]).replace('"', "")
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "lint::db::ci-prod",
+                "lint::web::default",
+                "template::db::ci-prod",
+                "template::web::default"
+            ]
+        );
+    }
+
+    #[test]
+    fn json_trials_carry_status_problems_and_phase_durations() {
+        let report = written_report(&sample_events());
+        let failing = &report["trials"][0];
+        assert_eq!(failing["status"], "failed");
+        assert_eq!(failing["chart_dir"], "charts/db");
+        assert_eq!(failing["duration_ms"], 1250.0);
+        let phases = failing["phases"].as_array().unwrap();
+        let timings: Vec<(&str, &str, f64)> = phases
+            .iter()
+            .map(|phase| {
+                (
+                    phase["name"].as_str().unwrap(),
+                    phase["status"].as_str().unwrap(),
+                    phase["duration_ms"].as_f64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            timings,
+            [
+                ("dependency-build", "passed", 120.0),
+                ("helm-lint", "failed", 450.0),
+                ("chart-yaml", "failed", 5.0),
+                ("values-schema", "not-run", 0.0),
+            ]
+        );
+        assert_eq!(
+            phases[1]["problems"],
+            json!([{
+                "file": "charts/db/templates/statefulset.yaml",
+                "line": 12,
+                "message": "function \"tpl2\" not defined"
+            }])
+        );
+        assert_eq!(phases[2]["problems"].as_array().unwrap().len(), 2);
+        assert_eq!(phases[3]["reason"], "the chart has no values.schema.json");
+        assert_eq!(report["trials"][2]["status"], "timed-out");
+    }
+
+    #[test]
+    fn json_report_lists_trials_an_interrupted_run_never_started() {
+        let mut events = sample_events();
+        let outcomes = vec![sample_outcomes()[0].clone()];
+        *events.last_mut().unwrap() = Event::RunFinished(RunSummary {
+            outcomes,
+            elapsed: Duration::from_millis(700),
+            interrupted: true,
+        });
+        let report = written_report(&events);
+        assert_eq!(report["interrupted"], true);
+        assert_eq!(report["summary"]["skipped"], 3);
+        assert_eq!(report["not_run"].as_array().unwrap().len(), 3);
+        assert_eq!(report["trials"].as_array().unwrap().len(), 1);
+        assert_eq!(report["trials"][0]["status"], "passed");
+    }
+
+    #[test]
+    fn json_round_trips_into_trial_outcomes() {
+        let report = written_report(&sample_events());
+        let trials: Vec<TrialOutcome> = serde_json::from_value(report["trials"].clone()).unwrap();
+        let failing = &trials[0];
+        assert_eq!(failing.status, TrialStatus::Failed);
+        assert_eq!(
+            failing.failure_message(),
+            sample_outcomes()[1].failure_message()
+        );
+    }
+}

@@ -1,0 +1,213 @@
+//! JUnit XML, the format every CI system can show: one testsuite per suite, one
+//! testcase per trial named `chart::case`, with the phase timings in system-out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
+use super::{Event, ReportError, Reporter, RunSummary, sorted_by_id, unfinished, write_atomically};
+use crate::plan::{Suite, TrialId};
+use crate::suites::{PhaseStatus, TrialOutcome, TrialStatus};
+
+/// Writes the JUnit report once, when the run finishes.
+pub struct JunitReporter {
+    path: PathBuf,
+    planned: Vec<TrialId>,
+}
+
+impl JunitReporter {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        JunitReporter {
+            path: path.into(),
+            planned: Vec::new(),
+        }
+    }
+}
+
+impl Reporter for JunitReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted(info) => self.planned = info.trials.clone(),
+            Event::RunFinished(summary) => {
+                let xml = build_report(&self.planned, summary)
+                    .to_string()
+                    .map_err(|source| ReportError::Junit {
+                        path: self.path.clone(),
+                        source,
+                    })?;
+                write_atomically(&self.path, xml.as_bytes())?;
+            }
+            Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+fn build_report(planned: &[TrialId], summary: &RunSummary) -> Report {
+    let mut suites: BTreeMap<Suite, TestSuite> = BTreeMap::new();
+    fn suite_for(suites: &mut BTreeMap<Suite, TestSuite>, suite: Suite) -> &mut TestSuite {
+        suites
+            .entry(suite)
+            .or_insert_with(|| TestSuite::new(suite.name()))
+    }
+    for outcome in sorted_by_id(&summary.outcomes) {
+        suite_for(&mut suites, outcome.id.suite).add_test_case(test_case(outcome));
+    }
+    // Trials that never started still appear, so the report shows what the run missed.
+    for id in unfinished(planned, &summary.outcomes) {
+        let mut status = TestCaseStatus::skipped();
+        status.set_message("not run: the run stopped before this trial started");
+        let mut case = TestCase::new(case_name(id), status);
+        case.set_classname(id.suite.name());
+        suite_for(&mut suites, id.suite).add_test_case(case);
+    }
+
+    let mut report = Report::new("chart-harness");
+    report.set_time(summary.elapsed);
+    for mut suite in suites.into_values() {
+        // Trials of a suite run in parallel with other suites, so a suite has no wall
+        // time of its own; the sum of its trials is what it cost.
+        let suite_time = suite.test_cases.iter().filter_map(|case| case.time).sum();
+        suite.set_time(suite_time);
+        report.add_test_suite(suite);
+    }
+    report
+}
+
+fn case_name(id: &TrialId) -> String {
+    format!("{}::{}", id.chart, id.case)
+}
+
+fn test_case(outcome: &TrialOutcome) -> TestCase {
+    let status = match outcome.status {
+        TrialStatus::Passed => TestCaseStatus::success(),
+        TrialStatus::Failed | TrialStatus::TimedOut => {
+            let message = outcome.failure_message();
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            status
+                .set_message(message.lines().next().unwrap_or_default())
+                .set_type(if outcome.status == TrialStatus::TimedOut {
+                    "timed-out"
+                } else {
+                    "failed"
+                })
+                .set_description(message);
+            status
+        }
+        // Not the chart's fault: the user stopped the run while the trial ran.
+        TrialStatus::Cancelled => {
+            let mut status = TestCaseStatus::skipped();
+            status.set_message("cancelled: the run was interrupted while this trial ran");
+            status
+        }
+    };
+    let mut case = TestCase::new(case_name(&outcome.id), status);
+    case.set_classname(outcome.id.suite.name())
+        .set_time(outcome.duration)
+        .set_system_out(phase_timings(outcome));
+    case
+}
+
+/// One aligned line per phase: `name  status  seconds`, and why a phase did not run.
+fn phase_timings(outcome: &TrialOutcome) -> String {
+    let width = outcome
+        .phases
+        .iter()
+        .map(|phase| phase.name.len())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    for phase in &outcome.phases {
+        let (status, reason) = match &phase.status {
+            PhaseStatus::Passed => ("passed", None),
+            PhaseStatus::Failed => ("failed", None),
+            PhaseStatus::NotRun(reason) => ("not run", Some(reason)),
+        };
+        let _ = write!(
+            out,
+            "{:<width$}  {status:<7}  {:.3}s",
+            phase.name,
+            phase.duration.as_secs_f64()
+        );
+        if let Some(reason) = reason {
+            let _ = write!(out, "  ({reason})");
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::super::test_support::{feed, planned_ids, sample_events, sample_outcomes};
+    use super::*;
+
+    #[test]
+    fn junit_report_has_a_suite_per_suite_and_a_case_per_trial() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("reports/junit.xml");
+        let mut reporter = JunitReporter::new(&path);
+        feed(&mut reporter, &sample_events());
+
+        let xml = std::fs::read_to_string(&path).unwrap();
+        insta::assert_snapshot!(xml);
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, vec!["junit.xml"]);
+    }
+
+    #[test]
+    fn trials_that_never_ran_are_skipped_cases() {
+        let mut outcomes = sample_outcomes();
+        outcomes.truncate(1);
+        let summary = RunSummary {
+            outcomes,
+            elapsed: Duration::from_secs(1),
+            interrupted: true,
+        };
+        let report = build_report(&planned_ids(), &summary);
+        let cases: Vec<(&str, bool)> = report
+            .test_suites
+            .iter()
+            .flat_map(|suite| &suite.test_cases)
+            .map(|case| {
+                let skipped = matches!(case.status, TestCaseStatus::Skipped { .. });
+                (case.name.as_str(), skipped)
+            })
+            .collect();
+        assert_eq!(
+            cases,
+            vec![
+                ("web::default", false),
+                ("db::ci-prod", true),
+                ("db::ci-prod", true),
+                ("web::default", true),
+            ]
+        );
+        assert_eq!(report.tests, 4);
+    }
+
+    #[test]
+    fn cancelled_trials_are_skipped_not_failed() {
+        let mut cancelled = (*sample_outcomes()[0]).clone();
+        cancelled.status = TrialStatus::Cancelled;
+        let summary = RunSummary {
+            outcomes: vec![Arc::new(cancelled)],
+            elapsed: Duration::from_secs(1),
+            interrupted: true,
+        };
+        let report = build_report(&[], &summary);
+        assert_eq!(report.failures, 0);
+        assert!(matches!(
+            report.test_suites[0].test_cases[0].status,
+            TestCaseStatus::Skipped { .. }
+        ));
+    }
+}

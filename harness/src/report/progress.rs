@@ -1,0 +1,431 @@
+//! What a person watches while the run goes: a live display on a terminal, plain
+//! lines everywhere else (logs, CI), with GitHub Actions groups and annotations when
+//! running there.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use super::{Event, ReportError, Reporter, RunCounts, RunInfo, seconds};
+use crate::plan::TrialId;
+use crate::suites::{TrialOutcome, TrialStatus};
+
+/// How progress is shown. The caller decides, usually with [`ProgressMode::detect`].
+pub enum ProgressMode {
+    /// An indicatif display on stderr, redrawn in place. Only for terminals.
+    Live,
+    /// One line per event, for logs and captured output.
+    Plain {
+        out: Box<dyn Write + Send>,
+        /// Wrap failure details in `::group::` and emit `::error` annotations.
+        github_groups: bool,
+    },
+}
+
+impl ProgressMode {
+    /// Live when stderr is a terminal; otherwise plain lines on stderr, with GitHub
+    /// groups when configured or when running under GitHub Actions.
+    pub fn detect(github_groups_configured: bool) -> Self {
+        if std::io::stderr().is_terminal() {
+            ProgressMode::Live
+        } else {
+            ProgressMode::Plain {
+                out: Box::new(std::io::stderr()),
+                github_groups: github_annotations_wanted(github_groups_configured),
+            }
+        }
+    }
+}
+
+/// GitHub groups and annotations are on when the config asks for them (ct's
+/// `github-groups`) or when GitHub Actions runs us, which sets `GITHUB_ACTIONS=true`.
+pub fn github_annotations_wanted(configured: bool) -> bool {
+    configured || std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true")
+}
+
+pub struct ProgressReporter {
+    display: Display,
+}
+
+enum Display {
+    Live(LiveDisplay),
+    Plain(PlainLines),
+}
+
+impl ProgressReporter {
+    pub fn new(mode: ProgressMode) -> Self {
+        let display = match mode {
+            ProgressMode::Live => Display::Live(LiveDisplay::new(ProgressDrawTarget::stderr())),
+            ProgressMode::Plain { out, github_groups } => {
+                Display::Plain(PlainLines { out, github_groups })
+            }
+        };
+        ProgressReporter { display }
+    }
+}
+
+impl Reporter for ProgressReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
+        let result = match &mut self.display {
+            Display::Live(live) => live.handle(event),
+            Display::Plain(plain) => plain.handle(event),
+        };
+        result.map_err(|source| ReportError::Output {
+            what: "progress output",
+            source,
+        })
+    }
+}
+
+/// `RUN   4 trials on 2 jobs with helm v3.22.0, config from ct.yaml`
+fn run_header(info: &RunInfo) -> String {
+    format!(
+        "RUN   {} trial{} on {} job{} with {}, config from {}",
+        info.trials.len(),
+        if info.trials.len() == 1 { "" } else { "s" },
+        info.jobs,
+        if info.jobs == 1 { "" } else { "s" },
+        info.helm,
+        info.config_source
+    )
+}
+
+/// `PASS  lint::web::default 0.41s`; the label is padded to five columns so trial
+/// names line up, and longer labels simply push the name right.
+fn finished_line(outcome: &TrialOutcome) -> String {
+    let label = match outcome.status {
+        TrialStatus::Passed => "PASS",
+        TrialStatus::Failed => "FAIL",
+        TrialStatus::TimedOut => "TIMEOUT",
+        TrialStatus::Cancelled => "CANCEL",
+    };
+    format!("{label:<5} {} {}", outcome.id, seconds(outcome.duration))
+}
+
+/// The failure message, indented under its status line.
+fn indented_failure(outcome: &TrialOutcome) -> String {
+    let mut out = String::new();
+    for line in outcome.failure_message().lines() {
+        let _ = writeln!(out, "    {line}");
+    }
+    out
+}
+
+struct PlainLines {
+    out: Box<dyn Write + Send>,
+    github_groups: bool,
+}
+
+impl PlainLines {
+    fn handle(&mut self, event: &Event) -> std::io::Result<()> {
+        let mut text = String::new();
+        match event {
+            Event::RunStarted(info) => {
+                let _ = writeln!(text, "{}", run_header(info));
+                for warning in &info.warnings {
+                    if self.github_groups {
+                        let _ = writeln!(text, "::warning::{}", escape_data(warning));
+                    } else {
+                        let _ = writeln!(text, "WARN  {warning}");
+                    }
+                }
+            }
+            Event::TrialStarted { id } => {
+                let _ = writeln!(text, "START {id}");
+            }
+            Event::TrialFinished { outcome } => self.finished(outcome, &mut text),
+            // The summary reporter owns the end of the run.
+            Event::RunFinished(_) => {}
+        }
+        self.out.write_all(text.as_bytes())?;
+        self.out.flush()
+    }
+
+    fn finished(&self, outcome: &TrialOutcome, text: &mut String) {
+        let failed = matches!(outcome.status, TrialStatus::Failed | TrialStatus::TimedOut);
+        if !failed {
+            let _ = writeln!(text, "{}", finished_line(outcome));
+        } else if self.github_groups {
+            let _ = writeln!(text, "::group::{}", finished_line(outcome));
+            text.push_str(&indented_failure(outcome));
+            text.push_str("::endgroup::\n");
+            text.push_str(&annotations(outcome));
+        } else {
+            let _ = writeln!(text, "{}", finished_line(outcome));
+            text.push_str(&indented_failure(outcome));
+        }
+    }
+}
+
+/// One `::error` annotation per problem, placed on the file and line when known so
+/// GitHub shows it in the pull request diff. A failure without problems (a timeout,
+/// a check that failed without saying why) still gets one annotation.
+fn annotations(outcome: &TrialOutcome) -> String {
+    let title = outcome.id.to_string();
+    let mut out = String::new();
+    let mut annotate = |file: Option<String>, line: Option<u64>, message: &str| {
+        let mut properties = Vec::new();
+        if let Some(file) = file {
+            properties.push(format!("file={}", escape_property(&file)));
+        }
+        if let Some(line) = line {
+            properties.push(format!("line={line}"));
+        }
+        properties.push(format!("title={}", escape_property(&title)));
+        let _ = writeln!(
+            out,
+            "::error {}::{}",
+            properties.join(","),
+            escape_data(message)
+        );
+    };
+    let mut annotated = false;
+    for phase in outcome.failed_phases() {
+        if phase.problems.is_empty() {
+            annotate(None, None, &format!("[{}] failed", phase.name));
+        }
+        for problem in &phase.problems {
+            annotate(
+                problem
+                    .file
+                    .as_ref()
+                    .map(|file| file.to_string_lossy().into_owned()),
+                problem.line,
+                &format!("[{}] {}", phase.name, problem.message),
+            );
+        }
+        annotated = true;
+    }
+    if !annotated {
+        let message = outcome.failure_message();
+        annotate(None, None, message.lines().next().unwrap_or_default());
+    }
+    out
+}
+
+/// Escaping for the message part of a workflow command, as GitHub's toolkit does it.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Property values additionally cannot hold the `:` and `,` that delimit them.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// The terminal display: an overall bar, and one spinner line per running trial.
+struct LiveDisplay {
+    multi: MultiProgress,
+    overall: ProgressBar,
+    running: HashMap<TrialId, ProgressBar>,
+    planned: Vec<TrialId>,
+    /// Trials not yet finished per chart, to count charts that are done.
+    trials_left: HashMap<String, usize>,
+    charts_done: usize,
+    failed: usize,
+}
+
+const TICK: Duration = Duration::from_millis(100);
+
+impl LiveDisplay {
+    fn new(target: ProgressDrawTarget) -> Self {
+        let multi = MultiProgress::with_draw_target(target);
+        let overall = multi.add(ProgressBar::new(0).with_style(
+            ProgressStyle::with_template(
+                "{spinner:.green} {elapsed_precise} [{wide_bar:.cyan/blue}] {pos}/{len} trials  {msg}",
+            )
+            .expect("the overall progress template is valid")
+            .progress_chars("=> "),
+        ));
+        overall.enable_steady_tick(TICK);
+        LiveDisplay {
+            multi,
+            overall,
+            running: HashMap::new(),
+            planned: Vec::new(),
+            trials_left: HashMap::new(),
+            charts_done: 0,
+            failed: 0,
+        }
+    }
+
+    fn handle(&mut self, event: &Event) -> std::io::Result<()> {
+        match event {
+            Event::RunStarted(info) => {
+                self.planned = info.trials.clone();
+                self.trials_left.clear();
+                for id in &info.trials {
+                    *self.trials_left.entry(id.chart.clone()).or_default() += 1;
+                }
+                self.overall.set_length(info.trials.len() as u64);
+                self.overall.reset_elapsed();
+                self.multi.println(run_header(info))?;
+                for warning in &info.warnings {
+                    self.multi.println(format!("WARN  {warning}"))?;
+                }
+            }
+            Event::TrialStarted { id } => {
+                let spinner = self.multi.add(
+                    ProgressBar::new_spinner()
+                        .with_style(
+                            ProgressStyle::with_template("  {spinner:.dim} {msg} {elapsed:.dim}")
+                                .expect("the running-trial template is valid"),
+                        )
+                        .with_message(id.to_string()),
+                );
+                spinner.enable_steady_tick(TICK);
+                self.running.insert(id.clone(), spinner);
+            }
+            Event::TrialFinished { outcome } => {
+                if let Some(spinner) = self.running.remove(&outcome.id) {
+                    spinner.finish_and_clear();
+                    self.multi.remove(&spinner);
+                }
+                self.overall.inc(1);
+                if let Some(left) = self.trials_left.get_mut(&outcome.id.chart) {
+                    *left = left.saturating_sub(1);
+                    if *left == 0 {
+                        self.charts_done += 1;
+                    }
+                }
+                let mut text = finished_line(outcome);
+                if matches!(outcome.status, TrialStatus::Failed | TrialStatus::TimedOut) {
+                    self.failed += 1;
+                    text.push('\n');
+                    text.push_str(indented_failure(outcome).trim_end());
+                }
+                self.multi.println(text)?;
+            }
+            Event::RunFinished(summary) => {
+                for (_, spinner) in self.running.drain() {
+                    spinner.finish_and_clear();
+                    self.multi.remove(&spinner);
+                }
+                self.overall.finish_with_message(
+                    RunCounts::tally(&self.planned, &summary.outcomes).to_string(),
+                );
+                return Ok(());
+            }
+        }
+        self.overall.set_message(format!(
+            "{}/{} charts done, {} running, {} failed",
+            self.charts_done,
+            self.trials_left.len(),
+            self.running.len(),
+            self.failed
+        ));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::super::test_support::{SharedBuffer, failing_lint, feed, sample_events};
+    use super::*;
+    use crate::suites::{PhaseStatus, Problem};
+
+    fn plain_output(github_groups: bool) -> String {
+        let buffer = SharedBuffer::default();
+        let mut reporter = ProgressReporter::new(ProgressMode::Plain {
+            out: Box::new(buffer.clone()),
+            github_groups,
+        });
+        feed(&mut reporter, &sample_events());
+        buffer.contents()
+    }
+
+    #[test]
+    fn plain_progress_prints_a_line_per_event_and_failures_indented() {
+        let text = plain_output(false);
+        insta::assert_snapshot!(text);
+        assert!(text.starts_with("RUN   4 trials on 2 jobs"));
+        assert!(text.contains("\nPASS  lint::web::default 0.41s\n"));
+        assert_eq!(text.matches("WARN  ").count(), 1);
+        assert!(
+            !text.lines().any(|line| line.starts_with("::")),
+            "no workflow commands outside GitHub:\n{text}"
+        );
+    }
+
+    #[test]
+    fn github_progress_groups_failures_and_annotates_each_problem() {
+        let text = plain_output(true);
+        insta::assert_snapshot!(text);
+        assert_eq!(text.matches("::group::").count(), 2);
+        assert_eq!(text.matches("::endgroup::").count(), 2);
+        // Three problems in the failing lint, one annotation for the timeout.
+        assert_eq!(text.matches("::error ").count(), 4);
+        assert!(text.contains(
+            "::error file=charts/db/templates/statefulset.yaml,line=12,title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] function \"tpl2\" not defined\n"
+        ));
+    }
+
+    #[rstest]
+    #[case::percent("100% done", "100%25 done")]
+    #[case::newlines("first\r\nsecond", "first%0D%0Asecond")]
+    fn workflow_command_data_is_escaped(#[case] raw: &str, #[case] escaped: &str) {
+        assert_eq!(escape_data(raw), escaped);
+    }
+
+    #[test]
+    fn annotation_properties_escape_their_delimiters() {
+        let mut outcome = failing_lint();
+        outcome.phases.truncate(2);
+        outcome.phases[1].problems =
+            vec![Problem::in_file("charts/a,b/x:y.yaml", "multi\nline").at_line(Some(3))];
+        assert_eq!(
+            annotations(&outcome),
+            "::error file=charts/a%2Cb/x%3Ay.yaml,line=3,title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] multi%0Aline\n"
+        );
+    }
+
+    #[test]
+    fn a_failed_phase_without_problems_still_gets_an_annotation() {
+        let mut outcome = failing_lint();
+        outcome.phases.truncate(2);
+        outcome.phases[1].problems.clear();
+        outcome.phases[1].status = PhaseStatus::Failed;
+        assert_eq!(
+            annotations(&outcome),
+            "::error title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] failed\n"
+        );
+    }
+
+    #[test]
+    fn live_display_tracks_done_running_and_failed() {
+        let events = sample_events();
+        let mut live = LiveDisplay::new(ProgressDrawTarget::hidden());
+        // Up to and including the failing lint trial's finish.
+        for event in &events[..6] {
+            live.handle(event).unwrap();
+        }
+        assert_eq!(live.overall.length(), Some(4));
+        assert_eq!(live.overall.position(), 2);
+        assert_eq!(live.running.len(), 1);
+        assert_eq!(
+            live.overall.message(),
+            "0/2 charts done, 1 running, 1 failed"
+        );
+
+        for event in &events[6..9] {
+            live.handle(event).unwrap();
+        }
+        assert_eq!(live.overall.position(), 4);
+        assert!(live.running.is_empty());
+        assert_eq!(
+            live.overall.message(),
+            "2/2 charts done, 0 running, 2 failed"
+        );
+
+        live.handle(&events[9]).unwrap();
+        assert!(live.overall.is_finished());
+        assert_eq!(live.overall.message(), "2 passed, 1 failed, 1 timed out");
+    }
+}

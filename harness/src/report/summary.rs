@@ -1,0 +1,266 @@
+//! The end-of-run summary: a table per chart, what failed and why, and the verdict line.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::time::Duration;
+
+use super::{
+    Event, ReportError, Reporter, RunCounts, RunSummary, seconds, sorted_by_id, unfinished,
+};
+use crate::plan::{Suite, TrialId};
+use crate::suites::{TrialOutcome, TrialStatus};
+
+/// Writes the summary to `out` when the run finishes. The last line is always the
+/// verdict (see [`RunCounts`]'s `Display`), which CI scripts grep for.
+pub struct SummaryReporter {
+    out: Box<dyn Write + Send>,
+    planned: Vec<TrialId>,
+}
+
+impl SummaryReporter {
+    pub fn new(out: Box<dyn Write + Send>) -> Self {
+        SummaryReporter {
+            out,
+            planned: Vec::new(),
+        }
+    }
+}
+
+impl Reporter for SummaryReporter {
+    fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
+        match event {
+            Event::RunStarted(info) => self.planned = info.trials.clone(),
+            Event::RunFinished(summary) => {
+                let text = render(&self.planned, summary);
+                let output_error = |source| ReportError::Output {
+                    what: "run summary",
+                    source,
+                };
+                self.out.write_all(text.as_bytes()).map_err(output_error)?;
+                self.out.flush().map_err(output_error)?;
+            }
+            Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}
+        }
+        Ok(())
+    }
+}
+
+/// Trials of one suite over one chart.
+#[derive(Default)]
+struct SuiteCell {
+    total: usize,
+    passed: usize,
+    failed: usize,
+}
+
+impl SuiteCell {
+    fn text(&self) -> String {
+        let verdict = if self.failed > 0 {
+            "FAILED"
+        } else if self.passed < self.total {
+            "incomplete"
+        } else {
+            "passed"
+        };
+        format!("{}/{} {verdict}", self.passed, self.total)
+    }
+}
+
+#[derive(Default)]
+struct ChartRow<'a> {
+    suites: BTreeMap<Suite, SuiteCell>,
+    slowest: Option<(Duration, &'a str, &'a TrialId)>,
+}
+
+fn render(planned: &[TrialId], summary: &RunSummary) -> String {
+    let outcomes = sorted_by_id(&summary.outcomes);
+    let not_started = unfinished(planned, &summary.outcomes);
+    let counts = RunCounts::tally(planned, &summary.outcomes);
+    let mut out = String::new();
+
+    let _ = writeln!(
+        out,
+        "\nRan {} of {} trial{} in {}",
+        outcomes.len(),
+        counts.total,
+        if counts.total == 1 { "" } else { "s" },
+        seconds(summary.elapsed)
+    );
+    if counts.total > 0 {
+        out.push('\n');
+        out.push_str(&chart_table(&outcomes, &not_started));
+    }
+
+    let failures: Vec<&TrialOutcome> = outcomes
+        .iter()
+        .copied()
+        .filter(|outcome| matches!(outcome.status, TrialStatus::Failed | TrialStatus::TimedOut))
+        .collect();
+    if !failures.is_empty() {
+        out.push_str("\nFailures:\n");
+        for outcome in failures {
+            let _ = writeln!(out, "  {}", failure_line(outcome));
+        }
+    }
+
+    if summary.interrupted {
+        let _ = writeln!(
+            out,
+            "\nThe run was interrupted: {} trial{} did not finish.",
+            counts.cancelled + counts.skipped,
+            if counts.cancelled + counts.skipped == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+    }
+    let _ = writeln!(out, "\n{counts}");
+    out
+}
+
+/// One row per chart: each suite's passed/total, and the phase that took longest,
+/// which is where to look first when a run is slow.
+fn chart_table(outcomes: &[&TrialOutcome], not_started: &[&TrialId]) -> String {
+    let mut charts: BTreeMap<&str, ChartRow> = BTreeMap::new();
+    for outcome in outcomes {
+        let row = charts.entry(outcome.id.chart.as_str()).or_default();
+        let cell = row.suites.entry(outcome.id.suite).or_default();
+        cell.total += 1;
+        match outcome.status {
+            TrialStatus::Passed => cell.passed += 1,
+            TrialStatus::Failed | TrialStatus::TimedOut => cell.failed += 1,
+            TrialStatus::Cancelled => {}
+        }
+        for phase in &outcome.phases {
+            if row
+                .slowest
+                .is_none_or(|(longest, _, _)| phase.duration > longest)
+            {
+                row.slowest = Some((phase.duration, phase.name.as_str(), &outcome.id));
+            }
+        }
+    }
+    for id in not_started {
+        let row = charts.entry(id.chart.as_str()).or_default();
+        row.suites.entry(id.suite).or_default().total += 1;
+    }
+    let suites: BTreeSet<Suite> = charts
+        .values()
+        .flat_map(|row| row.suites.keys().copied())
+        .collect();
+
+    let mut header = vec!["CHART".to_string()];
+    header.extend(suites.iter().map(|suite| suite.name().to_uppercase()));
+    header.push("SLOWEST PHASE".into());
+    let mut rows = vec![header];
+    for (chart, row) in &charts {
+        let mut cells = vec![chart.to_string()];
+        cells.extend(suites.iter().map(|suite| {
+            row.suites
+                .get(suite)
+                .map_or_else(|| "-".to_string(), SuiteCell::text)
+        }));
+        cells.push(match row.slowest {
+            Some((duration, phase, id)) => {
+                format!("{phase} {} ({}::{})", seconds(duration), id.suite, id.case)
+            }
+            None => "-".into(),
+        });
+        rows.push(cells);
+    }
+    align(&rows)
+}
+
+/// Left-aligns columns two spaces apart.
+fn align(rows: &[Vec<String>]) -> String {
+    let columns = rows.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
+        .map(|column| rows.iter().map(|row| row[column].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(&widths) {
+            let _ = write!(line, "{cell:<width$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Which chart, which suite and case, and which checks failed, in one line.
+fn failure_line(outcome: &TrialOutcome) -> String {
+    let failed_checks: Vec<&str> = outcome
+        .failed_phases()
+        .map(|phase| phase.name.as_str())
+        .collect();
+    let mut line = format!(
+        "chart {} ({}): {}, case {}: ",
+        outcome.id.chart,
+        outcome.chart_dir.display(),
+        outcome.id.suite,
+        outcome.id.case
+    );
+    if outcome.status == TrialStatus::TimedOut {
+        let _ = write!(line, "timed out after {}", seconds(outcome.duration));
+        if !failed_checks.is_empty() {
+            line.push_str("; ");
+        }
+    }
+    if !failed_checks.is_empty() {
+        let _ = write!(line, "failed checks: {}", failed_checks.join(", "));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::test_support::{
+        SharedBuffer, feed, planned_ids, sample_events, sample_outcomes,
+    };
+    use super::*;
+
+    #[test]
+    fn summary_shows_charts_failures_and_the_verdict_last() {
+        let buffer = SharedBuffer::default();
+        let mut reporter = SummaryReporter::new(Box::new(buffer.clone()));
+        feed(&mut reporter, &sample_events());
+        let text = buffer.contents();
+        insta::assert_snapshot!(text);
+        assert_eq!(text.lines().last(), Some("2 passed, 1 failed, 1 timed out"));
+    }
+
+    #[test]
+    fn interrupted_summary_counts_what_did_not_run() {
+        let mut cancelled = (*sample_outcomes()[2]).clone();
+        cancelled.status = TrialStatus::Cancelled;
+        let summary = RunSummary {
+            outcomes: vec![sample_outcomes()[0].clone(), Arc::new(cancelled)],
+            elapsed: Duration::from_millis(2_000),
+            interrupted: true,
+        };
+        let text = render(&planned_ids(), &summary);
+        insta::assert_snapshot!(text);
+        assert!(!text.contains("Failures:"), "nothing failed:\n{text}");
+        assert_eq!(
+            text.lines().last(),
+            Some("1 passed, 0 failed, 1 cancelled, 2 skipped")
+        );
+    }
+
+    #[test]
+    fn empty_run_still_ends_with_the_verdict() {
+        let summary = RunSummary {
+            outcomes: Vec::new(),
+            elapsed: Duration::ZERO,
+            interrupted: false,
+        };
+        let text = render(&[], &summary);
+        assert_eq!(text, "\nRan 0 of 0 trials in 0.00s\n\n0 passed, 0 failed\n");
+    }
+}
