@@ -298,6 +298,7 @@ struct FileConfig {
     github_groups: Option<bool>,
     // chart-harness keys
     report_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "keys::count")]
     jobs: Option<usize>,
     #[serde(default, deserialize_with = "keys::helm_major")]
     helm: Option<HelmMajor>,

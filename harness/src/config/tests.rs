@@ -257,11 +257,15 @@ fn invalid_values_name_the_key(#[case] text: &str, #[case] key: &str) {
 #[case("kube-version: 1.30\n")]
 #[case("helm: 5\n")]
 #[case("jobs: many\n")]
+#[case("jobs: -2\n")]
 fn wrongly_typed_values_are_errors_with_a_line(#[case] text: &str) {
     let repo = repo_with(&[("chart-harness.yaml", text)]);
     let err = load(repo.path()).unwrap_err();
     assert!(matches!(err, ConfigError::Yaml(_)), "{err}");
-    assert!(err.to_string().contains("chart-harness.yaml:1"), "{err}");
+    let message = err.to_string();
+    assert!(message.contains("chart-harness.yaml:1"), "{message}");
+    let explains = ["quoted string", "3 or 4", "whole number"];
+    assert!(explains.iter().any(|e| message.contains(e)), "{message}");
 }
 
 #[test]
