@@ -1,15 +1,44 @@
 //! Run configuration: `chart-harness.yaml`, or chart-testing's `ct.yaml` when that is absent.
 //!
-//! SKELETON: the config/discovery helper owns this module and replaces every `todo!()`.
+//! A ct user must be able to switch without rewriting anything, so both files share one
+//! key set: every chart-testing key is either supported or acknowledged with a warning,
+//! and chart-harness adds a few keys of its own. A key that is neither is an error,
+//! because a typo that silently falls back to a default is worse than a failed run.
+//!
+//! Only files inside the repository are read (not `$HOME/.ct`, `/etc/ct` or `CT_*`
+//! variables as ct does): the result of a run must not depend on the machine it runs on.
 
 pub mod chart_settings;
+mod keys;
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
-pub use chart_settings::ChartSettings;
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+pub use chart_settings::{ChartSettings, load_chart_settings};
+pub(crate) use keys::{line_of_key, nearest, struct_fields};
 
 use crate::tools::HelmMajor;
+use crate::yaml::{self, YamlError};
+
+/// Our own configuration file, at the repository root.
+pub const HARNESS_FILE: &str = "chart-harness.yaml";
+
+/// Where chart-testing looks for its configuration inside a repository, in its order
+/// (viper tries these extensions in this order in each directory). JSON is valid YAML,
+/// so the one YAML parser reads all of them.
+const CT_CANDIDATES: [&str; 6] = [
+    "ct.json",
+    "ct.yaml",
+    "ct.yml",
+    ".ct/ct.json",
+    ".ct/ct.yaml",
+    ".ct/ct.yml",
+];
 
 /// Where the configuration came from; reports and warnings name it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,27 +48,46 @@ pub enum ConfigSource {
     Defaults,
 }
 
+impl ConfigSource {
+    /// The file the configuration was read from, if any.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            ConfigSource::Harness(path) | ConfigSource::ChartTesting(path) => Some(path),
+            ConfigSource::Defaults => None,
+        }
+    }
+}
+
 /// A chart repository that `helm dependency build` may need (`name=url` in ct).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChartRepo {
     pub name: String,
     pub url: String,
+    /// Extra `helm repo add` arguments for this repository (ct's `helm-repo-extra-args`,
+    /// for example credentials), split on whitespace.
+    pub extra_args: Vec<String>,
 }
 
 /// The effective configuration of one run. Paths are absolute.
 #[derive(Clone, Debug)]
 pub struct HarnessConfig {
     pub chart_dirs: Vec<PathBuf>,
+    /// Chart directory names (as ct) or chart paths relative to the repository root.
     pub excluded_charts: Vec<String>,
     pub target_branch: String,
     pub remote: String,
+    /// The ref that `list-changed` and the version check compare against when
+    /// `<remote>/<target-branch>` does not exist.
     pub since: Option<String>,
     pub check_version_increment: bool,
+    /// Account lookups are not done; when on, lint requires every maintainer to have a name.
     pub validate_maintainers: bool,
     pub validate_chart_schema: bool,
     pub validate_yaml: bool,
     pub helm_extra_args: Vec<String>,
     pub helm_lint_extra_args: Vec<String>,
+    /// Extra arguments for `helm dependency build` (ct's `helm-dependency-extra-args`).
+    pub helm_dependency_extra_args: Vec<String>,
     pub chart_repos: Vec<ChartRepo>,
     pub upgrade: bool,
     pub skip_missing_values: bool,
@@ -54,6 +102,52 @@ pub struct HarnessConfig {
     pub kube_version: Option<String>,
     /// Per-trial timeout when a chart sets none.
     pub trial_timeout: Duration,
+    /// The file this configuration came from, so messages about a configured value can
+    /// say where to change it; `None` when no file exists.
+    pub config_file: Option<PathBuf>,
+}
+
+impl HarnessConfig {
+    /// The configuration of a repository without a config file. The defaults are
+    /// chart-testing's, so a ct user sees the same behaviour with or without a ct.yaml.
+    pub fn defaults(repo_root: &Path) -> HarnessConfig {
+        HarnessConfig {
+            chart_dirs: vec![repo_root.join("charts")],
+            excluded_charts: Vec::new(),
+            target_branch: "main".to_string(),
+            remote: "origin".to_string(),
+            since: None,
+            check_version_increment: true,
+            validate_maintainers: true,
+            validate_chart_schema: true,
+            validate_yaml: true,
+            helm_extra_args: Vec::new(),
+            helm_lint_extra_args: Vec::new(),
+            helm_dependency_extra_args: Vec::new(),
+            chart_repos: Vec::new(),
+            upgrade: false,
+            skip_missing_values: false,
+            additional_commands: Vec::new(),
+            use_helmignore: false,
+            github_groups: false,
+            report_dir: repo_root.join("target").join("chart-harness"),
+            jobs: None,
+            helm_major: HelmMajor::default(),
+            kube_version: None,
+            trial_timeout: Duration::from_secs(5 * 60),
+            config_file: None,
+        }
+    }
+
+    /// Names the setting `key` for messages: `chart-dirs in ct.yaml`, or the default.
+    pub fn describe_key(&self, key: &str) -> String {
+        match &self.config_file {
+            Some(file) => format!("`{key}` in {}", file.display()),
+            None => format!(
+                "the default `{key}` (there is no {HARNESS_FILE} or ct.yaml; create one to change it)"
+            ),
+        }
+    }
 }
 
 /// A loaded configuration plus the warnings loading produced (for example ct keys
@@ -68,12 +162,471 @@ pub struct LoadedConfig {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{0}")]
-    Todo(String),
+    #[error("cannot read {}: {source}; check that the file is readable", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration file {0}")]
+    Yaml(#[from] YamlError),
+    #[error(
+        "{}{}: unknown key `{key}`: it is neither a chart-harness key nor a chart-testing (ct) key{}",
+        path.display(),
+        line.map(|l| format!(":{l}")).unwrap_or_default(),
+        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    )]
+    UnknownKey {
+        path: PathBuf,
+        line: Option<u64>,
+        key: String,
+        suggestion: Option<String>,
+    },
+    #[error(
+        "{}{}: invalid `{key}`: {message}",
+        path.display(),
+        line.map(|l| format!(":{l}")).unwrap_or_default()
+    )]
+    Invalid {
+        path: PathBuf,
+        line: Option<u64>,
+        key: &'static str,
+        message: String,
+    },
+}
+
+/// ct keys that mean nothing to chart-harness, each with the reason given in its warning.
+const IGNORED_CT_KEYS: &[(&str, &str)] = &[
+    (
+        "all",
+        "chart-harness tests every chart unless `--changed` or chart names are given",
+    ),
+    (
+        "charts",
+        "pass chart names on the command line instead (`chart-harness lint CHART...`)",
+    ),
+    (
+        "build-id",
+        "chart-harness names namespaces itself, one per trial",
+    ),
+    (
+        "lint-conf",
+        "chart-harness checks YAML itself (well-formed, no duplicate keys) and does not run yamllint",
+    ),
+    (
+        "chart-yaml-schema",
+        "chart-harness checks Chart.yaml fields itself and does not run Yamale",
+    ),
+    ("debug", "set RUST_LOG=debug to see every external command"),
+    (
+        "namespace",
+        "chart-harness installs every trial into its own namespace",
+    ),
+    (
+        "release-label",
+        "chart-harness installs every trial into its own namespace",
+    ),
+    (
+        "release-name",
+        "chart-harness names releases after the chart and case",
+    ),
+    (
+        "exclude-deprecated",
+        "list deprecated charts in `excluded-charts` instead",
+    ),
+    (
+        "kubectl-timeout",
+        "chart-harness does not run kubectl; use `trial-timeout` or a chart's ci/harness.yaml `timeout`",
+    ),
+    (
+        "print-logs",
+        "chart-harness puts diagnostics into its reports",
+    ),
+    (
+        "print-config",
+        "chart-harness names the file it read in its reports",
+    ),
+    (
+        "skip-clean-up",
+        "chart-harness tears its cluster down at the end of the run",
+    ),
+    (
+        "helm-extra-set-args",
+        "put extra values into a chart's ci/harness.yaml `values`",
+    ),
+    ("timeout", "a chart-testing 2 key; use `trial-timeout`"),
+    ("tiller-namespace", "a chart-testing 2 key for Helm 2"),
+];
+
+/// The keys of both files, as they appear in YAML. The struct's field list is the key
+/// list (see [`struct_fields`]), so adding a key is adding a field.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+struct FileConfig {
+    // chart-testing keys
+    #[serde(default, deserialize_with = "keys::string_list")]
+    chart_dirs: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "keys::string_list")]
+    excluded_charts: Option<Vec<String>>,
+    target_branch: Option<String>,
+    remote: Option<String>,
+    since: Option<String>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    check_version_increment: Option<bool>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    validate_maintainers: Option<bool>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    validate_chart_schema: Option<bool>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    validate_yaml: Option<bool>,
+    helm_extra_args: Option<String>,
+    helm_lint_extra_args: Option<String>,
+    #[serde(default, deserialize_with = "keys::string_list")]
+    helm_repo_extra_args: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "keys::string_list")]
+    helm_dependency_extra_args: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "keys::string_list")]
+    chart_repos: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    upgrade: Option<bool>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    skip_missing_values: Option<bool>,
+    #[serde(default, deserialize_with = "keys::string_list")]
+    additional_commands: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    use_helmignore: Option<bool>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    github_groups: Option<bool>,
+    // chart-harness keys
+    report_dir: Option<PathBuf>,
+    #[serde(default, deserialize_with = "keys::count")]
+    jobs: Option<usize>,
+    #[serde(default, deserialize_with = "keys::helm_major")]
+    helm: Option<HelmMajor>,
+    #[serde(default, deserialize_with = "keys::text")]
+    kube_version: Option<String>,
+    trial_timeout: Option<String>,
 }
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
 pub fn load(repo_root: &Path) -> Result<LoadedConfig, ConfigError> {
-    let _ = repo_root;
-    todo!()
+    let harness = repo_root.join(HARNESS_FILE);
+    let source = if harness.is_file() {
+        ConfigSource::Harness(harness)
+    } else if let Some(ct) = CT_CANDIDATES
+        .iter()
+        .map(|name| repo_root.join(name))
+        .find(|path| path.is_file())
+    {
+        ConfigSource::ChartTesting(ct)
+    } else {
+        ConfigSource::Defaults
+    };
+    let mut config = HarnessConfig::defaults(repo_root);
+    let mut warnings = Vec::new();
+    if let Some(path) = source.file() {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let shown = shown_path(path, repo_root);
+        let file = parse_file(&text, &shown, &mut warnings)?;
+        apply(file, &text, &shown, repo_root, &mut config, &mut warnings)?;
+        config.config_file = Some(shown);
+    }
+    Ok(LoadedConfig {
+        repo_root: repo_root.to_path_buf(),
+        source,
+        config,
+        warnings,
+    })
 }
+
+/// The path to show in messages: relative to the repository root when inside it.
+fn shown_path(path: &Path, repo_root: &Path) -> PathBuf {
+    path.strip_prefix(repo_root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Checks every top-level key before typed parsing, so an unknown key is reported by
+/// name with a suggestion instead of being silently dropped.
+fn parse_file(
+    text: &str,
+    shown: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<FileConfig, ConfigError> {
+    let raw: Option<BTreeMap<String, IgnoredAny>> = yaml::parse_str(text, shown)?;
+    let supported = struct_fields::<FileConfig>();
+    for key in raw.unwrap_or_default().keys() {
+        if supported.contains(&key.as_str()) {
+            continue;
+        }
+        if let Some((_, reason)) = IGNORED_CT_KEYS.iter().find(|(k, _)| k == key) {
+            warnings.push(format!("{}: `{key}` is ignored: {reason}", shown.display()));
+            continue;
+        }
+        let known = supported
+            .iter()
+            .copied()
+            .chain(IGNORED_CT_KEYS.iter().map(|(k, _)| *k));
+        return Err(ConfigError::UnknownKey {
+            path: shown.to_path_buf(),
+            line: line_of_key(text, key),
+            key: key.clone(),
+            suggestion: nearest(key, known).map(str::to_string),
+        });
+    }
+    let file: Option<FileConfig> = yaml::parse_str(text, shown)?;
+    Ok(file.unwrap_or_default())
+}
+
+fn apply(
+    file: FileConfig,
+    text: &str,
+    shown: &Path,
+    repo_root: &Path,
+    config: &mut HarnessConfig,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    let invalid = |key: &'static str, message: String| ConfigError::Invalid {
+        path: shown.to_path_buf(),
+        line: line_of_key(text, key),
+        key,
+        message,
+    };
+    if let Some(dirs) = file.chart_dirs {
+        if dirs.is_empty() {
+            return Err(invalid(
+                "chart-dirs",
+                "the list is empty; name at least one directory that holds charts".into(),
+            ));
+        }
+        config.chart_dirs = dirs
+            .iter()
+            .map(|d| resolve(repo_root, Path::new(d)))
+            .collect();
+    }
+    if let Some(excluded) = file.excluded_charts {
+        config.excluded_charts = excluded;
+    }
+    if let Some(branch) = file.target_branch {
+        config.target_branch = non_empty(branch).ok_or_else(|| {
+            invalid(
+                "target-branch",
+                "it is empty; name the branch pull requests target".into(),
+            )
+        })?;
+    }
+    if let Some(remote) = file.remote {
+        config.remote = non_empty(remote)
+            .ok_or_else(|| invalid("remote", "it is empty; name a git remote".into()))?;
+    }
+    config.since = file.since.and_then(non_empty).or(config.since.take());
+    set(
+        &mut config.check_version_increment,
+        file.check_version_increment,
+    );
+    set(
+        &mut config.validate_chart_schema,
+        file.validate_chart_schema,
+    );
+    set(&mut config.validate_yaml, file.validate_yaml);
+    set(&mut config.upgrade, file.upgrade);
+    set(&mut config.skip_missing_values, file.skip_missing_values);
+    set(&mut config.use_helmignore, file.use_helmignore);
+    set(&mut config.github_groups, file.github_groups);
+    if let Some(validate) = file.validate_maintainers {
+        config.validate_maintainers = validate;
+        if validate {
+            warnings.push(format!(
+                "{}: `validate-maintainers` does not look maintainer accounts up on GitHub, \
+                 GitLab or Bitbucket (chart-harness makes no network calls); lint only \
+                 requires every maintainer to have a name",
+                shown.display()
+            ));
+        }
+    }
+    // ct splits these single strings on whitespace (Go's strings.Fields), so do we.
+    if let Some(args) = file.helm_extra_args {
+        config.helm_extra_args = split_args(&args);
+    }
+    if let Some(args) = file.helm_lint_extra_args {
+        config.helm_lint_extra_args = split_args(&args);
+    }
+    if let Some(args) = file.helm_dependency_extra_args {
+        config.helm_dependency_extra_args = args;
+    }
+    if let Some(commands) = file.additional_commands {
+        config.additional_commands = commands;
+    }
+    if let Some(repos) = file.chart_repos {
+        config.chart_repos = repos
+            .iter()
+            .map(|entry| match entry.split_once('=') {
+                Some((name, url)) if !name.trim().is_empty() && !url.trim().is_empty() => {
+                    Ok(ChartRepo {
+                        name: name.trim().to_string(),
+                        url: url.trim().to_string(),
+                        extra_args: Vec::new(),
+                    })
+                }
+                _ => Err(invalid(
+                    "chart-repos",
+                    format!("entry `{entry}` is not `name=url` (for example `bitnami=https://charts.bitnami.com/bitnami`)"),
+                )),
+            })
+            .collect::<Result<_, _>>()?;
+    }
+    for entry in file.helm_repo_extra_args.unwrap_or_default() {
+        let Some((name, args)) = entry.split_once('=') else {
+            return Err(invalid(
+                "helm-repo-extra-args",
+                format!("entry `{entry}` is not `repo-name=arguments`"),
+            ));
+        };
+        match config.chart_repos.iter_mut().find(|r| r.name == name.trim()) {
+            Some(repo) => repo.extra_args = split_args(args),
+            None => warnings.push(format!(
+                "{}: `helm-repo-extra-args` names repository `{}`, which is not in `chart-repos`; its arguments are ignored",
+                shown.display(),
+                name.trim()
+            )),
+        }
+    }
+    if let Some(dir) = file.report_dir {
+        config.report_dir = resolve(repo_root, &dir);
+    }
+    if let Some(jobs) = file.jobs {
+        if jobs == 0 {
+            return Err(invalid(
+                "jobs",
+                "must be at least 1; leave it out to use one job per CPU".into(),
+            ));
+        }
+        config.jobs = Some(jobs);
+    }
+    if let Some(major) = file.helm {
+        config.helm_major = major;
+    }
+    if let Some(version) = file.kube_version {
+        config.kube_version = Some(
+            normalize_kube_version(&version).map_err(|message| invalid("kube-version", message))?,
+        );
+    }
+    if let Some(timeout) = file.trial_timeout {
+        let timeout =
+            parse_duration(&timeout).map_err(|message| invalid("trial-timeout", message))?;
+        if timeout.is_zero() {
+            return Err(invalid("trial-timeout", "must be greater than zero".into()));
+        }
+        config.trial_timeout = timeout;
+    }
+    Ok(())
+}
+
+fn set(target: &mut bool, value: Option<bool>) {
+    if let Some(value) = value {
+        *target = value;
+    }
+}
+
+fn non_empty(value: String) -> Option<String> {
+    let trimmed = value.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_string())
+}
+
+fn split_args(args: &str) -> Vec<String> {
+    args.split_whitespace().map(str::to_string).collect()
+}
+
+/// Resolves a configured path against the repository root and removes `.` and `..`
+/// lexically, so `./charts` and `charts` name the same directory in messages and in
+/// prefix comparisons.
+pub fn resolve(repo_root: &Path, path: &Path) -> PathBuf {
+    normalize(&repo_root.join(path))
+}
+
+/// Removes `.` components and folds `..` into its parent without touching the disk.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+/// Accepts `1.31`, `1.31.2` and `v1.31.2` and returns the `v`-less form helm's
+/// `--kube-version` takes.
+pub fn normalize_kube_version(version: &str) -> Result<String, String> {
+    let bare = version.trim().trim_start_matches('v');
+    let parts: Vec<&str> = bare.split('.').collect();
+    let numeric = parts
+        .iter()
+        .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if (2..=3).contains(&parts.len()) && numeric {
+        Ok(bare.to_string())
+    } else {
+        Err(format!(
+            "`{version}` is not a Kubernetes version; write it like \"1.31\" or \"1.31.2\" (quoted)"
+        ))
+    }
+}
+
+/// A span of time in Go's notation (`90s`, `5m`, `1h30m`, `1.5m`, `500ms`), which is what
+/// ct users write for helm timeouts.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid =
+        || format!("`{text}` is not a duration; write a number with a unit, like 90s, 5m or 1h30m");
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(invalid)?;
+        let number: f64 = rest[..number_len].parse().map_err(|_| invalid())?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return Err(invalid()),
+        };
+        rest = &rest[unit_len..];
+        total += number * seconds;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::Harness(path) | ConfigSource::ChartTesting(path) => {
+                write!(f, "{}", path.display())
+            }
+            ConfigSource::Defaults => f.write_str("defaults (no chart-harness.yaml or ct.yaml)"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
