@@ -5,8 +5,8 @@
 //! `1.2` means `1.2.x` (Cargo reads it as `^1.2`), comparators may be separated by
 //! spaces, `||` separates alternatives, and `1.2 - 1.4` is a range. This module
 //! translates that syntax into [`semver::VersionReq`] alternatives and evaluates them
-//! with Masterminds' prerelease rule instead of Cargo's, because that rule decides
-//! whether a cluster version like `1.29.3-gke.100` satisfies `>=1.25.0-0`.
+//! the way helm does, which for prereleases differs from Cargo (see
+//! [`KubeVersionConstraint::matches`] and [`KubeVersionConstraint::matches_chart_version`]).
 
 use std::fmt;
 
@@ -24,14 +24,20 @@ impl KubeVersionConstraint {
         &self.alternatives
     }
 
-    /// Whether `version` satisfies the constraint the way helm decides it.
-    ///
-    /// Masterminds' prerelease rule: a version with a prerelease (`1.29.0-gke.1`) only
-    /// satisfies comparators that carry a prerelease themselves (`>=1.25.0-0`), and
-    /// those compare it by plain SemVer precedence. Cargo instead requires the same
-    /// `major.minor.patch`, which would reject almost every managed-cluster version.
-    /// Build metadata is ignored, as in helm.
-    pub fn matches(&self, version: &Version) -> bool {
+    /// Whether a Kubernetes version satisfies the constraint the way helm decides a
+    /// chart's `kubeVersion`: helm drops the cluster version's prerelease first, so
+    /// `1.29.3-gke.100` counts as `1.29.3` (checked against helm 3.22 and 4.3).
+    pub fn matches(&self, kube_version: &Version) -> bool {
+        let release = Version::new(kube_version.major, kube_version.minor, kube_version.patch);
+        self.matches_chart_version(&release)
+    }
+
+    /// Whether a chart version satisfies the constraint the way helm resolves a
+    /// dependency's `version`, with Masterminds' prerelease rule: a version with a
+    /// prerelease (`1.3.0-beta.1`) only satisfies comparators that carry a prerelease
+    /// themselves (`>=1.0.0-0`), and those compare it by plain SemVer precedence.
+    /// (Cargo instead requires the same `major.minor.patch`.) Build metadata is ignored.
+    pub fn matches_chart_version(&self, version: &Version) -> bool {
         self.alternatives.iter().any(|alternative| {
             alternative
                 .comparators
@@ -289,15 +295,13 @@ fn parse_operand(text: &str) -> Result<Operand, String> {
             wildcard_seen = true;
             continue;
         }
-        if wildcard_seen {
-            return Err(format!(
-                "`{text}` has a number after a wildcard; write e.g. `1.2.x`"
-            ));
-        }
         let number = part
             .parse::<u64>()
             .map_err(|_| format!("`{part}` in `{text}` is not a number; expected e.g. 1.25.0"))?;
-        *slot = Some(number);
+        // Masterminds ignores what follows a wildcard (`1.x.3` is `1.x`).
+        if !wildcard_seen {
+            *slot = Some(number);
+        }
     }
     let [major, mut minor, mut patch] = numbers;
     let pre = match pre {
@@ -330,7 +334,8 @@ fn parse_operand(text: &str) -> Result<Operand, String> {
     })
 }
 
-/// Evaluates one comparator with Masterminds' semantics (see [`KubeVersionConstraint::matches`]).
+/// Evaluates one comparator with Masterminds' semantics (see
+/// [`KubeVersionConstraint::matches_chart_version`]).
 fn comparator_matches(comparator: &Comparator, version: &Version) -> bool {
     if !version.pre.is_empty() && comparator.pre.is_empty() {
         return false;
@@ -402,6 +407,9 @@ mod tests {
     #[case::star("*", ">=0.0.0")]
     #[case::partial_prerelease_is_filled(">=1.25-0", ">=1.25.0-0")]
     #[case::build_metadata_ignored(">=1.25.0+build.1", ">=1.25.0")]
+    #[case::number_after_wildcard_ignored("1.x.3", "1.*")]
+    #[case::leading_zero(">=01.2", ">=1.2")]
+    #[case::tilde_wildcard("~1.2.x", "~1.2")]
     fn parses_helm_syntax(#[case] constraint: &str, #[case] expected: &str) {
         let parsed = parse(constraint).expect("constraint parses");
         assert_eq!(parsed.to_string(), expected);
@@ -416,7 +424,6 @@ mod tests {
     #[case::unknown_operator("=~1.2", "unknown operator")]
     #[case::too_many_parts("1.2.3.4", "not a version")]
     #[case::empty_part("1..2", "not a version")]
-    #[case::number_after_wildcard("1.x.3", "after a wildcard")]
     #[case::wildcard_with_less("<*", "wildcard")]
     #[case::dangling_hyphen("1.2 -", "no upper bound")]
     #[case::lonely_hyphen("- 1.2", "must stand between")]
@@ -469,13 +476,54 @@ mod tests {
     #[case::not_equal_allows("!=1.2.3", "1.2.4", true)]
     #[case::star_release("*", "1.30.0", true)]
     #[case::star_rejects_prerelease("*", "1.30.0-rc.1", false)]
-    fn matches_like_helm(#[case] constraint: &str, #[case] version: &str, #[case] expected: bool) {
+    fn chart_versions_match_like_masterminds(
+        #[case] constraint: &str,
+        #[case] version: &str,
+        #[case] expected: bool,
+    ) {
         let parsed = parse(constraint).expect("constraint parses");
         let version = Version::parse(version).expect("test version is valid");
         assert_eq!(
-            parsed.matches(&version),
+            parsed.matches_chart_version(&version),
             expected,
             "{constraint} (as {parsed}) vs {version}"
+        );
+    }
+
+    /// Each row was checked with `helm template --kube-version` on helm 3.22 and 4.3.
+    #[rstest]
+    #[case(">= 1.25.0-0", "1.29.3-gke.100", true)]
+    #[case(">=1.25.0", "1.29.3-gke.100", true)]
+    #[case(">=1.22.0-0 <1.30.0", "1.29.0-eks.1", true)]
+    #[case("<1.29.3", "1.29.3-gke.100", false)]
+    #[case("!=1.29.3", "1.29.3-gke.100", false)]
+    #[case(">1.29.3-0", "1.29.3-gke.100", true)]
+    #[case("*", "1.30.0-rc.1", true)]
+    #[case("!=1.2.3", "1.2.3", false)]
+    #[case("!=1.2.3", "1.3.0-rc.1", true)]
+    #[case("1.2", "1.2.5", true)]
+    #[case("1.2", "1.5.0", false)]
+    #[case("> 1.2", "1.2.9", false)]
+    #[case("> 1.2", "1.3.0", true)]
+    #[case("<= 1.2", "1.2.9", true)]
+    #[case("^0.0.3", "0.0.4", false)]
+    #[case("1.2 - 1.4", "1.4.9", true)]
+    #[case("~> 1.2.3", "1.2.9", true)]
+    #[case("~1.2.x", "1.2.9", true)]
+    #[case(">=1.22,<1.30", "1.29.0", true)]
+    #[case("=> 1.2", "1.3.0", true)]
+    #[case("1.x.3", "1.5.3", true)]
+    fn kube_versions_match_like_helm(
+        #[case] constraint: &str,
+        #[case] kube_version: &str,
+        #[case] expected: bool,
+    ) {
+        let parsed = parse(constraint).expect("constraint parses");
+        let kube_version = Version::parse(kube_version).expect("test version is valid");
+        assert_eq!(
+            parsed.matches(&kube_version),
+            expected,
+            "{constraint} (as {parsed}) vs {kube_version}"
         );
     }
 

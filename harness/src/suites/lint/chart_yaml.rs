@@ -115,7 +115,8 @@ pub fn check_chart_yaml(
         }
     }
 
-    if let Some(constraint) = &chart.kube_version
+    // helm treats a blank kubeVersion as unset.
+    if let Some(constraint) = present(&chart.kube_version)
         && let Err(err) = kube_version::parse(constraint)
     {
         problems.push(problem(
@@ -175,6 +176,7 @@ mod tests {
     #[case::prerelease_version(&GOOD_CHART_YAML.replace("1.2.3", "2.0.0-rc.1+build.5"))]
     #[case::no_kube_version(&GOOD_CHART_YAML.replace("kubeVersion: \">= 1.25.0-0\"\n", ""))]
     #[case::range_kube_version(&GOOD_CHART_YAML.replace("\">= 1.25.0-0\"", "\">=1.22.0-0 <1.30.0\""))]
+    #[case::blank_kube_version(&GOOD_CHART_YAML.replace("\">= 1.25.0-0\"", "\"\""))]
     #[case::no_maintainers("apiVersion: v2\nname: web\ndescription: d\nversion: 0.1.0\n")]
     #[case::library("apiVersion: v2\nname: web\ndescription: d\nversion: 0.1.0\ntype: library\n")]
     fn accepts_good_chart_yaml(#[case] text: &str) {

@@ -164,7 +164,7 @@ fn version_problem(name: &str, constraint: &str, locked: &str, update: &str) -> 
         Err(err) => Some(format!(
             "dependency \"{name}\" is locked at \"{locked}\", which is not a version: {err}; {update}"
         )),
-        Ok(version) if !parsed.matches(&version) => Some(format!(
+        Ok(version) if !parsed.matches_chart_version(&version) => Some(format!(
             "dependency \"{name}\" is locked at {locked}, which does not satisfy \"{constraint}\" from Chart.yaml; {update}"
         )),
         Ok(_) => None,
