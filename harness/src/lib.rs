@@ -11,6 +11,7 @@ pub mod chartfile;
 pub mod cli;
 pub mod config;
 pub mod discovery;
+pub mod kube_version;
 pub mod libtest;
 pub mod plan;
 pub mod report;

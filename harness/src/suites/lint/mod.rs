@@ -1,0 +1,222 @@
+//! The lint suite: every static check of one chart × case, each a named, timed phase.
+//!
+//! Every check runs and reports all it finds, so one run shows everything wrong with
+//! a chart (chart-testing stops at the first problem). A check is skipped, as
+//! `NotRun` with the reason, only when it would re-report what an earlier phase
+//! already found, for example when the file it reads is not well-formed YAML.
+//!
+//! Phase names are stable identifiers used in messages, reports and snapshots:
+//! `chart-settings`, `yaml`, `chart-yaml`, `dependencies`, `values-schema`,
+//! `version-increment`, `helm-lint`, `additional-commands`.
+
+mod chart_yaml;
+mod commands;
+mod dependencies;
+mod helm_lint;
+#[cfg(test)]
+mod testing;
+mod values_schema;
+mod yaml_files;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+pub use chart_yaml::{ChartYamlOptions, check_chart_yaml};
+pub use commands::{run_additional_commands, substitute_path};
+pub use dependencies::check_dependencies;
+pub use helm_lint::{LintValues, lint_case, lint_problems};
+pub use values_schema::{CaseValues, check_values_schema, merge_values};
+pub use yaml_files::{check_yaml_files, yaml_files};
+
+use super::{PhaseRecorder, Problem, SuiteContext};
+use crate::chartfile::ChartFile;
+use crate::config::ChartSettings;
+use crate::plan::Trial;
+use crate::yaml::YamlError;
+
+/// Stable phase names.
+pub mod phase {
+    pub const CHART_SETTINGS: &str = "chart-settings";
+    pub const YAML: &str = "yaml";
+    pub const CHART_YAML: &str = "chart-yaml";
+    pub const DEPENDENCIES: &str = "dependencies";
+    pub const VALUES_SCHEMA: &str = "values-schema";
+    pub const VERSION_INCREMENT: &str = "version-increment";
+    pub const HELM_LINT: &str = "helm-lint";
+    pub const ADDITIONAL_COMMANDS: &str = "additional-commands";
+}
+
+const FIX_ABOVE_FIRST: &str = "fix the problems above first";
+
+pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
+    let chart = &trial.chart;
+    let config = &ctx.config;
+    let default_settings = ChartSettings::default();
+    let settings = match &chart.settings {
+        Ok(settings) => settings,
+        Err(message) => {
+            let problem = Problem::in_file(chart.rel_dir.join("ci/harness.yaml"), message.clone());
+            recorder
+                .run(phase::CHART_SETTINGS, async { vec![problem] })
+                .await;
+            &default_settings
+        }
+    };
+    // The trial's timeout also bounds each process the suite starts.
+    let timeout = settings.timeout.unwrap_or(config.trial_timeout);
+    let case_file = trial.case.values_file.as_deref();
+    let shown = |file: &str| chart.rel_dir.join(file);
+
+    // Files an earlier phase already reported as unreadable; later phases that read
+    // them step aside instead of repeating the same problem.
+    let mut unreadable: BTreeSet<PathBuf> = BTreeSet::new();
+
+    let yaml_passed = if config.validate_yaml {
+        recorder
+            .run(phase::YAML, async {
+                let problems = check_yaml_files(&chart.dir, &chart.rel_dir);
+                unreadable.extend(problems.iter().filter_map(|p| p.file.clone()));
+                problems
+            })
+            .await
+    } else {
+        recorder.not_run(phase::YAML, "validate-yaml is off");
+        true
+    };
+
+    let chart_yaml_passed = if !config.validate_chart_schema {
+        recorder.not_run(phase::CHART_YAML, "validate-chart-schema is off");
+        true
+    } else if unreadable.contains(&shown("Chart.yaml")) {
+        recorder.not_run(phase::CHART_YAML, unreadable_reason(&shown("Chart.yaml")));
+        false
+    } else {
+        let options = ChartYamlOptions {
+            validate_maintainers: config.validate_maintainers,
+        };
+        let passed = recorder
+            .run(phase::CHART_YAML, async {
+                check_chart_yaml(&chart.dir, &chart.rel_dir, &chart.name, options)
+            })
+            .await;
+        if ChartFile::read(&chart.dir).is_err() {
+            unreadable.insert(shown("Chart.yaml"));
+        }
+        passed
+    };
+
+    if let Some(file) = ["Chart.yaml", "Chart.lock"]
+        .into_iter()
+        .find(|file| unreadable.contains(&shown(file)))
+    {
+        recorder.not_run(phase::DEPENDENCIES, unreadable_reason(&shown(file)));
+    } else {
+        recorder
+            .run(phase::DEPENDENCIES, async {
+                check_dependencies(&chart.dir, &chart.rel_dir)
+            })
+            .await;
+    }
+
+    let case_files: Vec<PathBuf> = std::iter::once(shown("values.yaml"))
+        .chain(case_file.map(|file| shown_path(&chart.dir, &chart.rel_dir, file)))
+        .collect();
+    let values_schema_passed = if let Some(file) =
+        case_files.iter().find(|f| unreadable.contains(*f))
+    {
+        recorder.not_run(phase::VALUES_SCHEMA, unreadable_reason(file));
+        false
+    } else {
+        let case = CaseValues {
+            case_name: &trial.case.name,
+            case_file,
+            settings,
+        };
+        let started = std::time::Instant::now();
+        match check_values_schema(&chart.dir, &chart.rel_dir, &case) {
+            Some(problems) => recorder.record(phase::VALUES_SCHEMA, started.elapsed(), problems),
+            None => {
+                recorder.not_run(phase::VALUES_SCHEMA, "the chart has no values.schema.json");
+                true
+            }
+        }
+    };
+
+    if config.check_version_increment {
+        recorder
+            .run(
+                phase::VERSION_INCREMENT,
+                crate::changed::check_version_increment(
+                    &ctx.repo_root,
+                    config,
+                    chart,
+                    &ctx.tools.git,
+                ),
+            )
+            .await;
+    } else {
+        recorder.not_run(phase::VERSION_INCREMENT, "check-version-increment is off");
+    }
+
+    if yaml_passed && chart_yaml_passed && values_schema_passed {
+        recorder
+            .run(
+                phase::HELM_LINT,
+                lint_case(&ctx.tools.helm, config, chart, case_file, settings, timeout),
+            )
+            .await;
+    } else {
+        recorder.not_run(phase::HELM_LINT, FIX_ABOVE_FIRST);
+    }
+
+    if !config.additional_commands.is_empty() {
+        recorder
+            .run(
+                phase::ADDITIONAL_COMMANDS,
+                run_additional_commands(
+                    &config.additional_commands,
+                    &ctx.repo_root,
+                    &chart.rel_dir,
+                    timeout,
+                ),
+            )
+            .await;
+    }
+}
+
+/// A parser message without what the problem already says or cannot use: the
+/// location (the problem carries file and line) and advice meant for programmers
+/// configuring the parser.
+fn yaml_error_text(err: &YamlError) -> String {
+    let mut text = err
+        .message
+        .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
+    if let Some(at) = text.rfind(" at line ") {
+        let location = &text[at + " at line ".len()..];
+        let is_location = location
+            .split_once(", column ")
+            .is_some_and(|(line, column)| {
+                [line, column]
+                    .iter()
+                    .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+            });
+        if is_location {
+            text.truncate(at);
+        }
+    }
+    text
+}
+
+fn unreadable_reason(file: &Path) -> String {
+    format!("{} could not be read; {FIX_ABOVE_FIRST}", file.display())
+}
+
+/// `path` relative to the repository root when it lies in the chart, else as given.
+fn shown_path(chart_dir: &Path, rel_dir: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(chart_dir)
+        .map(|inner| rel_dir.join(inner))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests;

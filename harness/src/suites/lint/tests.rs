@@ -1,0 +1,248 @@
+//! The suite's phase sequence on charts that never reach helm, so they run without it.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::config::HarnessConfig;
+use crate::discovery::{Case, Chart};
+use crate::plan::{Suite, TrialId};
+use crate::suites::{PhaseRecord, PhaseStatus};
+use crate::tools::{Helm, HelmMajor, Toolbox};
+use testing::TestChart;
+
+fn config(repo_root: &Path) -> HarnessConfig {
+    HarnessConfig {
+        chart_dirs: vec![repo_root.join("charts")],
+        excluded_charts: Vec::new(),
+        target_branch: "main".to_string(),
+        remote: "origin".to_string(),
+        since: None,
+        check_version_increment: false,
+        validate_maintainers: true,
+        validate_chart_schema: true,
+        validate_yaml: true,
+        helm_extra_args: Vec::new(),
+        helm_lint_extra_args: Vec::new(),
+        chart_repos: Vec::new(),
+        upgrade: false,
+        skip_missing_values: false,
+        additional_commands: Vec::new(),
+        use_helmignore: false,
+        github_groups: false,
+        report_dir: repo_root.join("target/chart-harness"),
+        jobs: None,
+        helm_major: HelmMajor::V4,
+        kube_version: None,
+        trial_timeout: Duration::from_secs(30),
+    }
+}
+
+fn context(chart: &TestChart, config: HarnessConfig) -> SuiteContext {
+    SuiteContext {
+        repo_root: chart.repo_root().to_path_buf(),
+        config: Arc::new(config),
+        tools: Arc::new(Toolbox {
+            // Never started: every trial here stops before helm.
+            helm: Helm {
+                path: PathBuf::from("/nonexistent/helm"),
+                version: semver::Version::new(4, 3, 0),
+                major: HelmMajor::V4,
+                home: chart.repo_root().join("helm-home"),
+            },
+            git: PathBuf::from("git"),
+        }),
+    }
+}
+
+fn trial(chart: &TestChart, case: &str, settings: Result<ChartSettings, String>) -> Trial {
+    let values_file =
+        (case != "default").then(|| chart.dir().join(format!("ci/{case}-values.yaml")));
+    let case = Case {
+        name: case.to_string(),
+        values_file,
+    };
+    Trial {
+        id: TrialId {
+            suite: Suite::Lint,
+            chart: "web".to_string(),
+            case: case.name.clone(),
+        },
+        chart: Arc::new(Chart {
+            name: "web".to_string(),
+            dir: chart.dir().to_path_buf(),
+            rel_dir: chart.rel_dir().to_path_buf(),
+            cases: vec![case.clone()],
+            settings,
+        }),
+        case,
+    }
+}
+
+async fn phases(trial: &Trial, ctx: &SuiteContext) -> Vec<PhaseRecord> {
+    let mut recorder = PhaseRecorder::new();
+    run(trial, ctx, &mut recorder).await;
+    recorder.into_phases()
+}
+
+fn summary(phases: &[PhaseRecord]) -> Vec<(String, String, usize)> {
+    phases
+        .iter()
+        .map(|phase| {
+            let status = match &phase.status {
+                PhaseStatus::Passed => "passed".to_string(),
+                PhaseStatus::Failed => "failed".to_string(),
+                PhaseStatus::NotRun(reason) => format!("not run: {reason}"),
+            };
+            (phase.name.clone(), status, phase.problems.len())
+        })
+        .collect()
+}
+
+fn row(name: &str, status: &str, problems: usize) -> (String, String, usize) {
+    (name.to_string(), status.to_string(), problems)
+}
+
+#[tokio::test]
+async fn reports_every_phase_of_a_chart_with_many_problems() {
+    let chart = TestChart::good("web");
+    chart.write(
+        "Chart.yaml",
+        "apiVersion: v2\nname: other\nversion: 1.0.0\ndescription: d\n\
+         dependencies:\n- {name: redis, version: 17.x, repository: https://r}\n",
+    );
+    chart.write("ci/fast-values.yaml", "replicas: 1\nreplicas: 2\n");
+    chart.write("values.schema.json", "{\"type\": \"object\"}");
+    let mut config = config(chart.repo_root());
+    config.additional_commands = vec![
+        "test -d {{ .Path }}/templates".to_string(),
+        "echo unittest failed >&2; exit 1".to_string(),
+    ];
+    let ctx = context(&chart, config);
+    let trial = trial(
+        &chart,
+        "fast",
+        Err("unknown key `skp`; did you mean `skip`?".to_string()),
+    );
+
+    let phases = phases(&trial, &ctx).await;
+
+    assert_eq!(
+        summary(&phases),
+        [
+            row("chart-settings", "failed", 1),
+            row("yaml", "failed", 1),
+            row("chart-yaml", "failed", 1),
+            row("dependencies", "failed", 1),
+            row(
+                "values-schema",
+                "not run: charts/web/ci/fast-values.yaml could not be read; fix the problems above first",
+                0
+            ),
+            row(
+                "version-increment",
+                "not run: check-version-increment is off",
+                0
+            ),
+            row("helm-lint", "not run: fix the problems above first", 0),
+            row("additional-commands", "failed", 1),
+        ]
+    );
+    let problem =
+        |name: &str| phases.iter().find(|p| p.name == name).unwrap().problems[0].to_string();
+    assert_eq!(
+        problem("chart-settings"),
+        "charts/web/ci/harness.yaml: unknown key `skp`; did you mean `skip`?"
+    );
+    assert!(problem("yaml").starts_with("charts/web/ci/fast-values.yaml:2: "));
+    assert!(problem("chart-yaml").contains("name \"other\" does not match"));
+    assert!(problem("dependencies").contains("no Chart.lock"));
+    assert!(problem("additional-commands").contains("unittest failed"));
+}
+
+#[tokio::test]
+async fn broken_chart_yaml_stops_the_checks_that_read_it() {
+    let chart = TestChart::good("web");
+    chart.write("Chart.yaml", "apiVersion: v2\nname: web\nname: web\n");
+    let ctx = context(&chart, config(chart.repo_root()));
+    let phases = phases(
+        &trial(&chart, "default", Ok(ChartSettings::default())),
+        &ctx,
+    )
+    .await;
+    let reason = "not run: charts/web/Chart.yaml could not be read; fix the problems above first";
+    assert_eq!(
+        summary(&phases),
+        [
+            row("yaml", "failed", 1),
+            row("chart-yaml", reason, 0),
+            row("dependencies", reason, 0),
+            row(
+                "values-schema",
+                "not run: the chart has no values.schema.json",
+                0
+            ),
+            row(
+                "version-increment",
+                "not run: check-version-increment is off",
+                0
+            ),
+            row("helm-lint", "not run: fix the problems above first", 0),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn switched_off_checks_say_why_and_the_rest_still_run() {
+    let chart = TestChart::good("web");
+    chart.write("values.yaml", "a: 1\na: 2\n");
+    chart.write("values.schema.json", "{\"required\": [\"b\"]}");
+    let mut config = config(chart.repo_root());
+    config.validate_yaml = false;
+    config.validate_chart_schema = false;
+    let ctx = context(&chart, config);
+    let phases = phases(
+        &trial(&chart, "default", Ok(ChartSettings::default())),
+        &ctx,
+    )
+    .await;
+    let rows = summary(&phases);
+    assert_eq!(rows[0], row("yaml", "not run: validate-yaml is off", 0));
+    assert_eq!(
+        rows[1],
+        row("chart-yaml", "not run: validate-chart-schema is off", 0)
+    );
+    assert_eq!(rows[2], row("dependencies", "passed", 0));
+    // With the YAML check off, the schema check is where the broken values surface.
+    assert_eq!(rows[3], row("values-schema", "failed", 1));
+    assert!(
+        phases[3].problems[0].message.contains("duplicate"),
+        "{}",
+        phases[3].problems[0]
+    );
+    assert_eq!(
+        rows[5],
+        row("helm-lint", "not run: fix the problems above first", 0)
+    );
+}
+
+#[rstest::rstest]
+#[case::duplicate(
+    "duplicate mapping key: replicas, set DuplicateKeyPolicy in Options if acceptable at line 2, column 1",
+    "duplicate mapping key: replicas"
+)]
+#[case::plain_location(
+    "did not find expected ',' at line 3, column 7",
+    "did not find expected ','"
+)]
+#[case::no_location("cannot read file: denied", "cannot read file: denied")]
+#[case::words_after_at_line("value at line noise", "value at line noise")]
+fn parser_messages_lose_location_and_programmer_advice(#[case] raw: &str, #[case] expected: &str) {
+    let err = YamlError {
+        path: PathBuf::from("values.yaml"),
+        line: Some(2),
+        message: raw.to_string(),
+    };
+    assert_eq!(yaml_error_text(&err), expected);
+}
