@@ -2,5 +2,8 @@
 //! trial per `template::chart::case`.
 
 fn main() -> std::process::ExitCode {
-    chart_harness::libtest::main(chart_harness::plan::Suite::Template, env!("CARGO_MANIFEST_DIR"))
+    chart_harness::libtest::main(
+        chart_harness::plan::Suite::Template,
+        env!("CARGO_MANIFEST_DIR"),
+    )
 }

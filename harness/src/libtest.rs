@@ -92,7 +92,10 @@ fn write_trial_report(report_dir: &Path, outcome: &TrialOutcome) {
         Ok(())
     };
     if let Err(error) = write() {
-        eprintln!("chart-harness: cannot write the trial report in {}: {error}", dir.display());
+        eprintln!(
+            "chart-harness: cannot write the trial report in {}: {error}",
+            dir.display()
+        );
     }
 }
 

@@ -42,8 +42,13 @@ pub async fn run(
         unfinished.insert(trial.id.clone(), trial.clone());
         let (ctx, permits, events) = (Arc::clone(&ctx), Arc::clone(&permits), events.clone());
         running.spawn(async move {
-            let _permit = permits.acquire_owned().await.expect("the semaphore is never closed");
-            let _ = events.send(Event::TrialStarted { id: trial.id.clone() });
+            let _permit = permits
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed");
+            let _ = events.send(Event::TrialStarted {
+                id: trial.id.clone(),
+            });
             run_with_timeout(&trial, &ctx).await
         });
     }
@@ -81,7 +86,12 @@ pub async fn run(
             phases: Vec::new(),
             duration: Duration::ZERO,
         });
-        emit(reporters, &Event::TrialFinished { outcome: Arc::clone(&outcome) })?;
+        emit(
+            reporters,
+            &Event::TrialFinished {
+                outcome: Arc::clone(&outcome),
+            },
+        )?;
         outcomes.push(outcome);
     }
     let summary = RunSummary {

@@ -20,7 +20,9 @@ pub enum SessionError {
     Discovery(#[from] DiscoveryError),
     #[error(transparent)]
     Tool(#[from] ToolError),
-    #[error("CHART_HARNESS_HELM is `{0}`; set it to 3 or 4, or unset it to use the config's `helm`")]
+    #[error(
+        "CHART_HARNESS_HELM is `{0}`; set it to 3 or 4, or unset it to use the config's `helm`"
+    )]
     HelmMajor(String),
     #[error("no chart named `{name}` under the chart directories; known charts: {known}")]
     UnknownChart { name: String, known: String },
@@ -75,7 +77,10 @@ impl Session {
 
     /// Resolves the tools and builds the context trials run in. The helm major is
     /// `helm_major`, else `CHART_HARNESS_HELM` (`3` or `4`), else the config's.
-    pub async fn context(&self, helm_major: Option<HelmMajor>) -> Result<SuiteContext, SessionError> {
+    pub async fn context(
+        &self,
+        helm_major: Option<HelmMajor>,
+    ) -> Result<SuiteContext, SessionError> {
         let config = &self.loaded.config;
         let helm_major = match helm_major {
             Some(major) => major,

@@ -39,7 +39,11 @@ pub async fn ensure_built(chart: &Chart, ctx: &SuiteContext, recorder: &mut Phas
     recorder.record(PHASE, started.elapsed(), problems)
 }
 
-async fn build_if_stale(chart: &Chart, chart_file: &ChartFile, ctx: &SuiteContext) -> Result<(), Problem> {
+async fn build_if_stale(
+    chart: &Chart,
+    chart_file: &ChartFile,
+    ctx: &SuiteContext,
+) -> Result<(), Problem> {
     let digest = input_digest(&chart.dir, chart_file).map_err(|e| {
         Problem::in_file(
             chart.rel_dir.join("Chart.yaml"),
@@ -66,7 +70,12 @@ async fn build_if_stale(chart: &Chart, chart_file: &ChartFile, ctx: &SuiteContex
     })
     .await
     .expect("lock task does not panic")
-    .map_err(|e| Problem::new(format!("cannot lock the dependency cache for {}: {e}", chart.name)))?;
+    .map_err(|e| {
+        Problem::new(format!(
+            "cannot lock the dependency cache for {}: {e}",
+            chart.name
+        ))
+    })?;
 
     let result = if is_fresh(&stamp, &digest, &chart.dir, chart_file) {
         Ok(())
@@ -77,7 +86,12 @@ async fn build_if_stale(chart: &Chart, chart_file: &ChartFile, ctx: &SuiteContex
     result
 }
 
-async fn build(chart: &Chart, ctx: &SuiteContext, stamp: &Path, digest: &str) -> Result<(), Problem> {
+async fn build(
+    chart: &Chart,
+    ctx: &SuiteContext,
+    stamp: &Path,
+    digest: &str,
+) -> Result<(), Problem> {
     let output = ctx
         .tools
         .helm
@@ -96,7 +110,10 @@ async fn build(chart: &Chart, ctx: &SuiteContext, stamp: &Path, digest: &str) ->
         ));
     }
     std::fs::write(stamp, digest).map_err(|e| {
-        Problem::new(format!("cannot write the dependency stamp {}: {e}", stamp.display()))
+        Problem::new(format!(
+            "cannot write the dependency stamp {}: {e}",
+            stamp.display()
+        ))
     })
 }
 
@@ -151,7 +168,12 @@ fn hash_tree(hasher: &mut Sha256, root: &Path) -> std::io::Result<()> {
         .collect();
     files.sort();
     for file in files {
-        hasher.update(file.strip_prefix(root).unwrap_or(&file).as_os_str().as_encoded_bytes());
+        hasher.update(
+            file.strip_prefix(root)
+                .unwrap_or(&file)
+                .as_os_str()
+                .as_encoded_bytes(),
+        );
         hasher.update(std::fs::read(&file)?);
     }
     Ok(())
@@ -175,12 +197,24 @@ mod tests {
     fn digest_changes_when_a_local_dependency_changes() {
         let root = tempfile::tempdir().unwrap();
         let chart = root.path().join("app");
-        write(&chart, "Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: lib\n  version: 1.0.0\n  repository: file://../lib\n");
-        write(&root.path().join("lib"), "Chart.yaml", "apiVersion: v2\nname: lib\nversion: 1.0.0\n");
+        write(
+            &chart,
+            "Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: lib\n  version: 1.0.0\n  repository: file://../lib\n",
+        );
+        write(
+            &root.path().join("lib"),
+            "Chart.yaml",
+            "apiVersion: v2\nname: lib\nversion: 1.0.0\n",
+        );
         let chart_file = ChartFile::read(&chart).unwrap();
         let before = input_digest(&chart, &chart_file).unwrap();
         assert_eq!(before, input_digest(&chart, &chart_file).unwrap());
-        write(&root.path().join("lib"), "templates/_x.tpl", "{{- define \"x\" }}{{ end }}");
+        write(
+            &root.path().join("lib"),
+            "templates/_x.tpl",
+            "{{- define \"x\" }}{{ end }}",
+        );
         assert_ne!(before, input_digest(&chart, &chart_file).unwrap());
     }
 
@@ -188,7 +222,11 @@ mod tests {
     fn stamp_is_stale_when_an_archive_is_missing() {
         let root = tempfile::tempdir().unwrap();
         let chart = root.path().join("app");
-        write(&chart, "Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: lib\n  version: 1.0.0\n  repository: file://../lib\n");
+        write(
+            &chart,
+            "Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: lib\n  version: 1.0.0\n  repository: file://../lib\n",
+        );
         let chart_file = ChartFile::read(&chart).unwrap();
         let stamp = root.path().join("stamp");
         std::fs::write(&stamp, "abc").unwrap();

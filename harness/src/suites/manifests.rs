@@ -30,8 +30,11 @@ pub fn parse(rendered: &str, chart_rel_dir: &Path) -> (Vec<Manifest>, Vec<Proble
             Ok(Value::Null) => {}
             Ok(value) => manifests.push(Manifest { source, value }),
             Err(e) => problems.push(
-                Problem::in_file(label, format!("rendered document is not valid YAML: {}", e.message))
-                    .at_line(e.line),
+                Problem::in_file(
+                    label,
+                    format!("rendered document is not valid YAML: {}", e.message),
+                )
+                .at_line(e.line),
             ),
         }
     }
@@ -57,9 +60,15 @@ fn split_documents(rendered: &str) -> Vec<String> {
 /// dropped so paths read like the files in the chart (`charts/sub/templates/x.yaml`
 /// for subcharts).
 fn source_of(document: &str) -> Option<String> {
-    let line = document.lines().find_map(|l| l.strip_prefix("# Source: "))?;
+    let line = document
+        .lines()
+        .find_map(|l| l.strip_prefix("# Source: "))?;
     let path = line.trim();
-    Some(path.split_once('/').map_or(path, |(_, rest)| rest).to_string())
+    Some(
+        path.split_once('/')
+            .map_or(path, |(_, rest)| rest)
+            .to_string(),
+    )
 }
 
 fn source_file(chart_rel_dir: &Path, source: Option<&str>) -> PathBuf {
@@ -91,12 +100,20 @@ pub fn check(manifests: &[Manifest], chart_rel_dir: &Path) -> Vec<Problem> {
             ));
             continue;
         }
-        let (api_version, kind, name) = (field("/apiVersion"), field("/kind"), field("/metadata/name"));
-        let missing: Vec<&str> = [("apiVersion", &api_version), ("kind", &kind), ("metadata.name", &name)]
-            .into_iter()
-            .filter(|(_, value)| value.is_none())
-            .map(|(key, _)| key)
-            .collect();
+        let (api_version, kind, name) = (
+            field("/apiVersion"),
+            field("/kind"),
+            field("/metadata/name"),
+        );
+        let missing: Vec<&str> = [
+            ("apiVersion", &api_version),
+            ("kind", &kind),
+            ("metadata.name", &name),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.is_none())
+        .map(|(key, _)| key)
+        .collect();
         if !missing.is_empty() {
             problems.push(Problem::in_file(
                 file,
@@ -108,15 +125,28 @@ pub fn check(manifests: &[Manifest], chart_rel_dir: &Path) -> Vec<Problem> {
             ));
             continue;
         }
-        let (api_version, kind, name) = (api_version.unwrap_or_default(), kind.unwrap_or_default(), name.unwrap_or_default());
+        let (api_version, kind, name) = (
+            api_version.unwrap_or_default(),
+            kind.unwrap_or_default(),
+            name.unwrap_or_default(),
+        );
         let namespace = field("/metadata/namespace").unwrap_or_default();
-        let key = (api_version.clone(), kind.clone(), namespace.clone(), name.clone());
+        let key = (
+            api_version.clone(),
+            kind.clone(),
+            namespace.clone(),
+            name.clone(),
+        );
         if let Some(first) = seen.get(&key) {
             problems.push(Problem::in_file(
                 file,
                 format!(
                     "{kind} {api_version} `{}` is rendered twice (first by {}); rename one of them",
-                    if namespace.is_empty() { name } else { format!("{namespace}/{name}") },
+                    if namespace.is_empty() {
+                        name
+                    } else {
+                        format!("{namespace}/{name}")
+                    },
                     first.as_deref().unwrap_or("an unnamed template")
                 ),
             ));
@@ -143,7 +173,10 @@ pub fn redact(manifest: &mut Manifest) {
             }
         }
     }
-    for pointer in ["/metadata/annotations", "/spec/template/metadata/annotations"] {
+    for pointer in [
+        "/metadata/annotations",
+        "/spec/template/metadata/annotations",
+    ] {
         if let Some(Value::Object(annotations)) = value.pointer_mut(pointer) {
             for (key, entry) in annotations.iter_mut() {
                 if key.starts_with("checksum/") {
@@ -162,7 +195,9 @@ pub fn to_snapshot_text(manifests: &[Manifest]) -> String {
         if let Some(source) = &manifest.source {
             out.push_str(&format!("# Source: {source}\n"));
         }
-        out.push_str(&serde_saphyr::to_string(&manifest.value).expect("JSON values serialize as YAML"));
+        out.push_str(
+            &serde_saphyr::to_string(&manifest.value).expect("JSON values serialize as YAML"),
+        );
     }
     out
 }
@@ -178,16 +213,25 @@ mod tests {
     fn empty_documents_are_ignored_and_sources_kept() {
         let (manifests, problems) = parse(RENDERED, Path::new("charts/web"));
         assert!(problems.is_empty(), "{problems:?}");
-        let sources: Vec<_> = manifests.iter().map(|m| m.source.clone().unwrap()).collect();
+        let sources: Vec<_> = manifests
+            .iter()
+            .map(|m| m.source.clone().unwrap())
+            .collect();
         assert_eq!(sources, ["templates/sa.yaml", "templates/cm.yaml"]);
         assert!(check(&manifests, Path::new("charts/web")).is_empty());
     }
 
     #[test]
     fn invalid_document_names_its_template() {
-        let (_, problems) = parse("---\n# Source: web/templates/bad.yaml\nkind: [\n", Path::new("c/web"));
+        let (_, problems) = parse(
+            "---\n# Source: web/templates/bad.yaml\nkind: [\n",
+            Path::new("c/web"),
+        );
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].file.as_deref(), Some(Path::new("c/web/templates/bad.yaml")));
+        assert_eq!(
+            problems[0].file.as_deref(),
+            Some(Path::new("c/web/templates/bad.yaml"))
+        );
     }
 
     #[rstest]
@@ -198,14 +242,22 @@ mod tests {
         let (manifests, _) = parse(document, Path::new("c"));
         let problems = check(&manifests, Path::new("c"));
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].message.contains(missing), "{}", problems[0].message);
+        assert!(
+            problems[0].message.contains(missing),
+            "{}",
+            problems[0].message
+        );
     }
 
     #[rstest]
     #[case::same_namespace("a", "a", 1)]
     #[case::other_namespace("a", "b", 0)]
     fn duplicates(#[case] first_ns: &str, #[case] second_ns: &str, #[case] expected: usize) {
-        let doc = |ns: &str, src: &str| format!("---\n# Source: c/templates/{src}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: {ns}\n");
+        let doc = |ns: &str, src: &str| {
+            format!(
+                "---\n# Source: c/templates/{src}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n  namespace: {ns}\n"
+            )
+        };
         let rendered = doc(first_ns, "one.yaml") + &doc(second_ns, "two.yaml");
         let (manifests, _) = parse(&rendered, Path::new("c"));
         let problems = check(&manifests, Path::new("c"));
@@ -224,7 +276,10 @@ mod tests {
         redact(&mut manifests[0]);
         let value = &manifests[0].value;
         assert_eq!(value["data"]["password"], REDACTED);
-        assert_eq!(value["metadata"]["annotations"]["checksum/config"], REDACTED);
+        assert_eq!(
+            value["metadata"]["annotations"]["checksum/config"],
+            REDACTED
+        );
         assert_eq!(value["metadata"]["annotations"]["team"], "x");
     }
 }

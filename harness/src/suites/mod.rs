@@ -7,6 +7,7 @@ pub mod manifests;
 mod outcome;
 pub mod snapshot;
 pub mod template;
+mod values;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use std::time::{Duration, Instant};
 
 pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, Problem, TrialOutcome, TrialStatus};
 pub use snapshot::SnapshotMode;
+pub use values::ValuesFiles;
 
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
@@ -50,7 +52,11 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
     let mut recorder = PhaseRecorder::new();
     if let Err(message) = &trial.chart.settings {
         let file = trial.chart.rel_dir.join("ci").join("harness.yaml");
-        recorder.record("chart-settings", Duration::ZERO, vec![Problem::in_file(file, message)]);
+        recorder.record(
+            "chart-settings",
+            Duration::ZERO,
+            vec![Problem::in_file(file, message)],
+        );
     }
     if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
         match trial.id.suite {
@@ -69,41 +75,5 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
         status,
         phases: recorder.into_phases(),
         duration: started.elapsed(),
-    }
-}
-
-/// The values files of a case, in the order helm applies them: the case's own file,
-/// the chart settings' `values-files`, then the settings' inline `values`.
-pub struct CaseValues {
-    pub files: Vec<PathBuf>,
-    /// Keeps the file holding the inline values alive for the trial.
-    _inline: Option<tempfile::NamedTempFile>,
-}
-
-impl CaseValues {
-    pub fn prepare(trial: &Trial) -> Result<CaseValues, Problem> {
-        let chart = &trial.chart;
-        let mut files: Vec<PathBuf> = trial.case.values_file.iter().cloned().collect();
-        let Ok(settings) = &chart.settings else {
-            return Ok(CaseValues { files, _inline: None });
-        };
-        files.extend(settings.values_files.iter().map(|file| chart.dir.join(file)));
-        let inline = if settings.values.is_empty() {
-            None
-        } else {
-            let settings_file = chart.rel_dir.join("ci").join("harness.yaml");
-            let write_error = |e: &dyn std::fmt::Display| {
-                Problem::in_file(&settings_file, format!("cannot write its `values` to a temporary file: {e}"))
-            };
-            let mut file = tempfile::Builder::new()
-                .prefix("chart-harness-values-")
-                .suffix(".yaml")
-                .tempfile()
-                .map_err(|e| write_error(&e))?;
-            serde_json::to_writer(&mut file, &settings.values).map_err(|e| write_error(&e))?;
-            files.push(file.path().to_path_buf());
-            Some(file)
-        };
-        Ok(CaseValues { files, _inline: inline })
     }
 }

@@ -40,7 +40,10 @@ impl SnapshotMode {
 
 /// Where a chart's snapshot lives.
 pub fn snapshot_path(chart_dir: &Path, name: &str) -> PathBuf {
-    chart_dir.join("ci").join("__snapshots__").join(format!("{name}.snap"))
+    chart_dir
+        .join("ci")
+        .join("__snapshots__")
+        .join(format!("{name}.snap"))
 }
 
 /// Compares `contents` with the stored snapshot `name` of the chart.
@@ -52,11 +55,17 @@ pub fn compare(
     mode: SnapshotMode,
 ) -> Result<(), Problem> {
     let path = snapshot_path(chart_dir, name);
-    let rel_path = chart_rel_dir.join("ci").join("__snapshots__").join(format!("{name}.snap"));
+    let rel_path = chart_rel_dir
+        .join("ci")
+        .join("__snapshots__")
+        .join(format!("{name}.snap"));
     let new = TextSnapshotContents::new(contents.to_string(), TextSnapshotKind::File);
     let old = if path.exists() {
         let snapshot = Snapshot::from_file(&path).map_err(|e| {
-            Problem::in_file(&rel_path, format!("cannot read snapshot: {e}; delete it and review a new one"))
+            Problem::in_file(
+                &rel_path,
+                format!("cannot read snapshot: {e}; delete it and review a new one"),
+            )
         })?;
         snapshot.contents().as_text().map(|text| text.to_string())
     } else {
@@ -75,7 +84,10 @@ pub fn compare(
     };
     if let Some(target) = &wrote {
         write_snapshot(target, name, contents).map_err(|e| {
-            Problem::in_file(&rel_path, format!("cannot write snapshot {}: {e}", target.display()))
+            Problem::in_file(
+                &rel_path,
+                format!("cannot write snapshot {}: {e}", target.display()),
+            )
         })?;
         if mode == SnapshotMode::Overwrite {
             return Ok(());
@@ -139,7 +151,14 @@ mod tests {
     #[test]
     fn missing_snapshot_in_check_mode_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let err = compare(dir.path(), Path::new("c"), "c__default", "a: 1\n", SnapshotMode::Check).unwrap_err();
+        let err = compare(
+            dir.path(),
+            Path::new("c"),
+            "c__default",
+            "a: 1\n",
+            SnapshotMode::Check,
+        )
+        .unwrap_err();
         assert!(err.message.contains("no snapshot"), "{}", err.message);
         assert!(!dir.path().join("ci/__snapshots__").exists());
     }
@@ -147,7 +166,16 @@ mod tests {
     #[test]
     fn review_mode_writes_pending_file_that_insta_reads_back() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(compare(dir.path(), Path::new("c"), "c__default", "a: 1\n", SnapshotMode::Review).is_err());
+        assert!(
+            compare(
+                dir.path(),
+                Path::new("c"),
+                "c__default",
+                "a: 1\n",
+                SnapshotMode::Review
+            )
+            .is_err()
+        );
         let pending = snapshot_path(dir.path(), "c__default").with_extension("snap.new");
         let snapshot = Snapshot::from_file(&pending).unwrap();
         assert_eq!(snapshot.contents().as_text().unwrap().to_string(), "a: 1");
@@ -156,10 +184,38 @@ mod tests {
     #[test]
     fn overwrite_then_match_then_differ() {
         let dir = tempfile::tempdir().unwrap();
-        compare(dir.path(), Path::new("c"), "n", "a: 1\nb: 2\n", SnapshotMode::Overwrite).unwrap();
-        compare(dir.path(), Path::new("c"), "n", "a: 1\nb: 2\n", SnapshotMode::Check).unwrap();
-        let err = compare(dir.path(), Path::new("c"), "n", "a: 1\nb: 3\n", SnapshotMode::Check).unwrap_err();
-        assert!(err.message.contains("-b: 2") && err.message.contains("+b: 3"), "{}", err.message);
-        assert_eq!(err.file.as_deref(), Some(Path::new("c/ci/__snapshots__/n.snap")));
+        compare(
+            dir.path(),
+            Path::new("c"),
+            "n",
+            "a: 1\nb: 2\n",
+            SnapshotMode::Overwrite,
+        )
+        .unwrap();
+        compare(
+            dir.path(),
+            Path::new("c"),
+            "n",
+            "a: 1\nb: 2\n",
+            SnapshotMode::Check,
+        )
+        .unwrap();
+        let err = compare(
+            dir.path(),
+            Path::new("c"),
+            "n",
+            "a: 1\nb: 3\n",
+            SnapshotMode::Check,
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("-b: 2") && err.message.contains("+b: 3"),
+            "{}",
+            err.message
+        );
+        assert_eq!(
+            err.file.as_deref(),
+            Some(Path::new("c/ci/__snapshots__/n.snap"))
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::manifests::{self, Manifest};
 use super::snapshot;
-use super::{CaseValues, PhaseRecorder, Problem, SuiteContext};
+use super::{PhaseRecorder, Problem, SuiteContext, ValuesFiles};
 use crate::chartfile::ChartFile;
 use crate::plan::Trial;
 use crate::tools::RenderRequest;
@@ -19,10 +19,16 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         );
         return;
     }
-    let values = match CaseValues::prepare(trial) {
+    let values = match ValuesFiles::for_trial(trial) {
         Ok(values) => values,
-        Err(problem) => {
-            recorder.record("values", std::time::Duration::ZERO, vec![problem]);
+        Err(error) => {
+            let problem = Problem::in_file(
+                chart.rel_dir.join("ci").join("harness.yaml"),
+                format!(
+                    "cannot write its `values` to a temporary file: {error}; check that the temporary directory is writable"
+                ),
+            );
+            recorder.record("render", std::time::Duration::ZERO, vec![problem]);
             return;
         }
     };
@@ -48,15 +54,21 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
             Ok(Ok(rendered)) => rendered,
             Ok(Err(failure)) => {
                 let problem = match &failure.template {
-                    Some(template) => Problem::in_file(chart.rel_dir.join(template), &failure.message)
-                        .at_line(failure.line),
+                    Some(template) => {
+                        Problem::in_file(chart.rel_dir.join(template), &failure.message)
+                            .at_line(failure.line)
+                    }
                     None => Problem::in_file(chart.rel_dir.join("Chart.yaml"), &failure.message),
                 };
                 recorder.record(&format!("render{suffix}"), started.elapsed(), vec![problem]);
                 continue;
             }
             Err(error) => {
-                recorder.record(&format!("render{suffix}"), started.elapsed(), vec![Problem::new(error.to_string())]);
+                recorder.record(
+                    &format!("render{suffix}"),
+                    started.elapsed(),
+                    vec![Problem::new(error.to_string())],
+                );
                 continue;
             }
         };
@@ -65,11 +77,15 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         let started = Instant::now();
         let (mut documents, mut problems) = manifests::parse(&rendered, &chart.rel_dir);
         problems.extend(manifests::check(&documents, &chart.rel_dir));
-        let manifests_ok = recorder.record(&format!("manifests{suffix}"), started.elapsed(), problems);
+        let manifests_ok =
+            recorder.record(&format!("manifests{suffix}"), started.elapsed(), problems);
 
         let snapshot_phase = format!("snapshot{suffix}");
         if !manifests_ok {
-            recorder.not_run(&snapshot_phase, "the rendered manifests have problems; fix them first");
+            recorder.not_run(
+                &snapshot_phase,
+                "the rendered manifests have problems; fix them first",
+            );
             continue;
         }
         let started = Instant::now();
@@ -82,7 +98,11 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
             &manifests::to_snapshot_text(&documents as &[Manifest]),
             ctx.snapshot_mode,
         );
-        recorder.record(&snapshot_phase, started.elapsed(), result.err().into_iter().collect());
+        recorder.record(
+            &snapshot_phase,
+            started.elapsed(),
+            result.err().into_iter().collect(),
+        );
     }
 }
 

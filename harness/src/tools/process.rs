@@ -203,14 +203,20 @@ struct ProcessGroupGuard(Option<u32>);
 impl ProcessGroupGuard {
     fn track(pid: Option<u32>) -> Self {
         if let Some(pid) = pid {
-            LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).insert(pid);
+            LIVE_GROUPS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(pid);
         }
         ProcessGroupGuard(pid)
     }
 
     fn disarm(mut self) {
         if let Some(pid) = self.0.take() {
-            LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+            LIVE_GROUPS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&pid);
         }
     }
 }
@@ -218,7 +224,10 @@ impl ProcessGroupGuard {
 impl Drop for ProcessGroupGuard {
     fn drop(&mut self) {
         if let Some(pid) = self.0.take() {
-            LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner()).remove(&pid);
+            LIVE_GROUPS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&pid);
             kill_group(pid);
         }
     }

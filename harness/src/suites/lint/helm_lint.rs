@@ -1,57 +1,13 @@
 //! The `helm-lint` check: `helm lint --strict` with exactly the values a case renders
 //! with, each message helm prints becoming a problem in the file helm names.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-use tempfile::TempDir;
 
 use crate::config::{ChartSettings, HarnessConfig};
 use crate::discovery::Chart;
-use crate::suites::Problem;
+use crate::suites::{Problem, ValuesFiles};
 use crate::tools::{Helm, HelmLintReport, RenderRequest};
-
-/// The values files of a case, in helm's `-f` order: the case file, the settings'
-/// values files, then a temporary file holding the settings' inline `values`. The
-/// temporary directory lives as long as this value.
-pub struct LintValues {
-    pub files: Vec<PathBuf>,
-    _inline_dir: Option<TempDir>,
-}
-
-impl LintValues {
-    pub fn new(
-        chart_dir: &Path,
-        case_file: Option<&Path>,
-        settings: &ChartSettings,
-    ) -> std::io::Result<LintValues> {
-        let mut files: Vec<PathBuf> = case_file.map(Path::to_path_buf).into_iter().collect();
-        files.extend(
-            settings
-                .values_files
-                .iter()
-                .map(|file| chart_dir.join(file)),
-        );
-        let inline_dir = if settings.values.is_empty() {
-            None
-        } else {
-            let dir = tempfile::Builder::new()
-                .prefix("chart-harness-values-")
-                .tempdir()?;
-            let path = dir.path().join("harness-values.yaml");
-            // JSON is YAML, so helm reads this file as it is.
-            let text = serde_json::to_string_pretty(&settings.values)
-                .expect("a map of JSON values always serializes");
-            std::fs::write(&path, text)?;
-            files.push(path);
-            Some(dir)
-        };
-        Ok(LintValues {
-            files,
-            _inline_dir: inline_dir,
-        })
-    }
-}
 
 /// Runs `helm lint --strict` for one case and turns its report into problems.
 pub async fn lint_case(
@@ -60,9 +16,10 @@ pub async fn lint_case(
     chart: &Chart,
     case_file: Option<&Path>,
     settings: &ChartSettings,
+    kube_version: &str,
     timeout: Duration,
 ) -> Vec<Problem> {
-    let values = match LintValues::new(&chart.dir, case_file, settings) {
+    let values = match ValuesFiles::new(&chart.dir, case_file, settings) {
         Ok(values) => values,
         Err(err) => {
             return vec![Problem::in_file(
@@ -74,16 +31,12 @@ pub async fn lint_case(
             )];
         }
     };
-    let kube_version = settings
-        .kube_versions
-        .first()
-        .or(config.kube_version.as_ref());
     let request = RenderRequest {
         chart_dir: &chart.dir,
         release: &chart.name,
         namespace: "default",
         values_files: &values.files,
-        kube_version: kube_version.map(String::as_str),
+        kube_version: Some(kube_version),
         extra_args: &config.helm_lint_extra_args,
         timeout,
     };
@@ -134,12 +87,10 @@ pub fn lint_problems(report: &HelmLintReport, rel_dir: &Path) -> Vec<Problem> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::os::unix::process::ExitStatusExt;
     use std::process::ExitStatus;
 
     use rstest::rstest;
-    use serde_json::json;
 
     use super::*;
     use crate::tools::{HelmLintMessage, ProcessOutput};
@@ -219,35 +170,5 @@ mod tests {
                 problems[0]
             );
         }
-    }
-
-    #[test]
-    fn values_files_follow_helm_order_and_inline_values_become_a_file() {
-        let chart_dir = Path::new("/repo/charts/web");
-        let settings = ChartSettings {
-            values_files: vec![PathBuf::from("ci/extra.yaml")],
-            values: BTreeMap::from([("replicas".to_string(), json!(3))]),
-            ..ChartSettings::default()
-        };
-        let case_file = chart_dir.join("ci/big-values.yaml");
-        let values = LintValues::new(chart_dir, Some(&case_file), &settings).unwrap();
-        assert_eq!(values.files.len(), 3);
-        assert_eq!(values.files[0], case_file);
-        assert_eq!(values.files[1], chart_dir.join("ci/extra.yaml"));
-        let inline: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&values.files[2]).unwrap()).unwrap();
-        assert_eq!(inline, json!({"replicas": 3}));
-        let inline_path = values.files[2].clone();
-        drop(values);
-        assert!(
-            !inline_path.exists(),
-            "the temporary values file is removed"
-        );
-    }
-
-    #[test]
-    fn no_values_means_no_files() {
-        let values = LintValues::new(Path::new("/c"), None, &ChartSettings::default()).unwrap();
-        assert!(values.files.is_empty());
     }
 }

@@ -24,11 +24,11 @@ use std::path::{Path, PathBuf};
 pub use chart_yaml::{ChartYamlOptions, check_chart_yaml};
 pub use commands::{run_additional_commands, substitute_path};
 pub use dependencies::check_dependencies;
-pub use helm_lint::{LintValues, lint_case, lint_problems};
+pub use helm_lint::{lint_case, lint_problems};
 pub use values_schema::{CaseValues, check_values_schema, merge_values};
 pub use yaml_files::{check_yaml_files, yaml_files};
 
-use super::{PhaseRecorder, Problem, SuiteContext};
+use super::{PhaseRecorder, SuiteContext};
 use crate::chartfile::ChartFile;
 use crate::config::ChartSettings;
 use crate::plan::Trial;
@@ -36,7 +36,6 @@ use crate::yaml::YamlError;
 
 /// Stable phase names.
 pub mod phase {
-    pub const CHART_SETTINGS: &str = "chart-settings";
     pub const YAML: &str = "yaml";
     pub const CHART_YAML: &str = "chart-yaml";
     pub const DEPENDENCIES: &str = "dependencies";
@@ -52,18 +51,12 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
     let chart = &trial.chart;
     let config = &ctx.config;
     let default_settings = ChartSettings::default();
-    let settings = match &chart.settings {
-        Ok(settings) => settings,
-        Err(message) => {
-            let problem = Problem::in_file(chart.rel_dir.join("ci/harness.yaml"), message.clone());
-            recorder
-                .run(phase::CHART_SETTINGS, async { vec![problem] })
-                .await;
-            &default_settings
-        }
-    };
+    // An invalid ci/harness.yaml is reported once for every suite by `run_trial`;
+    // the checks go on with the defaults.
+    let settings = chart.settings.as_ref().unwrap_or(&default_settings);
     // The trial's timeout also bounds each process the suite starts.
-    let timeout = settings.timeout.unwrap_or(config.trial_timeout);
+    let timeout = ctx.trial_timeout(trial);
+    let kube_version = ctx.kube_versions(trial).remove(0);
     let case_file = trial.case.values_file.as_deref();
     let shown = |file: &str| chart.rel_dir.join(file);
 
@@ -162,7 +155,15 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         recorder
             .run(
                 phase::HELM_LINT,
-                lint_case(&ctx.tools.helm, config, chart, case_file, settings, timeout),
+                lint_case(
+                    &ctx.tools.helm,
+                    config,
+                    chart,
+                    case_file,
+                    settings,
+                    &kube_version,
+                    timeout,
+                ),
             )
             .await;
     } else {
