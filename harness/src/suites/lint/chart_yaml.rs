@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use super::yaml_error_text;
 use crate::chartfile::ChartFile;
 use crate::kube_version;
 use crate::suites::Problem;
@@ -33,7 +32,7 @@ pub fn check_chart_yaml(
                     shown,
                     format!(
                         "Chart.yaml cannot be read: {}; fix the file",
-                        yaml_error_text(&err)
+                        err.message.clone()
                     ),
                 )
                 .at_line(err.line),

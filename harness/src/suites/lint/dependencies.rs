@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use super::yaml_error_text;
 use crate::chartfile::{ChartFile, ChartLock, Dependency, LockedDependency};
 use crate::kube_version;
 use crate::suites::Problem;
@@ -25,7 +24,7 @@ pub fn check_dependencies(chart_dir: &Path, rel_dir: &Path) -> Vec<Problem> {
                     chart_yaml,
                     format!(
                         "cannot read the dependencies: {}; fix Chart.yaml",
-                        yaml_error_text(&err)
+                        err.message.clone()
                     ),
                 )
                 .at_line(err.line),
@@ -38,10 +37,7 @@ pub fn check_dependencies(chart_dir: &Path, rel_dir: &Path) -> Vec<Problem> {
             return vec![
                 Problem::in_file(
                     chart_lock,
-                    format!(
-                        "cannot read Chart.lock: {}; {update}",
-                        yaml_error_text(&err)
-                    ),
+                    format!("cannot read Chart.lock: {}; {update}", err.message.clone()),
                 )
                 .at_line(err.line),
             ];

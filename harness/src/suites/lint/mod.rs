@@ -32,7 +32,6 @@ use super::{PhaseRecorder, SuiteContext};
 use crate::chartfile::ChartFile;
 use crate::config::ChartSettings;
 use crate::plan::Trial;
-use crate::yaml::YamlError;
 
 /// Stable phase names.
 pub mod phase {
@@ -183,29 +182,6 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
             )
             .await;
     }
-}
-
-/// A parser message without what the problem already says or cannot use: the
-/// location (the problem carries file and line) and advice meant for programmers
-/// configuring the parser.
-fn yaml_error_text(err: &YamlError) -> String {
-    let mut text = err
-        .message
-        .replace(", set DuplicateKeyPolicy in Options if acceptable", "");
-    if let Some(at) = text.rfind(" at line ") {
-        let location = &text[at + " at line ".len()..];
-        let is_location = location
-            .split_once(", column ")
-            .is_some_and(|(line, column)| {
-                [line, column]
-                    .iter()
-                    .all(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
-            });
-        if is_location {
-            text.truncate(at);
-        }
-    }
-    text
 }
 
 fn unreadable_reason(file: &Path) -> String {

@@ -204,23 +204,3 @@ async fn switched_off_checks_say_why_and_the_rest_still_run() {
         row("helm-lint", "not run: fix the problems above first", 0)
     );
 }
-
-#[rstest::rstest]
-#[case::duplicate(
-    "duplicate mapping key: replicas, set DuplicateKeyPolicy in Options if acceptable at line 2, column 1",
-    "duplicate mapping key: replicas"
-)]
-#[case::plain_location(
-    "did not find expected ',' at line 3, column 7",
-    "did not find expected ','"
-)]
-#[case::no_location("cannot read file: denied", "cannot read file: denied")]
-#[case::words_after_at_line("value at line noise", "value at line noise")]
-fn parser_messages_lose_location_and_programmer_advice(#[case] raw: &str, #[case] expected: &str) {
-    let err = YamlError {
-        path: PathBuf::from("values.yaml"),
-        line: Some(2),
-        message: raw.to_string(),
-    };
-    assert_eq!(yaml_error_text(&err), expected);
-}

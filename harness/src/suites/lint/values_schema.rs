@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::yaml_error_text;
 use crate::config::ChartSettings;
 use crate::suites::Problem;
 use crate::yaml;
@@ -169,7 +168,7 @@ fn read_values(path: &Path) -> Result<Map<String, Value>, (String, Option<u64>)>
         (
             format!(
                 "cannot read the values: {}; fix the file",
-                yaml_error_text(&e)
+                e.message.clone()
             ),
             e.line,
         )

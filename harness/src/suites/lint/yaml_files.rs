@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde::de::IgnoredAny;
 
-use super::yaml_error_text;
 use crate::suites::Problem;
 use crate::yaml;
 
@@ -74,7 +73,7 @@ fn check_yaml_file(chart_dir: &Path, rel_dir: &Path, file: &Path) -> Option<Prob
     Some(
         Problem::in_file(
             shown,
-            format!("not well-formed YAML: {}; {advice}", yaml_error_text(&err)),
+            format!("not well-formed YAML: {}; {advice}", err.message.clone()),
         )
         .at_line(err.line),
     )
