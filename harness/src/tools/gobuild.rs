@@ -31,6 +31,18 @@ impl GoBuild<'_> {
         let out = self.work.join("out").join(&self.pin.binary);
         match &self.pin.build {
             BuildRecipe::GoInstall { package, .. } => self.go_install(package, &out).await?,
+            BuildRecipe::GoModule { .. } | BuildRecipe::GoMainWrapper { .. } => {
+                let (dir, package) = self.prepare_module().await?;
+                self.go_build(&dir, &package, &out).await?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes and tidies the throwaway module of a module recipe; returns its directory
+    /// and the package to build there.
+    async fn prepare_module(&self) -> Result<(PathBuf, String), ToolError> {
+        let (module, main_go, package) = match &self.pin.build {
             BuildRecipe::GoModule {
                 require,
                 package,
@@ -38,23 +50,20 @@ impl GoBuild<'_> {
                 ..
             } => {
                 let replaces = match replace_staging {
-                    Some(staging_version) => {
-                        let upstream = self.upstream_go_mod(require).await?;
-                        staging_modules(&upstream)
-                            .into_iter()
-                            .map(|module| (module, staging_version.clone()))
-                            .collect()
-                    }
+                    Some(staging_version) => staging_modules(&self.upstream_go_mod(require).await?)
+                        .into_iter()
+                        .map(|module| (module, staging_version.clone()))
+                        .collect(),
                     None => Vec::new(),
                 };
                 let module = ThrowawayModule {
                     tool: self.tool,
                     require,
                     version: &self.pin.version,
-                    replaces: &replaces,
+                    replaces,
                     tool_package: Some(package),
                 };
-                self.build_module(&module, None, package, &out).await?;
+                (module, None, package.clone())
             }
             BuildRecipe::GoMainWrapper {
                 require,
@@ -65,14 +74,32 @@ impl GoBuild<'_> {
                     tool: self.tool,
                     require,
                     version: &self.pin.version,
-                    replaces: &[],
+                    replaces: Vec::new(),
                     tool_package: None,
                 };
-                let main = wrapper_main(self.tool, main_package);
-                self.build_module(&module, Some(&main), ".", &out).await?;
+                (
+                    module,
+                    Some(wrapper_main(self.tool, main_package)),
+                    ".".to_string(),
+                )
             }
+            BuildRecipe::GoInstall { .. } => {
+                return Err(self.failure("a `go-install` recipe has no module to prepare".into()));
+            }
+        };
+        let dir = self.work.join("module");
+        create_dir(&dir)?;
+        write(&dir.join("go.mod"), &module.go_mod())?;
+        if let Some(main_go) = main_go {
+            write(&dir.join("main.go"), &main_go)?;
         }
-        Ok(out)
+        let tidy = self
+            .go(MODULE_TIMEOUT)
+            .current_dir(&dir)
+            .env("GOFLAGS", "-mod=mod")
+            .args(["mod", "tidy"]);
+        process::run_checked(&tidy).await?;
+        Ok((dir, package))
     }
 
     fn go(&self, timeout: Duration) -> ProcessSpec {
@@ -97,10 +124,12 @@ impl GoBuild<'_> {
             .arg(format!("-ldflags={}", ldflags(self.x)))
             .arg(format!("{package}@{}", self.pin.version));
         process::run_checked(&spec).await?;
-        let built = single_file(&gobin).ok_or_else(|| self.failure(format!(
-            "`go install` left no single binary in {}",
-            gobin.display()
-        )))?;
+        let built = single_file(&gobin).ok_or_else(|| {
+            self.failure(format!(
+                "`go install` left no single binary in {}",
+                gobin.display()
+            ))
+        })?;
         create_dir(out.parent().unwrap_or(self.work))?;
         std::fs::rename(&built, out).map_err(|source| ToolError::Io {
             action: "move the built binary to".into(),
@@ -120,9 +149,12 @@ impl GoBuild<'_> {
         let output = process::run_checked(&spec).await?;
         let info: serde_json::Value = serde_json::from_str(&output.stdout)
             .map_err(|e| self.failure(format!("`go mod download -json` printed no JSON: {e}")))?;
-        let go_mod = info["GoMod"]
-            .as_str()
-            .ok_or_else(|| self.failure(format!("`go mod download -json` named no go.mod: {}", output.stdout.trim())))?;
+        let go_mod = info["GoMod"].as_str().ok_or_else(|| {
+            self.failure(format!(
+                "`go mod download -json` named no go.mod: {}",
+                output.stdout.trim()
+            ))
+        })?;
         std::fs::read_to_string(go_mod).map_err(|source| ToolError::Io {
             action: "read".into(),
             path: PathBuf::from(go_mod),
@@ -130,28 +162,15 @@ impl GoBuild<'_> {
         })
     }
 
-    async fn build_module(
+    async fn go_build(
         &self,
-        module: &ThrowawayModule<'_>,
-        main_go: Option<&str>,
+        module_dir: &Path,
         package: &str,
         out: &Path,
     ) -> Result<(), ToolError> {
-        let dir = self.work.join("module");
-        create_dir(&dir)?;
-        write(&dir.join("go.mod"), &module.go_mod())?;
-        if let Some(main_go) = main_go {
-            write(&dir.join("main.go"), main_go)?;
-        }
-        let tidy = self
-            .go(MODULE_TIMEOUT)
-            .current_dir(&dir)
-            .env("GOFLAGS", "-mod=mod")
-            .args(["mod", "tidy"]);
-        process::run_checked(&tidy).await?;
         let build = self
             .go(BUILD_TIMEOUT)
-            .current_dir(&dir)
+            .current_dir(module_dir)
             .env("GOFLAGS", "-mod=mod")
             .arg("build")
             .arg(format!("-ldflags={}", ldflags(self.x)))
@@ -177,7 +196,7 @@ pub(crate) struct ThrowawayModule<'a> {
     pub require: &'a str,
     pub version: &'a str,
     /// `module => module version` replaces.
-    pub replaces: &'a [(String, String)],
+    pub replaces: Vec<(String, String)>,
     /// Declared with a `tool` directive so `go mod tidy` keeps what it needs.
     pub tool_package: Option<&'a str>,
 }
@@ -197,7 +216,7 @@ impl ThrowawayModule<'_> {
         );
         if !self.replaces.is_empty() {
             text.push_str("\nreplace (\n");
-            for (module, version) in self.replaces {
+            for (module, version) in &self.replaces {
                 text.push_str(&format!("\t{module} => {module} {version}\n"));
             }
             text.push_str(")\n");
@@ -229,8 +248,13 @@ pub(crate) fn staging_modules(go_mod: &str) -> Vec<String> {
         .filter_map(|line| {
             let (module, target) = line.split_once("=>")?;
             let target = target.trim();
-            (target.starts_with("./staging/") || target.starts_with("staging/"))
-                .then(|| module.split_whitespace().next().unwrap_or_default().to_string())
+            (target.starts_with("./staging/") || target.starts_with("staging/")).then(|| {
+                module
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
         })
         .filter(|module| !module.is_empty())
         .collect()
@@ -308,7 +332,7 @@ replace k8s.io/kubectl => ./staging/src/k8s.io/kubectl
             tool: "kube-apiserver",
             require: "k8s.io/kubernetes",
             version: "v1.37.2",
-            replaces: &replaces,
+            replaces,
             tool_package: Some("k8s.io/kubernetes/cmd/kube-apiserver"),
         }
         .go_mod();
@@ -336,21 +360,38 @@ replace k8s.io/kubectl => ./staging/src/k8s.io/kubectl
     fn the_etcd_wrapper_requires_the_server_module_and_calls_its_main() {
         let pins = Pins::embedded().unwrap();
         let pin = pins.tool("etcd").unwrap();
-        let BuildRecipe::GoMainWrapper { require, main_package, .. } = &pin.build else {
-            panic!("etcd is built through a main wrapper, found {:?}", pin.build);
+        let BuildRecipe::GoMainWrapper {
+            require,
+            main_package,
+            ..
+        } = &pin.build
+        else {
+            panic!(
+                "etcd is built through a main wrapper, found {:?}",
+                pin.build
+            );
         };
         let go_mod = ThrowawayModule {
             tool: "etcd",
             require,
             version: &pin.version,
-            replaces: &[],
+            replaces: Vec::new(),
             tool_package: None,
         }
         .go_mod();
-        assert!(go_mod.contains("\nrequire go.etcd.io/etcd/server/v3 v3.6.16\n"), "{go_mod}");
-        assert!(!go_mod.contains("replace") && !go_mod.contains("\ntool "), "{go_mod}");
+        assert!(
+            go_mod.contains("\nrequire go.etcd.io/etcd/server/v3 v3.6.16\n"),
+            "{go_mod}"
+        );
+        assert!(
+            !go_mod.contains("replace") && !go_mod.contains("\ntool "),
+            "{go_mod}"
+        );
         let main = wrapper_main("etcd", main_package);
-        assert!(main.contains("etcdmain \"go.etcd.io/etcd/server/v3/etcdmain\""), "{main}");
+        assert!(
+            main.contains("etcdmain \"go.etcd.io/etcd/server/v3/etcdmain\""),
+            "{main}"
+        );
         assert!(main.contains("etcdmain.Main(os.Args)"), "{main}");
     }
 
@@ -374,7 +415,59 @@ replace k8s.io/kubectl => ./staging/src/k8s.io/kubectl
         let flags = ldflags(&pins.x_assignments(pins.tool(tool).unwrap()));
         assert!(flags.starts_with("-s -w "), "{flags}");
         for assignment in expected {
-            assert!(flags.contains(assignment), "`{assignment}` missing from {flags}");
+            assert!(
+                flags.contains(assignment),
+                "`{assignment}` missing from {flags}"
+            );
+        }
+    }
+
+    /// Resolves the throwaway modules of the heavy tools for real (`go mod tidy` through
+    /// the module proxy, then `go list` of the main package) without compiling them.
+    #[rstest]
+    #[case::etcd("etcd")]
+    #[case::kube_apiserver("kube-apiserver")]
+    #[ignore = "downloads the etcd or Kubernetes module graph through the Go proxy"]
+    #[tokio::test]
+    async fn throwaway_modules_resolve_with_go(#[case] tool: &str) {
+        let pins = Pins::embedded().unwrap();
+        let pin = pins.tool(tool).unwrap();
+        let x = pins.x_assignments(pin);
+        let work = tempfile::tempdir().unwrap();
+        let go = crate::tools::ToolEnv::from_process()
+            .find_on_path("go", None)
+            .into_iter()
+            .next()
+            .expect("go on PATH");
+        let build = GoBuild {
+            go: &go,
+            tool,
+            pin,
+            x: &x,
+            work: work.path(),
+        };
+        let (dir, package) = build.prepare_module().await.unwrap();
+        let go_mod = std::fs::read_to_string(dir.join("go.mod")).unwrap();
+        assert!(dir.join("go.sum").is_file(), "{go_mod}");
+        let list = build
+            .go(MODULE_TIMEOUT)
+            .current_dir(&dir)
+            .env("GOFLAGS", "-mod=mod")
+            .args([
+                "list",
+                "-f",
+                "{{.Name}} {{.Module.Path}}@{{.Module.Version}}",
+            ])
+            .arg(&package);
+        let output = process::run_checked(&list).await.unwrap();
+        let listed = output.stdout.trim();
+        assert!(listed.starts_with("main "), "{listed}");
+        if tool == "kube-apiserver" {
+            assert!(listed.ends_with("k8s.io/kubernetes@v1.37.2"), "{listed}");
+            assert!(
+                go_mod.contains("k8s.io/client-go => k8s.io/client-go v0.37.2"),
+                "{go_mod}"
+            );
         }
     }
 

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::process::{self, ProcessOutput, ProcessSpec};
 use super::ToolError;
+use super::process::{self, ProcessOutput, ProcessSpec};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum HelmMajor {
@@ -274,7 +274,10 @@ pub(crate) fn parse_render_failure(stderr: &str) -> RenderFailure {
         .collect::<Vec<_>>()
         .join("\n");
     let message = message.trim();
-    let message = message.strip_prefix("Error: ").unwrap_or(message).to_string();
+    let message = message
+        .strip_prefix("Error: ")
+        .unwrap_or(message)
+        .to_string();
     let (template, line) = match yaml_error_location(&message) {
         Some(location) => location,
         None => match template_references(&message).pop() {
@@ -417,13 +420,20 @@ mod tests {
         let output = "[ERROR] templates/: web/templates/a.yaml:6:6\n  executing:\n    error calling include:\nweb/templates/_x.tpl:2:13\n  nil pointer\n[WARNING] values.yaml: unused\n";
         let messages = parse_lint_messages(output);
         assert_eq!(messages.len(), 2);
-        assert!(messages[0].message.contains("\nweb/templates/_x.tpl:2:13\n"));
+        assert!(
+            messages[0]
+                .message
+                .contains("\nweb/templates/_x.tpl:2:13\n")
+        );
         assert_eq!(messages[1].severity, "WARNING");
         assert_eq!(messages[1].message, "unused");
     }
 
     #[rstest]
-    #[case("[WARNING] templates/svc.yaml: object name does not conform", Some("templates/svc.yaml"))]
+    #[case(
+        "[WARNING] templates/svc.yaml: object name does not conform",
+        Some("templates/svc.yaml")
+    )]
     #[case("[ERROR] Chart.yaml: version is required", Some("Chart.yaml"))]
     #[case("[ERROR] chart metadata is missing these dependencies: db", None)]
     fn lint_lines_with_and_without_path(#[case] line: &str, #[case] path: Option<&str>) {
@@ -438,6 +448,251 @@ mod tests {
     #[case("1 chart(s) linted, 0 chart(s) failed")]
     fn other_lines_are_not_lint_messages(#[case] line: &str) {
         assert_eq!(parse_lint_line(line), None);
+    }
+
+    /// The pinned helm of `major` from this repository's `.tools/bin` (or PATH), with
+    /// its isolated home in a temporary directory.
+    async fn pinned_helm(major: HelmMajor) -> (tempfile::TempDir, Helm) {
+        let state = tempfile::tempdir().unwrap();
+        let toolbox =
+            crate::tools::Toolbox::resolve(&crate::tools::tests::repo_root(), major, state.path())
+                .await
+                .unwrap_or_else(|e| panic!("these tests run the pinned helm: {e}"));
+        (state, toolbox.helm)
+    }
+
+    fn write(path: &Path, text: &str) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// A one-template chart whose directory name needs quoting in any shell.
+    fn tiny_chart(root: &Path) -> PathBuf {
+        let chart = root.join("my charts; $(touch pwned)").join("web");
+        write(
+            &chart.join("Chart.yaml"),
+            "apiVersion: v2\nname: web\nversion: 0.1.0\nicon: https://example.com/icon.png\n",
+        );
+        write(&chart.join("values.yaml"), "greeting: hello\n");
+        write(
+            &chart.join("templates/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n  namespace: {{ .Release.Namespace }}\ndata:\n  greeting: {{ .Values.greeting }}\n  kube: {{ .Capabilities.KubeVersion.Version }}\n",
+        );
+        chart
+    }
+
+    fn request<'a>(
+        chart: &'a Path,
+        values: &'a [PathBuf],
+        kube: Option<&'a str>,
+    ) -> RenderRequest<'a> {
+        RenderRequest {
+            chart_dir: chart,
+            release: "demo",
+            namespace: "team-a",
+            values_files: values,
+            kube_version: kube,
+            extra_args: &[],
+            timeout: Duration::from_secs(60),
+        }
+    }
+
+    #[rstest]
+    #[case::helm3(HelmMajor::V3)]
+    #[case::helm4(HelmMajor::V4)]
+    #[tokio::test]
+    async fn template_renders_with_values_namespace_and_kube_version(#[case] major: HelmMajor) {
+        let (_state, helm) = pinned_helm(major).await;
+        let root = tempfile::tempdir().unwrap();
+        let chart = tiny_chart(root.path());
+        let values = vec![root.path().join("ci values.yaml")];
+        write(&values[0], "greeting: bonjour\n");
+
+        let rendered = helm
+            .template(&request(&chart, &values, Some("1.30.2")))
+            .await
+            .unwrap()
+            .unwrap();
+        for expected in [
+            "name: demo",
+            "namespace: team-a",
+            "greeting: bonjour",
+            "kube: v1.30.2",
+        ] {
+            assert!(
+                rendered.contains(expected),
+                "`{expected}` missing from {rendered}"
+            );
+        }
+        // Without --kube-version both majors target the pinned Kubernetes minor (helm 3
+        // only through the install's ldflags).
+        let rendered = helm
+            .template(&request(&chart, &[], None))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(rendered.contains("greeting: hello"), "{rendered}");
+        assert!(rendered.contains("kube: v1.37.0"), "{rendered}");
+        assert!(!root.path().join("pwned").exists());
+    }
+
+    #[rstest]
+    #[case::helm3(HelmMajor::V3)]
+    #[case::helm4(HelmMajor::V4)]
+    #[tokio::test]
+    async fn template_failures_name_the_template_and_line(#[case] major: HelmMajor) {
+        let (_state, helm) = pinned_helm(major).await;
+        let root = tempfile::tempdir().unwrap();
+        let chart = tiny_chart(root.path());
+        write(
+            &chart.join("templates/broken.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  a: {{ .Values.missing.deeper }}\n",
+        );
+        let failure = helm
+            .template(&request(&chart, &[], None))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            failure.template.as_deref(),
+            Some("templates/broken.yaml"),
+            "{failure:?}"
+        );
+        assert_eq!(failure.line, Some(6), "{failure:?}");
+        assert!(failure.message.contains("nil pointer"), "{failure:?}");
+
+        write(
+            &chart.join("templates/broken.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\ndata:\n  a: b\n   c: d\n",
+        );
+        let failure = helm
+            .template(&request(&chart, &[], None))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            failure.template.as_deref(),
+            Some("templates/broken.yaml"),
+            "{failure:?}"
+        );
+        assert!(failure.message.contains("YAML"), "{failure:?}");
+    }
+
+    #[rstest]
+    #[case::helm3(HelmMajor::V3)]
+    #[case::helm4(HelmMajor::V4)]
+    #[tokio::test]
+    async fn lint_passes_a_good_chart_and_reports_a_broken_one(#[case] major: HelmMajor) {
+        let (_state, helm) = pinned_helm(major).await;
+        let root = tempfile::tempdir().unwrap();
+        let chart = tiny_chart(root.path());
+        let report = helm
+            .lint(&request(&chart, &[], Some("1.37.2")))
+            .await
+            .unwrap();
+        assert!(report.passed, "{report:?}");
+        assert!(
+            report.messages.iter().all(|m| m.severity == "INFO"),
+            "{report:?}"
+        );
+
+        write(
+            &chart.join("templates/broken.yaml"),
+            "a: {{ .Values.missing.deeper }}\n",
+        );
+        let report = helm.lint(&request(&chart, &[], None)).await.unwrap();
+        assert!(!report.passed);
+        let error = report
+            .messages
+            .iter()
+            .find(|m| m.severity == "ERROR")
+            .expect("an error");
+        assert_eq!(error.path.as_deref(), Some("templates/"), "{error:?}");
+        assert!(
+            error.message.contains("templates/broken.yaml:1"),
+            "{error:?}"
+        );
+    }
+
+    #[rstest]
+    #[case::helm3(HelmMajor::V3)]
+    #[case::helm4(HelmMajor::V4)]
+    #[tokio::test]
+    async fn lint_that_helm_refuses_still_names_the_reason(#[case] major: HelmMajor) {
+        let (_state, helm) = pinned_helm(major).await;
+        let root = tempfile::tempdir().unwrap();
+        let chart = tiny_chart(root.path());
+        let values = vec![root.path().join("absent-values.yaml")];
+        let report = helm.lint(&request(&chart, &values, None)).await.unwrap();
+        assert!(!report.passed);
+        let error = report
+            .messages
+            .iter()
+            .find(|m| m.severity == "ERROR")
+            .expect("an error");
+        assert!(error.message.contains("absent-values.yaml"), "{error:?}");
+    }
+
+    #[rstest]
+    #[case::helm3(HelmMajor::V3)]
+    #[case::helm4(HelmMajor::V4)]
+    #[tokio::test]
+    async fn dependency_build_vendors_a_file_dependency(#[case] major: HelmMajor) {
+        let (_state, helm) = pinned_helm(major).await;
+        let root = tempfile::tempdir().unwrap();
+        write(
+            &root.path().join("sub/Chart.yaml"),
+            "apiVersion: v2\nname: sub\nversion: 0.2.0\n",
+        );
+        write(
+            &root.path().join("sub/templates/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sub\n",
+        );
+        let parent = root.path().join("parent");
+        write(
+            &parent.join("Chart.yaml"),
+            "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n  - name: sub\n    version: 0.2.0\n    repository: file://../sub\n",
+        );
+        let output = helm
+            .dependency_build(&parent, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert!(output.success(), "{output:?}");
+        assert!(parent.join("charts/sub-0.2.0.tgz").is_file());
+        let rendered = helm
+            .template(&request(&parent, &[], None))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(rendered.contains("name: sub"), "{rendered}");
+    }
+
+    #[rstest]
+    #[case::helm3(HelmMajor::V3)]
+    #[case::helm4(HelmMajor::V4)]
+    #[tokio::test]
+    async fn every_helm_location_points_into_the_isolated_home(#[case] major: HelmMajor) {
+        let (_state, helm) = pinned_helm(major).await;
+        let output = process::run_checked(&helm.command(Duration::from_secs(30)).arg("env"))
+            .await
+            .unwrap();
+        let home = helm.home.display().to_string();
+        for variable in [
+            "HELM_CONFIG_HOME",
+            "HELM_CACHE_HOME",
+            "HELM_DATA_HOME",
+            "HELM_REPOSITORY_CONFIG",
+            "HELM_REPOSITORY_CACHE",
+            "HELM_REGISTRY_CONFIG",
+            "HELM_PLUGINS",
+        ] {
+            let line = output
+                .stdout
+                .lines()
+                .find(|line| line.starts_with(&format!("{variable}=")))
+                .unwrap_or_else(|| panic!("{variable} missing from {}", output.stdout));
+            assert!(line.contains(&home), "{line} is outside {home}");
+        }
     }
 
     #[rstest]

@@ -16,7 +16,9 @@ use super::ToolError;
 use super::gobuild::GoBuild;
 use super::pins::{Pins, ToolPin, go_arch, go_os};
 use super::release::{fetch_verified_binary, hex};
-use super::resolve::{ToolEnv, VersionProbe, is_executable, probe_version, tools_bin_dir, version_matches};
+use super::resolve::{
+    ToolEnv, VersionProbe, is_executable, probe_version, tools_bin_dir, version_matches,
+};
 
 /// Which tools to install.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -88,7 +90,9 @@ impl std::fmt::Display for InstallAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InstallAction::AlreadyInstalled => write!(f, "already installed"),
-            InstallAction::CopiedFromCache(dir) => write!(f, "copied from the cache {}", dir.display()),
+            InstallAction::CopiedFromCache(dir) => {
+                write!(f, "copied from the cache {}", dir.display())
+            }
             InstallAction::CopiedFromPath(path) => write!(f, "copied from {}", path.display()),
             InstallAction::Downloaded(url) => write!(f, "downloaded {url}"),
             InstallAction::Built => write!(f, "built from source"),
@@ -98,7 +102,10 @@ impl std::fmt::Display for InstallAction {
 
 /// Installs the selected tools into `<repo_root>/.tools/bin` and records them in
 /// `.tools/stamp.json`. Tools are installed one after another: builds use every core.
-pub async fn install(repo_root: &Path, options: &InstallOptions) -> Result<InstallReport, ToolError> {
+pub async fn install(
+    repo_root: &Path,
+    options: &InstallOptions,
+) -> Result<InstallReport, ToolError> {
     install_in(repo_root, options, &ToolEnv::from_process()).await
 }
 
@@ -124,7 +131,9 @@ pub(crate) async fn install_in(
     let mut stamp = Stamp::read(&installer.stamp_path());
     let mut tools = Vec::new();
     for name in selected {
-        let pin = pins.tool(&name).ok_or_else(|| super::unknown_tool(&pins, &name))?;
+        let pin = pins
+            .tool(&name)
+            .ok_or_else(|| super::unknown_tool(&pins, &name))?;
         let installed = installer.install_one(&name, pin, &stamp).await?;
         let entry = StampEntry {
             version: pin.version.clone(),
@@ -196,7 +205,12 @@ impl Installer<'_> {
         hex(&Sha256::digest(identity.to_string().as_bytes()))[..16].to_string()
     }
 
-    async fn install_one(&self, name: &str, pin: &ToolPin, stamp: &Stamp) -> Result<InstalledTool, ToolError> {
+    async fn install_one(
+        &self,
+        name: &str,
+        pin: &ToolPin,
+        stamp: &Stamp,
+    ) -> Result<InstalledTool, ToolError> {
         let started = Instant::now();
         let dest = self.bin_dir.join(&pin.binary);
         let fingerprint = self.fingerprint(name, pin);
@@ -208,9 +222,10 @@ impl Installer<'_> {
             note,
             elapsed: started.elapsed(),
         };
-        let stamped = stamp.tools.get(name).is_some_and(|entry| {
-            entry.version == pin.version && entry.fingerprint == fingerprint
-        });
+        let stamped = stamp
+            .tools
+            .get(name)
+            .is_some_and(|entry| entry.version == pin.version && entry.fingerprint == fingerprint);
         if stamped && !self.options.force && is_executable(&dest) {
             return Ok(done(InstallAction::AlreadyInstalled, None));
         }
@@ -219,7 +234,10 @@ impl Installer<'_> {
             .cache_dir
             .join(format!("{name}-{}-{fingerprint}", pin.version))
             .join(&pin.binary);
-        if !self.options.force && is_executable(&cache_entry) && self.is_pinned(&cache_entry, pin).await {
+        if !self.options.force
+            && is_executable(&cache_entry)
+            && self.is_pinned(&cache_entry, pin).await
+        {
             self.place(&cache_entry, &dest).await?;
             return Ok(done(InstallAction::CopiedFromCache(cache_entry), None));
         }
@@ -285,7 +303,9 @@ impl Installer<'_> {
             })?;
             match fetched {
                 Ok(()) => return Ok((binary, InstallAction::Downloaded(location.url), None)),
-                Err(error @ ToolError::Download { .. }) if self.options.from == InstallFrom::Auto => {
+                Err(error @ ToolError::Download { .. })
+                    if self.options.from == InstallFrom::Auto =>
+                {
                     tracing::warn!(tool = name, %error, "release download failed; building from source");
                     note = Some(format!("{error}; built from source instead"));
                 }
@@ -432,7 +452,349 @@ impl Stamp {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|source| io_error("create", dir, source))?;
         }
-        std::fs::write(&staged, text + "\n").map_err(|source| io_error("write", &staged, source))?;
+        std::fs::write(&staged, text + "\n")
+            .map_err(|source| io_error("write", &staged, source))?;
         std::fs::rename(&staged, path).map_err(|source| io_error("write", path, source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::pins::Pins;
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// Serves `files` over HTTP on 127.0.0.1 until the test process ends; returns the base URL.
+    fn serve(files: HashMap<String, Vec<u8>>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+                let (status, body) = match files.get(path.trim_start_matches('/')) {
+                    Some(body) => ("200 OK", body.clone()),
+                    None => ("404 Not Found", b"not found".to_vec()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        base
+    }
+
+    /// A release tarball as helm publishes it, holding a `helm` that reports `version`.
+    fn helm_tarball(version: &str) -> Vec<u8> {
+        let script = format!("#!/bin/sh\necho {version}\n");
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(script.len() as u64);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder
+            .append_data(
+                &mut header,
+                format!("{}-{}/helm", go_os(), go_arch()),
+                script.as_bytes(),
+            )
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn release_files(
+        tarball: Vec<u8>,
+        published_digest: Option<String>,
+    ) -> HashMap<String, Vec<u8>> {
+        let name = format!("helm-v3.22.0-{}-{}.tar.gz", go_os(), go_arch());
+        let digest = published_digest.unwrap_or_else(|| hex(&Sha256::digest(&tarball)));
+        HashMap::from([
+            (
+                format!("{name}.sha256sum"),
+                format!("{digest}  {name}\n").into_bytes(),
+            ),
+            (name, tarball),
+        ])
+    }
+
+    /// An environment where no helm is on PATH and no Go exists, so only the path under
+    /// test can succeed.
+    fn bare_env() -> ToolEnv {
+        ToolEnv::from_vars([("PATH", "/nonexistent"), ("GO", "/nonexistent/go")])
+    }
+
+    fn options(
+        tools: &[&str],
+        from: InstallFrom,
+        cache: &Path,
+        base: Option<String>,
+    ) -> InstallOptions {
+        InstallOptions {
+            tools: ToolSelection::Named(tools.iter().map(|t| t.to_string()).collect()),
+            from,
+            force: false,
+            cache_dir: Some(cache.to_path_buf()),
+            release_base: base,
+        }
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|read| {
+                read.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_verified_release_installs_then_stamps_then_feeds_other_clones() {
+        let base = serve(release_files(helm_tarball("v3.22.0"), None));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(
+            &["helm3"],
+            InstallFrom::Release,
+            cache.path(),
+            Some(base.clone()),
+        );
+
+        let report = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        let installed = &report.tools[0];
+        let InstallAction::Downloaded(url) = &installed.action else {
+            panic!("expected a download, got {}", installed.action);
+        };
+        assert!(url.starts_with(&base) && url.ends_with(".tar.gz"), "{url}");
+        let binary = tools_bin_dir(repo.path()).join("helm3");
+        assert_eq!(installed.path, binary);
+        let output = std::process::Command::new(&binary).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "v3.22.0\n");
+        assert!(repo.path().join(".tools/stamp.json").is_file());
+        assert_eq!(
+            entries(&repo.path().join(".tools/tmp")),
+            Vec::<String>::new()
+        );
+
+        // Present and stamped: nothing runs, not even the binary (no Go exists here).
+        let again = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert_eq!(again.tools[0].action, InstallAction::AlreadyInstalled);
+        assert!(
+            again.elapsed < Duration::from_secs(2),
+            "{:?}",
+            again.elapsed
+        );
+
+        // A fresh clone on this machine copies from the cache, without the server.
+        let clone = tempfile::tempdir().unwrap();
+        let offline = InstallOptions {
+            release_base: Some("http://127.0.0.1:1".into()),
+            ..options.clone()
+        };
+        let copied = install_in(clone.path(), &offline, &bare_env())
+            .await
+            .unwrap();
+        assert!(
+            matches!(&copied.tools[0].action, InstallAction::CopiedFromCache(entry) if entry.starts_with(cache.path())),
+            "{}",
+            copied.tools[0].action
+        );
+        assert!(is_executable(&tools_bin_dir(clone.path()).join("helm3")));
+    }
+
+    #[tokio::test]
+    async fn a_checksum_mismatch_is_an_error_and_leaves_no_binary() {
+        let wrong = "0".repeat(64);
+        let base = serve(release_files(helm_tarball("v3.22.0"), Some(wrong.clone())));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&["helm3"], InstallFrom::Auto, cache.path(), Some(base));
+
+        let error = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, ToolError::ChecksumMismatch { .. }),
+            "{message}"
+        );
+        assert!(
+            message.contains(&wrong) && message.contains(".tar.gz"),
+            "{message}"
+        );
+        assert!(!tools_bin_dir(repo.path()).join("helm3").exists());
+        assert_eq!(
+            entries(&repo.path().join(".tools/tmp")),
+            Vec::<String>::new()
+        );
+        assert_eq!(entries(cache.path()), Vec::<String>::new());
+        assert!(!repo.path().join(".tools/stamp.json").exists());
+    }
+
+    #[tokio::test]
+    async fn a_release_with_the_wrong_binary_inside_is_refused() {
+        let base = serve(release_files(helm_tarball("v3.21.0"), None));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&["helm3"], InstallFrom::Release, cache.path(), Some(base));
+        let message = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("v3.21.0") && message.contains("helm3 v3.22.0"),
+            "{message}"
+        );
+        assert!(!tools_bin_dir(repo.path()).join("helm3").exists());
+    }
+
+    #[tokio::test]
+    async fn auto_falls_back_to_a_source_build_when_the_release_is_unreachable() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(
+            &["helm3"],
+            InstallFrom::Auto,
+            cache.path(),
+            Some("http://127.0.0.1:1".into()),
+        );
+        let error = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err();
+        // The build was attempted with the (absent) Go named in the environment.
+        assert!(
+            matches!(&error, ToolError::Spawn { command, .. } if command.starts_with("/nonexistent/go install")),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pinned_binary_on_path_is_copied_instead_of_built() {
+        use std::os::unix::fs::PermissionsExt;
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let path_dir = repo.path().join("usr-bin");
+        std::fs::create_dir_all(&path_dir).unwrap();
+        for (name, prints) in [("helm3", "v3.21.0"), ("helm", "v4.3.1")] {
+            std::fs::write(path_dir.join(name), format!("#!/bin/sh\necho {prints}\n")).unwrap();
+            std::fs::set_permissions(path_dir.join(name), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let env = ToolEnv::from_vars([
+            ("PATH", path_dir.as_os_str()),
+            ("GO", "/nonexistent/go".as_ref()),
+        ]);
+        let options = options(&["helm4"], InstallFrom::Source, cache.path(), None);
+        let report = install_in(repo.path(), &options, &env).await.unwrap();
+        assert_eq!(
+            report.tools[0].action,
+            InstallAction::CopiedFromPath(path_dir.join("helm"))
+        );
+        assert!(is_executable(&tools_bin_dir(repo.path()).join("helm4")));
+    }
+
+    #[tokio::test]
+    async fn a_changed_pin_makes_the_stamp_stale() {
+        let base = serve(release_files(helm_tarball("v3.22.0"), None));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&["helm3"], InstallFrom::Release, cache.path(), Some(base));
+        install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+
+        // Another Kubernetes pin changes helm 3's ldflags, so its binary must be redone.
+        let pins = Pins::embedded().unwrap();
+        std::fs::create_dir_all(repo.path().join("ci")).unwrap();
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/tools.toml"))
+                .unwrap();
+        let old = format!("version = \"{}\"", pins.kubernetes_version());
+        assert!(text.contains(&old));
+        std::fs::write(
+            repo.path().join("ci/tools.toml"),
+            text.replacen(&old, "version = \"1.36.0\"", 1),
+        )
+        .unwrap();
+        let report = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert!(
+            matches!(report.tools[0].action, InstallAction::Downloaded(_)),
+            "{}",
+            report.tools[0].action
+        );
+    }
+
+    #[tokio::test]
+    async fn selections_name_pinned_tools_only() {
+        let repo = tempfile::tempdir().unwrap();
+        let options = InstallOptions {
+            tools: ToolSelection::Named(vec!["hlem3".into()]),
+            ..InstallOptions::default()
+        };
+        let message = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("did you mean `helm3`?"), "{message}");
+
+        let pins = Pins::embedded().unwrap();
+        assert_eq!(
+            select(&pins, &ToolSelection::Default).unwrap(),
+            vec!["helm3", "helm4"]
+        );
+        assert_eq!(
+            select(&pins, &ToolSelection::All).unwrap().len(),
+            pins.tools().count()
+        );
+    }
+
+    #[tokio::test]
+    async fn release_mode_needs_a_pinned_release() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&["kind"], InstallFrom::Release, cache.path(), None);
+        let message = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("kind v0.33.0") && message.contains("--from source"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_machine_cache_follows_xdg() {
+        let env = ToolEnv::from_vars([("XDG_CACHE_HOME", "/xdg"), ("HOME", "/home/u")]);
+        assert_eq!(
+            default_cache_dir(&env),
+            Path::new("/xdg/chart-harness/tools")
+        );
+        let env = ToolEnv::from_vars([("HOME", "/home/u")]);
+        assert_eq!(
+            default_cache_dir(&env),
+            Path::new("/home/u/.cache/chart-harness/tools")
+        );
     }
 }

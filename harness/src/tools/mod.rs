@@ -173,7 +173,8 @@ pub struct ToolStatus {
 }
 
 /// Every pinned tool against what resolution finds (its own env var, `.tools/bin`,
-/// PATH), for `tools list`.
+/// PATH), for `tools list`. `$HELM` is not consulted: it means the helm of whichever
+/// major a run selects, which a listing does not have.
 pub async fn check(repo_root: &Path) -> Result<Vec<ToolStatus>, ToolError> {
     check_in(repo_root, &ToolEnv::from_process()).await
 }
@@ -217,7 +218,10 @@ mod tests {
     /// The repository root of chart-harness itself, where `tools install` puts the
     /// pinned helms the real-helm tests use.
     pub(crate) fn repo_root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
     }
 
     #[tokio::test]
@@ -236,7 +240,10 @@ mod tests {
         assert_eq!(statuses.len(), pins.tools().count());
         let kind = statuses.iter().find(|s| s.name == "kind").unwrap();
         let found = kind.found.as_ref().expect("kind is found");
-        assert_eq!((found.origin.clone(), found.path.clone()), (ToolOrigin::ToolsBin, script));
+        assert_eq!(
+            (found.origin.clone(), found.path.clone()),
+            (ToolOrigin::ToolsBin, script)
+        );
         let helm3 = statuses.iter().find(|s| s.name == "helm3").unwrap();
         assert!(helm3.default);
         assert!(matches!(helm3.found, Err(ToolError::Missing { .. })));
@@ -254,9 +261,10 @@ mod tests {
                 .unwrap();
         }
         let env = ToolEnv::from_vars([("GIT", bin.join("git"))]);
-        let toolbox = Toolbox::resolve_in(repo.path(), HelmMajor::V3, Path::new("state"), None, &env)
-            .await
-            .unwrap();
+        let toolbox =
+            Toolbox::resolve_in(repo.path(), HelmMajor::V3, Path::new("state"), None, &env)
+                .await
+                .unwrap();
         assert_eq!(toolbox.helm.path, bin.join("helm3"));
         assert_eq!(toolbox.helm.version, semver::Version::new(3, 22, 0));
         assert!(toolbox.helm.home.is_absolute());
@@ -265,7 +273,10 @@ mod tests {
         let error = Toolbox::resolve_in(repo.path(), HelmMajor::V4, Path::new("state"), None, &env)
             .await
             .unwrap_err();
-        assert!(error.to_string().contains("helm4 v4.3.1 is not installed"), "{error}");
+        assert!(
+            error.to_string().contains("helm4 v4.3.1 is not installed"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -51,7 +51,7 @@ struct KubernetesPin {
 }
 
 /// One pinned tool.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ToolPin {
     /// The version as upstream tags it, e.g. `v3.22.0`.
@@ -71,7 +71,8 @@ pub struct ToolPin {
     pub release: Option<ReleaseAsset>,
 }
 
-/// How a tool is built from source through the Go module proxy.
+/// How a tool is built from source through the Go module proxy. Serialized only into
+/// the install fingerprint, so a changed recipe invalidates installed binaries.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "recipe", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum BuildRecipe {
@@ -118,7 +119,7 @@ impl BuildRecipe {
 }
 
 /// An official release: `<base>/<file>` checked against `<base>/<checksum_file>`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ReleaseAsset {
     pub base: String,
@@ -163,7 +164,8 @@ impl Pins {
             ))
         })?;
         for (name, pin) in &file.tools {
-            validate_tool(name, pin).map_err(|message| invalid(format!("tools.{name}: {message}")))?;
+            validate_tool(name, pin)
+                .map_err(|message| invalid(format!("tools.{name}: {message}")))?;
         }
         Ok(Pins {
             origin: origin.to_string(),
@@ -244,7 +246,10 @@ impl ReleaseAsset {
         ReleaseLocation {
             url: format!("{base}/{}", fill(&self.file, &vars)),
             checksum_url: format!("{base}/{}", fill(&self.checksum_file, &vars)),
-            archive_path: self.archive_path.as_ref().map(|p| PathBuf::from(fill(p, &vars))),
+            archive_path: self
+                .archive_path
+                .as_ref()
+                .map(|p| PathBuf::from(fill(p, &vars))),
         }
     }
 }
@@ -306,7 +311,8 @@ fn validate_tool(name: &str, pin: &ToolPin) -> Result<(), String> {
             .into_iter()
             .chain(&release.archive_path)
         {
-            check_placeholders(template, RELEASE_PLACEHOLDERS).map_err(|p| format!("release: {p}"))?;
+            check_placeholders(template, RELEASE_PLACEHOLDERS)
+                .map_err(|p| format!("release: {p}"))?;
         }
     }
     Ok(())
@@ -334,9 +340,10 @@ fn check_placeholders(template: &str, known: &[&str]) -> Result<(), String> {
 
 /// Replaces `{name}` placeholders (already validated) with their values.
 fn fill(template: &str, vars: &[(&str, String)]) -> String {
-    vars.iter().fold(template.to_string(), |text, (name, value)| {
-        text.replace(&format!("{{{name}}}"), value)
-    })
+    vars.iter()
+        .fold(template.to_string(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
 }
 
 #[cfg(test)]
@@ -397,8 +404,14 @@ archive-path = "{os}-{arch}/helm"
         let x = pins.x_assignments(pins.tool("helm3").unwrap());
         assert_eq!(x["helm.sh/helm/v3/internal/version.version"], "v3.22.0");
         for package in ["pkg/chartutil", "pkg/lint/rules"] {
-            assert_eq!(x[&format!("helm.sh/helm/v3/{package}.k8sVersionMajor")], "1");
-            assert_eq!(x[&format!("helm.sh/helm/v3/{package}.k8sVersionMinor")], "37");
+            assert_eq!(
+                x[&format!("helm.sh/helm/v3/{package}.k8sVersionMajor")],
+                "1"
+            );
+            assert_eq!(
+                x[&format!("helm.sh/helm/v3/{package}.k8sVersionMinor")],
+                "37"
+            );
         }
     }
 
@@ -430,7 +443,10 @@ archive-path = "{os}-{arch}/helm"
             format!("https://example.invalid/dl/helm-v3.16.2-{platform}.tar.gz")
         );
         assert_eq!(official.checksum_url, format!("{}.sha256sum", official.url));
-        assert_eq!(official.archive_path, Some(PathBuf::from(format!("{platform}/helm"))));
+        assert_eq!(
+            official.archive_path,
+            Some(PathBuf::from(format!("{platform}/helm")))
+        );
         let mirror = release.locate("v3.16.2", Some("http://127.0.0.1:9"));
         assert_eq!(
             mirror.url,
@@ -441,7 +457,11 @@ archive-path = "{os}-{arch}/helm"
     #[rstest]
     #[case::unknown_top_level_key("", "[extra]\na = 1", "unknown field `extra`")]
     #[case::unknown_tool_key("[tools.helm3]", "flavour = \"x\"", "unknown field `flavour`")]
-    #[case::unknown_recipe_key("[tools.helm3.build]", "ldflags = \"-s\"", "unknown field `ldflags`")]
+    #[case::unknown_recipe_key(
+        "[tools.helm3.build]",
+        "ldflags = \"-s\"",
+        "unknown field `ldflags`"
+    )]
     #[case::unknown_release_key("[tools.helm3.release]", "sha = \"x\"", "unknown field `sha`")]
     fn unknown_keys_are_rejected(#[case] table: &str, #[case] line: &str, #[case] expected: &str) {
         let text = if table.is_empty() {
@@ -461,8 +481,16 @@ archive-path = "{os}-{arch}/helm"
     #[case::unknown_recipe("go-install", "make", "unknown variant `make`")]
     #[case::bad_kube_version("1.31.4", "1.31", "kubernetes.version `1.31`")]
     #[case::unknown_placeholder("{kube_minor}", "{kube_patch}", "unknown placeholder {kube_patch}")]
-    #[case::path_in_binary("binary = \"helm3\"", "binary = \"bin/helm3\"", "not a plain file name")]
-    #[case::unclosed_placeholder("{os}-{arch}/helm", "{os-{arch}/helm", "unknown placeholder {os-{arch}")]
+    #[case::path_in_binary(
+        "binary = \"helm3\"",
+        "binary = \"bin/helm3\"",
+        "not a plain file name"
+    )]
+    #[case::unclosed_placeholder(
+        "{os}-{arch}/helm",
+        "{os-{arch}/helm",
+        "unknown placeholder {os-{arch}"
+    )]
     fn invalid_values_are_rejected(#[case] from: &str, #[case] to: &str, #[case] expected: &str) {
         let text = MINIMAL.replacen(from, to, 1);
         assert_ne!(text, MINIMAL, "the case must change the input");
@@ -482,7 +510,10 @@ archive-path = "{os}-{arch}/helm"
     #[case("1.37.2", Some((1, 37, 2)))]
     #[case("v3.22", None)]
     #[case("", None)]
-    fn versions_parse_with_or_without_v(#[case] text: &str, #[case] expected: Option<(u64, u64, u64)>) {
+    fn versions_parse_with_or_without_v(
+        #[case] text: &str,
+        #[case] expected: Option<(u64, u64, u64)>,
+    ) {
         let parsed = parse_version(text).map(|v| (v.major, v.minor, v.patch));
         assert_eq!(parsed, expected);
     }

@@ -227,7 +227,11 @@ mod tests {
         assert!(error.to_string().contains("sleep 30"), "{error}");
         assert!(started.elapsed() < Duration::from_secs(5));
 
-        let pgid: i32 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+        let pgid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut left = running_in_group(pgid);
         while !left.is_empty() && Instant::now() < deadline {
@@ -239,7 +243,8 @@ mod tests {
 
     #[tokio::test]
     async fn stderr_and_the_exit_status_make_the_failure() {
-        let spec = ProcessSpec::new("/bin/sh", SHORT).args(["-c", "echo out; echo 'it broke' >&2; exit 3"]);
+        let spec = ProcessSpec::new("/bin/sh", SHORT)
+            .args(["-c", "echo out; echo 'it broke' >&2; exit 3"]);
         let output = run(&spec).await.unwrap();
         assert_eq!(output.status.code(), Some(3));
         assert_eq!(output.stdout, "out\n");
@@ -255,7 +260,14 @@ mod tests {
 
     #[tokio::test]
     async fn arguments_reach_the_program_literally_without_a_shell() {
-        let tricky = ["a b", "$(echo injected)", "x; rm -rf /tmp/nothing", "'quoted'", "*", ""];
+        let tricky = [
+            "a b",
+            "$(echo injected)",
+            "x; rm -rf /tmp/nothing",
+            "'quoted'",
+            "*",
+            "",
+        ];
         let spec = ProcessSpec::new("printf", SHORT).arg("%s\\n").args(tricky);
         let output = run_checked(&spec).await.unwrap();
         let printed: Vec<&str> = output.stdout.lines().collect();
@@ -271,7 +283,10 @@ mod tests {
             .current_dir(dir.path());
         let output = run_checked(&spec).await.unwrap();
         let canonical = dir.path().canonicalize().unwrap();
-        assert_eq!(output.stdout, format!("set by the spec\n{}\n", canonical.display()));
+        assert_eq!(
+            output.stdout,
+            format!("set by the spec\n{}\n", canonical.display())
+        );
     }
 
     #[tokio::test]
@@ -279,7 +294,12 @@ mod tests {
         let spec = ProcessSpec::new("/nonexistent/helm-of-nowhere", SHORT).arg("version");
         let error = run(&spec).await.unwrap_err();
         assert!(matches!(error, ToolError::Spawn { .. }), "{error}");
-        assert!(error.to_string().contains("/nonexistent/helm-of-nowhere version"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("/nonexistent/helm-of-nowhere version"),
+            "{error}"
+        );
     }
 
     #[test]

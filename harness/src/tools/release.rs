@@ -40,15 +40,17 @@ pub(crate) fn fetch_verified_binary(
         .into_body()
         .read_to_string()
         .map_err(|e| download_error(&location.checksum_url, e))?;
-    let expected = parse_checksum(&checksum_text, file_name).ok_or_else(|| ToolError::Download {
-        url: location.checksum_url.clone(),
-        message: format!("it holds no sha256 for {file_name}"),
-    })?;
+    let expected =
+        parse_checksum(&checksum_text, file_name).ok_or_else(|| ToolError::Download {
+            url: location.checksum_url.clone(),
+            message: format!("it holds no sha256 for {file_name}"),
+        })?;
 
     let download = scratch.join(file_name);
     let actual = {
         let mut body = get(&agent, &location.url)?.into_body().into_reader();
-        let mut file = File::create(&download).map_err(|source| io_error("create", &download, source))?;
+        let mut file =
+            File::create(&download).map_err(|source| io_error("create", &download, source))?;
         copy_hashing(&mut body, &mut file).map_err(|e| ToolError::Download {
             url: location.url.clone(),
             message: e.to_string(),
@@ -132,13 +134,14 @@ pub(crate) fn parse_checksum(text: &str, file_name: &str) -> Option<String> {
             is_digest(digest).then_some((digest, name))
         })
         .collect();
-    let chosen = lines
-        .iter()
-        .find(|(_, name)| *name == Some(file_name))
-        .or(match lines.as_slice() {
-            [only] if only.1.is_none() || only.1 == Some(file_name) => Some(only),
-            _ => None,
-        })?;
+    let chosen =
+        lines
+            .iter()
+            .find(|(_, name)| *name == Some(file_name))
+            .or(match lines.as_slice() {
+                [only] if only.1.is_none() || only.1 == Some(file_name) => Some(only),
+                _ => None,
+            })?;
     Some(chosen.0.to_ascii_lowercase())
 }
 
@@ -153,8 +156,10 @@ fn extract_file(tarball: &Path, inner: &Path, dest: &Path) -> Result<(), String>
         let mut entry = entry.map_err(|e| format!("corrupt archive: {e}"))?;
         let path = entry.path().map_err(|e| format!("corrupt archive: {e}"))?;
         if normalized(&path) == normalized(inner) {
-            let mut out = File::create(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
-            std::io::copy(&mut entry, &mut out).map_err(|e| format!("cannot extract {}: {e}", inner.display()))?;
+            let mut out =
+                File::create(dest).map_err(|e| format!("cannot create {}: {e}", dest.display()))?;
+            std::io::copy(&mut entry, &mut out)
+                .map_err(|e| format!("cannot extract {}: {e}", inner.display()))?;
             return Ok(());
         }
     }
@@ -190,7 +195,10 @@ mod tests {
     #[case::uppercase(format!("{}\n", DIGEST.to_uppercase()), Some(DIGEST))]
     #[case::only_other_files(format!("{OTHER}  other.tar.gz\n"), None)]
     #[case::not_a_digest("404 page not found\n".to_string(), None)]
-    fn checksum_files_yield_the_digest_of_the_asset(#[case] text: String, #[case] expected: Option<&str>) {
+    fn checksum_files_yield_the_digest_of_the_asset(
+        #[case] text: String,
+        #[case] expected: Option<&str>,
+    ) {
         assert_eq!(parse_checksum(&text, "helm.tar.gz").as_deref(), expected);
     }
 
@@ -198,7 +206,10 @@ mod tests {
     fn hashing_copy_matches_a_known_digest() {
         let mut out = Vec::new();
         let digest = copy_hashing(&mut &b"abc"[..], &mut out).unwrap();
-        assert_eq!(digest, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            digest,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_eq!(out, b"abc");
     }
 }

@@ -6,8 +6,6 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::ToolError;
 use super::pins::{ToolPin, parse_version};
 use super::process::{self, ProcessSpec};
@@ -41,7 +39,10 @@ impl ToolEnv {
         V: Into<OsString>,
     {
         ToolEnv {
-            vars: vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            vars: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
@@ -81,7 +82,7 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 }
 
 /// Where a resolved binary came from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ToolOrigin {
     /// A command-line flag or env var, named.
     Explicit(String),
@@ -183,7 +184,9 @@ pub fn install_hint(tool: &str, pin: &ToolPin) -> String {
     } else {
         format!(" {tool}")
     };
-    format!("`cargo run -p chart-harness -- tools install{target}` (or `chart-harness tools install{target}`)")
+    format!(
+        "`cargo run -p chart-harness -- tools install{target}` (or `chart-harness tools install{target}`)"
+    )
 }
 
 /// Finds `tool`: the first explicit choice decides alone (a wrong one is an error, not
@@ -291,7 +294,11 @@ fn explicit_sources(tool: &str) -> String {
 
 /// The explicit choices for `tool` from the environment: its own variable (`HELM3`),
 /// then, for the helm of the selected major, `HELM`.
-pub(crate) fn explicit_from_env(tool: &str, env: &ToolEnv, generic_helm: bool) -> Vec<ExplicitChoice> {
+pub(crate) fn explicit_from_env(
+    tool: &str,
+    env: &ToolEnv,
+    generic_helm: bool,
+) -> Vec<ExplicitChoice> {
     let own = ToolPin::env_var(tool);
     let mut names = vec![own.as_str()];
     if generic_helm {
@@ -342,9 +349,17 @@ mod tests {
     #[rstest]
     #[case::helm_template("v3.22.0", Some("3.22.0"), "v3.22.0")]
     #[case::kind("kind v0.33.0 go1.26.8 linux/amd64\n", Some("0.33.0"), "v0.33.0")]
-    #[case::etcd("etcd Version: 3.6.16\nGit SHA: abc\nGo Version: go1.26.8\n", Some("3.6.16"), "3.6.16")]
+    #[case::etcd(
+        "etcd Version: 3.6.16\nGit SHA: abc\nGo Version: go1.26.8\n",
+        Some("3.6.16"),
+        "3.6.16"
+    )]
     #[case::kubernetes("Kubernetes v1.37.2\n", Some("1.37.2"), "v1.37.2")]
-    #[case::kwok("kwok version v0.8.0 go1.26.8 (linux/amd64)\n", Some("0.8.0"), "v0.8.0")]
+    #[case::kwok(
+        "kwok version v0.8.0 go1.26.8 (linux/amd64)\n",
+        Some("0.8.0"),
+        "v0.8.0"
+    )]
     #[case::helm_without_ldflag("v3.22", None, "v3.22")]
     #[case::silent("", None, "nothing")]
     fn versions_are_read_from_tool_output(
@@ -388,7 +403,9 @@ mod tests {
         let repo = tempfile::tempdir().unwrap();
         fake_tool(&tools_bin_dir(repo.path()), "helm3", "v3.21.0");
         let env = ToolEnv::from_vars([("PATH", "")]);
-        let error = locate(repo.path(), "helm3", pin, &[], &env).await.unwrap_err();
+        let error = locate(repo.path(), "helm3", pin, &[], &env)
+            .await
+            .unwrap_err();
         let message = error.to_string();
         assert!(matches!(error, ToolError::WrongVersion { .. }), "{message}");
         for fact in ["helm3", "v3.21.0", "v3.22.0", "tools install"] {
@@ -402,10 +419,18 @@ mod tests {
         let pin = pins.tool("kind").unwrap();
         let repo = tempfile::tempdir().unwrap();
         let env = ToolEnv::from_vars([("PATH", repo.path().join("empty"))]);
-        let error = locate(repo.path(), "kind", pin, &[], &env).await.unwrap_err();
+        let error = locate(repo.path(), "kind", pin, &[], &env)
+            .await
+            .unwrap_err();
         let message = error.to_string();
         assert!(matches!(error, ToolError::Missing { .. }), "{message}");
-        for fact in ["kind", "v0.33.0", "not installed", ".tools/bin/kind", "tools install kind"] {
+        for fact in [
+            "kind",
+            "v0.33.0",
+            "not installed",
+            ".tools/bin/kind",
+            "tools install kind",
+        ] {
             assert!(message.contains(fact), "`{fact}` missing from: {message}");
         }
     }
@@ -424,7 +449,10 @@ mod tests {
 
         let installed = fake_tool(&tools_bin_dir(repo.path()), "helm4", "v4.3.1");
         let found = locate(repo.path(), "helm4", pin, &[], &env).await.unwrap();
-        assert_eq!((found.path, found.origin), (installed, ToolOrigin::ToolsBin));
+        assert_eq!(
+            (found.path, found.origin),
+            (installed, ToolOrigin::ToolsBin)
+        );
     }
 
     #[tokio::test]
@@ -456,7 +484,10 @@ mod tests {
             .await
             .unwrap_err()
             .to_string();
-        assert!(message.contains("$HELM") && message.contains("v4.3.1"), "{message}");
+        assert!(
+            message.contains("$HELM") && message.contains("v4.3.1"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -478,6 +509,9 @@ mod tests {
         assert_eq!(locate_git(&env).unwrap(), git);
         let env = ToolEnv::from_vars([("GIT", dir.path().join("nope"))]);
         let message = locate_git(&env).unwrap_err().to_string();
-        assert!(message.contains("$GIT") && message.contains("nope"), "{message}");
+        assert!(
+            message.contains("$GIT") && message.contains("nope"),
+            "{message}"
+        );
     }
 }
