@@ -229,6 +229,17 @@ impl Installer<'_> {
         if stamped && !self.options.force && is_executable(&dest) {
             return Ok(done(InstallAction::AlreadyInstalled, None));
         }
+        // Put there by hand or before stamps existed: one version probe decides. A stamp
+        // for another fingerprint means the pin changed in a way the version does not
+        // show (helm 3's Kubernetes ldflags), so that binary is replaced.
+        let unstamped = !stamp.tools.contains_key(name);
+        if unstamped
+            && !self.options.force
+            && is_executable(&dest)
+            && self.is_pinned(&dest, pin).await
+        {
+            return Ok(done(InstallAction::AlreadyInstalled, None));
+        }
 
         let cache_entry = self
             .cache_dir
@@ -710,6 +721,25 @@ mod tests {
             InstallAction::CopiedFromPath(path_dir.join("helm"))
         );
         assert!(is_executable(&tools_bin_dir(repo.path()).join("helm4")));
+    }
+
+    #[tokio::test]
+    async fn an_unstamped_binary_of_the_pinned_version_is_kept_and_stamped() {
+        use std::os::unix::fs::PermissionsExt;
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let bin = tools_bin_dir(repo.path());
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("helm4"), "#!/bin/sh\necho v4.3.1\n").unwrap();
+        std::fs::set_permissions(bin.join("helm4"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let options = options(&["helm4"], InstallFrom::Source, cache.path(), None);
+        let report = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert_eq!(report.tools[0].action, InstallAction::AlreadyInstalled);
+        let stamp = Stamp::read(&repo.path().join(".tools/stamp.json"));
+        assert_eq!(stamp.tools["helm4"].version, "v4.3.1");
     }
 
     #[tokio::test]
