@@ -232,3 +232,122 @@ impl Drop for ProcessGroupGuard {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SHORT: Duration = Duration::from_secs(10);
+
+    /// Processes of group `pgid` that still run; zombies awaiting their reaper are dead.
+    fn running_in_group(pgid: i32) -> Vec<String> {
+        let mut running = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid pgrp ...: comm may hold spaces, so split after ')'.
+            let Some((_, rest)) = stat.rsplit_once(") ") else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            if fields.get(2) == Some(&pgid.to_string().as_str()) && fields[0] != "Z" {
+                running.push(stat);
+            }
+        }
+        running
+    }
+
+    #[tokio::test]
+    async fn a_timeout_kills_the_process_and_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let script = format!("echo $$ > '{}'; sleep 30 & sleep 30", pid_file.display());
+        let spec = ProcessSpec::new("/bin/sh", Duration::from_millis(500)).args(["-c", &script]);
+        let started = Instant::now();
+        let error = run(&spec).await.unwrap_err();
+        assert!(matches!(error, ToolError::TimedOut { .. }), "{error}");
+        assert!(error.to_string().contains("sleep 30"), "{error}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+
+        let pgid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut left = running_in_group(pgid);
+        while !left.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            left = running_in_group(pgid);
+        }
+        assert!(left.is_empty(), "still running in group {pgid}: {left:?}");
+    }
+
+    #[tokio::test]
+    async fn stderr_and_the_exit_status_make_the_failure() {
+        let spec = ProcessSpec::new("/bin/sh", SHORT)
+            .args(["-c", "echo out; echo 'it broke' >&2; exit 3"]);
+        let output = run(&spec).await.unwrap();
+        assert_eq!(output.status.code(), Some(3));
+        assert_eq!(output.stdout, "out\n");
+        assert_eq!(output.stderr, "it broke\n");
+
+        let error = run_checked(&spec).await.unwrap_err();
+        let ToolError::Failed { stderr, status, .. } = &error else {
+            panic!("expected a failure, got {error}");
+        };
+        assert_eq!((stderr.as_str(), status.code()), ("it broke", Some(3)));
+        assert!(error.to_string().contains("it broke"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn arguments_reach_the_program_literally_without_a_shell() {
+        let tricky = [
+            "a b",
+            "$(echo injected)",
+            "x; rm -rf /tmp/nothing",
+            "'quoted'",
+            "*",
+            "",
+        ];
+        let spec = ProcessSpec::new("printf", SHORT).arg("%s\\n").args(tricky);
+        let output = run_checked(&spec).await.unwrap();
+        let printed: Vec<&str> = output.stdout.lines().collect();
+        assert_eq!(printed, tricky);
+    }
+
+    #[tokio::test]
+    async fn env_and_working_directory_are_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = ProcessSpec::new("/bin/sh", SHORT)
+            .args(["-c", "echo \"$HARNESS_TEST_VALUE\"; pwd"])
+            .env("HARNESS_TEST_VALUE", "set by the spec")
+            .current_dir(dir.path());
+        let output = run_checked(&spec).await.unwrap();
+        let canonical = dir.path().canonicalize().unwrap();
+        assert_eq!(
+            output.stdout,
+            format!("set by the spec\n{}\n", canonical.display())
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_a_spawn_error_naming_it() {
+        let spec = ProcessSpec::new("/nonexistent/helm-of-nowhere", SHORT).arg("version");
+        let error = run(&spec).await.unwrap_err();
+        assert!(matches!(error, ToolError::Spawn { .. }), "{error}");
+        assert!(
+            error
+                .to_string()
+                .contains("/nonexistent/helm-of-nowhere version"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn displayed_commands_quote_what_a_shell_would_split() {
+        let spec = ProcessSpec::new("helm", SHORT).args(["template", "my chart", "$(x)", "plain"]);
+        assert_eq!(spec.display(), "helm template 'my chart' '$(x)' plain");
+    }
+}

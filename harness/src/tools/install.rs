@@ -1,0 +1,830 @@
+//! `tools install`: puts every selected pinned tool into `.tools/bin`.
+//!
+//! Cheapest source first: a version stamp that says it is already there (no process
+//! runs at all, so a repeated install is instant), the machine-wide cache of binaries
+//! built or downloaded before (a fresh clone copies instead of rebuilding), a binary of
+//! the pinned version on PATH, then the official release or a Go build from source.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ToolError;
+use super::gobuild::GoBuild;
+use super::pins::{Pins, ToolPin, go_arch, go_os};
+use super::release::{fetch_verified_binary, hex};
+use super::resolve::{
+    ToolEnv, VersionProbe, is_executable, probe_version, tools_bin_dir, version_matches,
+};
+
+/// Which tools to install.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum ToolSelection {
+    /// The tools pinned with `default = true` (helm 3 and helm 4).
+    #[default]
+    Default,
+    /// Every pinned tool.
+    All,
+    /// These tools, by their names in `ci/tools.toml`.
+    Named(Vec<String>),
+}
+
+/// Where a tool missing from every cache comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InstallFrom {
+    /// Build it with Go through the module proxy.
+    Source,
+    /// Download the official release and check its sha256; fail without one.
+    Release,
+    /// The release where the tool has one and it downloads, else a source build.
+    #[default]
+    Auto,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct InstallOptions {
+    pub tools: ToolSelection,
+    pub from: InstallFrom,
+    /// Reinstall even when the stamp says the tool is present.
+    pub force: bool,
+    /// Machine-wide cache of installed binaries; default
+    /// `${XDG_CACHE_HOME:-~/.cache}/chart-harness/tools`.
+    pub cache_dir: Option<PathBuf>,
+    /// Downloads releases from this base URL (a mirror) instead of the pinned one.
+    pub release_base: Option<String>,
+}
+
+/// What `install` did for each tool.
+#[derive(Clone, Debug)]
+pub struct InstallReport {
+    pub tools: Vec<InstalledTool>,
+    pub elapsed: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct InstalledTool {
+    pub name: String,
+    pub version: String,
+    /// The binary in `.tools/bin`.
+    pub path: PathBuf,
+    pub action: InstallAction,
+    /// Why a cheaper source was not used, e.g. a release download that failed.
+    pub note: Option<String>,
+    pub elapsed: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InstallAction {
+    /// The stamp matched and the binary was there; nothing ran.
+    AlreadyInstalled,
+    CopiedFromCache(PathBuf),
+    CopiedFromPath(PathBuf),
+    Downloaded(String),
+    Built,
+}
+
+impl std::fmt::Display for InstallAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InstallAction::AlreadyInstalled => write!(f, "already installed"),
+            InstallAction::CopiedFromCache(dir) => {
+                write!(f, "copied from the cache {}", dir.display())
+            }
+            InstallAction::CopiedFromPath(path) => write!(f, "copied from {}", path.display()),
+            InstallAction::Downloaded(url) => write!(f, "downloaded {url}"),
+            InstallAction::Built => write!(f, "built from source"),
+        }
+    }
+}
+
+/// Installs the selected tools into `<repo_root>/.tools/bin` and records them in
+/// `.tools/stamp.json`. Tools are installed one after another: builds use every core.
+pub async fn install(
+    repo_root: &Path,
+    options: &InstallOptions,
+) -> Result<InstallReport, ToolError> {
+    install_in(repo_root, options, &ToolEnv::from_process()).await
+}
+
+pub(crate) async fn install_in(
+    repo_root: &Path,
+    options: &InstallOptions,
+    env: &ToolEnv,
+) -> Result<InstallReport, ToolError> {
+    let started = Instant::now();
+    let pins = Pins::load(repo_root)?;
+    let selected = select(&pins, &options.tools)?;
+    let installer = Installer {
+        pins: &pins,
+        options,
+        env,
+        bin_dir: tools_bin_dir(repo_root),
+        tools_dir: repo_root.join(".tools"),
+        cache_dir: options
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| default_cache_dir(env)),
+    };
+    let mut stamp = Stamp::read(&installer.stamp_path());
+    let mut tools = Vec::new();
+    for name in selected {
+        let pin = pins
+            .tool(&name)
+            .ok_or_else(|| super::unknown_tool(&pins, &name))?;
+        let installed = installer.install_one(&name, pin, &stamp).await?;
+        let entry = StampEntry {
+            version: pin.version.clone(),
+            fingerprint: installer.fingerprint(&name, pin),
+        };
+        if stamp.tools.get(&name) != Some(&entry) {
+            stamp.tools.insert(name.clone(), entry);
+            stamp.write(&installer.stamp_path())?;
+        }
+        tools.push(installed);
+    }
+    Ok(InstallReport {
+        tools,
+        elapsed: started.elapsed(),
+    })
+}
+
+fn select(pins: &Pins, selection: &ToolSelection) -> Result<Vec<String>, ToolError> {
+    let names: Vec<String> = match selection {
+        ToolSelection::Default => pins.default_tools().into_iter().map(String::from).collect(),
+        ToolSelection::All => pins.tools().map(|(name, _)| name.to_string()).collect(),
+        ToolSelection::Named(names) => names.clone(),
+    };
+    for name in &names {
+        if pins.tool(name).is_none() {
+            return Err(super::unknown_tool(pins, name));
+        }
+    }
+    Ok(names)
+}
+
+/// `${XDG_CACHE_HOME:-$HOME/.cache}/chart-harness/tools`.
+fn default_cache_dir(env: &ToolEnv) -> PathBuf {
+    let base = env
+        .var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| env.var("HOME").map(|home| Path::new(home).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("chart-harness").join("tools")
+}
+
+struct Installer<'a> {
+    pins: &'a Pins,
+    options: &'a InstallOptions,
+    env: &'a ToolEnv,
+    bin_dir: PathBuf,
+    tools_dir: PathBuf,
+    cache_dir: PathBuf,
+}
+
+impl Installer<'_> {
+    fn stamp_path(&self) -> PathBuf {
+        self.tools_dir.join("stamp.json")
+    }
+
+    /// Identifies the binary a pin produces: name, version, recipe, resolved `-X` values
+    /// and platform. A change to any of them (say the pinned Kubernetes version, which
+    /// helm 3 bakes in) makes the stamp and the cache entry stale.
+    fn fingerprint(&self, name: &str, pin: &ToolPin) -> String {
+        let identity = serde_json::json!({
+            "name": name,
+            "version": pin.version,
+            "binary": pin.binary,
+            "build": pin.build,
+            "x": self.pins.x_assignments(pin),
+            "platform": format!("{}-{}", go_os(), go_arch()),
+        });
+        hex(&Sha256::digest(identity.to_string().as_bytes()))[..16].to_string()
+    }
+
+    async fn install_one(
+        &self,
+        name: &str,
+        pin: &ToolPin,
+        stamp: &Stamp,
+    ) -> Result<InstalledTool, ToolError> {
+        let started = Instant::now();
+        let dest = self.bin_dir.join(&pin.binary);
+        let fingerprint = self.fingerprint(name, pin);
+        let done = |action: InstallAction, note: Option<String>| InstalledTool {
+            name: name.to_string(),
+            version: pin.version.clone(),
+            path: dest.clone(),
+            action,
+            note,
+            elapsed: started.elapsed(),
+        };
+        let stamped = stamp
+            .tools
+            .get(name)
+            .is_some_and(|entry| entry.version == pin.version && entry.fingerprint == fingerprint);
+        if stamped && !self.options.force && is_executable(&dest) {
+            return Ok(done(InstallAction::AlreadyInstalled, None));
+        }
+        // Put there by hand or before stamps existed: one version probe decides. A stamp
+        // for another fingerprint means the pin changed in a way the version does not
+        // show (helm 3's Kubernetes ldflags), so that binary is replaced.
+        let unstamped = !stamp.tools.contains_key(name);
+        if unstamped
+            && !self.options.force
+            && is_executable(&dest)
+            && self.is_pinned(&dest, pin).await
+        {
+            return Ok(done(InstallAction::AlreadyInstalled, None));
+        }
+
+        let cache_entry = self
+            .cache_dir
+            .join(format!("{name}-{}-{fingerprint}", pin.version))
+            .join(&pin.binary);
+        if !self.options.force
+            && is_executable(&cache_entry)
+            && self.is_pinned(&cache_entry, pin).await
+        {
+            self.place(&cache_entry, &dest).await?;
+            return Ok(done(InstallAction::CopiedFromCache(cache_entry), None));
+        }
+        if !self.options.force
+            && let Some(found) = self.pinned_on_path(pin).await
+        {
+            self.place(&found, &dest).await?;
+            return Ok(done(InstallAction::CopiedFromPath(found), None));
+        }
+
+        let scratch = self.scratch_dir()?;
+        let (binary, action, note) = self.fetch(name, pin, scratch.path()).await?;
+        let probe = probe_version(&binary, pin).await;
+        if !probe_matches(&probe, pin) {
+            return Err(ToolError::Install {
+                tool: name.to_string(),
+                version: pin.version.clone(),
+                message: format!(
+                    "the new binary reports {} (asked with `{}`); check build.x in ci/tools.toml",
+                    probe.reported,
+                    pin.version_args.join(" ")
+                ),
+            });
+        }
+        self.store_in_cache(&binary, &cache_entry).await;
+        self.place(&binary, &dest).await?;
+        Ok(done(action, note))
+    }
+
+    /// A release download or a source build, as the options say, into `scratch`.
+    async fn fetch(
+        &self,
+        name: &str,
+        pin: &ToolPin,
+        scratch: &Path,
+    ) -> Result<(PathBuf, InstallAction, Option<String>), ToolError> {
+        let release = match (&pin.release, self.options.from) {
+            (_, InstallFrom::Source) => None,
+            (Some(release), _) => Some(release),
+            (None, InstallFrom::Release) => {
+                return Err(ToolError::Install {
+                    tool: name.to_string(),
+                    version: pin.version.clone(),
+                    message: "ci/tools.toml names no official release for it; install it with `--from source`".into(),
+                });
+            }
+            (None, InstallFrom::Auto) => None,
+        };
+        let mut note = None;
+        if let Some(release) = release {
+            let location = release.locate(&pin.version, self.options.release_base.as_deref());
+            tracing::info!(tool = name, url = %location.url, "downloading the official release");
+            let binary = scratch.join(&pin.binary);
+            let (download_dir, target) = (scratch.to_path_buf(), binary.clone());
+            let task_location = location.clone();
+            let fetched = tokio::task::spawn_blocking(move || {
+                fetch_verified_binary(&task_location, &download_dir, &target)
+            })
+            .await
+            .map_err(|e| ToolError::Download {
+                url: location.url.clone(),
+                message: format!("the download task failed: {e}"),
+            })?;
+            match fetched {
+                Ok(()) => return Ok((binary, InstallAction::Downloaded(location.url), None)),
+                Err(error @ ToolError::Download { .. })
+                    if self.options.from == InstallFrom::Auto =>
+                {
+                    tracing::warn!(tool = name, %error, "release download failed; building from source");
+                    note = Some(format!("{error}; built from source instead"));
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        let go = self.go(name, pin)?;
+        tracing::info!(tool = name, version = %pin.version, "building from source with go (minutes on a cold Go cache)");
+        let work = scratch.join("build");
+        let x = self.pins.x_assignments(pin);
+        let binary = GoBuild {
+            go: &go,
+            tool: name,
+            pin,
+            x: &x,
+            work: &work,
+        }
+        .run()
+        .await?;
+        Ok((binary, InstallAction::Built, note))
+    }
+
+    fn go(&self, name: &str, pin: &ToolPin) -> Result<PathBuf, ToolError> {
+        if let Some(go) = self.env.var("GO") {
+            return Ok(PathBuf::from(go));
+        }
+        self.env
+            .find_on_path("go", None)
+            .into_iter()
+            .next()
+            .ok_or_else(|| ToolError::Install {
+                tool: name.to_string(),
+                version: pin.version.clone(),
+                message: "building it needs Go (1.26 or newer) on PATH or in $GO; install Go, or on a machine with internet use `tools install --from release` for tools with official releases".into(),
+            })
+    }
+
+    async fn is_pinned(&self, binary: &Path, pin: &ToolPin) -> bool {
+        probe_matches(&probe_version(binary, pin).await, pin)
+    }
+
+    /// The first binary of the pinned version on PATH (outside `.tools/bin`).
+    async fn pinned_on_path(&self, pin: &ToolPin) -> Option<PathBuf> {
+        for name in std::iter::once(&pin.binary).chain(&pin.path_names) {
+            for candidate in self.env.find_on_path(name, Some(&self.bin_dir)) {
+                if self.is_pinned(&candidate, pin).await {
+                    return Some(candidate);
+                }
+            }
+        }
+        None
+    }
+
+    fn scratch_dir(&self) -> Result<tempfile::TempDir, ToolError> {
+        let tmp = self.tools_dir.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|source| io_error("create", &tmp, source))?;
+        tempfile::Builder::new()
+            .prefix("install-")
+            .tempdir_in(&tmp)
+            .map_err(|source| io_error("create a scratch directory in", &tmp, source))
+    }
+
+    /// Copies `binary` to `dest` through a temporary name, so `dest` is never half written.
+    async fn place(&self, binary: &Path, dest: &Path) -> Result<(), ToolError> {
+        let dir = dest.parent().unwrap_or(&self.bin_dir);
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|source| io_error("create", dir, source))?;
+        copy_atomically(binary, dest).await
+    }
+
+    /// Best effort: a cache that cannot be written only costs a rebuild next time.
+    async fn store_in_cache(&self, binary: &Path, entry: &Path) {
+        let stored = async {
+            let dir = entry.parent().unwrap_or(&self.cache_dir);
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|source| io_error("create", dir, source))?;
+            copy_atomically(binary, entry).await
+        };
+        if let Err(error) = stored.await {
+            tracing::warn!(%error, "cannot store the binary in the machine-wide tool cache");
+        }
+    }
+}
+
+fn probe_matches(probe: &VersionProbe, pin: &ToolPin) -> bool {
+    probe
+        .version
+        .as_ref()
+        .is_some_and(|version| version_matches(version, &pin.semver()))
+}
+
+async fn copy_atomically(from: &Path, to: &Path) -> Result<(), ToolError> {
+    let file_name = to.file_name().unwrap_or_default().to_string_lossy();
+    let staged = to.with_file_name(format!(".{file_name}.{}.partial", std::process::id()));
+    let copied = async {
+        tokio::fs::copy(from, &staged)
+            .await
+            .map_err(|source| io_error("copy the binary to", &staged, source))?;
+        tokio::fs::rename(&staged, to)
+            .await
+            .map_err(|source| io_error("install the binary as", to, source))
+    };
+    let result = copied.await;
+    if result.is_err() {
+        let _ = tokio::fs::remove_file(&staged).await;
+    }
+    result
+}
+
+fn io_error(action: &str, path: &Path, source: std::io::Error) -> ToolError {
+    ToolError::Io {
+        action: action.to_string(),
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `.tools/stamp.json`: which pin each binary in `.tools/bin` was installed for.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Stamp {
+    tools: BTreeMap<String, StampEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct StampEntry {
+    version: String,
+    fingerprint: String,
+}
+
+impl Stamp {
+    /// A missing or unreadable stamp is an empty one: everything gets checked again.
+    fn read(path: &Path) -> Stamp {
+        std::fs::read_to_string(path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default()
+    }
+
+    fn write(&self, path: &Path) -> Result<(), ToolError> {
+        let text = serde_json::to_string_pretty(self).expect("the stamp serializes");
+        let staged = path.with_extension("json.partial");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| io_error("create", dir, source))?;
+        }
+        std::fs::write(&staged, text + "\n")
+            .map_err(|source| io_error("write", &staged, source))?;
+        std::fs::rename(&staged, path).map_err(|source| io_error("write", path, source))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::pins::Pins;
+    use std::collections::HashMap;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// Serves `files` over HTTP on 127.0.0.1 until the test process ends; returns the base URL.
+    fn serve(files: HashMap<String, Vec<u8>>) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let mut header = String::new();
+                while reader.read_line(&mut header).is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+                let (status, body) = match files.get(path.trim_start_matches('/')) {
+                    Some(body) => ("200 OK", body.clone()),
+                    None => ("404 Not Found", b"not found".to_vec()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes());
+                let _ = stream.write_all(&body);
+            }
+        });
+        base
+    }
+
+    /// A release tarball as helm publishes it, holding a `helm` that reports `version`.
+    fn helm_tarball(version: &str) -> Vec<u8> {
+        let script = format!("#!/bin/sh\necho {version}\n");
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        let mut header = tar::Header::new_gnu();
+        header.set_size(script.len() as u64);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder
+            .append_data(
+                &mut header,
+                format!("{}-{}/helm", go_os(), go_arch()),
+                script.as_bytes(),
+            )
+            .unwrap();
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    fn release_files(
+        tarball: Vec<u8>,
+        published_digest: Option<String>,
+    ) -> HashMap<String, Vec<u8>> {
+        let name = format!("helm-v3.22.0-{}-{}.tar.gz", go_os(), go_arch());
+        let digest = published_digest.unwrap_or_else(|| hex(&Sha256::digest(&tarball)));
+        HashMap::from([
+            (
+                format!("{name}.sha256sum"),
+                format!("{digest}  {name}\n").into_bytes(),
+            ),
+            (name, tarball),
+        ])
+    }
+
+    /// An environment where no helm is on PATH and no Go exists, so only the path under
+    /// test can succeed.
+    fn bare_env() -> ToolEnv {
+        ToolEnv::from_vars([("PATH", "/nonexistent"), ("GO", "/nonexistent/go")])
+    }
+
+    fn options(
+        tools: &[&str],
+        from: InstallFrom,
+        cache: &Path,
+        base: Option<String>,
+    ) -> InstallOptions {
+        InstallOptions {
+            tools: ToolSelection::Named(tools.iter().map(|t| t.to_string()).collect()),
+            from,
+            force: false,
+            cache_dir: Some(cache.to_path_buf()),
+            release_base: base,
+        }
+    }
+
+    fn entries(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|read| {
+                read.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn a_verified_release_installs_then_stamps_then_feeds_other_clones() {
+        let base = serve(release_files(helm_tarball("v3.22.0"), None));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(
+            &["helm3"],
+            InstallFrom::Release,
+            cache.path(),
+            Some(base.clone()),
+        );
+
+        let report = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        let installed = &report.tools[0];
+        let InstallAction::Downloaded(url) = &installed.action else {
+            panic!("expected a download, got {}", installed.action);
+        };
+        assert!(url.starts_with(&base) && url.ends_with(".tar.gz"), "{url}");
+        let binary = tools_bin_dir(repo.path()).join("helm3");
+        assert_eq!(installed.path, binary);
+        let output = std::process::Command::new(&binary).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout), "v3.22.0\n");
+        assert!(repo.path().join(".tools/stamp.json").is_file());
+        assert_eq!(
+            entries(&repo.path().join(".tools/tmp")),
+            Vec::<String>::new()
+        );
+
+        // Present and stamped: nothing runs, not even the binary (no Go exists here).
+        let again = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert_eq!(again.tools[0].action, InstallAction::AlreadyInstalled);
+        assert!(
+            again.elapsed < Duration::from_secs(2),
+            "{:?}",
+            again.elapsed
+        );
+
+        // A fresh clone on this machine copies from the cache, without the server.
+        let clone = tempfile::tempdir().unwrap();
+        let offline = InstallOptions {
+            release_base: Some("http://127.0.0.1:1".into()),
+            ..options.clone()
+        };
+        let copied = install_in(clone.path(), &offline, &bare_env())
+            .await
+            .unwrap();
+        assert!(
+            matches!(&copied.tools[0].action, InstallAction::CopiedFromCache(entry) if entry.starts_with(cache.path())),
+            "{}",
+            copied.tools[0].action
+        );
+        assert!(is_executable(&tools_bin_dir(clone.path()).join("helm3")));
+    }
+
+    #[tokio::test]
+    async fn a_checksum_mismatch_is_an_error_and_leaves_no_binary() {
+        let wrong = "0".repeat(64);
+        let base = serve(release_files(helm_tarball("v3.22.0"), Some(wrong.clone())));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&["helm3"], InstallFrom::Auto, cache.path(), Some(base));
+
+        let error = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(error, ToolError::ChecksumMismatch { .. }),
+            "{message}"
+        );
+        assert!(
+            message.contains(&wrong) && message.contains(".tar.gz"),
+            "{message}"
+        );
+        assert!(!tools_bin_dir(repo.path()).join("helm3").exists());
+        assert_eq!(
+            entries(&repo.path().join(".tools/tmp")),
+            Vec::<String>::new()
+        );
+        assert_eq!(entries(cache.path()), Vec::<String>::new());
+        assert!(!repo.path().join(".tools/stamp.json").exists());
+    }
+
+    #[tokio::test]
+    async fn a_release_with_the_wrong_binary_inside_is_refused() {
+        let base = serve(release_files(helm_tarball("v3.21.0"), None));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&["helm3"], InstallFrom::Release, cache.path(), Some(base));
+        let message = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("v3.21.0") && message.contains("helm3 v3.22.0"),
+            "{message}"
+        );
+        assert!(!tools_bin_dir(repo.path()).join("helm3").exists());
+    }
+
+    #[tokio::test]
+    async fn auto_falls_back_to_a_source_build_when_the_release_is_unreachable() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(
+            &["helm3"],
+            InstallFrom::Auto,
+            cache.path(),
+            Some("http://127.0.0.1:1".into()),
+        );
+        let error = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err();
+        // The build was attempted with the (absent) Go named in the environment.
+        assert!(
+            matches!(&error, ToolError::Spawn { command, .. } if command.starts_with("/nonexistent/go install")),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pinned_binary_on_path_is_copied_instead_of_built() {
+        use std::os::unix::fs::PermissionsExt;
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let path_dir = repo.path().join("usr-bin");
+        std::fs::create_dir_all(&path_dir).unwrap();
+        for (name, prints) in [("helm3", "v3.21.0"), ("helm", "v4.3.1")] {
+            std::fs::write(path_dir.join(name), format!("#!/bin/sh\necho {prints}\n")).unwrap();
+            std::fs::set_permissions(path_dir.join(name), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+        }
+        let env = ToolEnv::from_vars([
+            ("PATH", path_dir.as_os_str()),
+            ("GO", "/nonexistent/go".as_ref()),
+        ]);
+        let options = options(&["helm4"], InstallFrom::Source, cache.path(), None);
+        let report = install_in(repo.path(), &options, &env).await.unwrap();
+        assert_eq!(
+            report.tools[0].action,
+            InstallAction::CopiedFromPath(path_dir.join("helm"))
+        );
+        assert!(is_executable(&tools_bin_dir(repo.path()).join("helm4")));
+    }
+
+    #[tokio::test]
+    async fn an_unstamped_binary_of_the_pinned_version_is_kept_and_stamped() {
+        use std::os::unix::fs::PermissionsExt;
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let bin = tools_bin_dir(repo.path());
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::write(bin.join("helm4"), "#!/bin/sh\necho v4.3.1\n").unwrap();
+        std::fs::set_permissions(bin.join("helm4"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let options = options(&["helm4"], InstallFrom::Source, cache.path(), None);
+        let report = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert_eq!(report.tools[0].action, InstallAction::AlreadyInstalled);
+        let stamp = Stamp::read(&repo.path().join(".tools/stamp.json"));
+        assert_eq!(stamp.tools["helm4"].version, "v4.3.1");
+    }
+
+    #[tokio::test]
+    async fn a_changed_pin_makes_the_stamp_stale() {
+        let base = serve(release_files(helm_tarball("v3.22.0"), None));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&["helm3"], InstallFrom::Release, cache.path(), Some(base));
+        install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+
+        // Another Kubernetes pin changes helm 3's ldflags, so its binary must be redone.
+        let pins = Pins::embedded().unwrap();
+        std::fs::create_dir_all(repo.path().join("ci")).unwrap();
+        let text =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../ci/tools.toml"))
+                .unwrap();
+        let old = format!("version = \"{}\"", pins.kubernetes_version());
+        assert!(text.contains(&old));
+        std::fs::write(
+            repo.path().join("ci/tools.toml"),
+            text.replacen(&old, "version = \"1.36.0\"", 1),
+        )
+        .unwrap();
+        let report = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert!(
+            matches!(report.tools[0].action, InstallAction::Downloaded(_)),
+            "{}",
+            report.tools[0].action
+        );
+    }
+
+    #[tokio::test]
+    async fn selections_name_pinned_tools_only() {
+        let repo = tempfile::tempdir().unwrap();
+        let options = InstallOptions {
+            tools: ToolSelection::Named(vec!["hlem3".into()]),
+            ..InstallOptions::default()
+        };
+        let message = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("did you mean `helm3`?"), "{message}");
+
+        let pins = Pins::embedded().unwrap();
+        assert_eq!(
+            select(&pins, &ToolSelection::Default).unwrap(),
+            vec!["helm3", "helm4"]
+        );
+        assert_eq!(
+            select(&pins, &ToolSelection::All).unwrap().len(),
+            pins.tools().count()
+        );
+    }
+
+    #[tokio::test]
+    async fn release_mode_needs_a_pinned_release() {
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&["kind"], InstallFrom::Release, cache.path(), None);
+        let message = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("kind v0.33.0") && message.contains("--from source"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn the_machine_cache_follows_xdg() {
+        let env = ToolEnv::from_vars([("XDG_CACHE_HOME", "/xdg"), ("HOME", "/home/u")]);
+        assert_eq!(
+            default_cache_dir(&env),
+            Path::new("/xdg/chart-harness/tools")
+        );
+        let env = ToolEnv::from_vars([("HOME", "/home/u")]);
+        assert_eq!(
+            default_cache_dir(&env),
+            Path::new("/home/u/.cache/chart-harness/tools")
+        );
+    }
+}

@@ -1,0 +1,532 @@
+//! `ci/tools.toml`: the one file pinning every external tool and the default Kubernetes
+//! version. Resolution, `tools install` and `tools list` all read it through [`Pins`].
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::ToolError;
+
+/// Where the pins live inside a repository.
+pub const PINS_FILE: &str = "ci/tools.toml";
+
+/// The pins chart-harness was built with, so a chart repository without its own
+/// `ci/tools.toml` still gets exact versions.
+const EMBEDDED_PINS: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../ci/tools.toml"));
+
+/// Placeholders a build's `-X` values may use.
+const BUILD_PLACEHOLDERS: &[&str] = &[
+    "version",
+    "major",
+    "minor",
+    "kube_version",
+    "kube_major",
+    "kube_minor",
+];
+
+/// Placeholders a release's file names may use.
+const RELEASE_PLACEHOLDERS: &[&str] = &["version", "os", "arch"];
+
+/// The parsed, validated pins.
+#[derive(Clone, Debug)]
+pub struct Pins {
+    /// Where they came from, for messages: a file path or "built-in".
+    pub origin: String,
+    kubernetes_version: semver::Version,
+    tools: BTreeMap<String, ToolPin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PinsFile {
+    kubernetes: KubernetesPin,
+    tools: BTreeMap<String, ToolPin>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KubernetesPin {
+    version: String,
+}
+
+/// One pinned tool.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ToolPin {
+    /// The version as upstream tags it, e.g. `v3.22.0`.
+    pub version: String,
+    /// File name in `.tools/bin`.
+    pub binary: String,
+    /// Installed by a plain `tools install`.
+    #[serde(default)]
+    pub default: bool,
+    /// Names tried on PATH after `binary`.
+    #[serde(default)]
+    pub path_names: Vec<String>,
+    /// Arguments that make the binary print its version.
+    pub version_args: Vec<String>,
+    pub build: BuildRecipe,
+    #[serde(default)]
+    pub release: Option<ReleaseAsset>,
+}
+
+/// How a tool is built from source through the Go module proxy. Serialized only into
+/// the install fingerprint, so a changed recipe invalidates installed binaries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "recipe", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum BuildRecipe {
+    /// `go install <package>@<version>`: for modules without `replace` directives.
+    #[serde(rename_all = "kebab-case")]
+    GoInstall {
+        package: String,
+        #[serde(default)]
+        x: BTreeMap<String, String>,
+    },
+    /// A throwaway module requiring `require@version`, then `go build <package>`: for
+    /// modules whose own `replace` directives make `go install` refuse them.
+    #[serde(rename_all = "kebab-case")]
+    GoModule {
+        require: String,
+        package: String,
+        /// Rewrites the required module's `=> ./staging/...` replaces to this version of
+        /// the published staging modules (Kubernetes).
+        #[serde(default)]
+        replace_staging: Option<String>,
+        #[serde(default)]
+        x: BTreeMap<String, String>,
+    },
+    /// A throwaway module whose `main` calls `<main_package>.Main(os.Args)`: for tools
+    /// whose main package lives in a module that cannot be required (etcd).
+    #[serde(rename_all = "kebab-case")]
+    GoMainWrapper {
+        require: String,
+        main_package: String,
+        #[serde(default)]
+        x: BTreeMap<String, String>,
+    },
+}
+
+impl BuildRecipe {
+    /// The `-X` variables of the recipe, values still holding placeholders.
+    pub fn x_vars(&self) -> &BTreeMap<String, String> {
+        match self {
+            BuildRecipe::GoInstall { x, .. }
+            | BuildRecipe::GoModule { x, .. }
+            | BuildRecipe::GoMainWrapper { x, .. } => x,
+        }
+    }
+}
+
+/// An official release: `<base>/<file>` checked against `<base>/<checksum_file>`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ReleaseAsset {
+    pub base: String,
+    pub file: String,
+    pub checksum_file: String,
+    /// The binary inside a `.tar.gz`; absent when the download is the binary itself.
+    #[serde(default)]
+    pub archive_path: Option<String>,
+}
+
+impl Pins {
+    /// The repository's `ci/tools.toml` when it has one, else the built-in pins.
+    pub fn load(repo_root: &Path) -> Result<Pins, ToolError> {
+        let path = repo_root.join(PINS_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Pins::parse(&text, &path.display().to_string()),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Pins::embedded(),
+            Err(source) => Err(ToolError::Io {
+                action: "read the tool pins".into(),
+                path,
+                source,
+            }),
+        }
+    }
+
+    /// The pins compiled into this binary.
+    pub fn embedded() -> Result<Pins, ToolError> {
+        Pins::parse(EMBEDDED_PINS, "built-in ci/tools.toml")
+    }
+
+    /// Parses and validates pins; `origin` names the source in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Pins, ToolError> {
+        let invalid = |message: String| ToolError::Pins {
+            origin: origin.to_string(),
+            message,
+        };
+        let file: PinsFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let kubernetes_version = parse_version(&file.kubernetes.version).ok_or_else(|| {
+            invalid(format!(
+                "kubernetes.version `{}` is not a semver version such as 1.37.2",
+                file.kubernetes.version
+            ))
+        })?;
+        for (name, pin) in &file.tools {
+            validate_tool(name, pin)
+                .map_err(|message| invalid(format!("tools.{name}: {message}")))?;
+        }
+        Ok(Pins {
+            origin: origin.to_string(),
+            kubernetes_version,
+            tools: file.tools,
+        })
+    }
+
+    /// The Kubernetes version rendering targets by default.
+    pub fn kubernetes_version(&self) -> &semver::Version {
+        &self.kubernetes_version
+    }
+
+    pub fn tool(&self, name: &str) -> Option<&ToolPin> {
+        self.tools.get(name)
+    }
+
+    /// Every pinned tool, by name.
+    pub fn tools(&self) -> impl Iterator<Item = (&str, &ToolPin)> {
+        self.tools.iter().map(|(name, pin)| (name.as_str(), pin))
+    }
+
+    /// The tools a plain `tools install` installs.
+    pub fn default_tools(&self) -> Vec<&str> {
+        self.tools()
+            .filter(|(_, pin)| pin.default)
+            .map(|(name, _)| name)
+            .collect()
+    }
+
+    /// The `-ldflags` `-X` assignments for `tool`, placeholders filled in.
+    pub fn x_assignments(&self, tool: &ToolPin) -> BTreeMap<String, String> {
+        let vars = self.build_vars(tool);
+        tool.build
+            .x_vars()
+            .iter()
+            .map(|(key, value)| (key.clone(), fill(value, &vars)))
+            .collect()
+    }
+
+    fn build_vars(&self, tool: &ToolPin) -> Vec<(&'static str, String)> {
+        let own = tool.semver();
+        let kube = &self.kubernetes_version;
+        vec![
+            ("version", tool.version.clone()),
+            ("major", own.major.to_string()),
+            ("minor", own.minor.to_string()),
+            ("kube_version", kube.to_string()),
+            ("kube_major", kube.major.to_string()),
+            ("kube_minor", kube.minor.to_string()),
+        ]
+    }
+}
+
+impl ToolPin {
+    /// The pinned version as semver; validated when the pins were parsed.
+    pub fn semver(&self) -> semver::Version {
+        parse_version(&self.version).unwrap_or(semver::Version::new(0, 0, 0))
+    }
+
+    /// The env var that points at an explicit binary for `tool` (`kube-apiserver` →
+    /// `KUBE_APISERVER`).
+    pub fn env_var(tool: &str) -> String {
+        tool.to_ascii_uppercase().replace('-', "_")
+    }
+}
+
+impl ReleaseAsset {
+    /// The download and checksum URLs and the archive path for this platform, under
+    /// `base_override` (a mirror) when given.
+    pub fn locate(&self, version: &str, base_override: Option<&str>) -> ReleaseLocation {
+        let vars = [
+            ("version", version.to_string()),
+            ("os", go_os().to_string()),
+            ("arch", go_arch().to_string()),
+        ];
+        let base = base_override.unwrap_or(&self.base).trim_end_matches('/');
+        ReleaseLocation {
+            url: format!("{base}/{}", fill(&self.file, &vars)),
+            checksum_url: format!("{base}/{}", fill(&self.checksum_file, &vars)),
+            archive_path: self
+                .archive_path
+                .as_ref()
+                .map(|p| PathBuf::from(fill(p, &vars))),
+        }
+    }
+}
+
+/// A release asset resolved for this machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReleaseLocation {
+    pub url: String,
+    pub checksum_url: String,
+    pub archive_path: Option<PathBuf>,
+}
+
+/// Go's name for this operating system, as release file names use it.
+pub fn go_os() -> &'static str {
+    std::env::consts::OS
+}
+
+/// Go's name for this architecture, as release file names use it.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
+    }
+}
+
+/// Parses `v1.2.3` or `1.2.3`.
+pub fn parse_version(text: &str) -> Option<semver::Version> {
+    semver::Version::parse(text.trim().strip_prefix('v').unwrap_or(text.trim())).ok()
+}
+
+fn validate_tool(name: &str, pin: &ToolPin) -> Result<(), String> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err("a tool name may only hold letters, digits and `-`".into());
+    }
+    if parse_version(&pin.version).is_none() {
+        return Err(format!(
+            "version `{}` is not a semver version such as v1.2.3",
+            pin.version
+        ));
+    }
+    for file_name in std::iter::once(&pin.binary).chain(&pin.path_names) {
+        if file_name.is_empty() || file_name.contains('/') {
+            return Err(format!("`{file_name}` is not a plain file name"));
+        }
+    }
+    if pin.version_args.is_empty() {
+        return Err("version-args is empty: the harness could not check the version".into());
+    }
+    for (key, value) in pin.build.x_vars() {
+        check_placeholders(value, BUILD_PLACEHOLDERS).map_err(|p| format!("build.x.{key}: {p}"))?;
+        if value.contains(char::is_whitespace) || key.contains(char::is_whitespace) {
+            return Err(format!("build.x.{key}: -X values cannot hold whitespace"));
+        }
+    }
+    if let Some(release) = &pin.release {
+        for template in [&release.file, &release.checksum_file]
+            .into_iter()
+            .chain(&release.archive_path)
+        {
+            check_placeholders(template, RELEASE_PLACEHOLDERS)
+                .map_err(|p| format!("release: {p}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every `{name}` in `template` must be one of `known`.
+fn check_placeholders(template: &str, known: &[&str]) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `{{` in `{template}`"))?;
+        let name = &after[..close];
+        if !known.contains(&name) {
+            return Err(format!(
+                "unknown placeholder {{{name}}} in `{template}`; known: {}",
+                known.join(", ")
+            ));
+        }
+        rest = &after[close + 1..];
+    }
+    Ok(())
+}
+
+/// Replaces `{name}` placeholders (already validated) with their values.
+fn fill(template: &str, vars: &[(&str, String)]) -> String {
+    vars.iter()
+        .fold(template.to_string(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const MINIMAL: &str = r#"
+[kubernetes]
+version = "1.31.4"
+
+[tools.helm3]
+version = "v3.16.2"
+binary = "helm3"
+default = true
+path-names = ["helm"]
+version-args = ["version"]
+
+[tools.helm3.build]
+recipe = "go-install"
+package = "helm.sh/helm/v3/cmd/helm"
+
+[tools.helm3.build.x]
+"helm.sh/helm/v3/internal/version.version" = "{version}"
+"helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor" = "{kube_minor}"
+
+[tools.helm3.release]
+base = "https://example.invalid/dl/"
+file = "helm-{version}-{os}-{arch}.tar.gz"
+checksum-file = "helm-{version}-{os}-{arch}.tar.gz.sha256sum"
+archive-path = "{os}-{arch}/helm"
+"#;
+
+    #[test]
+    fn embedded_pins_parse_and_name_every_tool_the_issue_needs() {
+        let pins = Pins::embedded().expect("ci/tools.toml is valid");
+        for tool in [
+            "helm3",
+            "helm4",
+            "kind",
+            "actionlint",
+            "kwok",
+            "kwokctl",
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+        ] {
+            assert!(pins.tool(tool).is_some(), "{tool} is not pinned");
+        }
+        assert_eq!(pins.default_tools(), vec!["helm3", "helm4"]);
+        assert_eq!(pins.kubernetes_version().to_string(), "1.37.2");
+    }
+
+    #[test]
+    fn helm3_ldflags_carry_the_pinned_kubernetes_version() {
+        let pins = Pins::embedded().unwrap();
+        let x = pins.x_assignments(pins.tool("helm3").unwrap());
+        assert_eq!(x["helm.sh/helm/v3/internal/version.version"], "v3.22.0");
+        for package in ["pkg/chartutil", "pkg/lint/rules"] {
+            assert_eq!(
+                x[&format!("helm.sh/helm/v3/{package}.k8sVersionMajor")],
+                "1"
+            );
+            assert_eq!(
+                x[&format!("helm.sh/helm/v3/{package}.k8sVersionMinor")],
+                "37"
+            );
+        }
+    }
+
+    #[test]
+    fn kubernetes_ldflags_use_the_tool_version() {
+        let pins = Pins::embedded().unwrap();
+        let x = pins.x_assignments(pins.tool("kube-apiserver").unwrap());
+        assert_eq!(x["k8s.io/component-base/version.gitVersion"], "v1.37.2");
+        assert_eq!(x["k8s.io/client-go/pkg/version.gitMajor"], "1");
+        assert_eq!(x["k8s.io/client-go/pkg/version.gitMinor"], "37");
+    }
+
+    #[test]
+    fn placeholders_are_filled_from_tool_and_kubernetes_versions() {
+        let pins = Pins::parse(MINIMAL, "test").unwrap();
+        let x = pins.x_assignments(pins.tool("helm3").unwrap());
+        assert_eq!(x["helm.sh/helm/v3/internal/version.version"], "v3.16.2");
+        assert_eq!(x["helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor"], "31");
+    }
+
+    #[test]
+    fn release_locations_use_the_platform_and_an_optional_mirror() {
+        let pins = Pins::parse(MINIMAL, "test").unwrap();
+        let release = pins.tool("helm3").unwrap().release.clone().unwrap();
+        let platform = format!("{}-{}", go_os(), go_arch());
+        let official = release.locate("v3.16.2", None);
+        assert_eq!(
+            official.url,
+            format!("https://example.invalid/dl/helm-v3.16.2-{platform}.tar.gz")
+        );
+        assert_eq!(official.checksum_url, format!("{}.sha256sum", official.url));
+        assert_eq!(
+            official.archive_path,
+            Some(PathBuf::from(format!("{platform}/helm")))
+        );
+        let mirror = release.locate("v3.16.2", Some("http://127.0.0.1:9"));
+        assert_eq!(
+            mirror.url,
+            format!("http://127.0.0.1:9/helm-v3.16.2-{platform}.tar.gz")
+        );
+    }
+
+    #[rstest]
+    #[case::unknown_top_level_key("", "[extra]\na = 1", "unknown field `extra`")]
+    #[case::unknown_tool_key("[tools.helm3]", "flavour = \"x\"", "unknown field `flavour`")]
+    #[case::unknown_recipe_key(
+        "[tools.helm3.build]",
+        "ldflags = \"-s\"",
+        "unknown field `ldflags`"
+    )]
+    #[case::unknown_release_key("[tools.helm3.release]", "sha = \"x\"", "unknown field `sha`")]
+    fn unknown_keys_are_rejected(#[case] table: &str, #[case] line: &str, #[case] expected: &str) {
+        let text = if table.is_empty() {
+            format!("{MINIMAL}\n{line}\n")
+        } else {
+            let header = format!("\n{table}\n");
+            assert!(MINIMAL.contains(&header), "{table} is in the base text");
+            MINIMAL.replacen(&header, &format!("{header}{line}\n"), 1)
+        };
+        let error = Pins::parse(&text, "ci/tools.toml").unwrap_err().to_string();
+        assert!(error.contains("ci/tools.toml"), "{error}");
+        assert!(error.contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case::bad_tool_version("v3.16.2", "three", "version `three` is not a semver")]
+    #[case::unknown_recipe("go-install", "make", "unknown variant `make`")]
+    #[case::bad_kube_version("1.31.4", "1.31", "kubernetes.version `1.31`")]
+    #[case::unknown_placeholder("{kube_minor}", "{kube_patch}", "unknown placeholder {kube_patch}")]
+    #[case::path_in_binary(
+        "binary = \"helm3\"",
+        "binary = \"bin/helm3\"",
+        "not a plain file name"
+    )]
+    #[case::unclosed_placeholder(
+        "{os}-{arch}/helm",
+        "{os-{arch}/helm",
+        "unknown placeholder {os-{arch}"
+    )]
+    fn invalid_values_are_rejected(#[case] from: &str, #[case] to: &str, #[case] expected: &str) {
+        let text = MINIMAL.replacen(from, to, 1);
+        assert_ne!(text, MINIMAL, "the case must change the input");
+        let error = Pins::parse(&text, "test").unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+
+    #[rstest]
+    #[case("helm3", "HELM3")]
+    #[case("kube-apiserver", "KUBE_APISERVER")]
+    fn env_var_names_follow_the_tool_name(#[case] tool: &str, #[case] expected: &str) {
+        assert_eq!(ToolPin::env_var(tool), expected);
+    }
+
+    #[rstest]
+    #[case("v3.22.0", Some((3, 22, 0)))]
+    #[case("1.37.2", Some((1, 37, 2)))]
+    #[case("v3.22", None)]
+    #[case("", None)]
+    fn versions_parse_with_or_without_v(
+        #[case] text: &str,
+        #[case] expected: Option<(u64, u64, u64)>,
+    ) {
+        let parsed = parse_version(text).map(|v| (v.major, v.minor, v.patch));
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn a_repository_without_pins_gets_the_built_in_ones() {
+        let repo = tempfile::tempdir().unwrap();
+        let pins = Pins::load(repo.path()).unwrap();
+        assert_eq!(pins.origin, "built-in ci/tools.toml");
+        std::fs::create_dir(repo.path().join("ci")).unwrap();
+        std::fs::write(repo.path().join(PINS_FILE), MINIMAL).unwrap();
+        let pins = Pins::load(repo.path()).unwrap();
+        assert_eq!(pins.tool("helm3").unwrap().version, "v3.16.2");
+        assert!(pins.tool("helm4").is_none());
+    }
+}
