@@ -1,1 +1,285 @@
-//! SKELETON
+//! The `chart-harness` command line.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::plan::Suite;
+use crate::report::{self, Reporter, RunInfo};
+use crate::session::{Session, find_repo_root};
+use crate::tools::install::{self, InstallFrom, InstallOptions, ToolSelection};
+use crate::tools::{self, HelmMajor};
+use crate::{changed, runner};
+
+#[derive(Debug, Parser)]
+#[command(name = "chart-harness", version, about = "Lint, render and test every chart of a Helm chart repository, in parallel")]
+pub struct Cli {
+    /// Repository root [default: the nearest ancestor with chart-harness.yaml, ct.yaml or .git]
+    #[arg(long, global = true, value_name = "DIR")]
+    repo: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the lint suite
+    Lint(RunArgs),
+    /// Run the template suite
+    Template(RunArgs),
+    /// Run every suite
+    All(RunArgs),
+    /// List the trials a run would execute, without running helm
+    List(ListArgs),
+    /// List the charts changed since the merge-base with the target branch
+    ListChanged(ChangedArgs),
+    /// Install or inspect the pinned tools (helm, kind, kwok, ...)
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    /// Charts to run (directory names); all when none are given
+    charts: Vec<String>,
+    #[command(flatten)]
+    changed: ChangedArgs,
+    /// Only the charts changed since the merge-base (see list-changed)
+    #[arg(long)]
+    changed_only: bool,
+    /// Trials to run at once [default: the number of CPUs]
+    #[arg(long, short)]
+    jobs: Option<usize>,
+    /// helm major version to use [default: from the config, else 4]
+    #[arg(long, value_enum)]
+    helm: Option<HelmArg>,
+    /// Where JUnit, JSON and caches go [default: from the config, else target/chart-harness]
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    /// Suites to list [default: all]
+    #[arg(long = "suite", value_parser = parse_suite)]
+    suites: Vec<Suite>,
+    charts: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ChangedArgs {
+    /// Compare with this ref when `<remote>/<target-branch>` does not exist
+    #[arg(long, value_name = "REF")]
+    since: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ToolsCommand {
+    /// Install missing pinned tools into .tools/bin
+    Install(InstallArgs),
+    /// Show each pinned tool and what is installed
+    List,
+}
+
+#[derive(Debug, Args)]
+struct InstallArgs {
+    /// Tools to install, by their names in ci/tools.toml [default: helm3 and helm4]
+    names: Vec<String>,
+    /// Install every pinned tool, including the cluster tools
+    #[arg(long, conflicts_with = "names")]
+    all: bool,
+    /// Where tools come from: a Go build, the official release (checksum-verified), or
+    /// the release with a build as fallback
+    #[arg(long, value_enum, default_value_t = FromArg::Auto)]
+    from: FromArg,
+    /// Reinstall even when the version stamp says the tool is present
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum FromArg {
+    Source,
+    Release,
+    Auto,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum HelmArg {
+    #[value(name = "3")]
+    V3,
+    #[value(name = "4")]
+    V4,
+}
+
+impl From<HelmArg> for HelmMajor {
+    fn from(value: HelmArg) -> Self {
+        match value {
+            HelmArg::V3 => HelmMajor::V3,
+            HelmArg::V4 => HelmMajor::V4,
+        }
+    }
+}
+
+fn parse_suite(s: &str) -> Result<Suite, String> {
+    s.parse()
+}
+
+/// Exit codes: 0 all passed, 1 a trial failed, 2 the run could not start, 130 interrupted.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("chart-harness: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("chart-harness: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    let start = match cli.repo {
+        Some(dir) => dir,
+        None => std::env::current_dir()?,
+    };
+    let repo_root = find_repo_root(&start);
+    match cli.command {
+        Command::Lint(args) => run(&repo_root, &[Suite::Lint], args).await,
+        Command::Template(args) => run(&repo_root, &[Suite::Template], args).await,
+        Command::All(args) => run(&repo_root, &Suite::ALL, args).await,
+        Command::List(args) => {
+            let session = Session::open(&repo_root)?;
+            let suites = if args.suites.is_empty() { Suite::ALL.to_vec() } else { args.suites };
+            for trial in session.plan(&session.select(&args.charts)?, &suites) {
+                println!("{}", trial.id);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::ListChanged(args) => {
+            let session = Session::open(&repo_root)?;
+            for name in changed_names(&session, args.since.as_deref()).await? {
+                println!("{name}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tools(ToolsCommand::Install(args)) => install_tools(&repo_root, args).await,
+        Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
+    }
+}
+
+async fn changed_names(session: &Session, since: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let git = tools::find_git()?;
+    let charts: Vec<_> = session.charts.iter().map(|c| (**c).clone()).collect();
+    Ok(changed::changed_charts(session.repo_root(), &session.loaded.config, &charts, since, &git).await?)
+}
+
+async fn run(repo_root: &std::path::Path, suites: &[Suite], args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open(repo_root)?;
+    if let Some(dir) = args.report_dir {
+        session.loaded.config.report_dir = if dir.is_absolute() { dir } else { std::env::current_dir()?.join(dir) };
+    }
+    let mut charts = session.select(&args.charts)?;
+    if args.changed_only {
+        let changed = changed_names(&session, args.changed.since.as_deref()).await?;
+        charts.retain(|chart| changed.contains(&chart.name));
+    }
+    let trials = session.plan(&charts, suites);
+    let ctx = session.context(args.helm.map(Into::into)).await?;
+    let jobs = args.jobs.or(session.loaded.config.jobs).unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    });
+    let info = RunInfo {
+        trials: trials.iter().map(|t| t.id.clone()).collect(),
+        jobs,
+        helm: format!("helm v{}", ctx.tools.helm.version),
+        config_source: session.loaded.source.to_string(),
+        warnings: session.loaded.warnings.clone(),
+    };
+    let mut reporters = reporters(&session);
+    let summary = runner::run(trials, ctx, jobs, info, &mut reporters, runner::interrupted()).await?;
+    Ok(if summary.interrupted {
+        tools::process::kill_all();
+        ExitCode::from(130)
+    } else if summary.outcomes.iter().all(|o| o.passed()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// Live progress (or plain lines) on stderr, the summary on stdout, JUnit and JSON
+/// in the report directory.
+fn reporters(session: &Session) -> Vec<Box<dyn Reporter>> {
+    let config = &session.loaded.config;
+    let (junit, json) = report::report_paths(&config.report_dir);
+    vec![
+        Box::new(report::ProgressReporter::new(report::ProgressMode::detect(config.github_groups))),
+        Box::new(report::SummaryReporter::new(Box::new(std::io::stdout()))),
+        Box::new(report::JunitReporter::new(junit)),
+        Box::new(report::JsonReporter::new(json)),
+    ]
+}
+
+async fn install_tools(repo_root: &std::path::Path, args: InstallArgs) -> anyhow::Result<ExitCode> {
+    let options = InstallOptions {
+        tools: if args.all {
+            ToolSelection::All
+        } else if args.names.is_empty() {
+            ToolSelection::Default
+        } else {
+            ToolSelection::Named(args.names)
+        },
+        from: match args.from {
+            FromArg::Source => InstallFrom::Source,
+            FromArg::Release => InstallFrom::Release,
+            FromArg::Auto => InstallFrom::Auto,
+        },
+        force: args.force,
+        ..InstallOptions::default()
+    };
+    let report = install::install(repo_root, &options).await?;
+    for tool in &report.tools {
+        println!(
+            "{:<24} {:<10} {} ({:.1}s){}",
+            tool.name,
+            tool.version,
+            tool.action,
+            tool.elapsed.as_secs_f64(),
+            tool.note.as_deref().map(|note| format!("; {note}")).unwrap_or_default()
+        );
+    }
+    println!(
+        "tools ready in {} ({:.2}s)",
+        tools::tools_bin_dir(repo_root).display(),
+        report.elapsed.as_secs_f64()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn list_tools(repo_root: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let mut all_found = true;
+    for status in tools::check(repo_root).await? {
+        let found = match &status.found {
+            Ok(found) => format!("{} at {}", found.version, found.path.display()),
+            Err(error) => {
+                all_found &= !status.default;
+                format!("missing: {error}")
+            }
+        };
+        println!(
+            "{:<24} {:<10} {:<8} {found}",
+            status.name,
+            status.pinned,
+            if status.default { "default" } else { "--all" }
+        );
+    }
+    Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -156,6 +156,11 @@ impl Toolbox {
     }
 }
 
+/// git from `$GIT` or PATH, for commands that need nothing else (`list-changed`).
+pub fn find_git() -> Result<PathBuf, ToolError> {
+    locate_git(&ToolEnv::from_process())
+}
+
 /// The Kubernetes version pinned in `ci/tools.toml`, which rendering targets by default.
 pub fn pinned_kube_version(repo_root: &Path) -> Result<String, ToolError> {
     Ok(Pins::load(repo_root)?.kubernetes_version().to_string())
@@ -293,8 +298,3 @@ mod tests {
     }
 }
 
-/// The Kubernetes version pinned in `ci/tools.toml`, which rendering targets by default.
-pub fn pinned_kube_version(repo_root: &Path) -> Result<String, ToolError> {
-    let _ = repo_root;
-    todo!("tools helper: read from the pins")
-}
