@@ -13,7 +13,11 @@ use crate::tools::{self, HelmMajor};
 use crate::{changed, runner};
 
 #[derive(Debug, Parser)]
-#[command(name = "chart-harness", version, about = "Lint, render and test every chart of a Helm chart repository, in parallel")]
+#[command(
+    name = "chart-harness",
+    version,
+    about = "Lint, render and test every chart of a Helm chart repository, in parallel"
+)]
 pub struct Cli {
     /// Repository root [default: the nearest ancestor with chart-harness.yaml, ct.yaml or .git]
     #[arg(long, global = true, value_name = "DIR")]
@@ -129,7 +133,10 @@ fn parse_suite(s: &str) -> Result<Suite, String> {
 /// Exit codes: 0 all passed, 1 a trial failed, 2 the run could not start, 130 interrupted.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("chart-harness: cannot start the async runtime: {error}");
@@ -157,7 +164,11 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::All(args) => run(&repo_root, &Suite::ALL, args).await,
         Command::List(args) => {
             let session = Session::open(&repo_root)?;
-            let suites = if args.suites.is_empty() { Suite::ALL.to_vec() } else { args.suites };
+            let suites = if args.suites.is_empty() {
+                Suite::ALL.to_vec()
+            } else {
+                args.suites
+            };
             for trial in session.plan(&session.select(&args.charts)?, &suites) {
                 println!("{}", trial.id);
             }
@@ -178,13 +189,28 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn changed_names(session: &Session, since: Option<&str>) -> anyhow::Result<Vec<String>> {
     let git = tools::find_git()?;
     let charts: Vec<_> = session.charts.iter().map(|c| (**c).clone()).collect();
-    Ok(changed::changed_charts(session.repo_root(), &session.loaded.config, &charts, since, &git).await?)
+    Ok(changed::changed_charts(
+        session.repo_root(),
+        &session.loaded.config,
+        &charts,
+        since,
+        &git,
+    )
+    .await?)
 }
 
-async fn run(repo_root: &std::path::Path, suites: &[Suite], args: RunArgs) -> anyhow::Result<ExitCode> {
+async fn run(
+    repo_root: &std::path::Path,
+    suites: &[Suite],
+    args: RunArgs,
+) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(repo_root)?;
     if let Some(dir) = args.report_dir {
-        session.loaded.config.report_dir = if dir.is_absolute() { dir } else { std::env::current_dir()?.join(dir) };
+        session.loaded.config.report_dir = if dir.is_absolute() {
+            dir
+        } else {
+            std::env::current_dir()?.join(dir)
+        };
     }
     let mut charts = session.select(&args.charts)?;
     if args.changed_only {
@@ -193,9 +219,10 @@ async fn run(repo_root: &std::path::Path, suites: &[Suite], args: RunArgs) -> an
     }
     let trials = session.plan(&charts, suites);
     let ctx = session.context(args.helm.map(Into::into)).await?;
-    let jobs = args.jobs.or(session.loaded.config.jobs).unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(2, |n| n.get())
-    });
+    let jobs = args
+        .jobs
+        .or(session.loaded.config.jobs)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let info = RunInfo {
         trials: trials.iter().map(|t| t.id.clone()).collect(),
         jobs,
@@ -204,7 +231,15 @@ async fn run(repo_root: &std::path::Path, suites: &[Suite], args: RunArgs) -> an
         warnings: session.loaded.warnings.clone(),
     };
     let mut reporters = reporters(&session);
-    let summary = runner::run(trials, ctx, jobs, info, &mut reporters, runner::interrupted()).await?;
+    let summary = runner::run(
+        trials,
+        ctx,
+        jobs,
+        info,
+        &mut reporters,
+        runner::interrupted(),
+    )
+    .await?;
     Ok(if summary.interrupted {
         tools::process::kill_all();
         ExitCode::from(130)
@@ -221,7 +256,9 @@ fn reporters(session: &Session) -> Vec<Box<dyn Reporter>> {
     let config = &session.loaded.config;
     let (junit, json) = report::report_paths(&config.report_dir);
     vec![
-        Box::new(report::ProgressReporter::new(report::ProgressMode::detect(config.github_groups))),
+        Box::new(report::ProgressReporter::new(report::ProgressMode::detect(
+            config.github_groups,
+        ))),
         Box::new(report::SummaryReporter::new(Box::new(std::io::stdout()))),
         Box::new(report::JunitReporter::new(junit)),
         Box::new(report::JsonReporter::new(json)),
@@ -253,7 +290,10 @@ async fn install_tools(repo_root: &std::path::Path, args: InstallArgs) -> anyhow
             tool.version,
             tool.action,
             tool.elapsed.as_secs_f64(),
-            tool.note.as_deref().map(|note| format!("; {note}")).unwrap_or_default()
+            tool.note
+                .as_deref()
+                .map(|note| format!("; {note}"))
+                .unwrap_or_default()
         );
     }
     println!(
@@ -281,5 +321,9 @@ async fn list_tools(repo_root: &std::path::Path) -> anyhow::Result<ExitCode> {
             if status.default { "default" } else { "--all" }
         );
     }
-    Ok(if all_found { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_found {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -57,7 +57,7 @@ pub async fn run(
     let mut outcomes = Vec::new();
     let mut interrupted = false;
     tokio::pin!(interrupt);
-    loop {
+    while !running.is_empty() {
         tokio::select! {
             // Started events are queued before their trial can finish; draining them
             // first keeps every reporter's view in order.
@@ -75,7 +75,6 @@ pub async fn run(
                 // Dropping the trial futures kills their process groups.
                 running.abort_all();
             }
-            else => break,
         }
     }
     for (id, trial) in unfinished {

@@ -80,7 +80,7 @@ async fn build_if_stale(
     let result = if is_fresh(&stamp, &digest, &chart.dir, chart_file) {
         Ok(())
     } else {
-        build(chart, ctx, &stamp, &digest).await
+        build(chart, chart_file, ctx, &stamp, &digest).await
     };
     drop(lock);
     result
@@ -88,10 +88,18 @@ async fn build_if_stale(
 
 async fn build(
     chart: &Chart,
+    chart_file: &ChartFile,
     ctx: &SuiteContext,
     stamp: &Path,
     digest: &str,
 ) -> Result<(), Problem> {
+    if chart_file
+        .dependencies
+        .iter()
+        .any(|dep| dep.local_path().is_none())
+    {
+        add_chart_repos(chart, ctx).await?;
+    }
     let output = ctx
         .tools
         .helm
@@ -100,11 +108,16 @@ async fn build(
         .map_err(|e| Problem::new(e.to_string()))?;
     if !output.success() {
         let stderr = output.stderr.trim();
+        let stderr = stderr.strip_prefix("Error: ").unwrap_or(stderr);
+        let next_step = if stderr.contains("no repository definition") {
+            "add the repository to `chart-repos` (name=url) in the config, or vendor the dependency into charts/"
+        } else {
+            "vendor the dependencies into charts/ or make the repository reachable"
+        };
         return Err(Problem::in_file(
             chart.rel_dir.join("Chart.yaml"),
             format!(
-                "`helm dependency build` could not fetch this chart's dependencies: {}; vendor them into charts/ or make the repository reachable (every trial of chart {} fails until then)",
-                stderr.strip_prefix("Error: ").unwrap_or(stderr),
+                "`helm dependency build` could not fetch this chart's dependencies: {stderr}; {next_step} (every trial of chart {} fails until then)",
                 chart.name
             ),
         ));
@@ -115,6 +128,32 @@ async fn build(
             stamp.display()
         ))
     })
+}
+
+/// Registers the configured `chart-repos` in helm's isolated home, as ct does before
+/// building dependencies. Only runs when a build is needed, so cached runs stay offline.
+async fn add_chart_repos(chart: &Chart, ctx: &SuiteContext) -> Result<(), Problem> {
+    for repo in &ctx.config.chart_repos {
+        let spec = ctx
+            .tools
+            .helm
+            .command(BUILD_TIMEOUT)
+            .args(["repo", "add", "--force-update", &repo.name, &repo.url])
+            .args(&repo.extra_args);
+        let failure = match crate::tools::process::run(&spec).await {
+            Ok(output) if output.success() => continue,
+            Ok(output) => output.stderr.trim().to_string(),
+            Err(error) => error.to_string(),
+        };
+        return Err(Problem::in_file(
+            chart.rel_dir.join("Chart.yaml"),
+            format!(
+                "cannot add chart repository `{}` ({}) from `chart-repos`: {failure}; fix or remove it in the config",
+                repo.name, repo.url
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The stamp matches and every dependency's archive is still in `charts/`.

@@ -90,6 +90,7 @@ pub fn compare(
             )
         })?;
         if mode == SnapshotMode::Overwrite {
+            let _ = std::fs::remove_file(pending_path(&path));
             return Ok(());
         }
     }

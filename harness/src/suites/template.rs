@@ -58,7 +58,7 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
                         Problem::in_file(chart.rel_dir.join(template), &failure.message)
                             .at_line(failure.line)
                     }
-                    None => Problem::in_file(chart.rel_dir.join("Chart.yaml"), &failure.message),
+                    None => Problem::in_file(&chart.rel_dir, &failure.message),
                 };
                 recorder.record(&format!("render{suffix}"), started.elapsed(), vec![problem]);
                 continue;

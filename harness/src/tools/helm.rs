@@ -130,9 +130,14 @@ impl Helm {
         let output = process::run(&spec).await?;
         let passed = output.success();
         let mut messages = parse_lint_messages(&output.stdout);
-        if !passed && !messages.iter().any(|m| m.severity == "ERROR") {
+        if !passed
+            && !messages
+                .iter()
+                .any(|m| m.severity == "ERROR" || m.severity == "WARNING")
+        {
             // helm refused before linting (unreadable values file, missing Chart.yaml):
             // the reason is a plain `Error` line, which becomes the error message.
+            // Under --strict a warning alone fails the lint and already says why.
             messages.push(HelmLintMessage {
                 severity: "ERROR".into(),
                 path: None,

@@ -297,4 +297,3 @@ mod tests {
         assert_eq!(pinned_kube_version(&repo_root()).unwrap(), "1.37.2");
     }
 }
-

@@ -1,0 +1,193 @@
+//! `cargo bench --bench lint_template`: lint and template over 40 generated charts
+//! with 3 cases each, run by the harness and, for comparison, as the same helm
+//! invocations one after another. Also times listing 100 charts.
+//!
+//! Prints figures; asserts nothing about speed, since these machines are noisy.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chart_harness::plan::Suite;
+use chart_harness::report::RunInfo;
+use chart_harness::runner;
+use chart_harness::session::Session;
+use chart_harness::suites::{SnapshotMode, ValuesFiles};
+use chart_harness::tools::RenderRequest;
+
+const CHARTS: usize = 40;
+const LISTED_CHARTS: usize = 100;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+
+    let listing = tempfile::tempdir().unwrap();
+    generate(&workspace, listing.path(), LISTED_CHARTS);
+    let started = Instant::now();
+    let session = Session::open(listing.path()).unwrap();
+    let listed = session.plan(&session.charts, &Suite::ALL).len();
+    let list_time = started.elapsed();
+
+    let repo = tempfile::tempdir().unwrap();
+    generate(&workspace, repo.path(), CHARTS);
+    let session = Session::open(repo.path()).unwrap();
+    let trials = session.plan(&session.charts, &[Suite::Lint, Suite::Template]);
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    runtime.block_on(async {
+        let mut ctx = session.context(None).await.expect("tools resolve; run `chart-harness tools install`");
+        // Warm-up: writes the snapshots the measured run compares against.
+        ctx.snapshot_mode = SnapshotMode::Overwrite;
+        run_harness(&trials, &ctx, jobs).await;
+        ctx.snapshot_mode = SnapshotMode::Check;
+
+        let before = Usage::now();
+        let started = Instant::now();
+        let summary = run_harness(&trials, &ctx, jobs).await;
+        let harness_wall = started.elapsed();
+        let harness_usage = Usage::now().since(&before);
+        let failed = summary.outcomes.iter().filter(|o| !o.passed()).count();
+
+        let started = Instant::now();
+        for trial in &trials {
+            let values = ValuesFiles::for_trial(trial).unwrap();
+            let request = RenderRequest {
+                chart_dir: &trial.chart.dir,
+                release: &trial.chart.name,
+                namespace: "chart-harness",
+                values_files: &values.files,
+                kube_version: Some(&ctx.kube_version),
+                extra_args: &[],
+                timeout: Duration::from_secs(120),
+            };
+            match trial.id.suite {
+                Suite::Lint => drop(ctx.tools.helm.lint(&request).await.unwrap()),
+                Suite::Template => drop(ctx.tools.helm.template(&request).await.unwrap()),
+            }
+        }
+        let sequential_wall = started.elapsed();
+
+        println!("chart-harness benchmark: {CHARTS} charts x 3 cases, lint + template = {} trials, {jobs} jobs, {}", trials.len(), ctx.tools.helm.version);
+        println!("  harness wall time          {:>8.2} s  ({failed} trials failed)", harness_wall.as_secs_f64());
+        println!("  sequential helm wall time  {:>8.2} s", sequential_wall.as_secs_f64());
+        println!("  harness / sequential       {:>8.2}  (goal <= 0.60)", harness_wall.as_secs_f64() / sequential_wall.as_secs_f64());
+        println!(
+            "  harness CPU outside helm   {:>8.2} %  ({:.2} s of {:.2} s CPU; goal <= 5 %)",
+            100.0 * harness_usage.own.as_secs_f64() / (harness_usage.own + harness_usage.children).as_secs_f64(),
+            harness_usage.own.as_secs_f64(),
+            (harness_usage.own + harness_usage.children).as_secs_f64()
+        );
+        println!("  listing {LISTED_CHARTS} charts ({listed} trials) {:>8.1} ms  (goal < 300 ms)", list_time.as_secs_f64() * 1000.0);
+    });
+}
+
+async fn run_harness(
+    trials: &[chart_harness::plan::Trial],
+    ctx: &chart_harness::suites::SuiteContext,
+    jobs: usize,
+) -> chart_harness::report::RunSummary {
+    let info = RunInfo {
+        trials: trials.iter().map(|t| t.id.clone()).collect(),
+        jobs,
+        helm: String::new(),
+        config_source: String::new(),
+        warnings: Vec::new(),
+    };
+    runner::run(
+        trials.to_vec(),
+        ctx.clone(),
+        jobs,
+        info,
+        &mut [],
+        std::future::pending(),
+    )
+    .await
+    .unwrap()
+}
+
+/// `count` copies of the `web` fixture named `bench-NN`, each with 3 cases.
+fn generate(workspace: &Path, root: &Path, count: usize) {
+    std::fs::write(
+        root.join("chart-harness.yaml"),
+        "chart-dirs:\n  - charts\nreport-dir: report\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(workspace.join(".tools"), root.join(".tools")).unwrap();
+    let source = workspace.join("fixtures/charts/web");
+    for index in 0..count {
+        let name = format!("bench-{index:03}");
+        let target = root.join("charts").join(&name);
+        copy_dir(&source, &target);
+        let chart_yaml = std::fs::read_to_string(target.join("Chart.yaml")).unwrap();
+        std::fs::write(
+            target.join("Chart.yaml"),
+            chart_yaml.replace("name: web", &format!("name: {name}")),
+        )
+        .unwrap();
+        let _ = std::fs::remove_dir_all(target.join("ci"));
+        std::fs::create_dir_all(target.join("ci")).unwrap();
+        for case in ["small", "medium", "large"] {
+            let replicas = match case {
+                "small" => 1,
+                "medium" => 2,
+                _ => 3,
+            };
+            std::fs::write(
+                target.join(format!("ci/{case}-values.yaml")),
+                format!("replicaCount: {replicas}\n"),
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// CPU time of this process and of its reaped children.
+struct Usage {
+    own: Duration,
+    children: Duration,
+}
+
+impl Usage {
+    fn now() -> Usage {
+        Usage {
+            own: cpu(libc::RUSAGE_SELF),
+            children: cpu(libc::RUSAGE_CHILDREN),
+        }
+    }
+
+    fn since(&self, earlier: &Usage) -> Usage {
+        Usage {
+            own: self.own - earlier.own,
+            children: self.children - earlier.children,
+        }
+    }
+}
+
+fn cpu(who: libc::c_int) -> Duration {
+    // SAFETY: getrusage fills the struct it is given and reads nothing else.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(who, &mut usage);
+        usage
+    };
+    let time = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    time(usage.ru_utime) + time(usage.ru_stime)
+}

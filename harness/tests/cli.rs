@@ -1,0 +1,142 @@
+//! The binary end to end: exit codes, output, and the report files.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::TempRepo;
+
+fn chart_harness(repo: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .env("CI", "true")
+        .output()
+        .unwrap()
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+#[test]
+fn passing_run_exits_zero_and_writes_reports() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let output = chart_harness(repo.root(), &["all", "--jobs", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.trim().starts_with("4 passed, 0 failed")),
+        "{stdout}"
+    );
+
+    let junit = std::fs::read_to_string(repo.root().join("report/junit.xml")).unwrap();
+    assert!(junit.contains("web::ha"), "{junit}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.root().join("report/report.json")).unwrap(),
+    )
+    .unwrap();
+    let trials = json["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 4);
+    for trial in trials {
+        assert_eq!(trial["status"], "passed");
+        let phases: Vec<&str> = trial["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(!phases.is_empty());
+        assert!(trial["phases"][0]["duration_ms"].as_f64().unwrap() >= 0.0);
+    }
+}
+
+#[test]
+fn failing_run_exits_one_and_names_chart_and_check() {
+    let repo = TempRepo::new();
+    repo.add_chart("broken", "name-mismatch");
+    let output = chart_harness(repo.root(), &["lint"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("lint::name-mismatch::default"), "{out}");
+    assert!(out.contains("[chart-yaml]"), "{out}");
+}
+
+#[test]
+fn listing_runs_no_helm() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .args(["--repo"])
+        .arg(repo.root())
+        .arg("list")
+        .env("HELM", "/nonexistent/helm")
+        .env("HELM3", "/nonexistent/helm")
+        .env("HELM4", "/nonexistent/helm")
+        .env("PATH", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    let listed = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        listed.lines().collect::<Vec<_>>(),
+        [
+            "lint::web::default",
+            "lint::web::ha",
+            "template::web::default",
+            "template::web::ha"
+        ]
+    );
+}
+
+#[test]
+fn missing_helm_is_a_clear_error_and_leaves_no_report() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args(["lint", "--helm", "4"])
+        .env("HELM4", "/nonexistent/helm4")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let out = text(&output);
+    assert!(
+        out.contains("helm") && out.contains("tools install"),
+        "{out}"
+    );
+    assert!(!repo.root().join("report/junit.xml").exists());
+    assert!(!repo.root().join("report/report.json").exists());
+}
+
+#[test]
+fn wrong_helm_version_names_found_and_needed() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let fake = repo.root().join("old-helm");
+    std::fs::write(&fake, "#!/bin/sh\necho v4.0.0\n").unwrap();
+    let mut perms = std::fs::metadata(&fake).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
+    std::fs::set_permissions(&fake, perms).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args(["lint", "--helm", "4"])
+        .env("HELM4", &fake)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("v4.0.0") && out.contains("4.3.1"), "{out}");
+    assert!(!repo.root().join("report/report.json").exists());
+}

@@ -1,0 +1,129 @@
+//! Helpers shared by the integration tests: temporary chart repositories built from
+//! the fixtures, and running suites over them with the real tools.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use chart_harness::plan::Suite;
+use chart_harness::runner;
+use chart_harness::session::Session;
+use chart_harness::suites::{SnapshotMode, TrialOutcome};
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn fixture(kind: &str, name: &str) -> PathBuf {
+    workspace_root().join("fixtures").join(kind).join(name)
+}
+
+/// A chart repository in a temporary directory laid out like this workspace:
+/// `fixtures/charts` and `fixtures/broken` hold the charts a test copies in,
+/// `fixtures/subcharts` the `file://` dependencies they share, and reports stay inside.
+pub struct TempRepo {
+    pub dir: tempfile::TempDir,
+}
+
+impl TempRepo {
+    pub fn new() -> Self {
+        Self::in_dir(tempfile::tempdir().unwrap())
+    }
+
+    pub fn in_dir(dir: tempfile::TempDir) -> Self {
+        let repo = TempRepo { dir };
+        for kind in ["charts", "broken"] {
+            std::fs::create_dir_all(repo.root().join("fixtures").join(kind)).unwrap();
+        }
+        copy_dir(
+            &workspace_root().join("fixtures/subcharts"),
+            &repo.root().join("fixtures/subcharts"),
+        );
+        // The pinned tools this workspace installed (`chart-harness tools install`).
+        std::os::unix::fs::symlink(workspace_root().join(".tools"), repo.root().join(".tools"))
+            .unwrap();
+        // Temporary repos have no release history to compare versions against.
+        repo.write_config("check-version-increment: false\n");
+        repo
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `chart-harness.yaml` with the repo's chart dir and report dir plus `extra`.
+    pub fn write_config(&self, extra: &str) {
+        std::fs::write(
+            self.root().join("chart-harness.yaml"),
+            format!(
+                "chart-dirs:\n  - fixtures/charts\n  - fixtures/broken\nreport-dir: report\n{extra}"
+            ),
+        )
+        .unwrap();
+    }
+
+    /// Copies a fixture chart to the same place in this repo, with its snapshots.
+    pub fn add_chart(&self, kind: &str, name: &str) -> PathBuf {
+        let target = self.root().join("fixtures").join(kind).join(name);
+        copy_dir(&fixture(kind, name), &target);
+        target
+    }
+
+    pub fn git(&self, args: &[&str]) {
+        let status = std::process::Command::new("git")
+            .args([
+                "-c",
+                "user.name=test",
+                "-c",
+                "user.email=test@example.com",
+                "-c",
+                "init.defaultBranch=main",
+            ])
+            .args(args)
+            .current_dir(self.root())
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&status.stderr)
+        );
+    }
+
+    /// Runs `suites` over every chart with the real tools and returns the outcomes.
+    pub fn run(&self, suites: &[Suite]) -> Vec<TrialOutcome> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let session = Session::open(self.root()).expect("the session opens");
+            let mut ctx = session
+                .context(None)
+                .await
+                .expect("the tools resolve; run `chart-harness tools install`");
+            ctx.snapshot_mode = SnapshotMode::Check;
+            let mut outcomes = Vec::new();
+            for trial in session.plan(&session.charts, suites) {
+                outcomes.push(runner::run_with_timeout(&trial, &ctx).await);
+            }
+            outcomes
+        })
+    }
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let rel = entry.path().strip_prefix(from).unwrap();
+        let target = to.join(rel);
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else if !rel.to_string_lossy().ends_with(".tgz") {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
