@@ -35,7 +35,7 @@ fn passing_run_exits_zero_and_writes_reports() {
     assert!(
         stdout
             .lines()
-            .any(|l| l.trim().starts_with("4 passed, 0 failed")),
+            .any(|l| l.trim().starts_with("6 passed, 0 failed")),
         "{stdout}"
     );
 
@@ -46,7 +46,7 @@ fn passing_run_exits_zero_and_writes_reports() {
     )
     .unwrap();
     let trials = json["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 4);
+    assert_eq!(trials.len(), 6);
     for trial in trials {
         assert_eq!(trial["status"], "passed");
         let phases: Vec<&str> = trial["phases"]
@@ -92,8 +92,10 @@ fn listing_runs_no_helm() {
         [
             "lint::web::default",
             "lint::web::ha",
+            "lint::web::no-ingress",
             "template::web::default",
-            "template::web::ha"
+            "template::web::ha",
+            "template::web::no-ingress"
         ]
     );
 }
