@@ -47,11 +47,11 @@ enum Command {
 struct RunArgs {
     /// Charts to run (directory names); all when none are given
     charts: Vec<String>,
-    #[command(flatten)]
-    changed: ChangedArgs,
     /// Only the charts changed since the merge-base (see list-changed)
     #[arg(long)]
-    changed_only: bool,
+    changed: bool,
+    #[command(flatten)]
+    since: ChangedArgs,
     /// Trials to run at once [default: the number of CPUs]
     #[arg(long, short)]
     jobs: Option<usize>,
@@ -213,8 +213,8 @@ async fn run(
         };
     }
     let mut charts = session.select(&args.charts)?;
-    if args.changed_only {
-        let changed = changed_names(&session, args.changed.since.as_deref()).await?;
+    if args.changed {
+        let changed = changed_names(&session, args.since.since.as_deref()).await?;
         charts.retain(|chart| changed.contains(&chart.name));
     }
     let trials = session.plan(&charts, suites);

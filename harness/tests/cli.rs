@@ -142,3 +142,40 @@ fn wrong_helm_version_names_found_and_needed() {
     assert!(out.contains("v4.0.0") && out.contains("4.3.1"), "{out}");
     assert!(!repo.root().join("report/report.json").exists());
 }
+
+#[test]
+fn changed_runs_only_the_changed_charts() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let kvstore = repo.add_chart("charts", "kvstore");
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "both charts"]);
+    repo.git(&["checkout", "-qb", "feature"]);
+    std::fs::write(kvstore.join("README.md"), "# kvstore\n").unwrap();
+
+    let listed = chart_harness(repo.root(), &["list-changed", "--since", "main"]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "kvstore",
+        "{}",
+        text(&listed)
+    );
+
+    let output = chart_harness(repo.root(), &["lint", "--changed", "--since", "main"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.root().join("report/report.json")).unwrap(),
+    )
+    .unwrap();
+    let charts: Vec<&str> = json["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"]["chart"].as_str().unwrap())
+        .collect();
+    assert!(
+        !charts.is_empty() && charts.iter().all(|c| *c == "kvstore"),
+        "{charts:?}"
+    );
+}
