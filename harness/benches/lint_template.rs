@@ -53,6 +53,9 @@ fn main() {
         let harness_wall = started.elapsed();
         let harness_usage = Usage::now().since(&before);
         let failed = summary.outcomes.iter().filter(|o| !o.passed()).count();
+        if let Some(failure) = summary.outcomes.iter().find(|o| !o.passed()) {
+            println!("first failure:\n{}", failure.failure_message());
+        }
 
         let started = Instant::now();
         for trial in &trials {
@@ -115,7 +118,7 @@ async fn run_harness(
 fn generate(workspace: &Path, root: &Path, count: usize) {
     std::fs::write(
         root.join("chart-harness.yaml"),
-        "chart-dirs:\n  - charts\nreport-dir: report\n",
+        "chart-dirs:\n  - charts\nreport-dir: report\ncheck-version-increment: false\n",
     )
     .unwrap();
     std::os::unix::fs::symlink(workspace.join(".tools"), root.join(".tools")).unwrap();
