@@ -1,0 +1,636 @@
+//! The local control plane: real etcd, kube-apiserver, kube-controller-manager and
+//! kube-scheduler, started by kwokctl's binary runtime from locally built binaries, with
+//! nodes and pods simulated by kwok. No container ever runs, and no Docker is needed.
+//!
+//! Everything kwokctl writes goes into a temporary work directory (`KWOK_WORKDIR`) and a
+//! private temporary kubeconfig, so a run never touches `~/.kwok` or `~/.kube/config`
+//! and teardown can check that nothing is left.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{
+    Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, ProviderKind,
+    private_temp_file, restrict_to_owner, unique_name,
+};
+use crate::tools::ToolError;
+use crate::tools::process::{self, ProcessOutput, ProcessSpec};
+
+/// Directory holding all binaries of the local control plane, for tests and for users
+/// who built them elsewhere.
+pub const BIN_DIR_ENV: &str = "CHART_HARNESS_CLUSTER_BIN_DIR";
+
+/// The binaries the local control plane is made of. Every one must be a local file:
+/// kwokctl would otherwise try to download it.
+#[derive(Clone, Debug)]
+pub struct LocalBinaries {
+    pub kwokctl: PathBuf,
+    /// kwok's controller, which simulates nodes and pods.
+    pub kwok: PathBuf,
+    pub etcd: PathBuf,
+    pub kube_apiserver: PathBuf,
+    pub kube_controller_manager: PathBuf,
+    pub kube_scheduler: PathBuf,
+    /// kwokctl polls the new API server with kubectl, and the harness probes readiness
+    /// with it.
+    pub kubectl: PathBuf,
+}
+
+impl LocalBinaries {
+    /// All binaries under their usual names in one directory (`.tools/bin`).
+    pub fn in_dir(dir: &Path) -> LocalBinaries {
+        LocalBinaries {
+            kwokctl: dir.join("kwokctl"),
+            kwok: dir.join("kwok"),
+            etcd: dir.join("etcd"),
+            kube_apiserver: dir.join("kube-apiserver"),
+            kube_controller_manager: dir.join("kube-controller-manager"),
+            kube_scheduler: dir.join("kube-scheduler"),
+            kubectl: dir.join("kubectl"),
+        }
+    }
+
+    /// The directory named by `CHART_HARNESS_CLUSTER_BIN_DIR`, if set.
+    pub fn from_env() -> Option<LocalBinaries> {
+        std::env::var_os(BIN_DIR_ENV)
+            .filter(|dir| !dir.is_empty())
+            .map(|dir| LocalBinaries::in_dir(Path::new(&dir)))
+    }
+
+    fn all(&self) -> [&Path; 7] {
+        [
+            &self.kwokctl,
+            &self.kwok,
+            &self.etcd,
+            &self.kube_apiserver,
+            &self.kube_controller_manager,
+            &self.kube_scheduler,
+            &self.kubectl,
+        ]
+    }
+
+    /// Fails with every missing binary named, and the command that installs them.
+    pub fn check(&self) -> Result<(), ClusterError> {
+        let missing: Vec<PathBuf> = self
+            .all()
+            .into_iter()
+            .filter(|path| !is_executable_file(path))
+            .map(Path::to_path_buf)
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ClusterError::MissingBinaries { missing })
+        }
+    }
+}
+
+fn is_executable_file(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+}
+
+/// Starts a local control plane per run.
+#[derive(Clone, Debug)]
+pub struct LocalProvider {
+    pub binaries: LocalBinaries,
+    /// The version the Kubernetes binaries were built as (`v1.37.2`). kwokctl picks
+    /// component flags by it, and the harness checks the server reports it: a server
+    /// built without the version ldflags says v0.0.0 and breaks helm's kubeVersion checks.
+    pub kube_version: String,
+}
+
+/// How long one kubectl probe may take; the overall wait has its own deadline.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+
+impl LocalProvider {
+    fn kwokctl(&self, workdir: &Path, timeout: Duration) -> ProcessSpec {
+        ProcessSpec::new(&self.binaries.kwokctl, timeout)
+            .env("KWOK_WORKDIR", workdir)
+            .env("KWOK_KUBE_VERSION", &self.kube_version)
+            .env("PATH", path_with_kubectl_first(&self.binaries.kubectl))
+    }
+
+    fn kubectl(&self, kubeconfig: &Path) -> ProcessSpec {
+        ProcessSpec::new(&self.binaries.kubectl, PROBE_TIMEOUT)
+            .arg("--kubeconfig")
+            .arg(kubeconfig)
+    }
+
+    /// The argv of `kwokctl create cluster`, with every component pointed at a local
+    /// binary so nothing is downloaded.
+    pub fn create_args(
+        &self,
+        name: &str,
+        kubeconfig: &Path,
+        config: &Path,
+        timeout: Duration,
+    ) -> Vec<OsString> {
+        let b = &self.binaries;
+        let mut args: Vec<OsString> = vec![
+            "create".into(),
+            "cluster".into(),
+            "--name".into(),
+            name.into(),
+            // An empty config of our own, so the user's ~/.kwok/kwok.yaml cannot change
+            // what the harness starts.
+            "--config".into(),
+            config.into(),
+            "--runtime".into(),
+            "binary".into(),
+            "--kubeconfig".into(),
+            kubeconfig.into(),
+            "--timeout".into(),
+            format!("{}s", timeout.as_secs().max(1)).into(),
+            // Many charts install at once; the default client rate limits of the
+            // controllers would make the simulated cluster slower than a real one.
+            "--disable-qps-limits".into(),
+        ];
+        for (flag, path) in [
+            ("--etcd-binary", &b.etcd),
+            ("--kube-apiserver-binary", &b.kube_apiserver),
+            (
+                "--kube-controller-manager-binary",
+                &b.kube_controller_manager,
+            ),
+            ("--kube-scheduler-binary", &b.kube_scheduler),
+            ("--kwok-controller-binary", &b.kwok),
+        ] {
+            let mut arg = OsString::from(format!("{flag}="));
+            arg.push(path);
+            args.push(arg);
+        }
+        args
+    }
+
+    /// Polls `/readyz` until it answers `ok` or the deadline passes.
+    async fn wait_ready(
+        &self,
+        name: &str,
+        kubeconfig: &Path,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), ClusterError> {
+        let spec = self.kubectl(kubeconfig).args(["get", "--raw", "/readyz"]);
+        poll(&spec, deadline, |output| match output.stdout.trim() {
+            "ok" => Ok(()),
+            other => Err(format!("/readyz answered {other}")),
+        })
+        .await
+        .map_err(|last| not_ready(name, timeout, last))
+    }
+
+    /// The server's `gitVersion`, which must be the pinned one.
+    async fn server_version(&self, name: &str, kubeconfig: &Path) -> Result<String, ClusterError> {
+        let spec = self.kubectl(kubeconfig).args(["get", "--raw", "/version"]);
+        let output = process::run_checked(&spec)
+            .await
+            .map_err(|source| tool_error(name, "reading /version", source))?;
+        let version: serde_json::Value =
+            serde_json::from_str(&output.stdout).map_err(|e| ClusterError::NotReady {
+                provider: ProviderKind::Local,
+                name: name.to_string(),
+                timeout: PROBE_TIMEOUT,
+                last: format!("/version is not JSON ({e}): {}", output.stdout.trim()),
+            })?;
+        Ok(version["gitVersion"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string())
+    }
+
+    /// Creates `count` simulated nodes and waits until kwok reports them Ready.
+    async fn add_nodes(
+        &self,
+        name: &str,
+        workdir: &Path,
+        kubeconfig: &Path,
+        count: u32,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), ClusterError> {
+        let scale = self.kwokctl(workdir, timeout).args([
+            "scale",
+            "node",
+            "--name",
+            name,
+            "--replicas",
+            &count.to_string(),
+        ]);
+        process::run_checked(&scale)
+            .await
+            .map_err(|source| tool_error(name, "kwokctl scale node", source))?;
+        let spec = self.kubectl(kubeconfig).args([
+            "get",
+            "nodes",
+            "-o",
+            r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
+        ]);
+        poll(&spec, deadline, |output| {
+            let ready = output
+                .stdout
+                .lines()
+                .filter(|line| line.trim() == "True")
+                .count();
+            if ready >= count as usize {
+                Ok(())
+            } else {
+                Err(format!("{ready} of {count} simulated nodes Ready"))
+            }
+        })
+        .await
+        .map_err(|last| not_ready(name, timeout, last))
+    }
+
+    async fn start(
+        &self,
+        name: &str,
+        cleanup: &LocalCleanup,
+        request: &ClusterRequest,
+    ) -> Result<(String, Duration), ClusterError> {
+        let started = Instant::now();
+        let deadline = started + request.ready_timeout;
+        let kubeconfig = cleanup.kubeconfig.to_path_buf();
+        let create = self
+            .kwokctl(
+                cleanup.workdir.path(),
+                request.ready_timeout + Duration::from_secs(30),
+            )
+            .args(self.create_args(
+                name,
+                &kubeconfig,
+                &cleanup.config_path(),
+                request.ready_timeout,
+            ));
+        process::run_checked(&create)
+            .await
+            .map_err(|source| tool_error(name, "kwokctl create cluster", source))?;
+        restrict_to_owner(&kubeconfig)?;
+        self.wait_ready(name, &kubeconfig, deadline, request.ready_timeout)
+            .await?;
+        let ready_after = started.elapsed();
+        let version = self.server_version(name, &kubeconfig).await?;
+        if version.trim_start_matches('v') != self.kube_version.trim_start_matches('v') {
+            return Err(ClusterError::NotReady {
+                provider: ProviderKind::Local,
+                name: name.to_string(),
+                timeout: request.ready_timeout,
+                last: format!(
+                    "the API server reports {version}, but the pinned version is {}; rebuild kube-apiserver with \
+                     `chart-harness tools install` (its -ldflags set the version)",
+                    self.kube_version
+                ),
+            });
+        }
+        if request.nodes > 0 {
+            self.add_nodes(
+                name,
+                cleanup.workdir.path(),
+                &kubeconfig,
+                request.nodes,
+                deadline,
+                request.ready_timeout,
+            )
+            .await?;
+        }
+        Ok((version, ready_after))
+    }
+}
+
+impl ClusterProvider for LocalProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Local
+    }
+
+    async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
+        self.binaries.check()?;
+        let name = unique_name(&request.name_prefix);
+        let workdir = tempfile::Builder::new()
+            .prefix("chart-harness-kwok-")
+            .tempdir()
+            .map_err(|source| ClusterError::Io {
+                action: "create the kwokctl work directory in",
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let cleanup = LocalCleanup {
+            kwokctl: self.binaries.kwokctl.clone(),
+            name: name.clone(),
+            kubeconfig: private_temp_file("chart-harness-local-")?,
+            workdir,
+        };
+        std::fs::write(cleanup.config_path(), "").map_err(|source| ClusterError::Io {
+            action: "write",
+            path: cleanup.config_path(),
+            source,
+        })?;
+        match self.start(&name, &cleanup, request).await {
+            Ok((version, ready_after)) => Ok(ClusterHandle {
+                provider: ProviderKind::Local,
+                name: name.clone(),
+                kubeconfig: cleanup.kubeconfig.to_path_buf(),
+                context: Some(format!("kwok-{name}")),
+                description: format!(
+                    "local control plane `{name}`: real etcd and Kubernetes {version} API server, controller-manager \
+                     and scheduler (API ready after {:.1} s), {} simulated nodes. Pods are simulated by kwok: no \
+                     container runs, so probes, logs and helm test commands do not execute.",
+                    ready_after.as_secs_f64(),
+                    request.nodes
+                ),
+                pods_simulated: true,
+                cleanup: Some(Cleanup::Local(cleanup)),
+            }),
+            Err(error) => {
+                if let Err(cleanup_error) = cleanup.run().await {
+                    tracing::error!("{cleanup_error}");
+                }
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Stops the control plane and removes its work directory and kubeconfig.
+#[derive(Debug)]
+pub(super) struct LocalCleanup {
+    kwokctl: PathBuf,
+    name: String,
+    kubeconfig: tempfile::TempPath,
+    workdir: tempfile::TempDir,
+}
+
+impl LocalCleanup {
+    fn config_path(&self) -> PathBuf {
+        self.workdir.path().join("kwok.yaml")
+    }
+
+    fn pid_dir(&self) -> PathBuf {
+        self.workdir
+            .path()
+            .join("clusters")
+            .join(&self.name)
+            .join("pids")
+    }
+
+    /// `kwokctl delete cluster` first; then any component it missed is killed by the pid
+    /// it recorded, but only when that process still refers to this work directory, so
+    /// a reused pid is never hit. Finally the files go.
+    pub(super) async fn run(self) -> Result<(), ClusterError> {
+        let pids = recorded_pids(&self.pid_dir());
+        let delete = ProcessSpec::new(&self.kwokctl, Duration::from_secs(60))
+            .env("KWOK_WORKDIR", self.workdir.path())
+            .args(["delete", "cluster", "--name", &self.name, "--config"])
+            .arg(self.config_path());
+        let deleted = process::run_checked(&delete)
+            .await
+            .map(drop)
+            .map_err(|source| tool_error(&self.name, "kwokctl delete cluster", source));
+        let survivors = kill_survivors(&pids, self.workdir.path()).await;
+        let workdir = self.workdir.path().to_path_buf();
+        let removed_dir = self.workdir.close().map_err(|source| ClusterError::Io {
+            action: "remove the kwokctl work directory",
+            path: workdir,
+            source,
+        });
+        let kubeconfig = self.kubeconfig.to_path_buf();
+        let removed_config = self.kubeconfig.close().map_err(|source| ClusterError::Io {
+            action: "remove the kubeconfig",
+            path: kubeconfig,
+            source,
+        });
+        let survivors = if survivors.is_empty() {
+            Ok(())
+        } else {
+            Err(ClusterError::Leftover {
+                provider: ProviderKind::Local,
+                name: self.name.clone(),
+                what: format!("processes {survivors:?} running"),
+            })
+        };
+        // A failed `kwokctl delete` whose components were then killed is still a clean
+        // teardown; report it only if something survived.
+        if let Err(error) = &deleted {
+            tracing::warn!("{error}");
+        }
+        survivors.and(removed_dir).and(removed_config)
+    }
+}
+
+fn recorded_pids(dir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "pid"))
+        .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
+        .filter_map(|text| text.trim().parse().ok())
+        .filter(|pid: &i32| *pid > 1)
+        .collect()
+}
+
+/// True while `pid` runs with `workdir` somewhere in its command line.
+fn belongs_to(pid: i32, workdir: &Path) -> bool {
+    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let needle = workdir.as_os_str().as_encoded_bytes();
+    cmdline.windows(needle.len()).any(|window| window == needle)
+}
+
+/// Kills the recorded components that outlived `kwokctl delete`; returns those still
+/// alive a few seconds later.
+async fn kill_survivors(pids: &[i32], workdir: &Path) -> Vec<i32> {
+    let alive = |pid: &&i32| belongs_to(**pid, workdir) && !is_zombie(**pid);
+    for pid in pids.iter().filter(alive) {
+        // SAFETY: kill only sends a signal, to a process checked just above to be one of
+        // this cluster's components.
+        unsafe {
+            libc::kill(*pid, libc::SIGKILL);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let survivors: Vec<i32> = pids.iter().filter(alive).copied().collect();
+        if survivors.is_empty() || Instant::now() >= deadline {
+            return survivors;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A killed component whose parent has not reaped it yet is gone for our purposes.
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(") ")
+                .map(|(_, rest)| rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
+}
+
+fn path_with_kubectl_first(kubectl: &Path) -> OsString {
+    let mut dirs: Vec<PathBuf> = kubectl
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .collect();
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// Runs `spec` every [`POLL_INTERVAL`] until `accept` takes a successful output or the
+/// deadline passes; the error is the last answer, for the failure message.
+async fn poll(
+    spec: &ProcessSpec,
+    deadline: Instant,
+    accept: impl Fn(&ProcessOutput) -> Result<(), String>,
+) -> Result<(), String> {
+    loop {
+        let last = match process::run(spec).await {
+            Ok(output) if output.success() => match accept(&output) {
+                Ok(()) => return Ok(()),
+                Err(answer) => answer,
+            },
+            Ok(output) => summarize(&output),
+            Err(error) => error.to_string(),
+        };
+        if Instant::now() >= deadline {
+            return Err(last);
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+fn not_ready(name: &str, timeout: Duration, last: String) -> ClusterError {
+    ClusterError::NotReady {
+        provider: ProviderKind::Local,
+        name: name.to_string(),
+        timeout,
+        last,
+    }
+}
+
+fn tool_error(name: &str, step: &'static str, source: ToolError) -> ClusterError {
+    ClusterError::Tool {
+        provider: ProviderKind::Local,
+        name: name.to_string(),
+        step,
+        source,
+    }
+}
+
+fn summarize(output: &ProcessOutput) -> String {
+    let text = if output.stderr.trim().is_empty() {
+        &output.stdout
+    } else {
+        &output.stderr
+    };
+    let text = text.trim();
+    let mut short: String = text.chars().take(300).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!("{} ({})", short, output.status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_are_all_named_with_the_install_command() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("kwokctl"), "").unwrap();
+        let message = LocalBinaries::in_dir(dir.path())
+            .check()
+            .unwrap_err()
+            .to_string();
+        for name in [
+            "kwokctl",
+            "etcd",
+            "kube-apiserver",
+            "kube-scheduler",
+            "kubectl",
+        ] {
+            assert!(
+                message.contains(&format!("/{name}")),
+                "{name} missing from: {message}"
+            );
+        }
+        assert!(message.contains("chart-harness tools install"), "{message}");
+        assert!(message.contains(BIN_DIR_ENV), "{message}");
+    }
+
+    #[test]
+    fn create_argv_points_every_component_at_a_local_binary() {
+        let provider = LocalProvider {
+            binaries: LocalBinaries::in_dir(Path::new("/opt/bin")),
+            kube_version: "v1.37.2".to_string(),
+        };
+        let args: Vec<String> = provider
+            .create_args(
+                "ch-1-a",
+                Path::new("/tmp/kc"),
+                Path::new("/tmp/w/kwok.yaml"),
+                Duration::from_secs(20),
+            )
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        for expected in [
+            "--runtime",
+            "binary",
+            "--etcd-binary=/opt/bin/etcd",
+            "--kube-apiserver-binary=/opt/bin/kube-apiserver",
+            "--kube-controller-manager-binary=/opt/bin/kube-controller-manager",
+            "--kube-scheduler-binary=/opt/bin/kube-scheduler",
+            "--kwok-controller-binary=/opt/bin/kwok",
+            "/tmp/kc",
+            "/tmp/w/kwok.yaml",
+            "20s",
+        ] {
+            assert!(
+                args.iter().any(|a| a == expected),
+                "{expected} not in {args:?}"
+            );
+        }
+        assert!(
+            !args.iter().any(|a| a.contains("://")),
+            "nothing may be downloaded: {args:?}"
+        );
+    }
+
+    #[test]
+    fn kubectl_directory_comes_first_on_path() {
+        let path = path_with_kubectl_first(Path::new("/opt/tools/kubectl"));
+        let first = std::env::split_paths(&path).next().unwrap();
+        assert_eq!(first, Path::new("/opt/tools"));
+    }
+
+    #[test]
+    fn pid_files_are_read_and_garbage_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("etcd.pid"), "4242\n").unwrap();
+        std::fs::write(dir.path().join("kube-apiserver.pid"), "not a pid").unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "99").unwrap();
+        assert_eq!(recorded_pids(dir.path()), vec![4242]);
+        assert!(recorded_pids(&dir.path().join("absent")).is_empty());
+    }
+
+    #[test]
+    fn only_processes_mentioning_the_workdir_are_ours() {
+        let own_pid = std::process::id() as i32;
+        // This test binary's command line does not mention a fresh temp dir.
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!belongs_to(own_pid, dir.path()));
+        let exe = std::env::current_exe().unwrap();
+        assert!(belongs_to(own_pid, exe.parent().unwrap()));
+    }
+}
