@@ -107,17 +107,21 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
 impl LocalProvider {
-    fn kwokctl(&self, workdir: &Path, timeout: Duration) -> ProcessSpec {
+    /// kwokctl with its state, and kubectl's discovery cache, kept inside the work
+    /// directory; kwokctl finds kubectl on PATH.
+    fn kwokctl(&self, cluster: &LocalCleanup, timeout: Duration) -> ProcessSpec {
         ProcessSpec::new(&self.binaries.kwokctl, timeout)
-            .env("KWOK_WORKDIR", workdir)
-            .env("KWOK_KUBE_VERSION", &self.kube_version)
+            .env("KWOK_WORKDIR", cluster.workdir.path())
+            .env("KUBECACHEDIR", cluster.kubectl_cache())
             .env("PATH", path_with_kubectl_first(&self.binaries.kubectl))
     }
 
-    fn kubectl(&self, kubeconfig: &Path) -> ProcessSpec {
+    fn kubectl(&self, cluster: &LocalCleanup) -> ProcessSpec {
         ProcessSpec::new(&self.binaries.kubectl, PROBE_TIMEOUT)
             .arg("--kubeconfig")
-            .arg(kubeconfig)
+            .arg(&cluster.kubeconfig)
+            .arg("--cache-dir")
+            .arg(cluster.kubectl_cache())
     }
 
     /// The argv of `kwokctl create cluster`, with every component pointed at a local
@@ -135,8 +139,8 @@ impl LocalProvider {
             "cluster".into(),
             "--name".into(),
             name.into(),
-            // An empty config of our own, so the user's ~/.kwok/kwok.yaml cannot change
-            // what the harness starts.
+            // Our own config (see `kwokctl_config`), which also keeps the user's
+            // ~/.kwok/kwok.yaml from changing what the harness starts.
             "--config".into(),
             config.into(),
             "--runtime".into(),
@@ -169,23 +173,24 @@ impl LocalProvider {
     /// Polls `/readyz` until it answers `ok` or the deadline passes.
     async fn wait_ready(
         &self,
-        name: &str,
-        kubeconfig: &Path,
+        cluster: &LocalCleanup,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<(), ClusterError> {
-        let spec = self.kubectl(kubeconfig).args(["get", "--raw", "/readyz"]);
-        poll(&spec, deadline, |output| match output.stdout.trim() {
-            "ok" => Ok(()),
-            other => Err(format!("/readyz answered {other}")),
+        let spec = self.kubectl(cluster).args(["get", "--raw", "/readyz"]);
+        poll(cluster, &spec, deadline, timeout, |output| {
+            match output.stdout.trim() {
+                "ok" => Ok(()),
+                other => Err(format!("/readyz answered {other}")),
+            }
         })
         .await
-        .map_err(|last| not_ready(name, timeout, last))
     }
 
     /// The server's `gitVersion`, which must be the pinned one.
-    async fn server_version(&self, name: &str, kubeconfig: &Path) -> Result<String, ClusterError> {
-        let spec = self.kubectl(kubeconfig).args(["get", "--raw", "/version"]);
+    async fn server_version(&self, cluster: &LocalCleanup) -> Result<String, ClusterError> {
+        let name = &cluster.name;
+        let spec = self.kubectl(cluster).args(["get", "--raw", "/version"]);
         let output = process::run_checked(&spec)
             .await
             .map_err(|source| tool_error(name, "reading /version", source))?;
@@ -205,14 +210,13 @@ impl LocalProvider {
     /// Creates `count` simulated nodes and waits until kwok reports them Ready.
     async fn add_nodes(
         &self,
-        name: &str,
-        workdir: &Path,
-        kubeconfig: &Path,
+        cluster: &LocalCleanup,
         count: u32,
         deadline: Instant,
         timeout: Duration,
     ) -> Result<(), ClusterError> {
-        let scale = self.kwokctl(workdir, timeout).args([
+        let name = &cluster.name;
+        let scale = self.kwokctl(cluster, timeout).args([
             "scale",
             "node",
             "--name",
@@ -223,13 +227,13 @@ impl LocalProvider {
         process::run_checked(&scale)
             .await
             .map_err(|source| tool_error(name, "kwokctl scale node", source))?;
-        let spec = self.kubectl(kubeconfig).args([
+        let spec = self.kubectl(cluster).args([
             "get",
             "nodes",
             "-o",
             r#"jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}"#,
         ]);
-        poll(&spec, deadline, |output| {
+        poll(cluster, &spec, deadline, timeout, |output| {
             let ready = output
                 .stdout
                 .lines()
@@ -242,59 +246,49 @@ impl LocalProvider {
             }
         })
         .await
-        .map_err(|last| not_ready(name, timeout, last))
     }
 
+    /// Creates the cluster, waits for `/readyz`, checks the version and adds the
+    /// simulated nodes; returns the server version and how long the API took to answer.
     async fn start(
         &self,
-        name: &str,
-        cleanup: &LocalCleanup,
+        cluster: &LocalCleanup,
         request: &ClusterRequest,
     ) -> Result<(String, Duration), ClusterError> {
+        let name = &cluster.name;
         let started = Instant::now();
         let deadline = started + request.ready_timeout;
-        let kubeconfig = cleanup.kubeconfig.to_path_buf();
         let create = self
-            .kwokctl(
-                cleanup.workdir.path(),
-                request.ready_timeout + Duration::from_secs(30),
-            )
+            .kwokctl(cluster, request.ready_timeout + Duration::from_secs(30))
             .args(self.create_args(
                 name,
-                &kubeconfig,
-                &cleanup.config_path(),
+                &cluster.kubeconfig,
+                &cluster.config_path(),
                 request.ready_timeout,
             ));
-        process::run_checked(&create)
-            .await
-            .map_err(|source| tool_error(name, "kwokctl create cluster", source))?;
-        restrict_to_owner(&kubeconfig)?;
-        self.wait_ready(name, &kubeconfig, deadline, request.ready_timeout)
+        // kwokctl waits up to two minutes for an API server that has already exited, so
+        // a component exit ends the create early (dropping it kills kwokctl).
+        tokio::select! {
+            created = process::run_checked(&create) => {
+                created.map_err(|source| tool_error(name, "kwokctl create cluster", source))?;
+            }
+            component = cluster.first_exit() => return Err(cluster.exited(component)),
+        }
+        restrict_to_owner(&cluster.kubeconfig)?;
+        self.wait_ready(cluster, deadline, request.ready_timeout)
             .await?;
         let ready_after = started.elapsed();
-        let version = self.server_version(name, &kubeconfig).await?;
+        let version = self.server_version(cluster).await?;
         if version.trim_start_matches('v') != self.kube_version.trim_start_matches('v') {
-            return Err(ClusterError::NotReady {
-                provider: ProviderKind::Local,
-                name: name.to_string(),
-                timeout: request.ready_timeout,
-                last: format!(
-                    "the API server reports {version}, but the pinned version is {}; rebuild kube-apiserver with \
-                     `chart-harness tools install` (its -ldflags set the version)",
-                    self.kube_version
-                ),
+            return Err(ClusterError::WrongServerVersion {
+                name: name.clone(),
+                found: version,
+                pinned: self.kube_version.clone(),
             });
         }
         if request.nodes > 0 {
-            self.add_nodes(
-                name,
-                cleanup.workdir.path(),
-                &kubeconfig,
-                request.nodes,
-                deadline,
-                request.ready_timeout,
-            )
-            .await?;
+            self.add_nodes(cluster, request.nodes, deadline, request.ready_timeout)
+                .await?;
         }
         Ok((version, ready_after))
     }
@@ -322,12 +316,17 @@ impl ClusterProvider for LocalProvider {
             kubeconfig: private_temp_file("chart-harness-local-")?,
             workdir,
         };
-        std::fs::write(cleanup.config_path(), "").map_err(|source| ClusterError::Io {
+        let config = kwokctl_config().map_err(|source| ClusterError::Io {
+            action: "reserve local ports for",
+            path: cleanup.config_path(),
+            source,
+        })?;
+        std::fs::write(cleanup.config_path(), config).map_err(|source| ClusterError::Io {
             action: "write",
             path: cleanup.config_path(),
             source,
         })?;
-        match self.start(&name, &cleanup, request).await {
+        match self.start(&cleanup, request).await {
             Ok((version, ready_after)) => Ok(ClusterHandle {
                 provider: ProviderKind::Local,
                 name: name.clone(),
@@ -367,12 +366,60 @@ impl LocalCleanup {
         self.workdir.path().join("kwok.yaml")
     }
 
+    fn kubectl_cache(&self) -> PathBuf {
+        self.workdir.path().join("kubectl-cache")
+    }
+
+    fn cluster_dir(&self) -> PathBuf {
+        self.workdir.path().join("clusters").join(&self.name)
+    }
+
     fn pid_dir(&self) -> PathBuf {
-        self.workdir
-            .path()
-            .join("clusters")
-            .join(&self.name)
-            .join("pids")
+        self.cluster_dir().join("pids")
+    }
+
+    /// A component kwokctl started (it wrote a pid file) that is no longer running.
+    fn exited_component(&self) -> Option<&'static str> {
+        COMPONENTS.into_iter().find(|component| {
+            let pid_file = self.pid_dir().join(format!("{component}.pid"));
+            let pid = std::fs::read_to_string(pid_file)
+                .ok()
+                .and_then(|text| text.trim().parse::<i32>().ok());
+            pid.is_some_and(|pid| !belongs_to(pid, self.workdir.path()) || is_zombie(pid))
+        })
+    }
+
+    /// Resolves when a started component has exited.
+    async fn first_exit(&self) -> &'static str {
+        loop {
+            if let Some(component) = self.exited_component() {
+                return component;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    fn exited(&self, component: &'static str) -> ClusterError {
+        ClusterError::ComponentExited {
+            name: self.name.clone(),
+            component,
+            log_tail: self.log_tail(component, 15),
+        }
+    }
+
+    /// The last `lines` lines of a component's log, for failure messages.
+    fn log_tail(&self, component: &str, lines: usize) -> String {
+        let path = self
+            .cluster_dir()
+            .join("logs")
+            .join(format!("{component}.log"));
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let all: Vec<&str> = text.lines().collect();
+                all[all.len().saturating_sub(lines)..].join("\n")
+            }
+            Err(error) => format!("(no log at {}: {error})", path.display()),
+        }
     }
 
     /// `kwokctl delete cluster` first; then any component it missed is killed by the pid
@@ -383,7 +430,10 @@ impl LocalCleanup {
         let delete = ProcessSpec::new(&self.kwokctl, Duration::from_secs(60))
             .env("KWOK_WORKDIR", self.workdir.path())
             .args(["delete", "cluster", "--name", &self.name, "--config"])
-            .arg(self.config_path());
+            .arg(self.config_path())
+            // Without it kwokctl edits ~/.kube/config.
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig);
         let deleted = process::run_checked(&delete)
             .await
             .map(drop)
@@ -417,6 +467,34 @@ impl LocalCleanup {
         }
         survivors.and(removed_dir).and(removed_config)
     }
+}
+
+/// The kwokctl options of every cluster: the six ports its components listen on,
+/// chosen by the kernel. kwokctl would pick them itself by counting down from 32767 and
+/// skipping only the ports of clusters in the same work directory, so two harness
+/// processes starting clusters at once (parallel test binaries, nextest) would be given
+/// the same ports. The kernel hands out distinct free ports instead; the listeners are
+/// closed just before kwokctl starts the components.
+fn kwokctl_config() -> std::io::Result<String> {
+    const PORT_OPTIONS: [&str; 6] = [
+        "etcdPort",
+        "etcdPeerPort",
+        "kubeApiserverPort",
+        "kubeControllerManagerPort",
+        "kubeSchedulerPort",
+        "kwokControllerPort",
+    ];
+    let listeners = PORT_OPTIONS
+        .iter()
+        .map(|_| std::net::TcpListener::bind(("127.0.0.1", 0)))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let mut config = String::from(
+        "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokctlConfiguration\noptions:\n",
+    );
+    for (option, listener) in PORT_OPTIONS.iter().zip(&listeners) {
+        config.push_str(&format!("  {option}: {}\n", listener.local_addr()?.port()));
+    }
+    Ok(config)
 }
 
 fn recorded_pids(dir: &Path) -> Vec<i32> {
@@ -485,13 +563,25 @@ fn path_with_kubectl_first(kubectl: &Path) -> OsString {
     std::env::join_paths(dirs).unwrap_or_default()
 }
 
+/// The components kwokctl starts, by the names of their pid and log files.
+const COMPONENTS: [&str; 5] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok-controller",
+];
+
 /// Runs `spec` every [`POLL_INTERVAL`] until `accept` takes a successful output or the
-/// deadline passes; the error is the last answer, for the failure message.
+/// deadline passes. A component that exits in the meantime ends the wait at once with
+/// the end of its log, rather than after the whole timeout with only "connection refused".
 async fn poll(
+    cluster: &LocalCleanup,
     spec: &ProcessSpec,
     deadline: Instant,
+    timeout: Duration,
     accept: impl Fn(&ProcessOutput) -> Result<(), String>,
-) -> Result<(), String> {
+) -> Result<(), ClusterError> {
     loop {
         let last = match process::run(spec).await {
             Ok(output) if output.success() => match accept(&output) {
@@ -501,8 +591,11 @@ async fn poll(
             Ok(output) => summarize(&output),
             Err(error) => error.to_string(),
         };
+        if let Some(component) = cluster.exited_component() {
+            return Err(cluster.exited(component));
+        }
         if Instant::now() >= deadline {
-            return Err(last);
+            return Err(not_ready(&cluster.name, timeout, last));
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
@@ -608,6 +701,26 @@ mod tests {
     }
 
     #[test]
+    fn each_cluster_config_names_six_distinct_ports() {
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Config {
+            kind: String,
+            options: std::collections::BTreeMap<String, u16>,
+        }
+        let first: Config =
+            crate::yaml::parse_str(&kwokctl_config().unwrap(), Path::new("a")).unwrap();
+        let second: Config =
+            crate::yaml::parse_str(&kwokctl_config().unwrap(), Path::new("b")).unwrap();
+        assert_eq!(first.kind, "KwokctlConfiguration");
+        assert_eq!(first.options.len(), 6);
+        let first_ports: std::collections::BTreeSet<u16> =
+            first.options.values().copied().collect();
+        assert_eq!(first_ports.len(), 6, "ports repeat: {:?}", first.options);
+        assert_ne!(first.options, second.options);
+    }
+
+    #[test]
     fn kubectl_directory_comes_first_on_path() {
         let path = path_with_kubectl_first(Path::new("/opt/tools/kubectl"));
         let first = std::env::split_paths(&path).next().unwrap();
@@ -632,5 +745,252 @@ mod tests {
         assert!(!belongs_to(own_pid, dir.path()));
         let exe = std::env::current_exe().unwrap();
         assert!(belongs_to(own_pid, exe.parent().unwrap()));
+    }
+
+    /// The binaries for the real-cluster tests: `CHART_HARNESS_CLUSTER_BIN_DIR`, else
+    /// the repository's `.tools/bin`. Missing binaries fail the test (a cluster test that
+    /// finds no cluster is a failure, not a skip), with the command that installs them.
+    fn test_provider() -> LocalProvider {
+        let binaries = LocalBinaries::from_env().unwrap_or_else(|| {
+            let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+            LocalBinaries::in_dir(&repo_root.join(".tools").join("bin"))
+        });
+        if let Err(error) = binaries.check() {
+            panic!("{error}");
+        }
+        LocalProvider {
+            binaries,
+            // The Kubernetes pin of ci/tools.toml; CHART_HARNESS_KUBE_VERSION overrides
+            // it for binaries built at another version.
+            kube_version: std::env::var("CHART_HARNESS_KUBE_VERSION")
+                .unwrap_or_else(|_| "v1.37.2".to_string()),
+        }
+    }
+
+    /// Processes whose command line mentions `needle` (the unique cluster name appears
+    /// in every component's paths).
+    fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                continue;
+            };
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) && !is_zombie(pid) {
+                found.push((pid, cmdline));
+            }
+        }
+        found
+    }
+
+    async fn kubectl(provider: &LocalProvider, handle: &ClusterHandle, args: &[&str]) -> String {
+        let spec = ProcessSpec::new(&provider.binaries.kubectl, Duration::from_secs(90))
+            .arg("--kubeconfig")
+            .arg(handle.kubeconfig())
+            .args(args);
+        process::run_checked(&spec).await.unwrap().stdout
+    }
+
+    fn request(prefix: &str) -> ClusterRequest {
+        ClusterRequest {
+            name_prefix: prefix.to_string(),
+            nodes: 2,
+            ready_timeout: Duration::from_secs(120),
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn local_control_plane_runs_workloads_and_leaves_nothing_behind() {
+        use std::os::unix::fs::PermissionsExt;
+        let provider = test_provider();
+        let handle = provider.acquire(&request("ch-test-local")).await.unwrap();
+        let name = handle.name().to_string();
+        let kubeconfig = handle.kubeconfig().to_path_buf();
+        // Shown with --nocapture: the start-up figure the issue asks to report.
+        println!("{}", handle.description());
+        assert!(handle.pods_simulated());
+        assert!(
+            handle.description().contains("no container runs"),
+            "{}",
+            handle.description()
+        );
+        assert_eq!(
+            std::fs::metadata(&kubeconfig).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+
+        let version: serde_json::Value =
+            serde_json::from_str(&kubectl(&provider, &handle, &["get", "--raw", "/version"]).await)
+                .unwrap();
+        assert_eq!(
+            version["gitVersion"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches('v'),
+            provider.kube_version.trim_start_matches('v')
+        );
+        let nodes = kubectl(&provider, &handle, &["get", "nodes", "-o", "name"]).await;
+        assert_eq!(nodes.lines().count(), 2, "{nodes}");
+
+        // The real controller-manager and scheduler act on kwok's simulated nodes: a
+        // Deployment rolls out, and a deleted pod is replaced.
+        kubectl(
+            &provider,
+            &handle,
+            &[
+                "create",
+                "deployment",
+                "web",
+                "--image=registry.invalid/web:1",
+                "--replicas=2",
+            ],
+        )
+        .await;
+        kubectl(
+            &provider,
+            &handle,
+            &["rollout", "status", "deployment/web", "--timeout=60s"],
+        )
+        .await;
+        let pods = kubectl(
+            &provider,
+            &handle,
+            &["get", "pods", "-l", "app=web", "-o", "name"],
+        )
+        .await;
+        let first = pods
+            .lines()
+            .next()
+            .expect("the deployment has pods")
+            .to_string();
+        kubectl(&provider, &handle, &["delete", &first, "--wait=true"]).await;
+        kubectl(
+            &provider,
+            &handle,
+            &["rollout", "status", "deployment/web", "--timeout=60s"],
+        )
+        .await;
+        let ready = kubectl(
+            &provider,
+            &handle,
+            &[
+                "get",
+                "deployment",
+                "web",
+                "-o",
+                "jsonpath={.status.readyReplicas}",
+            ],
+        )
+        .await;
+        assert_eq!(ready.trim(), "2");
+        let pods_after = kubectl(
+            &provider,
+            &handle,
+            &["get", "pods", "-l", "app=web", "-o", "name"],
+        )
+        .await;
+        assert!(
+            !pods_after.lines().any(|pod| pod == first),
+            "{first} was not replaced: {pods_after}"
+        );
+
+        let components = processes_mentioning(&name);
+        assert!(
+            components.len() >= 5,
+            "expected etcd, apiserver, controller-manager, scheduler and kwok: {components:?}"
+        );
+
+        handle.teardown().await.unwrap();
+        assert_eq!(processes_mentioning(&name), Vec::new());
+        assert!(
+            !kubeconfig.exists(),
+            "{} was left behind",
+            kubeconfig.display()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_dropped_local_handle_still_tears_down() {
+        let provider = test_provider();
+        let handle = provider
+            .acquire(&ClusterRequest {
+                nodes: 0,
+                ..request("ch-test-drop")
+            })
+            .await
+            .unwrap();
+        let name = handle.name().to_string();
+        let kubeconfig = handle.kubeconfig().to_path_buf();
+        assert!(!processes_mentioning(&name).is_empty());
+        drop(handle);
+        assert_eq!(processes_mentioning(&name), Vec::new());
+        assert!(
+            !kubeconfig.exists(),
+            "{} was left behind",
+            kubeconfig.display()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_start_cleans_up_before_reporting() {
+        let mut provider = test_provider();
+        // The binaries report their real version; a different pin must be refused, the
+        // way a kube-apiserver built without version ldflags (v0.0.0) is.
+        provider.kube_version = "v1.0.0".to_string();
+        let prefix = unique_name("ch-test-version");
+        let error = provider
+            .acquire(&ClusterRequest {
+                nodes: 0,
+                ..request(&prefix)
+            })
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ClusterError::WrongServerVersion { .. }),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("chart-harness tools install"),
+            "{error}"
+        );
+        assert_eq!(processes_mentioning(&prefix), Vec::new());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_component_that_exits_fails_fast_with_its_log() {
+        let mut provider = test_provider();
+        // A real binary that cannot serve as the API server: the scheduler rejects the
+        // API server's flags and exits.
+        provider.binaries.kube_apiserver = provider.binaries.kube_scheduler.clone();
+        let prefix = unique_name("ch-test-exit");
+        let started = Instant::now();
+        let error = provider
+            .acquire(&ClusterRequest {
+                nodes: 0,
+                ..request(&prefix)
+            })
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            matches!(
+                error,
+                ClusterError::ComponentExited {
+                    component: "kube-apiserver",
+                    ..
+                }
+            ),
+            "{message}"
+        );
+        assert!(message.contains("unknown flag"), "{message}");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(processes_mentioning(&prefix), Vec::new());
     }
 }

@@ -110,6 +110,23 @@ pub enum ClusterError {
         timeout: Duration,
         last: String,
     },
+    #[error(
+        "local cluster `{name}`: {component} exited while starting; the end of its log:\n{log_tail}"
+    )]
+    ComponentExited {
+        name: String,
+        component: &'static str,
+        log_tail: String,
+    },
+    #[error(
+        "local cluster `{name}`: the API server reports {found}, but the pinned version is {pinned}; \
+         rebuild the Kubernetes binaries with `chart-harness tools install` (its -ldflags set the version)"
+    )]
+    WrongServerVersion {
+        name: String,
+        found: String,
+        pinned: String,
+    },
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         action: &'static str,
