@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{
-    Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, ProviderKind,
-    private_temp_file, restrict_to_owner, unique_name,
+    Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, PendingCleanup,
+    ProviderKind, private_temp_file, restrict_to_owner, unique_name,
 };
 use crate::tools::process::{self, ProcessSpec};
 
@@ -451,7 +451,7 @@ impl ClusterProvider for KindProvider {
                 image.as_deref().unwrap_or("kind's default")
             ),
             pods_simulated: false,
-            cleanup: Some(Cleanup::Kind(cleanup)),
+            cleanup: Some(PendingCleanup::register(Cleanup::Kind(cleanup))),
         })
     }
 }

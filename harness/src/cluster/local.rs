@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::{
-    Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, ProviderKind,
-    private_temp_file, restrict_to_owner, unique_name,
+    Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, PendingCleanup,
+    ProviderKind, private_temp_file, restrict_to_owner, unique_name,
 };
 use crate::tools::ToolError;
 use crate::tools::process::{self, ProcessOutput, ProcessSpec};
@@ -340,7 +340,7 @@ impl ClusterProvider for LocalProvider {
                     request.nodes
                 ),
                 pods_simulated: true,
-                cleanup: Some(Cleanup::Local(cleanup)),
+                cleanup: Some(PendingCleanup::register(Cleanup::Local(cleanup))),
             }),
             Err(error) => {
                 if let Err(cleanup_error) = cleanup.run().await {
@@ -747,6 +747,10 @@ mod tests {
         assert!(belongs_to(own_pid, exe.parent().unwrap()));
     }
 
+    /// Real-cluster tests run side by side (which also proves parallel clusters do not
+    /// collide), except the one that tears down every cluster of the process.
+    static CLUSTER_TESTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
     /// The binaries for the real-cluster tests: `CHART_HARNESS_CLUSTER_BIN_DIR`, else
     /// the repository's `.tools/bin`. Missing binaries fail the test (a cluster test that
     /// finds no cluster is a failure, not a skip), with the command that installs them.
@@ -804,6 +808,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn local_control_plane_runs_workloads_and_leaves_nothing_behind() {
+        let _shared = CLUSTER_TESTS.read().await;
         use std::os::unix::fs::PermissionsExt;
         let provider = test_provider();
         let handle = provider.acquire(&request("ch-test-local")).await.unwrap();
@@ -914,6 +919,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_dropped_local_handle_still_tears_down() {
+        let _shared = CLUSTER_TESTS.read().await;
         let provider = test_provider();
         let handle = provider
             .acquire(&ClusterRequest {
@@ -936,6 +942,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_failed_start_cleans_up_before_reporting() {
+        let _shared = CLUSTER_TESTS.read().await;
         let mut provider = test_provider();
         // The binaries report their real version; a different pin must be refused, the
         // way a kube-apiserver built without version ldflags (v0.0.0) is.
@@ -961,6 +968,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_component_that_exits_fails_fast_with_its_log() {
+        let _shared = CLUSTER_TESTS.read().await;
         let mut provider = test_provider();
         // A real binary that cannot serve as the API server: the scheduler rejects the
         // API server's flags and exits.
@@ -992,5 +1000,27 @@ mod tests {
             started.elapsed()
         );
         assert_eq!(processes_mentioning(&prefix), Vec::new());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn teardown_all_removes_clusters_whose_handles_are_still_held() {
+        // teardown_all would also remove the clusters of tests running beside this one.
+        let _alone = CLUSTER_TESTS.write().await;
+        let provider = test_provider();
+        let handle = provider
+            .acquire(&ClusterRequest {
+                nodes: 0,
+                ..request("ch-test-signal")
+            })
+            .await
+            .unwrap();
+        let name = handle.name().to_string();
+        assert!(!processes_mentioning(&name).is_empty());
+        // What the SIGINT/SIGTERM handler does before the process exits.
+        let errors = super::super::teardown_all().await;
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(processes_mentioning(&name), Vec::new());
+        assert!(!handle.kubeconfig().exists());
+        handle.teardown().await.unwrap();
     }
 }

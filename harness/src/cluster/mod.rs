@@ -17,11 +17,14 @@ pub mod kind;
 pub mod kubeconfig;
 pub mod local;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::tools::ToolError;
@@ -216,7 +219,7 @@ pub struct ClusterHandle {
     context: Option<String>,
     description: String,
     pods_simulated: bool,
-    cleanup: Option<Cleanup>,
+    cleanup: Option<PendingCleanup>,
 }
 
 /// What a handle must undo. `None` on the handle means nothing (an existing cluster).
@@ -233,6 +236,46 @@ impl Cleanup {
             Cleanup::Kind(cleanup) => cleanup.run().await,
         }
     }
+}
+
+/// Cleanups of handles not torn down yet. `Drop` does not run when the process exits
+/// on SIGINT or SIGTERM, so the signal handler calls [`teardown_all`], which finds every
+/// live cluster here.
+static PENDING: Mutex<BTreeMap<u64, Cleanup>> = Mutex::new(BTreeMap::new());
+static NEXT_CLEANUP: AtomicU64 = AtomicU64::new(0);
+
+/// A handle's claim on its entry in [`PENDING`].
+#[derive(Debug)]
+struct PendingCleanup(u64);
+
+impl PendingCleanup {
+    fn register(cleanup: Cleanup) -> PendingCleanup {
+        let id = NEXT_CLEANUP.fetch_add(1, Ordering::Relaxed);
+        pending().insert(id, cleanup);
+        PendingCleanup(id)
+    }
+
+    /// The cleanup, unless [`teardown_all`] already took it.
+    fn take(self) -> Option<Cleanup> {
+        pending().remove(&self.0)
+    }
+}
+
+fn pending() -> std::sync::MutexGuard<'static, BTreeMap<u64, Cleanup>> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tears down every cluster whose handle has not been torn down, for signal handlers
+/// on the way out. The handles stay valid; their own teardown then does nothing.
+pub async fn teardown_all() -> Vec<ClusterError> {
+    let cleanups = std::mem::take(&mut *pending());
+    let mut errors = Vec::new();
+    for cleanup in cleanups.into_values() {
+        if let Err(error) = cleanup.run().await {
+            errors.push(error);
+        }
+    }
+    errors
 }
 
 impl ClusterHandle {
@@ -270,7 +313,7 @@ impl ClusterHandle {
     /// Removes the cluster and everything the provider made for it (processes, work
     /// directory, kubeconfig). A no-op for an existing cluster.
     pub async fn teardown(mut self) -> Result<(), ClusterError> {
-        match self.cleanup.take() {
+        match self.cleanup.take().and_then(PendingCleanup::take) {
             Some(cleanup) => cleanup.run().await,
             None => Ok(()),
         }
@@ -282,7 +325,7 @@ impl Drop for ClusterHandle {
     /// inside a runtime that cannot be blocked, so the teardown runs to completion on a
     /// thread of its own with a small runtime.
     fn drop(&mut self) {
-        let Some(cleanup) = self.cleanup.take() else {
+        let Some(cleanup) = self.cleanup.take().and_then(PendingCleanup::take) else {
             return;
         };
         let name = self.name.clone();
