@@ -96,9 +96,9 @@ fn is_executable_file(path: &Path) -> bool {
 #[derive(Clone, Debug)]
 pub struct LocalProvider {
     pub binaries: LocalBinaries,
-    /// The version the Kubernetes binaries were built as (`v1.37.2`). kwokctl picks
-    /// component flags by it, and the harness checks the server reports it: a server
-    /// built without the version ldflags says v0.0.0 and breaks helm's kubeVersion checks.
+    /// The pinned Kubernetes version (`v1.37.2`). The started API server must report it:
+    /// one built without the version ldflags says v0.0.0 and breaks helm's kubeVersion
+    /// checks. (kwokctl itself reads each component's version from the binary.)
     pub kube_version: String,
 }
 
