@@ -9,6 +9,7 @@
 pub mod changed;
 pub mod chartfile;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod discovery;
 pub mod kube_version;

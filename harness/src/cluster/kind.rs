@@ -1,0 +1,730 @@
+//! kind clusters: real nodes in Docker containers, made from the configs in
+//! `kind-configs/`, with the node image picked per Kubernetes minor from
+//! `kind-configs/node-images.yaml`.
+//!
+//! The configs are parsed here against a model of kind's `kind.x-k8s.io/v1alpha4`
+//! Cluster that rejects unknown fields, so a typo in a config fails the harness's own
+//! tests on machines without Docker, instead of failing later in CI with Docker.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{
+    Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, PendingCleanup,
+    ProviderKind, private_temp_file, restrict_to_owner, unique_name,
+};
+use crate::tools::process::{self, ProcessSpec};
+
+/// Directory of the kind configs, relative to the repository root.
+pub const KIND_CONFIG_DIR: &str = "kind-configs";
+/// The file mapping each supported Kubernetes minor to its kind node image.
+pub const NODE_IMAGES_FILE: &str = "node-images.yaml";
+
+/// The kind configs the repository ships.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KindConfigName {
+    /// One control-plane node that also runs workloads.
+    SingleNode,
+    /// One control-plane node and two workers, for anti-affinity and spreading.
+    MultiNode,
+}
+
+impl KindConfigName {
+    pub const ALL: [KindConfigName; 2] = [KindConfigName::SingleNode, KindConfigName::MultiNode];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            KindConfigName::SingleNode => "single-node.yaml",
+            KindConfigName::MultiNode => "multi-node.yaml",
+        }
+    }
+
+    pub fn path(self, repo_root: &Path) -> PathBuf {
+        repo_root.join(KIND_CONFIG_DIR).join(self.file_name())
+    }
+}
+
+/// kind's v1alpha4 `Cluster`, field for field, so that an unknown key is an error.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KindCluster {
+    pub kind: String,
+    pub api_version: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub nodes: Vec<KindNode>,
+    #[serde(default)]
+    pub networking: Option<KindNetworking>,
+    #[serde(default)]
+    pub feature_gates: BTreeMap<String, bool>,
+    #[serde(default)]
+    pub runtime_config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub kubeadm_config_patches: Vec<String>,
+    #[serde(default, rename = "kubeadmConfigPatchesJSON6902")]
+    pub kubeadm_config_patches_json6902: Vec<KindPatchJson6902>,
+    #[serde(default)]
+    pub containerd_config_patches: Vec<String>,
+    #[serde(default, rename = "containerdConfigPatchesJSON6902")]
+    pub containerd_config_patches_json6902: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KindNodeRole {
+    ControlPlane,
+    Worker,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KindNode {
+    /// kind defaults a node without a role to control-plane.
+    #[serde(default)]
+    pub role: Option<KindNodeRole>,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub extra_mounts: Vec<KindMount>,
+    #[serde(default)]
+    pub extra_port_mappings: Vec<KindPortMapping>,
+    #[serde(default)]
+    pub kubeadm_config_patches: Vec<String>,
+    #[serde(default, rename = "kubeadmConfigPatchesJSON6902")]
+    pub kubeadm_config_patches_json6902: Vec<KindPatchJson6902>,
+}
+
+impl KindNode {
+    pub fn role(&self) -> KindNodeRole {
+        self.role.unwrap_or(KindNodeRole::ControlPlane)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KindNetworking {
+    #[serde(default)]
+    pub ip_family: Option<KindIpFamily>,
+    #[serde(default)]
+    pub api_server_port: Option<i32>,
+    #[serde(default)]
+    pub api_server_address: Option<String>,
+    #[serde(default)]
+    pub pod_subnet: Option<String>,
+    #[serde(default)]
+    pub service_subnet: Option<String>,
+    #[serde(default, rename = "disableDefaultCNI")]
+    pub disable_default_cni: bool,
+    #[serde(default)]
+    pub kube_proxy_mode: Option<KindProxyMode>,
+    #[serde(default)]
+    pub dns_search: Option<Vec<String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KindIpFamily {
+    Ipv4,
+    Ipv6,
+    Dual,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KindProxyMode {
+    Iptables,
+    Ipvs,
+    Nftables,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindPatchJson6902 {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub patch: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KindMount {
+    #[serde(default)]
+    pub container_path: Option<String>,
+    #[serde(default)]
+    pub host_path: Option<String>,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub selinux_relabel: bool,
+    #[serde(default)]
+    pub propagation: Option<KindMountPropagation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum KindMountPropagation {
+    None,
+    HostToContainer,
+    Bidirectional,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KindPortMapping {
+    #[serde(default)]
+    pub container_port: Option<i32>,
+    #[serde(default)]
+    pub host_port: Option<i32>,
+    #[serde(default)]
+    pub listen_address: Option<String>,
+    #[serde(default)]
+    pub protocol: Option<KindPortProtocol>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub enum KindPortProtocol {
+    #[serde(rename = "TCP")]
+    Tcp,
+    #[serde(rename = "UDP")]
+    Udp,
+    #[serde(rename = "SCTP")]
+    Sctp,
+}
+
+impl KindCluster {
+    /// Reads a kind config and checks what serde cannot: the type header and that
+    /// there is a control-plane node.
+    pub fn read(path: &Path) -> Result<KindCluster, ClusterError> {
+        let cluster: KindCluster =
+            crate::yaml::read_file(path).map_err(|e| ClusterError::KindConfig {
+                path: path.to_path_buf(),
+                message: match e.line {
+                    Some(line) => format!("line {line}: {}", e.message),
+                    None => e.message,
+                },
+            })?;
+        let problem = |message: String| ClusterError::KindConfig {
+            path: path.to_path_buf(),
+            message,
+        };
+        if cluster.kind != "Cluster" {
+            return Err(problem(format!(
+                "kind is `{}`, expected `Cluster`",
+                cluster.kind
+            )));
+        }
+        if cluster.api_version != "kind.x-k8s.io/v1alpha4" {
+            return Err(problem(format!(
+                "apiVersion is `{}`, expected `kind.x-k8s.io/v1alpha4`",
+                cluster.api_version
+            )));
+        }
+        if !cluster.nodes.is_empty() && cluster.control_planes() == 0 {
+            return Err(problem("has nodes but no control-plane node".to_string()));
+        }
+        Ok(cluster)
+    }
+
+    /// kind makes one control-plane node when `nodes` is empty.
+    pub fn control_planes(&self) -> usize {
+        if self.nodes.is_empty() {
+            return 1;
+        }
+        self.nodes
+            .iter()
+            .filter(|n| n.role() == KindNodeRole::ControlPlane)
+            .count()
+    }
+
+    pub fn workers(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| n.role() == KindNodeRole::Worker)
+            .count()
+    }
+}
+
+/// `kind-configs/node-images.yaml`: the node image for each supported Kubernetes minor,
+/// pinned by digest, as published in the kind release notes. This is the matrix input
+/// for running the suites against several Kubernetes versions.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeImages {
+    /// The kind release the images were built for; kind supports an image only with it.
+    pub kind_version: String,
+    /// `"1.37"` → `kindest/node:v1.37.0@sha256:…`.
+    pub images: BTreeMap<String, String>,
+}
+
+impl NodeImages {
+    pub fn read(path: &Path) -> Result<NodeImages, ClusterError> {
+        let images: NodeImages =
+            crate::yaml::read_file(path).map_err(|e| ClusterError::KindConfig {
+                path: path.to_path_buf(),
+                message: e.message,
+            })?;
+        images
+            .validate()
+            .map_err(|message| ClusterError::KindConfig {
+                path: path.to_path_buf(),
+                message,
+            })?;
+        Ok(images)
+    }
+
+    /// Every key is a `1.N` minor and every image is `kindest/node:v1.N.P@sha256:<64 hex>`
+    /// with the same minor: a digest is what guarantees an image built for this kind
+    /// release, and a mismatched minor would test the wrong Kubernetes.
+    fn validate(&self) -> Result<(), String> {
+        if semver::Version::parse(self.kind_version.trim_start_matches('v')).is_err() {
+            return Err(format!(
+                "kindVersion `{}` is not a version like v0.33.0",
+                self.kind_version
+            ));
+        }
+        if self.images.is_empty() {
+            return Err("images is empty".to_string());
+        }
+        for (minor, image) in &self.images {
+            let minor_number = minor
+                .strip_prefix("1.")
+                .filter(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_digit()))
+                .ok_or_else(|| format!("key `{minor}` is not a Kubernetes minor like 1.37"))?;
+            let rest = image
+                .strip_prefix("kindest/node:v")
+                .ok_or_else(|| format!("{minor}: `{image}` is not a kindest/node image"))?;
+            let (tag, digest) = rest
+                .split_once("@sha256:")
+                .ok_or_else(|| format!("{minor}: `{image}` is not pinned with @sha256:<digest>"))?;
+            let version = semver::Version::parse(tag)
+                .map_err(|_| format!("{minor}: tag `v{tag}` is not a Kubernetes version"))?;
+            if version.major != 1 || version.minor.to_string() != minor_number {
+                return Err(format!("{minor}: image `{image}` is for Kubernetes {tag}"));
+            }
+            if digest.len() != 64
+                || !digest
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+            {
+                return Err(format!(
+                    "{minor}: digest `{digest}` is not 64 lowercase hex digits"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The image for a Kubernetes version (`1.36` or `1.36.4`), by its minor.
+    pub fn image_for(&self, kube_version: &str) -> Option<&str> {
+        let trimmed = kube_version.trim_start_matches('v');
+        let minor: String = trimmed.splitn(3, '.').take(2).collect::<Vec<_>>().join(".");
+        self.images.get(&minor).map(String::as_str)
+    }
+}
+
+/// Creates a kind cluster per run and deletes it at the end.
+#[derive(Clone, Debug)]
+pub struct KindProvider {
+    /// The kind binary (resolved by the tools module).
+    pub kind: PathBuf,
+    pub repo_root: PathBuf,
+    pub config: KindConfigName,
+    /// Kubernetes version to run (`1.36`); `None` uses kind's default image.
+    pub kube_version: Option<String>,
+}
+
+/// The argv of `kind create cluster`, kept apart from running it so it can be checked
+/// without Docker.
+pub fn create_args(
+    name: &str,
+    config: &Path,
+    kubeconfig: &Path,
+    image: Option<&str>,
+    wait: Duration,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "create".into(),
+        "cluster".into(),
+        "--name".into(),
+        name.into(),
+        "--config".into(),
+        config.into(),
+        "--kubeconfig".into(),
+        kubeconfig.into(),
+        "--wait".into(),
+        format!("{}s", wait.as_secs().max(1)).into(),
+    ];
+    if let Some(image) = image {
+        args.push("--image".into());
+        args.push(image.into());
+    }
+    args
+}
+
+/// The argv of `kind delete cluster` for a cluster made by [`create_args`].
+pub fn delete_args(name: &str, kubeconfig: &Path) -> Vec<OsString> {
+    vec![
+        "delete".into(),
+        "cluster".into(),
+        "--name".into(),
+        name.into(),
+        "--kubeconfig".into(),
+        kubeconfig.into(),
+    ]
+}
+
+impl KindProvider {
+    fn node_image(&self) -> Result<Option<String>, ClusterError> {
+        let Some(version) = &self.kube_version else {
+            return Ok(None);
+        };
+        let path = self.repo_root.join(KIND_CONFIG_DIR).join(NODE_IMAGES_FILE);
+        let images = NodeImages::read(&path)?;
+        images
+            .image_for(version)
+            .map(|image| Some(image.to_string()))
+            .ok_or_else(|| ClusterError::KindConfig {
+                path,
+                message: format!(
+                    "has no node image for Kubernetes {version}; it maps {}",
+                    images.images.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            })
+    }
+}
+
+impl ClusterProvider for KindProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Kind
+    }
+
+    async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
+        let config_path = self.config.path(&self.repo_root);
+        let config = KindCluster::read(&config_path)?;
+        let image = self.node_image()?;
+        let name = unique_name(&request.name_prefix);
+        let kubeconfig = private_temp_file("chart-harness-kind-")?;
+        let spec = ProcessSpec::new(&self.kind, request.ready_timeout + Duration::from_secs(240))
+            .args(create_args(
+                &name,
+                &config_path,
+                &kubeconfig,
+                image.as_deref(),
+                request.ready_timeout,
+            ));
+        let cleanup = KindCleanup {
+            kind: self.kind.clone(),
+            name: name.clone(),
+            kubeconfig,
+        };
+        // From here on the cleanup owns the name: a failed create can leave containers.
+        if let Err(source) = process::run_checked(&spec).await {
+            let create_error = ClusterError::Tool {
+                provider: ProviderKind::Kind,
+                name: name.clone(),
+                step: "kind create cluster",
+                source,
+            };
+            if let Err(cleanup_error) = cleanup.run().await {
+                tracing::error!("{cleanup_error}");
+            }
+            return Err(create_error);
+        }
+        restrict_to_owner(&cleanup.kubeconfig)?;
+        Ok(ClusterHandle {
+            provider: ProviderKind::Kind,
+            name: name.clone(),
+            kubeconfig: cleanup.kubeconfig.to_path_buf(),
+            context: Some(format!("kind-{name}")),
+            description: format!(
+                "kind cluster `{name}` from {} ({} control-plane, {} worker nodes, image {})",
+                config_path.display(),
+                config.control_planes(),
+                config.workers(),
+                image.as_deref().unwrap_or("kind's default")
+            ),
+            pods_simulated: false,
+            cleanup: Some(PendingCleanup::register(Cleanup::Kind(cleanup))),
+        })
+    }
+}
+
+/// Deletes the kind cluster and its kubeconfig.
+#[derive(Debug)]
+pub(super) struct KindCleanup {
+    kind: PathBuf,
+    name: String,
+    kubeconfig: tempfile::TempPath,
+}
+
+impl KindCleanup {
+    pub(super) async fn run(self) -> Result<(), ClusterError> {
+        let spec = ProcessSpec::new(&self.kind, Duration::from_secs(120))
+            .args(delete_args(&self.name, &self.kubeconfig));
+        let deleted = process::run_checked(&spec)
+            .await
+            .map_err(|source| ClusterError::Tool {
+                provider: ProviderKind::Kind,
+                name: self.name.clone(),
+                step: "kind delete cluster",
+                source,
+            });
+        let path = self.kubeconfig.to_path_buf();
+        let removed = self.kubeconfig.close().map_err(|source| ClusterError::Io {
+            action: "remove the kubeconfig",
+            path,
+            source,
+        });
+        deleted.and(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn repo_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf()
+    }
+
+    fn parse_cluster(text: &str) -> Result<KindCluster, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cluster.yaml");
+        std::fs::write(&path, text).unwrap();
+        KindCluster::read(&path).map_err(|e| e.to_string())
+    }
+
+    #[rstest]
+    #[case(KindConfigName::SingleNode, 1, 0)]
+    #[case(KindConfigName::MultiNode, 1, 2)]
+    fn shipped_configs_parse_with_their_node_counts(
+        #[case] config: KindConfigName,
+        #[case] control_planes: usize,
+        #[case] workers: usize,
+    ) {
+        let cluster = KindCluster::read(&config.path(&repo_root())).unwrap();
+        assert_eq!(cluster.control_planes(), control_planes);
+        assert_eq!(cluster.workers(), workers);
+    }
+
+    #[test]
+    fn every_yaml_in_kind_configs_is_a_known_shape() {
+        let dir = repo_root().join(KIND_CONFIG_DIR);
+        let mut checked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+                continue;
+            }
+            if path.file_name().and_then(|n| n.to_str()) == Some(NODE_IMAGES_FILE) {
+                NodeImages::read(&path).unwrap();
+            } else {
+                KindCluster::read(&path).unwrap();
+            }
+            checked += 1;
+        }
+        assert!(
+            checked >= 3,
+            "expected the two configs and the image map in {}",
+            dir.display()
+        );
+    }
+
+    #[rstest]
+    #[case::misspelled_field(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: worker\n  extraMount: []\n",
+        "unknown field `extraMount`"
+    )]
+    #[case::unknown_role(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: master\n",
+        "master"
+    )]
+    #[case::wrong_api_version(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha3\n",
+        "expected `kind.x-k8s.io/v1alpha4`"
+    )]
+    #[case::wrong_kind(
+        "kind: Config\napiVersion: kind.x-k8s.io/v1alpha4\n",
+        "expected `Cluster`"
+    )]
+    #[case::only_workers(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: worker\n",
+        "no control-plane"
+    )]
+    #[case::networking_typo(
+        "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking:\n  podSubnets: 10.0.0.0/16\n",
+        "unknown field `podSubnets`"
+    )]
+    fn typos_in_kind_configs_are_caught(#[case] text: &str, #[case] expected: &str) {
+        let message = parse_cluster(text).unwrap_err();
+        assert!(message.contains(expected), "{message}");
+    }
+
+    #[test]
+    fn a_full_featured_config_parses() {
+        let cluster = parse_cluster(
+            "kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+name: demo
+featureGates:
+  SomeGate: true
+runtimeConfig:
+  api/all: \"true\"
+networking:
+  ipFamily: dual
+  disableDefaultCNI: true
+  kubeProxyMode: nftables
+kubeadmConfigPatchesJSON6902:
+- group: kubeadm.k8s.io
+  version: v1beta3
+  kind: ClusterConfiguration
+  patch: \"[]\"
+nodes:
+- role: control-plane
+  labels:
+    ingress-ready: \"true\"
+  extraPortMappings:
+  - containerPort: 80
+    hostPort: 8080
+    protocol: TCP
+  extraMounts:
+  - hostPath: /tmp
+    containerPath: /host-tmp
+    readOnly: true
+    propagation: HostToContainer
+- role: worker
+",
+        )
+        .unwrap();
+        assert_eq!(cluster.control_planes(), 1);
+        assert_eq!(cluster.workers(), 1);
+        assert!(cluster.networking.unwrap().disable_default_cni);
+    }
+
+    #[test]
+    fn the_image_map_covers_recent_minors_with_digests() {
+        let images =
+            NodeImages::read(&repo_root().join(KIND_CONFIG_DIR).join(NODE_IMAGES_FILE)).unwrap();
+        for minor in ["1.35", "1.36", "1.37"] {
+            let image = images
+                .image_for(minor)
+                .unwrap_or_else(|| panic!("no image for {minor}"));
+            assert!(
+                image.starts_with(&format!("kindest/node:v{minor}.")),
+                "{image}"
+            );
+            assert!(image.contains("@sha256:"), "{image}");
+        }
+        assert_eq!(images.image_for("v1.36.9"), images.image_for("1.36"));
+        assert_eq!(images.image_for("1.20"), None);
+    }
+
+    #[rstest]
+    #[case::no_digest("1.37: kindest/node:v1.37.0", "not pinned")]
+    #[case::wrong_minor(
+        "\"1.36\": kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
+        "is for Kubernetes 1.37.0"
+    )]
+    #[case::short_digest("\"1.37\": kindest/node:v1.37.0@sha256:abc", "64 lowercase hex")]
+    #[case::bad_key(
+        "latest: kindest/node:v1.37.0@sha256:a1ed56cfb0e7b93589bdf97c8cd566405a265939e3620fc4f5de89adff580ae5",
+        "not a Kubernetes minor"
+    )]
+    fn malformed_image_maps_are_rejected(#[case] entry: &str, #[case] expected: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(NODE_IMAGES_FILE);
+        std::fs::write(&path, format!("kindVersion: v0.33.0\nimages:\n  {entry}\n")).unwrap();
+        let message = NodeImages::read(&path).unwrap_err().to_string();
+        assert!(message.contains(expected), "{message}");
+    }
+
+    #[test]
+    fn create_argv_names_config_kubeconfig_wait_and_image() {
+        let args = create_args(
+            "ch-1-abc",
+            Path::new("/repo/kind-configs/multi-node.yaml"),
+            Path::new("/tmp/k 1"),
+            Some("kindest/node:v1.36.4@sha256:00"),
+            Duration::from_secs(90),
+        );
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "create",
+                "cluster",
+                "--name",
+                "ch-1-abc",
+                "--config",
+                "/repo/kind-configs/multi-node.yaml",
+                "--kubeconfig",
+                "/tmp/k 1",
+                "--wait",
+                "90s",
+                "--image",
+                "kindest/node:v1.36.4@sha256:00",
+            ]
+        );
+        let without_image = create_args(
+            "n",
+            Path::new("c"),
+            Path::new("k"),
+            None,
+            Duration::from_millis(10),
+        );
+        assert!(!without_image.iter().any(|a| a == "--image"));
+        assert_eq!(without_image[9], "1s");
+    }
+
+    #[test]
+    fn delete_argv_targets_the_same_cluster_and_kubeconfig() {
+        let args: Vec<String> = delete_args("ch-1-abc", Path::new("/tmp/k"))
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            args,
+            [
+                "delete",
+                "cluster",
+                "--name",
+                "ch-1-abc",
+                "--kubeconfig",
+                "/tmp/k"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_unmapped_version_fails_before_kind_runs() {
+        let provider = KindProvider {
+            kind: PathBuf::from("/nonexistent/kind"),
+            repo_root: repo_root(),
+            config: KindConfigName::SingleNode,
+            kube_version: Some("1.20".to_string()),
+        };
+        let message = provider
+            .acquire(&ClusterRequest::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("no node image for Kubernetes 1.20"),
+            "{message}"
+        );
+    }
+}

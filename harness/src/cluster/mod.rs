@@ -1,0 +1,522 @@
+//! Kubernetes clusters for the suites that install charts: one cluster per run, behind
+//! one trait, so a suite never knows whether it talks to a simulated control plane, a
+//! kind cluster or the user's own cluster.
+//!
+//! - [`local`]: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler
+//!   started by kwokctl's binary runtime, with nodes and pods simulated by kwok. It
+//!   needs no Docker, so it is the default where Docker is absent (CI here).
+//! - [`kind`]: real nodes in Docker containers, created from `kind-configs/`.
+//! - [`existing`]: a kubeconfig and context the user gives; never deleted.
+//!
+//! Every provider returns a [`ClusterHandle`]. Its teardown always runs: explicitly
+//! through [`ClusterHandle::teardown`], or synchronously in `Drop` when a panic or an
+//! early return skipped it.
+
+pub mod existing;
+pub mod kind;
+pub mod kubeconfig;
+pub mod local;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::tools::ToolError;
+use crate::tools::process::{self, ProcessSpec};
+
+pub use existing::ExistingProvider;
+pub use kind::{KindConfigName, KindProvider};
+pub use local::{LocalBinaries, LocalProvider};
+
+/// The environment variable that picks a provider when no `--cluster` flag is given.
+pub const CLUSTER_ENV: &str = "CHART_HARNESS_CLUSTER";
+
+/// Which provider makes the run's cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProviderKind {
+    Local,
+    Kind,
+    Existing,
+}
+
+impl ProviderKind {
+    pub const ALL: [ProviderKind; 3] = [
+        ProviderKind::Local,
+        ProviderKind::Kind,
+        ProviderKind::Existing,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Local => "local",
+            ProviderKind::Kind => "kind",
+            ProviderKind::Existing => "existing",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ProviderKind {
+    type Err = ClusterError;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let wanted = value.trim().to_ascii_lowercase();
+        ProviderKind::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == wanted)
+            .ok_or_else(|| ClusterError::UnknownProvider {
+                value: value.to_string(),
+            })
+    }
+}
+
+/// Everything that can go wrong while making, probing or removing a cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "unknown cluster provider `{value}`: use one of local, kind, existing (flag --cluster or {CLUSTER_ENV})"
+    )]
+    UnknownProvider { value: String },
+    #[error(
+        "the local control plane is missing {}: run `chart-harness tools install` (or set \
+         CHART_HARNESS_CLUSTER_BIN_DIR to a directory holding kwokctl, kwok, etcd, kube-apiserver, \
+         kube-controller-manager, kube-scheduler and kubectl)",
+        missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    MissingBinaries { missing: Vec<PathBuf> },
+    #[error("{provider} cluster `{name}`: {step} failed: {source}")]
+    Tool {
+        provider: ProviderKind,
+        name: String,
+        step: &'static str,
+        #[source]
+        source: ToolError,
+    },
+    #[error(
+        "{provider} cluster `{name}`: the API server did not become ready within {timeout:?}; last answer: {last}"
+    )]
+    NotReady {
+        provider: ProviderKind,
+        name: String,
+        timeout: Duration,
+        last: String,
+    },
+    #[error(
+        "local cluster `{name}`: {component} exited while starting; the end of its log:\n{log_tail}"
+    )]
+    ComponentExited {
+        name: String,
+        component: &'static str,
+        log_tail: String,
+    },
+    #[error(
+        "local cluster `{name}`: the API server reports {found}, but the pinned version is {pinned}; \
+         rebuild the Kubernetes binaries with `chart-harness tools install` (its -ldflags set the version)"
+    )]
+    WrongServerVersion {
+        name: String,
+        found: String,
+        pinned: String,
+    },
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("kind config {}: {message}; fix the file (kind's v1alpha4 Cluster shape)", path.display())]
+    KindConfig { path: PathBuf, message: String },
+    #[error("kubeconfig {}: {message}", path.display())]
+    Kubeconfig { path: PathBuf, message: String },
+    #[error("{provider} cluster `{name}`: teardown left {what}; remove it by hand")]
+    Leftover {
+        provider: ProviderKind,
+        name: String,
+        what: String,
+    },
+}
+
+/// What a suite asks of a cluster.
+#[derive(Clone, Debug)]
+pub struct ClusterRequest {
+    /// Prefix of the unique cluster name, so leftovers are recognisable (`chart-harness`).
+    pub name_prefix: String,
+    /// Worker nodes wanted. The local provider creates this many simulated nodes; kind
+    /// takes its nodes from its config file instead.
+    pub nodes: u32,
+    /// How long the cluster may take until its API answers `/readyz`.
+    pub ready_timeout: Duration,
+}
+
+impl Default for ClusterRequest {
+    fn default() -> Self {
+        ClusterRequest {
+            name_prefix: "chart-harness".to_string(),
+            nodes: 2,
+            ready_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Makes clusters. One implementation per provider; [`AnyProvider`] picks one at run time.
+///
+/// `acquire` returns a `Send` future so a handle can be acquired from any task of the
+/// multi-threaded runtime.
+pub trait ClusterProvider: Send + Sync {
+    fn kind(&self) -> ProviderKind;
+
+    fn acquire(
+        &self,
+        request: &ClusterRequest,
+    ) -> impl Future<Output = Result<ClusterHandle, ClusterError>> + Send;
+}
+
+/// The provider chosen for this run.
+#[derive(Clone, Debug)]
+pub enum AnyProvider {
+    Local(LocalProvider),
+    Kind(KindProvider),
+    Existing(ExistingProvider),
+}
+
+impl ClusterProvider for AnyProvider {
+    fn kind(&self) -> ProviderKind {
+        match self {
+            AnyProvider::Local(p) => p.kind(),
+            AnyProvider::Kind(p) => p.kind(),
+            AnyProvider::Existing(p) => p.kind(),
+        }
+    }
+
+    async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
+        match self {
+            AnyProvider::Local(p) => p.acquire(request).await,
+            AnyProvider::Kind(p) => p.acquire(request).await,
+            AnyProvider::Existing(p) => p.acquire(request).await,
+        }
+    }
+}
+
+/// A cluster in use. Removing it is the handle's job, whatever happens to the run.
+#[derive(Debug)]
+pub struct ClusterHandle {
+    provider: ProviderKind,
+    name: String,
+    kubeconfig: PathBuf,
+    context: Option<String>,
+    description: String,
+    pods_simulated: bool,
+    cleanup: Option<PendingCleanup>,
+}
+
+/// What a handle must undo. `None` on the handle means nothing (an existing cluster).
+#[derive(Debug)]
+enum Cleanup {
+    Local(local::LocalCleanup),
+    Kind(kind::KindCleanup),
+}
+
+impl Cleanup {
+    async fn run(self) -> Result<(), ClusterError> {
+        match self {
+            Cleanup::Local(cleanup) => cleanup.run().await,
+            Cleanup::Kind(cleanup) => cleanup.run().await,
+        }
+    }
+}
+
+/// Cleanups of handles not torn down yet. `Drop` does not run when the process exits
+/// on SIGINT or SIGTERM, so the signal handler calls [`teardown_all`], which finds every
+/// live cluster here.
+static PENDING: Mutex<BTreeMap<u64, Cleanup>> = Mutex::new(BTreeMap::new());
+static NEXT_CLEANUP: AtomicU64 = AtomicU64::new(0);
+
+/// A handle's claim on its entry in [`PENDING`].
+#[derive(Debug)]
+struct PendingCleanup(u64);
+
+impl PendingCleanup {
+    fn register(cleanup: Cleanup) -> PendingCleanup {
+        let id = NEXT_CLEANUP.fetch_add(1, Ordering::Relaxed);
+        pending().insert(id, cleanup);
+        PendingCleanup(id)
+    }
+
+    /// The cleanup, unless [`teardown_all`] already took it.
+    fn take(self) -> Option<Cleanup> {
+        pending().remove(&self.0)
+    }
+}
+
+fn pending() -> std::sync::MutexGuard<'static, BTreeMap<u64, Cleanup>> {
+    PENDING.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Tears down every cluster whose handle has not been torn down, for signal handlers
+/// on the way out. The handles stay valid; their own teardown then does nothing.
+pub async fn teardown_all() -> Vec<ClusterError> {
+    let cleanups = std::mem::take(&mut *pending());
+    let mut errors = Vec::new();
+    for cleanup in cleanups.into_values() {
+        if let Err(error) = cleanup.run().await {
+            errors.push(error);
+        }
+    }
+    errors
+}
+
+impl ClusterHandle {
+    pub fn provider(&self) -> ProviderKind {
+        self.provider
+    }
+
+    /// The cluster's name (kwokctl or kind name; the context name for `existing`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Kubeconfig to pass to helm and kube clients.
+    pub fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
+    }
+
+    /// The context to use inside [`Self::kubeconfig`]; `None` means its current context.
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
+
+    /// One line for the run's output: provider, name, version and what is simulated.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// True on the local control plane: pods are scheduled and marked running by kwok,
+    /// but no container runs, so nothing inside a pod (probes, `helm test` commands,
+    /// logs) is real.
+    pub fn pods_simulated(&self) -> bool {
+        self.pods_simulated
+    }
+
+    /// Removes the cluster and everything the provider made for it (processes, work
+    /// directory, kubeconfig). A no-op for an existing cluster.
+    pub async fn teardown(mut self) -> Result<(), ClusterError> {
+        match self.cleanup.take().and_then(PendingCleanup::take) {
+            Some(cleanup) => cleanup.run().await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ClusterHandle {
+    /// The safety net for panics and early returns: `Drop` cannot await, and may run
+    /// inside a runtime that cannot be blocked, so the teardown runs to completion on a
+    /// thread of its own with a small runtime.
+    fn drop(&mut self) {
+        let Some(cleanup) = self.cleanup.take().and_then(PendingCleanup::take) else {
+            return;
+        };
+        let name = self.name.clone();
+        let outcome = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())
+                .and_then(|runtime| runtime.block_on(cleanup.run()).map_err(|e| e.to_string()))
+        })
+        .join();
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(message)) => {
+                tracing::error!(cluster = %name, "teardown on drop failed: {message}")
+            }
+            Err(_) => tracing::error!(cluster = %name, "teardown on drop panicked"),
+        }
+    }
+}
+
+/// A cluster name no other run uses: the prefix, the process id and a random suffix.
+/// kind and kwokctl both need DNS-label-like names, so only `[a-z0-9-]` is used and the
+/// result stays under kind's limit.
+pub fn unique_name(prefix: &str) -> String {
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    let clean: String = prefix
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(24)
+        .collect();
+    let clean = clean.trim_matches('-');
+    let clean = if clean.is_empty() { "ch" } else { clean };
+    format!("{clean}-{}-{:06x}", std::process::id(), random & 0xff_ffff)
+}
+
+/// Picks the provider the user asked for: the `--cluster` flag, then the
+/// `CHART_HARNESS_CLUSTER` variable, then the config file. `None` means nobody asked and
+/// [`detect_default`] decides.
+pub fn requested_kind(
+    flag: Option<ProviderKind>,
+    env_value: Option<&str>,
+    config: Option<ProviderKind>,
+) -> Result<Option<ProviderKind>, ClusterError> {
+    if flag.is_some() {
+        return Ok(flag);
+    }
+    match env_value.map(str::trim).filter(|v| !v.is_empty()) {
+        Some(value) => value.parse().map(Some),
+        None => Ok(config),
+    }
+}
+
+/// The default provider: kind when both `docker info` and `kind version` succeed, the
+/// local control plane otherwise. `docker` and `kind` are program names or paths.
+pub async fn detect_default(docker: &Path, kind: &Path) -> ProviderKind {
+    let probe_timeout = Duration::from_secs(15);
+    let docker_works = process::run(&ProcessSpec::new(docker, probe_timeout).arg("info"))
+        .await
+        .is_ok_and(|output| output.success());
+    if !docker_works {
+        return ProviderKind::Local;
+    }
+    let kind_works = process::run(&ProcessSpec::new(kind, probe_timeout).arg("version"))
+        .await
+        .is_ok_and(|output| output.success());
+    if kind_works {
+        ProviderKind::Kind
+    } else {
+        ProviderKind::Local
+    }
+}
+
+/// Writes `contents` to a new file that only the owner can read: kubeconfigs carry
+/// client keys.
+fn private_temp_file(prefix: &str) -> Result<tempfile::TempPath, ClusterError> {
+    let file = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".kubeconfig")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .tempfile()
+        .map_err(|source| ClusterError::Io {
+            action: "create a temporary kubeconfig in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    Ok(file.into_temp_path())
+}
+
+/// Makes sure a kubeconfig a tool has (re)written is still private to the owner.
+fn restrict_to_owner(path: &Path) -> Result<(), ClusterError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        ClusterError::Io {
+            action: "restrict the permissions of",
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case("local", ProviderKind::Local)]
+    #[case("KIND", ProviderKind::Kind)]
+    #[case(" existing ", ProviderKind::Existing)]
+    fn provider_names_parse(#[case] text: &str, #[case] expected: ProviderKind) {
+        assert_eq!(text.parse::<ProviderKind>().unwrap(), expected);
+    }
+
+    #[test]
+    fn unknown_provider_names_the_choices() {
+        let message = "minikube".parse::<ProviderKind>().unwrap_err().to_string();
+        assert!(message.contains("`minikube`"), "{message}");
+        assert!(message.contains("local, kind, existing"), "{message}");
+    }
+
+    #[rstest]
+    #[case(
+        Some(ProviderKind::Kind),
+        Some("local"),
+        Some(ProviderKind::Existing),
+        Some(ProviderKind::Kind)
+    )]
+    #[case(
+        None,
+        Some("local"),
+        Some(ProviderKind::Existing),
+        Some(ProviderKind::Local)
+    )]
+    #[case(
+        None,
+        Some("  "),
+        Some(ProviderKind::Existing),
+        Some(ProviderKind::Existing)
+    )]
+    #[case(None, None, None, None)]
+    fn flag_beats_env_beats_config(
+        #[case] flag: Option<ProviderKind>,
+        #[case] env: Option<&str>,
+        #[case] config: Option<ProviderKind>,
+        #[case] expected: Option<ProviderKind>,
+    ) {
+        assert_eq!(requested_kind(flag, env, config).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_bad_env_value_is_an_error_not_a_default() {
+        assert!(matches!(
+            requested_kind(None, Some("docker"), None),
+            Err(ClusterError::UnknownProvider { .. })
+        ));
+    }
+
+    #[test]
+    fn unique_names_are_dns_labels_and_differ() {
+        let first = unique_name("Chart Harness_CI");
+        let second = unique_name("Chart Harness_CI");
+        assert_ne!(first, second);
+        for name in [&first, &second] {
+            assert!(name.starts_with("chart-harness-ci-"), "{name}");
+            assert!(name.len() <= 45, "{name}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'),
+                "{name}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn without_a_working_docker_the_default_is_local() {
+        let missing = Path::new("/nonexistent/chart-harness/docker");
+        assert_eq!(
+            detect_default(missing, Path::new("kind")).await,
+            ProviderKind::Local
+        );
+    }
+
+    #[test]
+    fn private_temp_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let path = private_temp_file("chart-harness-test-").unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+}
