@@ -72,6 +72,7 @@ fn main() {
             match trial.id.suite {
                 Suite::Lint => drop(ctx.tools.helm.lint(&request).await.unwrap()),
                 Suite::Template => drop(ctx.tools.helm.template(&request).await.unwrap()),
+                Suite::Integration => unreachable!("only lint and template are planned"),
             }
         }
         let sequential_wall = started.elapsed();

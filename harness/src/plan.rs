@@ -17,16 +17,23 @@ use crate::discovery::{Case, Chart};
 pub enum Suite {
     Lint,
     Template,
+    Integration,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 2] = [Suite::Lint, Suite::Template];
+    pub const ALL: [Suite; 3] = [Suite::Lint, Suite::Template, Suite::Integration];
 
     pub fn name(self) -> &'static str {
         match self {
             Suite::Lint => "lint",
             Suite::Template => "template",
+            Suite::Integration => "integration",
         }
+    }
+
+    /// Suites that install into a cluster; the run leases one for them.
+    pub fn needs_cluster(self) -> bool {
+        matches!(self, Suite::Integration)
     }
 }
 

@@ -6,6 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::cluster::{
+    self, AnyProvider, ClusterError, ClusterLease, ClusterRequest, ExistingProvider,
+    KindConfigName, KindProvider, LocalBinaries, LocalProvider, ProviderKind,
+};
 use crate::config::{self, ConfigError, LoadedConfig};
 use crate::discovery::{self, Chart, DiscoveryError};
 use crate::plan::{self, Suite, Trial};
@@ -24,6 +28,12 @@ pub enum SessionError {
         "CHART_HARNESS_HELM is `{0}`; set it to 3 or 4, or unset it to use the config's `helm`"
     )]
     HelmMajor(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+    #[error(
+        "`--cluster existing` needs a kubeconfig: set KUBECONFIG (and CHART_HARNESS_KUBE_CONTEXT for a context other than the current one)"
+    )]
+    NoKubeconfig,
     #[error("no chart named `{name}` under the chart directories; known charts: {known}")]
     UnknownChart { name: String, known: String },
 }
@@ -97,7 +107,56 @@ impl Session {
             tools: Arc::new(toolbox),
             kube_version,
             snapshot_mode: SnapshotMode::from_env(),
+            cluster: None,
         })
+    }
+
+    /// The run's cluster lease: the provider asked for (`flag`, then
+    /// `CHART_HARNESS_CLUSTER`, then the config's `cluster`), else kind where Docker and
+    /// kind work, else the local control plane. Nothing is started until a trial asks.
+    pub async fn cluster_lease(
+        &self,
+        flag: Option<ProviderKind>,
+    ) -> Result<ClusterLease, SessionError> {
+        let config = &self.loaded.config;
+        let env = std::env::var("CHART_HARNESS_CLUSTER").ok();
+        let bin_dir = tools::tools_bin_dir(self.repo_root());
+        let kind_binary = || {
+            let installed = bin_dir.join("kind");
+            if installed.exists() {
+                installed
+            } else {
+                PathBuf::from("kind")
+            }
+        };
+        let kind = match cluster::requested_kind(flag, env.as_deref(), config.cluster)? {
+            Some(kind) => kind,
+            None => cluster::detect_default(Path::new("docker"), &kind_binary()).await,
+        };
+        let kube_version = match &config.kube_version {
+            Some(version) => version.clone(),
+            None => tools::pinned_kube_version(self.repo_root())?,
+        };
+        let provider = match kind {
+            ProviderKind::Local => AnyProvider::Local(LocalProvider {
+                binaries: LocalBinaries::from_env()
+                    .unwrap_or_else(|| LocalBinaries::in_dir(&bin_dir)),
+                kube_version: format!("v{kube_version}"),
+            }),
+            ProviderKind::Kind => AnyProvider::Kind(KindProvider {
+                kind: kind_binary(),
+                repo_root: self.repo_root().to_path_buf(),
+                config: KindConfigName::SingleNode,
+                kube_version: Some(kube_version),
+            }),
+            ProviderKind::Existing => AnyProvider::Existing(
+                ExistingProvider::from_environment(
+                    std::env::var("CHART_HARNESS_KUBE_CONTEXT").ok(),
+                )
+                .ok_or(SessionError::NoKubeconfig)?,
+            ),
+        };
+        Ok(ClusterLease::new(provider, ClusterRequest::default()))
     }
 }
 

@@ -15,6 +15,7 @@
 pub mod existing;
 pub mod kind;
 pub mod kubeconfig;
+mod lease;
 pub mod local;
 
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ use crate::tools::process::{self, ProcessSpec};
 
 pub use existing::ExistingProvider;
 pub use kind::{KindConfigName, KindProvider};
+pub use lease::{ClusterAccess, ClusterLease};
 pub use local::{LocalBinaries, LocalProvider};
 
 /// The environment variable that picks a provider when no `--cluster` flag is given.

@@ -102,6 +102,9 @@ pub struct HarnessConfig {
     pub kube_version: Option<String>,
     /// Per-trial timeout when a chart sets none.
     pub trial_timeout: Duration,
+    /// The cluster provider (`local`, `kind` or `existing`); `None` picks kind where
+    /// Docker works and the local control plane otherwise.
+    pub cluster: Option<crate::cluster::ProviderKind>,
     /// The file this configuration came from, so messages about a configured value can
     /// say where to change it; `None` when no file exists.
     pub config_file: Option<PathBuf>,
@@ -135,6 +138,7 @@ impl HarnessConfig {
             helm_major: HelmMajor::default(),
             kube_version: None,
             trial_timeout: Duration::from_secs(5 * 60),
+            cluster: None,
             config_file: None,
         }
     }
@@ -305,6 +309,8 @@ struct FileConfig {
     #[serde(default, deserialize_with = "keys::text")]
     kube_version: Option<String>,
     trial_timeout: Option<String>,
+    #[serde(default, deserialize_with = "keys::text")]
+    cluster: Option<String>,
 }
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
@@ -520,6 +526,15 @@ fn apply(
             return Err(invalid("trial-timeout", "must be greater than zero".into()));
         }
         config.trial_timeout = timeout;
+    }
+    if let Some(cluster) = file.cluster {
+        config.cluster = Some(
+            cluster
+                .parse()
+                .map_err(|error: crate::cluster::ClusterError| {
+                    invalid("cluster", error.to_string())
+                })?,
+        );
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! phases, and returns an outcome. A suite never prints.
 
 mod deps;
+pub mod integration;
 pub mod lint;
 pub mod manifests;
 mod outcome;
@@ -17,6 +18,7 @@ pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, Problem, TrialOutcome
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
 
+use crate::cluster::ClusterLease;
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
 use crate::tools::Toolbox;
@@ -30,6 +32,8 @@ pub struct SuiteContext {
     /// Kubernetes version to render and lint against when a chart names none.
     pub kube_version: String,
     pub snapshot_mode: SnapshotMode,
+    /// The run's cluster, for suites that need one. `None` when nothing planned needs it.
+    pub cluster: Option<Arc<ClusterLease>>,
 }
 
 impl SuiteContext {
@@ -62,6 +66,7 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
         match trial.id.suite {
             Suite::Lint => lint::run(trial, ctx, &mut recorder).await,
             Suite::Template => template::run(trial, ctx, &mut recorder).await,
+            Suite::Integration => integration::run(trial, ctx, &mut recorder).await,
         }
     }
     let status = if recorder.has_failures() {
