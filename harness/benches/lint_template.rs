@@ -31,7 +31,9 @@ fn main() {
     generate(&workspace, listing.path(), LISTED_CHARTS);
     let started = Instant::now();
     let session = Session::open(listing.path()).unwrap();
-    let listed = session.plan(&session.charts, &Suite::ALL).len();
+    let listed = session
+        .plan(&session.charts, &[Suite::Lint, Suite::Template])
+        .len();
     let list_time = started.elapsed();
 
     let repo = tempfile::tempdir().unwrap();

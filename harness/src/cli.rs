@@ -5,6 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use std::sync::Arc;
+
+use crate::cluster::ProviderKind;
 use crate::plan::Suite;
 use crate::report::{self, Reporter, RunInfo};
 use crate::session::{Session, find_repo_root};
@@ -32,6 +35,8 @@ enum Command {
     Lint(RunArgs),
     /// Run the template suite
     Template(RunArgs),
+    /// Run the integration suite: install, ready, helm test and uninstall on a cluster
+    Integration(RunArgs),
     /// Run every suite
     All(RunArgs),
     /// List the trials a run would execute, without running helm
@@ -61,6 +66,15 @@ struct RunArgs {
     /// Where JUnit, JSON and caches go [default: from the config, else target/chart-harness]
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
+    /// Cluster provider for the cluster suites [default: CHART_HARNESS_CLUSTER, the config,
+    /// else kind where Docker works and the local control plane otherwise]
+    #[arg(long, value_parser = parse_provider)]
+    cluster: Option<ProviderKind>,
+}
+
+fn parse_provider(s: &str) -> Result<ProviderKind, String> {
+    s.parse()
+        .map_err(|e: crate::cluster::ClusterError| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -133,6 +147,20 @@ fn parse_suite(s: &str) -> Result<Suite, String> {
 /// Exit codes: 0 all passed, 1 a trial failed, 2 the run could not start, 130 interrupted.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Tool builds take minutes; their progress lines are worth showing by default.
+    let default_level = match cli.command {
+        Command::Tools(_) => "info",
+        _ => "warn",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CHART_HARNESS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
+        )
+        .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -161,6 +189,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Lint(args) => run(&repo_root, &[Suite::Lint], args).await,
         Command::Template(args) => run(&repo_root, &[Suite::Template], args).await,
+        Command::Integration(args) => run(&repo_root, &[Suite::Integration], args).await,
         Command::All(args) => run(&repo_root, &Suite::ALL, args).await,
         Command::List(args) => {
             let session = Session::open(&repo_root)?;
@@ -218,7 +247,10 @@ async fn run(
         charts.retain(|chart| changed.contains(&chart.name));
     }
     let trials = session.plan(&charts, suites);
-    let ctx = session.context(args.helm.map(Into::into)).await?;
+    let mut ctx = session.context(args.helm.map(Into::into)).await?;
+    if trials.iter().any(|trial| trial.id.suite.needs_cluster()) {
+        ctx.cluster = Some(Arc::new(session.cluster_lease(args.cluster).await?));
+    }
     let jobs = args
         .jobs
         .or(session.loaded.config.jobs)

@@ -34,8 +34,19 @@ pub fn main(suite: Suite, manifest_dir: &str) -> ExitCode {
         }
         runtime().spawn(kill_children_on_signal());
     }
+    // Locally, cluster suites without a way to make a cluster are listed as ignored
+    // with the fix; in CI that would hide a broken setup, so they run and fail.
+    let unavailable = suite
+        .needs_cluster()
+        .then(|| cluster_unavailable(session.repo_root()))
+        .flatten()
+        .filter(|_| !in_ci());
+    if let (Some(reason), false) = (&unavailable, listing) {
+        eprintln!("chart-harness: {suite} trials are ignored: {reason}");
+    }
     let shared = Arc::new(Shared {
         session: Arc::clone(&session),
+        suite,
         context: OnceLock::new(),
     });
     let trials = session
@@ -44,13 +55,40 @@ pub fn main(suite: Suite, manifest_dir: &str) -> ExitCode {
         .map(|trial| {
             let shared = Arc::clone(&shared);
             libtest_mimic::Trial::test(trial.id.to_string(), move || shared.run(&trial))
+                .with_ignored_flag(unavailable.is_some())
         })
         .collect();
-    libtest_mimic::run(&args, trials).exit_code()
+    let conclusion = libtest_mimic::run(&args, trials);
+    shared.release_cluster();
+    conclusion.exit_code()
+}
+
+/// Why no cluster can be made here, judged from files alone (listing must not start
+/// processes): neither an existing kubeconfig was asked for, nor are the local control
+/// plane's binaries installed, nor is there a Docker socket for kind.
+fn cluster_unavailable(repo_root: &Path) -> Option<String> {
+    let asked_existing = std::env::var("CHART_HARNESS_CLUSTER").is_ok_and(|v| v == "existing");
+    let binaries = crate::cluster::LocalBinaries::from_env()
+        .unwrap_or_else(|| crate::cluster::LocalBinaries::in_dir(&tools::tools_bin_dir(repo_root)));
+    let docker = Path::new("/var/run/docker.sock").exists();
+    if asked_existing || binaries.check().is_ok() || docker {
+        None
+    } else {
+        Some(
+            "no cluster can be made: the local control plane is not installed and Docker is absent; \
+             run `cargo run -p chart-harness -- tools install --all`, or set CHART_HARNESS_CLUSTER=existing with KUBECONFIG"
+                .to_string(),
+        )
+    }
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
 
 struct Shared {
     session: Arc<Session>,
+    suite: Suite,
     context: OnceLock<Result<SuiteContext, String>>,
 }
 
@@ -60,7 +98,13 @@ impl Shared {
             .context
             .get_or_init(|| {
                 runtime()
-                    .block_on(self.session.context(None))
+                    .block_on(async {
+                        let mut ctx = self.session.context(None).await?;
+                        if self.suite.needs_cluster() {
+                            ctx.cluster = Some(Arc::new(self.session.cluster_lease(None).await?));
+                        }
+                        Ok::<_, crate::session::SessionError>(ctx)
+                    })
                     .map_err(|e| e.to_string())
             })
             .as_ref()
@@ -71,6 +115,18 @@ impl Shared {
             Ok(())
         } else {
             Err(outcome.failure_message().into())
+        }
+    }
+}
+
+impl Shared {
+    /// Tears down the cluster the trials leased, if any.
+    fn release_cluster(&self) {
+        if let Some(Ok(ctx)) = self.context.get()
+            && let Some(lease) = &ctx.cluster
+            && let Err(error) = runtime().block_on(lease.release())
+        {
+            eprintln!("chart-harness: cluster teardown failed: {error}");
         }
     }
 }
@@ -110,9 +166,13 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 }
 
 /// libtest dies on Ctrl-C without unwinding, and children live in their own process
-/// groups, so they would outlive it. Kill them first.
+/// groups (the cluster's components even in their own sessions), so they would outlive
+/// it. Kill them and tear the cluster down first.
 async fn kill_children_on_signal() {
     runner::interrupted().await;
     tools::process::kill_all();
+    for error in crate::cluster::teardown_all().await {
+        eprintln!("chart-harness: cluster teardown failed: {error}");
+    }
     std::process::exit(130);
 }

@@ -93,10 +93,22 @@ pub async fn run(
         )?;
         outcomes.push(outcome);
     }
+    let cluster = match &ctx.cluster {
+        Some(lease) => lease.acquired().await.map(|access| access.description),
+        None => None,
+    };
+    // The lease is released on every way out of a run: all trials done, interrupted,
+    // or timed out (their futures are gone by now, so nothing still uses the cluster).
+    if let Some(lease) = &ctx.cluster
+        && let Err(error) = lease.release().await
+    {
+        tracing::error!("cluster teardown failed: {error}");
+    }
     let summary = RunSummary {
         outcomes,
         elapsed: started.elapsed(),
         interrupted,
+        cluster,
     };
     emit(reporters, &Event::RunFinished(summary.clone()))?;
     Ok(summary)

@@ -46,6 +46,7 @@ struct JsonReport<'a> {
     started_at: Option<&'a str>,
     elapsed_ms: f64,
     interrupted: bool,
+    cluster: Option<&'a str>,
     helm: Option<&'a str>,
     config_source: Option<&'a str>,
     jobs: Option<usize>,
@@ -82,6 +83,7 @@ impl JsonReporter {
             started_at: self.started.as_ref().map(|started| started.at.as_str()),
             elapsed_ms: (summary.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
             interrupted: summary.interrupted,
+            cluster: summary.cluster.as_deref(),
             helm: info.map(|info| info.helm.as_str()),
             config_source: info.map(|info| info.config_source.as_str()),
             jobs: info.map(|info| info.jobs),
@@ -215,6 +217,7 @@ mod tests {
             outcomes,
             elapsed: Duration::from_millis(700),
             interrupted: true,
+            cluster: None,
         });
         let report = written_report(&events);
         assert_eq!(report["interrupted"], true);

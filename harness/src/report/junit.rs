@@ -171,6 +171,7 @@ mod tests {
             outcomes,
             elapsed: Duration::from_secs(1),
             interrupted: true,
+            cluster: None,
         };
         let report = build_report(&planned_ids(), &summary);
         let cases: Vec<(&str, bool)> = report
@@ -202,6 +203,7 @@ mod tests {
             outcomes: vec![Arc::new(cancelled)],
             elapsed: Duration::from_secs(1),
             interrupted: true,
+            cluster: None,
         };
         let report = build_report(&[], &summary);
         assert_eq!(report.failures, 0);

@@ -54,6 +54,9 @@ pub struct RunSummary {
     pub elapsed: Duration,
     /// The run was stopped by SIGINT or SIGTERM before every trial finished.
     pub interrupted: bool,
+    /// The cluster the run used, described in one line (provider, version, and that pods
+    /// are simulated where they are); `None` when no trial needed one.
+    pub cluster: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -87,6 +87,9 @@ fn render(planned: &[TrialId], summary: &RunSummary) -> String {
         if counts.total == 1 { "" } else { "s" },
         seconds(summary.elapsed)
     );
+    if let Some(cluster) = &summary.cluster {
+        let _ = writeln!(out, "Cluster: {cluster}");
+    }
     if counts.total > 0 {
         out.push('\n');
         out.push_str(&chart_table(&outcomes, &not_started));
@@ -243,6 +246,7 @@ mod tests {
             outcomes: vec![sample_outcomes()[0].clone(), Arc::new(cancelled)],
             elapsed: Duration::from_millis(2_000),
             interrupted: true,
+            cluster: None,
         };
         let text = render(&planned_ids(), &summary);
         insta::assert_snapshot!(text);
@@ -259,6 +263,7 @@ mod tests {
             outcomes: Vec::new(),
             elapsed: Duration::ZERO,
             interrupted: false,
+            cluster: None,
         };
         let text = render(&[], &summary);
         assert_eq!(text, "\nRan 0 of 0 trials in 0.00s\n\n0 passed, 0 failed\n");

@@ -179,6 +179,7 @@ pub fn sample_events() -> Vec<Event> {
             outcomes: sample_outcomes(),
             elapsed: Duration::from_millis(31_500),
             interrupted: false,
+            cluster: None,
         }),
     ]
 }

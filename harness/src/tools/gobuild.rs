@@ -28,6 +28,8 @@ pub(crate) struct GoBuild<'a> {
 impl GoBuild<'_> {
     /// Builds the tool and returns the path of the binary inside `work`.
     pub async fn run(&self) -> Result<PathBuf, ToolError> {
+        // Every go command runs inside it, before anything else creates it.
+        create_dir(self.work)?;
         let out = self.work.join("out").join(&self.pin.binary);
         match &self.pin.build {
             BuildRecipe::GoInstall { package, .. } => self.go_install(package, &out).await?,
