@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command (README): installs the pinned tools (a no-op when they are present),
-# checks formatting and lints, runs every test with helm 4, then runs the lint and
-# template suites once more through cargo-nextest with helm 3.
+# checks formatting and lints, runs every test with helm 4 (the integration suite on a
+# local control plane it starts itself), then runs the suites once more through
+# cargo-nextest with helm 3, the integration trials sharing one cluster that nextest's
+# setup script starts (.config/nextest.toml) and this script removes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -12,17 +14,18 @@ step() { printf '\n== %s\n' "$*"; }
 
 step "pinned tools"
 cargo build --locked -p chart-harness --bin chart-harness
-target/debug/chart-harness tools install
+target/debug/chart-harness tools install --all
 
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
-step "tests and suites (helm 4)"
+step "tests and suites (helm 4, local control plane)"
 cargo test --locked --workspace
 
 step "suites through cargo-nextest (helm 3)"
 if [ "$(cargo nextest --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$NEXTEST_VERSION" ]; then
   cargo install --locked cargo-nextest --version "$NEXTEST_VERSION"
 fi
-CHART_HARNESS_HELM=3 cargo nextest run --locked --test lint --test template
+trap 'target/debug/chart-harness cluster down' EXIT
+CHART_HARNESS_HELM=3 cargo nextest run --locked --test lint --test template --test integration

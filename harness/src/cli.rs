@@ -46,6 +46,23 @@ enum Command {
     /// Install or inspect the pinned tools (helm, kind, kwok, ...)
     #[command(subcommand)]
     Tools(ToolsCommand),
+    /// Start or remove a cluster shared by several processes (nextest's setup script)
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ClusterCommand {
+    /// Start the run's cluster and leave it running. Prints the variables that point the
+    /// suites at it, and appends them to $NEXTEST_ENV when nextest runs this as a setup
+    /// script. Remove it with `cluster down`.
+    Up {
+        /// Cluster provider [default: as for a run]
+        #[arg(long, value_parser = parse_provider)]
+        cluster: Option<ProviderKind>,
+    },
+    /// Remove the cluster `cluster up` started
+    Down,
 }
 
 #[derive(Debug, Args)]
@@ -212,6 +229,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tools(ToolsCommand::Install(args)) => install_tools(&repo_root, args).await,
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
+        Command::Cluster(ClusterCommand::Up { cluster }) => cluster_up(&repo_root, cluster).await,
+        Command::Cluster(ClusterCommand::Down) => cluster_down(&repo_root).await,
     }
 }
 
@@ -358,4 +377,76 @@ async fn list_tools(repo_root: &std::path::Path) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Where `cluster up` records the cluster for `cluster down`.
+fn shared_cluster_record(session: &Session) -> PathBuf {
+    session.loaded.config.report_dir.join("shared-cluster.json")
+}
+
+async fn cluster_up(
+    repo_root: &std::path::Path,
+    provider: Option<ProviderKind>,
+) -> anyhow::Result<ExitCode> {
+    let session = Session::open(repo_root)?;
+    let record = shared_cluster_record(&session);
+    if record.exists() {
+        // A cluster left by an earlier `cluster up` whose `cluster down` never ran.
+        cluster_down(repo_root).await?;
+    }
+    let lease = session.cluster_lease(provider).await?;
+    let access = lease.access().await.map_err(anyhow::Error::msg)?;
+    let detached = lease
+        .detach()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("the cluster was released before it could be shared"))?;
+    if let Some(dir) = record.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&record, serde_json::to_vec_pretty(&detached)?)?;
+    let mut variables = vec![
+        format!("KUBECONFIG={}", access.kubeconfig.display()),
+        "CHART_HARNESS_CLUSTER=existing".to_string(),
+        format!("CHART_HARNESS_PODS_SIMULATED={}", access.pods_simulated),
+    ];
+    if let Some(context) = &access.context {
+        variables.push(format!("CHART_HARNESS_KUBE_CONTEXT={context}"));
+    }
+    if let Some(nextest_env) = std::env::var_os("NEXTEST_ENV") {
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(nextest_env)?;
+        for variable in &variables {
+            std::io::Write::write_all(&mut file, format!("{variable}\n").as_bytes())?;
+        }
+    }
+    eprintln!("chart-harness: {}", access.description);
+    eprintln!("chart-harness: remove it with `chart-harness cluster down`");
+    for variable in &variables {
+        println!("{variable}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn cluster_down(repo_root: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let session = Session::open(repo_root)?;
+    let record = shared_cluster_record(&session);
+    let text = match std::fs::read(&record) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "chart-harness: no shared cluster is recorded in {}",
+                record.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let detached: crate::cluster::DetachedCluster = serde_json::from_slice(&text)?;
+    let name = detached.name.clone();
+    detached.teardown().await?;
+    std::fs::remove_file(&record)?;
+    eprintln!("chart-harness: removed cluster {name}");
+    Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,9 @@ pub struct ExistingProvider {
     pub kubeconfig: PathBuf,
     /// `None` uses the kubeconfig's current context.
     pub context: Option<String>,
+    /// The cluster is a local control plane whose pods kwok simulates, as when nextest's
+    /// setup script started one (`CHART_HARNESS_PODS_SIMULATED=true`).
+    pub pods_simulated: bool,
 }
 
 impl ExistingProvider {
@@ -25,6 +28,8 @@ impl ExistingProvider {
         Some(ExistingProvider {
             kubeconfig,
             context,
+            pods_simulated: std::env::var("CHART_HARNESS_PODS_SIMULATED")
+                .is_ok_and(|v| v == "true"),
         })
     }
 }
@@ -46,11 +51,16 @@ impl ClusterProvider for ExistingProvider {
             kubeconfig: self.kubeconfig.clone(),
             context: Some(context.name.clone()),
             description: format!(
-                "existing cluster: context `{}` at {server} from {} (never deleted by the harness)",
+                "existing cluster: context `{}` at {server} from {} (never deleted by the harness){}",
                 context.name,
-                self.kubeconfig.display()
+                self.kubeconfig.display(),
+                if self.pods_simulated {
+                    "; pods are simulated by kwok: no container runs"
+                } else {
+                    ""
+                }
             ),
-            pods_simulated: false,
+            pods_simulated: self.pods_simulated,
             cleanup: None,
         })
     }
@@ -83,6 +93,7 @@ users: []
         let provider = ExistingProvider {
             kubeconfig: path.clone(),
             context: None,
+            pods_simulated: false,
         };
         let handle = provider.acquire(&ClusterRequest::default()).await.unwrap();
         assert_eq!(handle.context(), Some("ci"));
@@ -100,6 +111,7 @@ users: []
         let provider = ExistingProvider {
             kubeconfig: path,
             context: Some("prod".to_string()),
+            pods_simulated: false,
         };
         let error = provider
             .acquire(&ClusterRequest::default())
@@ -113,6 +125,7 @@ users: []
         let provider = ExistingProvider {
             kubeconfig: PathBuf::from("/nonexistent/kubeconfig"),
             context: None,
+            pods_simulated: false,
         };
         let error = provider
             .acquire(&ClusterRequest::default())

@@ -465,6 +465,33 @@ pub(super) struct KindCleanup {
 }
 
 impl KindCleanup {
+    /// What a detached cluster records to be torn down by another process.
+    pub(super) fn into_parts(self) -> (PathBuf, String, PathBuf) {
+        let kubeconfig = self
+            .kubeconfig
+            .keep()
+            .unwrap_or_else(|e| e.path.to_path_buf());
+        (self.kind, self.name, kubeconfig)
+    }
+
+    pub(super) fn from_parts(
+        kind: PathBuf,
+        name: String,
+        kubeconfig: PathBuf,
+    ) -> Result<Self, ClusterError> {
+        let kubeconfig =
+            tempfile::TempPath::try_from_path(&kubeconfig).map_err(|source| ClusterError::Io {
+                action: "take over the kubeconfig",
+                path: kubeconfig,
+                source,
+            })?;
+        Ok(KindCleanup {
+            kind,
+            name,
+            kubeconfig,
+        })
+    }
+
     pub(super) async fn run(self) -> Result<(), ClusterError> {
         let spec = ProcessSpec::new(&self.kind, Duration::from_secs(120))
             .args(delete_args(&self.name, &self.kubeconfig));

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use tokio::sync::Mutex;
 
 use super::{
-    AnyProvider, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, ProviderKind,
+    AnyProvider, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, DetachedCluster,
+    ProviderKind,
 };
 
 /// What a suite needs to talk to the leased cluster.
@@ -92,6 +93,15 @@ impl ClusterLease {
     pub async fn acquired(&self) -> Option<ClusterAccess> {
         match &*self.state.lock().await {
             LeaseState::Acquired(_, access) => Some(access.clone()),
+            _ => None,
+        }
+    }
+
+    /// Hands the acquired cluster over to other processes instead of tearing it down.
+    pub async fn detach(&self) -> Option<DetachedCluster> {
+        let previous = std::mem::replace(&mut *self.state.lock().await, LeaseState::Released);
+        match previous {
+            LeaseState::Acquired(handle, _) => Some(handle.detach()),
             _ => None,
         }
     }

@@ -111,7 +111,7 @@ impl LocalProvider {
     /// directory; kwokctl finds kubectl on PATH.
     fn kwokctl(&self, cluster: &LocalCleanup, timeout: Duration) -> ProcessSpec {
         ProcessSpec::new(&self.binaries.kwokctl, timeout)
-            .env("KWOK_WORKDIR", cluster.workdir.path())
+            .env("KWOK_WORKDIR", cluster.workdir.as_path())
             .env("KUBECACHEDIR", cluster.kubectl_cache())
             .env("PATH", path_with_kubectl_first(&self.binaries.kubectl))
     }
@@ -302,6 +302,9 @@ impl ClusterProvider for LocalProvider {
     async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
         self.binaries.check()?;
         let name = unique_name(&request.name_prefix);
+        let kubeconfig = private_temp_file("chart-harness-local-")?;
+        // Kept, not a TempDir: the cleanup removes it, and a detached cluster (see
+        // `ClusterHandle::detach`) must outlive this process.
         let workdir = tempfile::Builder::new()
             .prefix("chart-harness-kwok-")
             .tempdir()
@@ -309,11 +312,12 @@ impl ClusterProvider for LocalProvider {
                 action: "create the kwokctl work directory in",
                 path: std::env::temp_dir(),
                 source,
-            })?;
+            })?
+            .keep();
         let cleanup = LocalCleanup {
             kwokctl: self.binaries.kwokctl.clone(),
             name: name.clone(),
-            kubeconfig: private_temp_file("chart-harness-local-")?,
+            kubeconfig,
             workdir,
         };
         let config = kwokctl_config().map_err(|source| ClusterError::Io {
@@ -358,20 +362,49 @@ pub(super) struct LocalCleanup {
     kwokctl: PathBuf,
     name: String,
     kubeconfig: tempfile::TempPath,
-    workdir: tempfile::TempDir,
+    workdir: PathBuf,
 }
 
 impl LocalCleanup {
+    /// What a detached cluster records to be torn down by another process.
+    pub(super) fn into_parts(self) -> (PathBuf, String, PathBuf, PathBuf) {
+        let kubeconfig = self
+            .kubeconfig
+            .keep()
+            .unwrap_or_else(|e| e.path.to_path_buf());
+        (self.kwokctl, self.name, kubeconfig, self.workdir)
+    }
+
+    pub(super) fn from_parts(
+        kwokctl: PathBuf,
+        name: String,
+        kubeconfig: PathBuf,
+        workdir: PathBuf,
+    ) -> Result<Self, ClusterError> {
+        let kubeconfig =
+            tempfile::TempPath::try_from_path(&kubeconfig).map_err(|source| ClusterError::Io {
+                action: "take over the kubeconfig",
+                path: kubeconfig,
+                source,
+            })?;
+        Ok(LocalCleanup {
+            kwokctl,
+            name,
+            kubeconfig,
+            workdir,
+        })
+    }
+
     fn config_path(&self) -> PathBuf {
-        self.workdir.path().join("kwok.yaml")
+        self.workdir.as_path().join("kwok.yaml")
     }
 
     fn kubectl_cache(&self) -> PathBuf {
-        self.workdir.path().join("kubectl-cache")
+        self.workdir.as_path().join("kubectl-cache")
     }
 
     fn cluster_dir(&self) -> PathBuf {
-        self.workdir.path().join("clusters").join(&self.name)
+        self.workdir.as_path().join("clusters").join(&self.name)
     }
 
     fn pid_dir(&self) -> PathBuf {
@@ -385,7 +418,7 @@ impl LocalCleanup {
             let pid = std::fs::read_to_string(pid_file)
                 .ok()
                 .and_then(|text| text.trim().parse::<i32>().ok());
-            pid.is_some_and(|pid| !belongs_to(pid, self.workdir.path()) || is_zombie(pid))
+            pid.is_some_and(|pid| !belongs_to(pid, self.workdir.as_path()) || is_zombie(pid))
         })
     }
 
@@ -428,7 +461,7 @@ impl LocalCleanup {
     pub(super) async fn run(self) -> Result<(), ClusterError> {
         let pids = recorded_pids(&self.pid_dir());
         let delete = ProcessSpec::new(&self.kwokctl, Duration::from_secs(60))
-            .env("KWOK_WORKDIR", self.workdir.path())
+            .env("KWOK_WORKDIR", self.workdir.as_path())
             .args(["delete", "cluster", "--name", &self.name, "--config"])
             .arg(self.config_path())
             // Without it kwokctl edits ~/.kube/config.
@@ -438,13 +471,13 @@ impl LocalCleanup {
             .await
             .map(drop)
             .map_err(|source| tool_error(&self.name, "kwokctl delete cluster", source));
-        let survivors = kill_survivors(&pids, self.workdir.path()).await;
-        let workdir = self.workdir.path().to_path_buf();
-        let removed_dir = self.workdir.close().map_err(|source| ClusterError::Io {
-            action: "remove the kwokctl work directory",
-            path: workdir,
-            source,
-        });
+        let survivors = kill_survivors(&pids, self.workdir.as_path()).await;
+        let removed_dir =
+            std::fs::remove_dir_all(&self.workdir).map_err(|source| ClusterError::Io {
+                action: "remove the kwokctl work directory",
+                path: self.workdir.clone(),
+                source,
+            });
         let kubeconfig = self.kubeconfig.to_path_buf();
         let removed_config = self.kubeconfig.close().map_err(|source| ClusterError::Io {
             action: "remove the kubeconfig",

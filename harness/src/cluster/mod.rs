@@ -349,6 +349,74 @@ impl Drop for ClusterHandle {
     }
 }
 
+/// A cluster handed to other processes: nextest's setup script starts one cluster
+/// (`chart-harness cluster up`), every test process uses it through `KUBECONFIG`, and
+/// CI's teardown step removes it (`chart-harness cluster down`) from this record.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct DetachedCluster {
+    pub provider: ProviderKind,
+    pub name: String,
+    pub kubeconfig: PathBuf,
+    pub context: Option<String>,
+    pub description: String,
+    pub pods_simulated: bool,
+    teardown: Option<DetachedTeardown>,
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "provider", rename_all = "kebab-case")]
+enum DetachedTeardown {
+    Local { kwokctl: PathBuf, workdir: PathBuf },
+    Kind { kind: PathBuf },
+}
+
+impl ClusterHandle {
+    /// Leaves the cluster running past this handle and this process; the returned
+    /// record is what tears it down later.
+    pub fn detach(mut self) -> DetachedCluster {
+        let teardown = self
+            .cleanup
+            .take()
+            .and_then(PendingCleanup::take)
+            .map(|cleanup| match cleanup {
+                Cleanup::Local(cleanup) => {
+                    let (kwokctl, _, _, workdir) = cleanup.into_parts();
+                    DetachedTeardown::Local { kwokctl, workdir }
+                }
+                Cleanup::Kind(cleanup) => {
+                    let (kind, _, _) = cleanup.into_parts();
+                    DetachedTeardown::Kind { kind }
+                }
+            });
+        DetachedCluster {
+            provider: self.provider,
+            name: self.name.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            description: self.description.clone(),
+            pods_simulated: self.pods_simulated,
+            teardown,
+        }
+    }
+}
+
+impl DetachedCluster {
+    /// Removes the cluster, its processes, work directory and kubeconfig.
+    pub async fn teardown(self) -> Result<(), ClusterError> {
+        let cleanup =
+            match self.teardown {
+                None => return Ok(()),
+                Some(DetachedTeardown::Local { kwokctl, workdir }) => Cleanup::Local(
+                    local::LocalCleanup::from_parts(kwokctl, self.name, self.kubeconfig, workdir)?,
+                ),
+                Some(DetachedTeardown::Kind { kind }) => Cleanup::Kind(
+                    kind::KindCleanup::from_parts(kind, self.name, self.kubeconfig)?,
+                ),
+            };
+        cleanup.run().await
+    }
+}
+
 /// A cluster name no other run uses: the prefix, the process id and a random suffix.
 /// kind and kwokctl both need DNS-label-like names, so only `[a-z0-9-]` is used and the
 /// result stays under kind's limit.
