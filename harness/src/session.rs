@@ -108,6 +108,7 @@ impl Session {
             kube_version,
             snapshot_mode: SnapshotMode::from_env(),
             cluster: None,
+            claims: Default::default(),
         })
     }
 

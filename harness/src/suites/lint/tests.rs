@@ -37,6 +37,7 @@ fn context(chart: &TestChart, config: HarnessConfig) -> SuiteContext {
         kube_version: "1.37.2".to_string(),
         snapshot_mode: crate::suites::SnapshotMode::Check,
         cluster: None,
+        claims: Default::default(),
     }
 }
 
