@@ -59,8 +59,9 @@ pub fn api_message(error: &kube::Error) -> String {
     }
 }
 
+/// A 404, including the bare `404 page not found` of an API group nobody serves.
 fn is_not_found(error: &kube::Error) -> bool {
-    matches!(error, kube::Error::Api(status) if status.is_not_found())
+    matches!(error, kube::Error::Api(status) if status.is_not_found() || status.code == 404)
 }
 
 /// Runs one request with [`REQUEST_TIMEOUT`], naming it in errors.
