@@ -38,6 +38,39 @@ pub struct ChartSettings {
     /// Kubernetes versions to render against; the first one is snapshotted.
     #[serde(default)]
     pub kube_versions: Vec<String>,
+    /// What the integration suite installs before the chart: CRDs, then other charts.
+    #[serde(default)]
+    pub prerequisites: Prerequisites,
+    /// Opt-in chaos check of the integration suite: one pod of each workload is deleted
+    /// after it is ready, and the workload must become ready again.
+    #[serde(default)]
+    pub chaos: bool,
+    /// How long the integration suite waits for the chart's workloads to become ready.
+    #[serde(default, deserialize_with = "readiness_duration")]
+    pub readiness_timeout: Option<Duration>,
+}
+
+/// Things a chart needs in the cluster that it does not install itself.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Prerequisites {
+    /// CRD manifests, relative to the chart directory, applied (and waited for until
+    /// Established) before anything else.
+    #[serde(default)]
+    pub crds: Vec<PathBuf>,
+    /// Charts installed into the trial's namespace before this one, in order.
+    #[serde(default)]
+    pub charts: Vec<PrerequisiteChart>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PrerequisiteChart {
+    /// The chart directory, relative to this chart's directory.
+    pub chart: PathBuf,
+    /// Values for that chart's install.
+    #[serde(default)]
+    pub values: BTreeMap<String, serde_json::Value>,
 }
 
 impl ChartSettings {
@@ -61,6 +94,34 @@ impl ChartSettings {
                 return Err((
                     "values-files",
                     format!("`{}` does not exist in the chart directory", file.display()),
+                ));
+            }
+        }
+        if self.readiness_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(("readiness-timeout", "must be greater than zero".into()));
+        }
+        let relative_paths = self
+            .prerequisites
+            .crds
+            .iter()
+            .chain(self.prerequisites.charts.iter().map(|c| &c.chart));
+        for path in relative_paths {
+            if path.is_absolute() {
+                return Err((
+                    "prerequisites",
+                    format!(
+                        "`{}` is absolute; give it relative to the chart directory",
+                        path.display()
+                    ),
+                ));
+            }
+            if !chart_dir.join(path).exists() {
+                return Err((
+                    "prerequisites",
+                    format!(
+                        "`{}` does not exist relative to the chart directory",
+                        path.display()
+                    ),
                 ));
             }
         }
@@ -150,6 +211,18 @@ fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duratio
     }
 }
 
+/// [`duration`] for `readiness-timeout`, so the message names that key.
+fn readiness_duration<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Duration>, D::Error> {
+    match Option::<String>::deserialize(deserializer)? {
+        None => Ok(None),
+        Some(text) => parse_duration(&text)
+            .map(Some)
+            .map_err(|message| de::Error::custom(format!("`readiness-timeout`: {message}"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rstest::rstest;
@@ -186,6 +259,32 @@ mod tests {
         assert_eq!(settings.values["image"], serde_json::json!({"tag": "1.0"}));
         assert_eq!(settings.values_files, vec![PathBuf::from("ci/extra.yaml")]);
         assert_eq!(settings.kube_versions, vec!["1.31", "1.30.4"]);
+    }
+
+    #[test]
+    fn integration_keys_are_read() {
+        let (repo, chart) = chart_with_settings(
+            "chaos: true\nreadiness-timeout: 45s\nprerequisites:\n  crds: [ci/crds/widget.yaml]\n  charts:\n    - chart: ../base\n      values: {replicas: 1}\n",
+        );
+        std::fs::create_dir_all(chart.join("ci/crds")).unwrap();
+        std::fs::write(chart.join("ci/crds/widget.yaml"), "kind: X\n").unwrap();
+        std::fs::create_dir_all(chart.join("../base")).unwrap();
+        let settings = load_chart_settings(&chart, repo.path()).unwrap();
+        assert!(settings.chaos);
+        assert_eq!(settings.readiness_timeout, Some(Duration::from_secs(45)));
+        assert_eq!(
+            settings.prerequisites.crds,
+            vec![PathBuf::from("ci/crds/widget.yaml")]
+        );
+        assert_eq!(settings.prerequisites.charts.len(), 1);
+        assert_eq!(
+            settings.prerequisites.charts[0].chart,
+            PathBuf::from("../base")
+        );
+        assert_eq!(
+            settings.prerequisites.charts[0].values["replicas"],
+            serde_json::json!(1)
+        );
     }
 
     #[rstest]
@@ -228,6 +327,13 @@ mod tests {
     )]
     #[case("kube-versions: [latest]\n", "not a Kubernetes version")]
     #[case("skip: [lint\n", "charts/web/ci/harness.yaml:")]
+    #[case("readiness-timeout: soon\n", "`readiness-timeout`")]
+    #[case("readiness-timeout: 0s\n", "greater than zero")]
+    #[case(
+        "prerequisites:\n  crds: [ci/absent.yaml]\n",
+        "`ci/absent.yaml` does not exist"
+    )]
+    #[case("prerequisites:\n  crd: [a.yaml]\n", "crd")]
     fn bad_values_are_explained(#[case] text: &str, #[case] expected: &str) {
         let (repo, chart) = chart_with_settings(text);
         let err = load_chart_settings(&chart, repo.path()).unwrap_err();

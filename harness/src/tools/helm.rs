@@ -185,6 +185,131 @@ impl Helm {
     }
 }
 
+/// Where a release lives: the cluster (kubeconfig and context), namespace and name.
+#[derive(Clone, Copy, Debug)]
+pub struct ReleaseTarget<'a> {
+    pub kubeconfig: &'a Path,
+    /// `None` uses the kubeconfig's current context.
+    pub context: Option<&'a str>,
+    pub namespace: &'a str,
+    pub release: &'a str,
+}
+
+impl ReleaseTarget<'_> {
+    fn cluster_args(&self) -> Vec<OsString> {
+        let mut args: Vec<OsString> = vec![
+            "--kubeconfig".into(),
+            self.kubeconfig.into(),
+            "--namespace".into(),
+            self.namespace.into(),
+        ];
+        if let Some(context) = self.context {
+            args.push("--kube-context".into());
+            args.push(context.into());
+        }
+        args
+    }
+}
+
+/// helm's `--timeout` takes a Go duration; whole seconds are enough.
+fn go_duration(timeout: Duration) -> String {
+    format!("{}s", timeout.as_secs().max(1))
+}
+
+/// Release operations. Neither major is asked to `--wait`: helm 3 takes a boolean and
+/// helm 4 a strategy there, and readiness is decided by the harness's own watches
+/// anyway. Each returns the finished process; a non-zero exit is for the caller to
+/// report. The process timeout is helm's own `--timeout` plus a margin, so helm gets
+/// to report its own timeout first.
+impl Helm {
+    /// `helm install` of `chart_dir` with `values_files`, without waiting for readiness.
+    pub async fn install(
+        &self,
+        target: &ReleaseTarget<'_>,
+        chart_dir: &Path,
+        values_files: &[PathBuf],
+        timeout: Duration,
+    ) -> Result<ProcessOutput, ToolError> {
+        let mut spec = self
+            .release_command(timeout)
+            .arg("install")
+            .arg(target.release)
+            .arg(chart_arg(chart_dir))
+            .args(target.cluster_args())
+            .args(["--timeout".to_string(), go_duration(timeout)]);
+        for file in values_files {
+            spec = spec.arg("-f").arg(file);
+        }
+        process::run(&spec).await
+    }
+
+    /// `helm test`: runs the release's test hooks and waits for them, up to `timeout`.
+    pub async fn test(
+        &self,
+        target: &ReleaseTarget<'_>,
+        timeout: Duration,
+    ) -> Result<ProcessOutput, ToolError> {
+        let spec = self
+            .release_command(timeout)
+            .arg("test")
+            .arg(target.release)
+            .args(target.cluster_args())
+            .args(["--timeout".to_string(), go_duration(timeout)]);
+        process::run(&spec).await
+    }
+
+    /// `helm uninstall`; hooks get `timeout`. Whether objects are gone is checked by
+    /// the caller, not by helm.
+    pub async fn uninstall(
+        &self,
+        target: &ReleaseTarget<'_>,
+        timeout: Duration,
+    ) -> Result<ProcessOutput, ToolError> {
+        let spec = self
+            .release_command(timeout)
+            .arg("uninstall")
+            .arg(target.release)
+            .args(target.cluster_args())
+            .args(["--timeout".to_string(), go_duration(timeout)]);
+        process::run(&spec).await
+    }
+
+    /// `helm status`, as text, for diagnostics.
+    pub async fn status(
+        &self,
+        target: &ReleaseTarget<'_>,
+        timeout: Duration,
+    ) -> Result<ProcessOutput, ToolError> {
+        let spec = self
+            .release_command(timeout)
+            .arg("status")
+            .arg(target.release)
+            .args(target.cluster_args());
+        process::run(&spec).await
+    }
+
+    /// `helm history`, as a table, for diagnostics.
+    pub async fn history(
+        &self,
+        target: &ReleaseTarget<'_>,
+        timeout: Duration,
+    ) -> Result<ProcessOutput, ToolError> {
+        let spec = self
+            .release_command(timeout)
+            .arg("history")
+            .arg(target.release)
+            .args(target.cluster_args());
+        process::run(&spec).await
+    }
+
+    fn release_command(&self, timeout: Duration) -> ProcessSpec {
+        self.command(timeout + RELEASE_TIMEOUT_MARGIN)
+    }
+}
+
+/// Extra time a release command's process gets beyond helm's own `--timeout`.
+const RELEASE_TIMEOUT_MARGIN: Duration = Duration::from_secs(15);
+
 /// A chart path as an argument: a relative path starting with `-` would read as a flag.
 fn chart_arg(chart_dir: &Path) -> OsString {
     if chart_dir.is_relative() && chart_dir.as_os_str().to_string_lossy().starts_with('-') {

@@ -1,0 +1,288 @@
+//! What a failed trial reports about its namespace: events in time order, each pod's
+//! state, container logs, and helm's view of the release. Collected only on failure
+//! (passing runs stay quiet and fast) and bounded, so a crash-looping chart cannot
+//! flood the report.
+
+use k8s_openapi::api::core::v1::{ContainerState, Event, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, ListParams, LogParams};
+
+use super::{Install, bounded};
+use crate::k8s;
+use crate::suites::Problem;
+
+/// What the output says instead of logs on the local control plane.
+pub(crate) const SIMULATED_LOGS: &str = "container logs are unavailable: pods are simulated on the local control plane (kwok), no container ran; the pod states above are what kwok reported";
+
+const MAX_EVENTS: usize = 60;
+const MAX_SECTION: usize = 8000;
+const MAX_LOG: i64 = 4000;
+const LOG_TAIL_LINES: i64 = 50;
+
+pub(crate) async fn collect(install: &Install<'_>) -> Vec<Problem> {
+    let mut sections = vec![events(install).await, pods(install).await];
+    if install.access.pods_simulated {
+        sections.push(SIMULATED_LOGS.to_string());
+    } else {
+        sections.push(logs(install, |_| true).await);
+    }
+    if install.install_attempted {
+        sections.push(helm_view(install).await);
+    }
+    sections
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .map(|s| Problem::new(bounded(&s, MAX_SECTION)))
+        .collect()
+}
+
+/// Logs of the pods of the failed test hooks (a hook Job's pods are named after it).
+pub(crate) async fn test_logs(install: &Install<'_>, hooks: &[&str]) -> Vec<Problem> {
+    let text = if install.access.pods_simulated {
+        SIMULATED_LOGS.to_string()
+    } else {
+        logs(install, |pod| {
+            hooks.iter().any(|hook| pod.starts_with(hook))
+        })
+        .await
+    };
+    if text.is_empty() {
+        Vec::new()
+    } else {
+        vec![Problem::new(bounded(
+            &format!("test hook logs:\n{text}"),
+            MAX_SECTION,
+        ))]
+    }
+}
+
+async fn events(install: &Install<'_>) -> String {
+    let api: Api<Event> = Api::namespaced(install.kube.client(), install.namespace);
+    let list = match k8s::request("list events", api.list(&ListParams::default())).await {
+        Ok(list) => list.items,
+        Err(error) => return format!("events of namespace {}: {error}", install.namespace),
+    };
+    let mut events: Vec<(Option<Timestamp>, String)> = list
+        .into_iter()
+        .map(|event| {
+            let at = event
+                .last_timestamp
+                .as_ref()
+                .map(|t| t.0)
+                .or(event.event_time.as_ref().map(|t| t.0))
+                .or(event.first_timestamp.as_ref().map(|t| t.0))
+                .or(event.metadata.creation_timestamp.as_ref().map(|t| t.0));
+            let object = &event.involved_object;
+            let line = format!(
+                "{} {} {} {}/{}: {}{}",
+                at.map(|t| t.to_string()).unwrap_or_else(|| "-".into()),
+                event.type_.as_deref().unwrap_or("-"),
+                event.reason.as_deref().unwrap_or("-"),
+                object.kind.as_deref().unwrap_or("-"),
+                object.name.as_deref().unwrap_or("-"),
+                event.message.as_deref().unwrap_or("").trim(),
+                event
+                    .count
+                    .filter(|c| *c > 1)
+                    .map(|c| format!(" (x{c})"))
+                    .unwrap_or_default()
+            );
+            (at, line)
+        })
+        .collect();
+    events.sort();
+    let skipped = events.len().saturating_sub(MAX_EVENTS);
+    let mut out = format!("events of namespace {}, oldest first:", install.namespace);
+    if skipped > 0 {
+        out.push_str(&format!("\n  ({skipped} older events left out)"));
+    }
+    for (_, line) in events.into_iter().skip(skipped) {
+        out.push_str("\n  ");
+        out.push_str(&line);
+    }
+    out
+}
+
+async fn list_pods(install: &Install<'_>) -> Result<Vec<Pod>, k8s::KubeError> {
+    let api: Api<Pod> = Api::namespaced(install.kube.client(), install.namespace);
+    Ok(k8s::request("list pods", api.list(&ListParams::default()))
+        .await?
+        .items)
+}
+
+async fn pods(install: &Install<'_>) -> String {
+    let pods = match list_pods(install).await {
+        Ok(pods) => pods,
+        Err(error) => return format!("pods: {error}"),
+    };
+    if pods.is_empty() {
+        return format!("namespace {} has no pods", install.namespace);
+    }
+    let mut out = String::from("pods:");
+    for pod in pods {
+        out.push_str(&describe_pod(&pod));
+    }
+    out
+}
+
+/// Phase, conditions and container states (with the last termination) of one pod.
+pub(crate) fn describe_pod(pod: &Pod) -> String {
+    let name = pod.metadata.name.as_deref().unwrap_or("-");
+    let Some(status) = &pod.status else {
+        return format!("\n  {name}: no status yet");
+    };
+    let mut out = format!(
+        "\n  {name}: phase {}{}",
+        status.phase.as_deref().unwrap_or("unknown"),
+        status
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default()
+    );
+    for condition in status.conditions.iter().flatten() {
+        out.push_str(&format!("\n    {}={}", condition.type_, condition.status));
+        if let Some(reason) = &condition.reason {
+            out.push_str(&format!(" {reason}"));
+        }
+        if let Some(message) = &condition.message {
+            out.push_str(&format!(": {}", message.trim()));
+        }
+    }
+    let containers = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for container in containers {
+        out.push_str(&format!(
+            "\n    container {}: {}, ready {}, restarts {}",
+            container.name,
+            state_text(container.state.as_ref()),
+            container.ready,
+            container.restart_count
+        ));
+        if container
+            .last_state
+            .as_ref()
+            .is_some_and(|s| s.terminated.is_some())
+        {
+            out.push_str(&format!(
+                "\n      last termination: {}",
+                state_text(container.last_state.as_ref())
+            ));
+        }
+    }
+    out
+}
+
+fn state_text(state: Option<&ContainerState>) -> String {
+    let Some(state) = state else {
+        return "no state".into();
+    };
+    if let Some(waiting) = &state.waiting {
+        format!(
+            "waiting ({}{})",
+            waiting.reason.as_deref().unwrap_or("no reason"),
+            waiting
+                .message
+                .as_deref()
+                .map(|m| format!(": {}", m.trim()))
+                .unwrap_or_default()
+        )
+    } else if let Some(terminated) = &state.terminated {
+        format!(
+            "terminated ({}, exit code {}{})",
+            terminated.reason.as_deref().unwrap_or("no reason"),
+            terminated.exit_code,
+            terminated
+                .message
+                .as_deref()
+                .map(|m| format!(": {}", m.trim()))
+                .unwrap_or_default()
+        )
+    } else if state.running.is_some() {
+        "running".into()
+    } else {
+        "no state".into()
+    }
+}
+
+/// Current and previous logs of every container of the pods `wanted` selects by name.
+async fn logs(install: &Install<'_>, wanted: impl Fn(&str) -> bool) -> String {
+    let pods = match list_pods(install).await {
+        Ok(pods) => pods,
+        Err(error) => return format!("logs: {error}"),
+    };
+    let api: Api<Pod> = Api::namespaced(install.kube.client(), install.namespace);
+    let mut out = String::new();
+    for pod in pods {
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        if !wanted(&pod_name) {
+            continue;
+        }
+        let containers = container_names(&pod);
+        for container in containers {
+            for previous in [false, true] {
+                let params = LogParams {
+                    container: Some(container.clone()),
+                    previous,
+                    limit_bytes: Some(MAX_LOG),
+                    tail_lines: Some(LOG_TAIL_LINES),
+                    ..LogParams::default()
+                };
+                let which = if previous { "previous" } else { "current" };
+                match k8s::request("read logs", api.logs(&pod_name, &params)).await {
+                    Ok(text) if !text.trim().is_empty() => out.push_str(&format!(
+                        "\nlogs of {pod_name}/{} ({which}):\n{}",
+                        container,
+                        text.trim_end()
+                    )),
+                    Ok(_) => {}
+                    // No previous container is the common case; only say so for current logs.
+                    Err(error) if !previous => out.push_str(&format!(
+                        "\nlogs of {pod_name}/{container} unavailable: {error}"
+                    )),
+                    Err(_) => {}
+                }
+            }
+        }
+    }
+    out.trim_start().to_string()
+}
+
+async fn helm_view(install: &Install<'_>) -> String {
+    let target = install.target(&install.release);
+    let helm = &install.ctx.tools.helm;
+    let mut out = String::new();
+    for (what, outcome) in [
+        (
+            "helm status",
+            helm.status(&target, k8s::REQUEST_TIMEOUT).await,
+        ),
+        (
+            "helm history",
+            helm.history(&target, k8s::REQUEST_TIMEOUT).await,
+        ),
+    ] {
+        let text = match outcome {
+            Ok(output) => format!("{}{}", output.stdout.trim(), output.stderr.trim()),
+            Err(error) => error.to_string(),
+        };
+        out.push_str(&format!("{what}:\n{}\n", text.trim()));
+    }
+    out.trim_end().to_string()
+}
+
+/// Init containers first, then the others: the order they run in.
+fn container_names(pod: &Pod) -> Vec<String> {
+    let Some(spec) = &pod.spec else {
+        return Vec::new();
+    };
+    spec.init_containers
+        .iter()
+        .flatten()
+        .chain(&spec.containers)
+        .map(|c| c.name.clone())
+        .collect()
+}
