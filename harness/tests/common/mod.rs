@@ -5,7 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
+use chart_harness::cluster::ProviderKind;
 use chart_harness::plan::Suite;
+use chart_harness::report::RunInfo;
 use chart_harness::runner;
 use chart_harness::session::Session;
 use chart_harness::suites::{SnapshotMode, TrialOutcome};
@@ -95,6 +97,12 @@ impl TempRepo {
 
     /// Runs `suites` over every chart with the real tools and returns the outcomes.
     pub fn run(&self, suites: &[Suite]) -> Vec<TrialOutcome> {
+        self.run_with_jobs(suites, 1)
+    }
+
+    /// Like [`TempRepo::run`], `jobs` trials at a time; a cluster suite gets the run's
+    /// local control plane, torn down before this returns.
+    pub fn run_with_jobs(&self, suites: &[Suite], jobs: usize) -> Vec<TrialOutcome> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -106,10 +114,31 @@ impl TempRepo {
                 .await
                 .expect("the tools resolve; run `chart-harness tools install`");
             ctx.snapshot_mode = SnapshotMode::Check;
-            let mut outcomes = Vec::new();
-            for trial in session.plan(&session.charts, suites) {
-                outcomes.push(runner::run_with_timeout(&trial, &ctx).await);
+            if suites.iter().any(|suite| suite.needs_cluster()) {
+                let lease = session
+                    .cluster_lease(Some(ProviderKind::Local))
+                    .await
+                    .expect("a local cluster lease; run `chart-harness tools install --all`");
+                ctx.cluster = Some(std::sync::Arc::new(lease));
             }
+            let trials = session.plan(&session.charts, suites);
+            let info = RunInfo {
+                trials: trials.iter().map(|t| t.id.clone()).collect(),
+                jobs,
+                helm: String::new(),
+                config_source: String::new(),
+                warnings: Vec::new(),
+            };
+            // The runner releases the cluster at the end of the run.
+            let summary = runner::run(trials, ctx, jobs, info, &mut [], std::future::pending())
+                .await
+                .expect("no reporter to fail");
+            let mut outcomes: Vec<TrialOutcome> = summary
+                .outcomes
+                .iter()
+                .map(|outcome| (**outcome).clone())
+                .collect();
+            outcomes.sort_by(|a, b| a.id.cmp(&b.id));
             outcomes
         })
     }

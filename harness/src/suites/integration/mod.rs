@@ -114,6 +114,7 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         rendered: Vec::new(),
         prerequisite_releases: Vec::new(),
         install_attempted: false,
+        held_claims: None,
     };
     install.exercise(recorder).await;
     if recorder.has_failures() {
@@ -157,6 +158,8 @@ pub(crate) struct Install<'a> {
     rendered: Vec<Manifest>,
     prerequisite_releases: Vec<String>,
     install_attempted: bool,
+    /// Fixed cluster-scoped names this trial installs; held until its cleanup is done.
+    held_claims: Option<crate::suites::claims::HeldClaims>,
 }
 
 impl Install<'_> {
@@ -192,6 +195,26 @@ impl Install<'_> {
         if !recorder.record("dry-run", started.elapsed(), problems) {
             return;
         }
+
+        // Another trial installing an object with the same fixed cluster-scoped name
+        // would collide with this one: wait for it to finish.
+        let claims = crate::k8s::cluster_scoped_claims(&self.rendered);
+        let started = Instant::now();
+        let held = self.ctx.claims.acquire(&claims).await;
+        if !held.waited.is_empty() {
+            let waited: Vec<String> = held
+                .waited
+                .iter()
+                .map(|(claim, time)| format!("{claim} ({:.1}s)", time.as_secs_f64()))
+                .collect();
+            tracing::info!(
+                trial = %self.trial.id,
+                "installed after other trials released {}",
+                waited.join(", ")
+            );
+            recorder.record("wait-for-claims", started.elapsed(), Vec::new());
+        }
+        self.held_claims = Some(held);
 
         let started = Instant::now();
         self.install_attempted = true;

@@ -1,0 +1,140 @@
+//! The integration suite on a real local control plane: every broken integration
+//! fixture is caught in the phase it targets, with its message pinned, and diagnostics
+//! are collected for failures only.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use chart_harness::plan::Suite;
+use chart_harness::suites::{PhaseStatus, TrialOutcome};
+use common::TempRepo;
+
+/// Fixture, the phase it fails, and whether diagnostics are collected: they are for a
+/// failure while the release is installed; leftovers are only found after uninstall,
+/// when there is nothing left to diagnose.
+const BROKEN: [(&str, &str, bool); 5] = [
+    (
+        "never-ready",
+        "ready:Deployment/never-ready-never-ready",
+        true,
+    ),
+    ("failing-helm-test", "helm-test", true),
+    ("leftover-cluster-object", "leftovers", false),
+    ("missing-crd", "dry-run", true),
+    ("rejected-by-api", "dry-run", true),
+];
+
+/// The failed phases other than `diagnostics`, and their problems, with the random part
+/// of the trial's namespace replaced so the text is stable.
+fn pinned(outcome: &TrialOutcome) -> (BTreeSet<String>, String) {
+    let mut failed = BTreeSet::new();
+    let mut text = String::new();
+    for phase in outcome
+        .failed_phases()
+        .filter(|phase| phase.name != "diagnostics")
+    {
+        failed.insert(phase.name.clone());
+        for problem in &phase.problems {
+            text.push_str(&format!("[{}] {problem}\n", phase.name));
+        }
+    }
+    let namespace_prefix = format!("{}-{}-", outcome.id.chart, outcome.id.case);
+    // helm's status lines carry the time of the run.
+    let text: String = text
+        .lines()
+        .filter(|line| {
+            !["LAST DEPLOYED:", "Last Started:", "Last Completed:"]
+                .iter()
+                .any(|p| line.starts_with(p))
+        })
+        .map(|line| format!("{line}\n"))
+        .collect();
+    (failed, redact_suffixes(&text, &namespace_prefix))
+}
+
+/// Replaces the 5-character suffix after each `prefix` with `[random]`.
+fn redact_suffixes(text: &str, prefix: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        let after = at + prefix.len();
+        out.push_str(&rest[..after]);
+        out.push_str("[random]");
+        let suffix_len = rest[after..]
+            .chars()
+            .take(5)
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            .count();
+        rest = &rest[after + suffix_len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn broken_integration_fixtures_are_caught_with_diagnostics() {
+    let repo = TempRepo::new();
+    for (name, _, _) in BROKEN {
+        repo.add_chart("broken", name);
+    }
+    let outcomes = repo.run_with_jobs(&[Suite::Integration], BROKEN.len());
+    assert_eq!(outcomes.len(), BROKEN.len());
+    for (name, phase, diagnosed) in BROKEN {
+        let outcome = outcomes.iter().find(|o| o.id.chart == name).unwrap();
+        let (failed, text) = pinned(outcome);
+        assert_eq!(
+            failed,
+            BTreeSet::from([phase.to_string()]),
+            "{}",
+            outcome.failure_message()
+        );
+        let diagnostics = outcome.phases.iter().find(|p| p.name == "diagnostics");
+        assert_eq!(
+            diagnostics.is_some_and(|p| p.status == PhaseStatus::Failed && !p.problems.is_empty()),
+            diagnosed,
+            "diagnostics of {name}: {}",
+            outcome.failure_message()
+        );
+        // Cleanup ran although the trial failed.
+        assert!(
+            outcome
+                .phases
+                .iter()
+                .any(|p| p.name == "namespace-delete" && p.status == PhaseStatus::Passed),
+            "{name}: its namespace was not deleted"
+        );
+        insta::assert_snapshot!(name, text);
+    }
+}
+
+#[test]
+fn passing_trials_collect_no_diagnostics() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let outcomes = repo.run_with_jobs(&[Suite::Integration], 3);
+    assert_eq!(outcomes.len(), 3);
+    for outcome in &outcomes {
+        assert!(outcome.passed(), "{}", outcome.failure_message());
+        let names: Vec<&str> = outcome.phases.iter().map(|p| p.name.as_str()).collect();
+        assert!(!names.contains(&"diagnostics"), "{names:?}");
+        for expected in [
+            "namespace",
+            "dry-run",
+            "install",
+            "helm-test",
+            "uninstall",
+            "namespace-delete",
+            "leftovers",
+        ] {
+            assert!(
+                names.contains(&expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+        assert!(
+            names.iter().any(|n| n.starts_with("ready:Deployment/")),
+            "{names:?}"
+        );
+    }
+}
