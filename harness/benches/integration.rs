@@ -1,0 +1,127 @@
+//! `cargo bench -p chart-harness --bench integration`: install, ready, helm test and
+//! uninstall of 10 fixture-like charts on one local control plane, run by the harness
+//! in parallel and one at a time (chart-testing's model, same steps). Also times the
+//! local cluster's start.
+//!
+//! Prints figures; asserts nothing about speed, since these machines are noisy.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chart_harness::cluster::{
+    AnyProvider, ClusterLease, ClusterProvider, ClusterRequest, ExistingProvider, LocalBinaries,
+    LocalProvider,
+};
+use chart_harness::plan::Suite;
+use chart_harness::report::RunInfo;
+use chart_harness::runner;
+use chart_harness::session::Session;
+use chart_harness::tools;
+
+const CHARTS: usize = 10;
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let repo = tempfile::tempdir().unwrap();
+    generate(&workspace, repo.path());
+    let session = Session::open(repo.path()).unwrap();
+    let trials = session.plan(&session.charts, &[Suite::Integration]);
+
+    runtime.block_on(async {
+        let binaries = LocalBinaries::from_env()
+            .unwrap_or_else(|| LocalBinaries::in_dir(&tools::tools_bin_dir(&workspace)));
+        let provider = LocalProvider {
+            binaries,
+            kube_version: format!("v{}", tools::pinned_kube_version(&workspace).unwrap()),
+        };
+        let started = Instant::now();
+        let cluster = provider
+            .acquire(&ClusterRequest::default())
+            .await
+            .expect("the local control plane starts; run `chart-harness tools install --all`");
+        let start_time = started.elapsed();
+
+        // Both runs use this one cluster: each gets a lease on it as an existing cluster,
+        // which the runner's release leaves alone.
+        let mut figures = Vec::new();
+        for jobs in [CHARTS, 1] {
+            let mut ctx = session.context(None).await.unwrap();
+            ctx.cluster = Some(Arc::new(ClusterLease::new(
+                AnyProvider::Existing(ExistingProvider {
+                    kubeconfig: cluster.kubeconfig().to_path_buf(),
+                    context: cluster.context().map(str::to_string),
+                    pods_simulated: true,
+                }),
+                ClusterRequest::default(),
+            )));
+            let info = RunInfo {
+                trials: trials.iter().map(|t| t.id.clone()).collect(),
+                jobs,
+                helm: String::new(),
+                config_source: String::new(),
+                warnings: Vec::new(),
+            };
+            let started = Instant::now();
+            let summary = runner::run(trials.clone(), ctx, jobs, info, &mut [], std::future::pending())
+                .await
+                .unwrap();
+            let failed: Vec<_> = summary.outcomes.iter().filter(|o| !o.passed()).collect();
+            if let Some(failure) = failed.first() {
+                println!("first failure:\n{}", failure.failure_message());
+            }
+            figures.push((jobs, started.elapsed(), failed.len()));
+        }
+        cluster.teardown().await.unwrap();
+
+        println!("chart-harness integration benchmark: {CHARTS} charts, install -> ready -> helm test -> uninstall");
+        println!("  local cluster start (API ready)  {:>7.2} s", start_time.as_secs_f64());
+        for (jobs, wall, failed) in &figures {
+            println!("  {jobs:>2} at a time                     {:>7.2} s  ({failed} failed)", wall.as_secs_f64());
+        }
+        let ratio = figures[1].1.as_secs_f64() / figures[0].1.as_secs_f64();
+        println!("  speed-up, parallel vs one at a time {ratio:>5.1}x  (goal >= 3x)");
+    });
+}
+
+/// `CHARTS` copies of the `web` fixture, each with only its default case.
+fn generate(workspace: &Path, root: &Path) {
+    std::fs::write(
+        root.join("chart-harness.yaml"),
+        "chart-dirs:\n  - charts\nreport-dir: report\ncheck-version-increment: false\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(workspace.join(".tools"), root.join(".tools")).unwrap();
+    for index in 0..CHARTS {
+        let name = format!("bench-{index:02}");
+        let target = root.join("charts").join(&name);
+        for entry in walkdir::WalkDir::new(workspace.join("fixtures/charts/web")) {
+            let entry = entry.unwrap();
+            let to = target.join(
+                entry
+                    .path()
+                    .strip_prefix(workspace.join("fixtures/charts/web"))
+                    .unwrap(),
+            );
+            if entry.file_type().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+            } else {
+                std::fs::copy(entry.path(), &to).unwrap();
+            }
+        }
+        let chart_yaml = std::fs::read_to_string(target.join("Chart.yaml")).unwrap();
+        std::fs::write(
+            target.join("Chart.yaml"),
+            chart_yaml.replace("name: web", &format!("name: {name}")),
+        )
+        .unwrap();
+        std::fs::remove_dir_all(target.join("ci")).unwrap();
+    }
+}
