@@ -14,8 +14,9 @@ use super::{
     Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, PendingCleanup,
     ProviderKind, private_temp_file, restrict_to_owner, unique_name,
 };
-use crate::tools::ToolError;
+use crate::tools::pins::ToolData;
 use crate::tools::process::{self, ProcessOutput, ProcessSpec};
+use crate::tools::{Pins, ToolError};
 
 /// Directory holding all binaries of the local control plane, for tests and for users
 /// who built them elsewhere.
@@ -35,12 +36,30 @@ pub struct LocalBinaries {
     /// kwokctl polls the new API server with kubectl, and the harness probes readiness
     /// with it.
     pub kubectl: PathBuf,
+    /// kwok Stage manifests, each given to kwokctl as a `--config`: its built-in node
+    /// and pod stages plus the volume stages that bind PersistentVolumeClaims. kwokctl
+    /// drops its built-in stages once it is given any, hence the whole set.
+    pub stages: Vec<PathBuf>,
 }
 
+/// The StorageClass the kwok volume stages act on: they select claims and volumes by
+/// this `storageClassName`, so it is made the cluster's default class and claims that
+/// name no class get it.
+const VOLUME_STORAGE_CLASS: &str = "kwok-volume";
+/// The provisioner the volume stages write into the claims and volumes they bind.
+const VOLUME_PROVISIONER: &str = "kwok.x-k8s.io/volume";
+
 impl LocalBinaries {
-    /// All binaries under their usual names in one directory (`.tools/bin`).
+    /// All binaries under their usual names in one directory (`.tools/bin`), and the
+    /// stage files where `tools install` puts them next to it
+    /// (`.tools/share/kwok/stages`).
     pub fn in_dir(dir: &Path) -> LocalBinaries {
+        let share = match dir.parent() {
+            Some(parent) => parent.join("share"),
+            None => dir.join("..").join("share"),
+        };
         LocalBinaries {
+            stages: pinned_stage_files(&share.join("kwok").join(ToolData::STAGES_DIR)),
             kwokctl: dir.join("kwokctl"),
             kwok: dir.join("kwok"),
             etcd: dir.join("etcd"),
@@ -70,12 +89,19 @@ impl LocalBinaries {
         ]
     }
 
-    /// Fails with every missing binary named, and the command that installs them.
+    /// Fails with every missing binary and stage file named, and the command that
+    /// installs them.
     pub fn check(&self) -> Result<(), ClusterError> {
         let missing: Vec<PathBuf> = self
             .all()
             .into_iter()
             .filter(|path| !is_executable_file(path))
+            .chain(
+                self.stages
+                    .iter()
+                    .map(PathBuf::as_path)
+                    .filter(|f| !f.is_file()),
+            )
             .map(Path::to_path_buf)
             .collect();
         if missing.is_empty() {
@@ -84,6 +110,22 @@ impl LocalBinaries {
             Err(ClusterError::MissingBinaries { missing })
         }
     }
+}
+
+/// The stage files `ci/tools.toml` pins for kwok (the built-in pins), inside `dir`.
+/// The pins are validated when the harness is built, so an empty list cannot happen
+/// with a released binary.
+fn pinned_stage_files(dir: &Path) -> Vec<PathBuf> {
+    Pins::embedded()
+        .ok()
+        .and_then(|pins| pins.tool("kwok").and_then(|kwok| kwok.data.clone()))
+        .map(|data| {
+            data.stage_file_names()
+                .into_iter()
+                .map(|name| dir.join(name))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn is_executable_file(path: &Path) -> bool {
@@ -167,7 +209,31 @@ impl LocalProvider {
             arg.push(path);
             args.push(arg);
         }
+        // kwokctl merges every `--config` it is given.
+        for stage in &b.stages {
+            args.push("--config".into());
+            args.push(stage.into());
+        }
         args
+    }
+
+    /// Makes the StorageClass of the kwok volume stages the default one, so claims of
+    /// charts (which rarely name a class) are provisioned and bound.
+    async fn create_default_storage_class(
+        &self,
+        cluster: &LocalCleanup,
+    ) -> Result<(), ClusterError> {
+        let manifest = cluster.workdir.as_path().join("default-storage-class.yaml");
+        std::fs::write(&manifest, default_storage_class()).map_err(|source| ClusterError::Io {
+            action: "write",
+            path: manifest.clone(),
+            source,
+        })?;
+        let spec = self.kubectl(cluster).arg("create").arg("-f").arg(&manifest);
+        process::run_checked(&spec).await.map_err(|source| {
+            tool_error(&cluster.name, "creating the default StorageClass", source)
+        })?;
+        Ok(())
     }
 
     /// Polls `/readyz` until it answers `ok` or the deadline passes.
@@ -286,6 +352,7 @@ impl LocalProvider {
                 pinned: self.kube_version.clone(),
             });
         }
+        self.create_default_storage_class(cluster).await?;
         if request.nodes > 0 {
             self.add_nodes(cluster, request.nodes, deadline, request.ready_timeout)
                 .await?;
@@ -354,6 +421,22 @@ impl ClusterProvider for LocalProvider {
             }
         }
     }
+}
+
+/// The default StorageClass whose claims the kwok volume stages bind at once.
+fn default_storage_class() -> String {
+    format!(
+        "apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: {VOLUME_STORAGE_CLASS}
+  annotations:
+    storageclass.kubernetes.io/is-default-class: \"true\"
+provisioner: {VOLUME_PROVISIONER}
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+"
+    )
 }
 
 /// Stops the control plane and removes its work directory and kubeconfig.
@@ -690,7 +773,16 @@ mod tests {
                 "{name} missing from: {message}"
             );
         }
-        assert!(message.contains("chart-harness tools install"), "{message}");
+        // The stage files are looked for next to the binaries' directory.
+        let stages = dir.path().parent().unwrap().join("share/kwok/stages");
+        assert!(
+            message.contains(&format!("{}/pvc-provision.yaml", stages.display())),
+            "{message}"
+        );
+        assert!(
+            message.contains("chart-harness tools install --all"),
+            "{message}"
+        );
         assert!(message.contains(BIN_DIR_ENV), "{message}");
     }
 
@@ -731,6 +823,25 @@ mod tests {
             !args.iter().any(|a| a.contains("://")),
             "nothing may be downloaded: {args:?}"
         );
+        // The ports config and then one `--config` per pinned stage file.
+        let configs: Vec<&str> = args
+            .windows(2)
+            .filter(|pair| pair[0] == "--config")
+            .map(|pair| pair[1].as_str())
+            .collect();
+        assert_eq!(configs[0], "/tmp/w/kwok.yaml");
+        let stages = &configs[1..];
+        assert_eq!(stages.len(), provider.binaries.stages.len());
+        for stage in [
+            "node-initialize.yaml",
+            "pod-ready.yaml",
+            "pvc-provision.yaml",
+        ] {
+            assert!(
+                stages.contains(&format!("/opt/share/kwok/stages/{stage}").as_str()),
+                "{stage} not in {stages:?}"
+            );
+        }
     }
 
     #[test]
@@ -751,6 +862,35 @@ mod tests {
             first.options.values().copied().collect();
         assert_eq!(first_ports.len(), 6, "ports repeat: {:?}", first.options);
         assert_ne!(first.options, second.options);
+    }
+
+    #[test]
+    fn the_default_storage_class_is_the_one_the_volume_stages_select() {
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            name: String,
+            annotations: std::collections::BTreeMap<String, String>,
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct StorageClass {
+            api_version: String,
+            kind: String,
+            metadata: Metadata,
+            provisioner: String,
+        }
+        let class: StorageClass =
+            crate::yaml::parse_str(&default_storage_class(), Path::new("sc.yaml")).unwrap();
+        assert_eq!(
+            (class.api_version.as_str(), class.kind.as_str()),
+            ("storage.k8s.io/v1", "StorageClass")
+        );
+        assert_eq!(class.metadata.name, VOLUME_STORAGE_CLASS);
+        assert_eq!(
+            class.metadata.annotations["storageclass.kubernetes.io/is-default-class"],
+            "true"
+        );
+        assert_eq!(class.provisioner, VOLUME_PROVISIONER);
     }
 
     #[test]
@@ -934,6 +1074,66 @@ mod tests {
             !pods_after.lines().any(|pod| pod == first),
             "{first} was not replaced: {pods_after}"
         );
+
+        // A claim naming no class gets the default one and is bound by kwok's volume
+        // stages; deleting it removes the provisioned volume.
+        let claim = std::env::temp_dir().join(format!("{name}-claim.yaml"));
+        std::fs::write(
+            &claim,
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec:\n  \
+             accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 1Gi\n",
+        )
+        .unwrap();
+        let claimed = Instant::now();
+        kubectl(
+            &provider,
+            &handle,
+            &["create", "-f", claim.to_str().unwrap()],
+        )
+        .await;
+        std::fs::remove_file(&claim).unwrap();
+        let phase_of_claim = ["get", "pvc", "data", "-o", "jsonpath={.status.phase}"];
+        while kubectl(&provider, &handle, &phase_of_claim).await != "Bound" {
+            assert!(
+                claimed.elapsed() < Duration::from_secs(20),
+                "the claim is not Bound after 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!("PersistentVolumeClaim Bound after {:?}", claimed.elapsed());
+        let class = kubectl(
+            &provider,
+            &handle,
+            &[
+                "get",
+                "pvc",
+                "data",
+                "-o",
+                "jsonpath={.spec.storageClassName}",
+            ],
+        )
+        .await;
+        assert_eq!(class, VOLUME_STORAGE_CLASS);
+        let volumes = kubectl(&provider, &handle, &["get", "pv", "-o", "name"]).await;
+        assert_eq!(volumes.lines().count(), 1, "{volumes}");
+        kubectl(
+            &provider,
+            &handle,
+            &["delete", "pvc", "data", "--wait=true"],
+        )
+        .await;
+        let deleted = Instant::now();
+        while !kubectl(&provider, &handle, &["get", "pv", "-o", "name"])
+            .await
+            .trim()
+            .is_empty()
+        {
+            assert!(
+                deleted.elapsed() < Duration::from_secs(20),
+                "the volume of the deleted claim is still there after 20 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
 
         let components = processes_mentioning(&name);
         assert!(

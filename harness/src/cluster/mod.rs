@@ -92,9 +92,10 @@ pub enum ClusterError {
     )]
     UnknownProvider { value: String },
     #[error(
-        "the local control plane is missing {}: run `chart-harness tools install` (or set \
+        "the local control plane is missing {}: run `chart-harness tools install --all` (or set \
          CHART_HARNESS_CLUSTER_BIN_DIR to a directory holding kwokctl, kwok, etcd, kube-apiserver, \
-         kube-controller-manager, kube-scheduler and kubectl)",
+         kube-controller-manager, kube-scheduler and kubectl, with kwok's stage files in \
+         ../share/kwok/stages next to it)",
         missing.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
     )]
     MissingBinaries { missing: Vec<PathBuf> },

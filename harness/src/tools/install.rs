@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use super::ToolError;
 use super::gobuild::GoBuild;
-use super::pins::{Pins, ToolPin, go_arch, go_os};
+use super::pins::{Pins, ToolData, ToolPin, go_arch, go_os};
+use super::process::{self, ProcessSpec};
 use super::release::{fetch_verified_binary, hex};
 use super::resolve::{
     ToolEnv, VersionProbe, is_executable, probe_version, tools_bin_dir, version_matches,
@@ -135,9 +136,14 @@ pub(crate) async fn install_in(
             .tool(&name)
             .ok_or_else(|| super::unknown_tool(&pins, &name))?;
         let installed = installer.install_one(&name, pin, &stamp).await?;
+        let data_fingerprint = match &pin.data {
+            Some(data) => Some(installer.install_data(&name, pin, data, &stamp).await?),
+            None => None,
+        };
         let entry = StampEntry {
             version: pin.version.clone(),
             fingerprint: installer.fingerprint(&name, pin),
+            data: data_fingerprint,
         };
         if stamp.tools.get(&name) != Some(&entry) {
             stamp.tools.insert(name.clone(), entry);
@@ -165,6 +171,9 @@ fn select(pins: &Pins, selection: &ToolSelection) -> Result<Vec<String>, ToolErr
     Ok(names)
 }
 
+/// How long `go mod download` of one module may take (a cold proxy download).
+const MODULE_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/chart-harness/tools`.
 fn default_cache_dir(env: &ToolEnv) -> PathBuf {
     let base = env
@@ -186,6 +195,12 @@ struct Installer<'a> {
 }
 
 impl Installer<'_> {
+    /// Where a tool's data files are installed: `.tools/share/<tool>`, the sibling of
+    /// `.tools/bin` where the local cluster provider looks for them.
+    fn share_dir(&self, tool: &str) -> PathBuf {
+        self.tools_dir.join("share").join(tool)
+    }
+
     fn stamp_path(&self) -> PathBuf {
         self.tools_dir.join("stamp.json")
     }
@@ -203,6 +218,115 @@ impl Installer<'_> {
             "platform": format!("{}-{}", go_os(), go_arch()),
         });
         hex(&Sha256::digest(identity.to_string().as_bytes()))[..16].to_string()
+    }
+
+    /// Identifies a tool's data files: module, version and the listed paths.
+    fn data_fingerprint(&self, name: &str, pin: &ToolPin, data: &ToolData) -> String {
+        let identity = serde_json::json!({
+            "name": name,
+            "version": pin.version,
+            "data": data,
+        });
+        hex(&Sha256::digest(identity.to_string().as_bytes()))[..16].to_string()
+    }
+
+    /// Installs the tool's data files into `.tools/share/<tool>/` and returns their
+    /// fingerprint for the stamp. A matching stamp with every file present does
+    /// nothing; otherwise the files come from the machine-wide cache, else from the Go
+    /// module cache (`go mod download`), and are then stored in the machine cache.
+    async fn install_data(
+        &self,
+        name: &str,
+        pin: &ToolPin,
+        data: &ToolData,
+        stamp: &Stamp,
+    ) -> Result<String, ToolError> {
+        let fingerprint = self.data_fingerprint(name, pin, data);
+        let stages_dir = self.share_dir(name).join(ToolData::STAGES_DIR);
+        let file_names = data.stage_file_names();
+        let stamped = stamp
+            .tools
+            .get(name)
+            .is_some_and(|entry| entry.data.as_deref() == Some(fingerprint.as_str()));
+        if stamped && !self.options.force && all_present(&stages_dir, &file_names) {
+            return Ok(fingerprint);
+        }
+        let cached_stages = self
+            .cache_dir
+            .join(format!("{name}-{}-data-{fingerprint}", pin.version))
+            .join(ToolData::STAGES_DIR);
+        let from_cache = !self.options.force && all_present(&cached_stages, &file_names);
+        let sources: Vec<PathBuf> = if from_cache {
+            file_names.iter().map(|f| cached_stages.join(f)).collect()
+        } else {
+            let module_dir = self.module_dir(name, pin, data).await?;
+            let sources: Vec<PathBuf> = data.stages.iter().map(|p| module_dir.join(p)).collect();
+            if let Some(missing) = sources.iter().find(|source| !source.is_file()) {
+                return Err(ToolError::Install {
+                    tool: name.to_string(),
+                    version: pin.version.clone(),
+                    message: format!(
+                        "{} is not in the module {}@{}; fix tools.{name}.data.stages in ci/tools.toml",
+                        missing.display(),
+                        data.module,
+                        pin.version
+                    ),
+                });
+            }
+            sources
+        };
+        // Files of an older list must not linger: kwokctl is given every file there.
+        if stages_dir.exists() {
+            std::fs::remove_dir_all(&stages_dir)
+                .map_err(|source| io_error("remove the old", &stages_dir, source))?;
+        }
+        for (source, file_name) in sources.iter().zip(&file_names) {
+            self.place(source, &stages_dir.join(file_name)).await?;
+        }
+        if !from_cache {
+            for (source, file_name) in sources.iter().zip(&file_names) {
+                self.store_in_cache(source, &cached_stages.join(file_name))
+                    .await;
+            }
+        }
+        tracing::info!(tool = name, dir = %stages_dir.display(), from_cache, "installed the stage files");
+        Ok(fingerprint)
+    }
+
+    /// The module's directory in the Go module cache, downloading it if needed.
+    async fn module_dir(
+        &self,
+        name: &str,
+        pin: &ToolPin,
+        data: &ToolData,
+    ) -> Result<PathBuf, ToolError> {
+        let go = self.go(name, pin)?;
+        let scratch = self.scratch_dir()?;
+        let spec = ProcessSpec::new(go, MODULE_DOWNLOAD_TIMEOUT)
+            .current_dir(scratch.path())
+            .env("GOWORK", "off")
+            .env("GOFLAGS", "-mod=mod")
+            .args(["mod", "download", "-json"])
+            .arg(format!("{}@{}", data.module, pin.version));
+        let output = process::run_checked(&spec).await?;
+        let info: serde_json::Value =
+            serde_json::from_str(&output.stdout).map_err(|e| ToolError::Install {
+                tool: name.to_string(),
+                version: pin.version.clone(),
+                message: format!("`{}` printed no JSON: {e}", spec.display()),
+            })?;
+        info["Dir"]
+            .as_str()
+            .map(PathBuf::from)
+            .ok_or_else(|| ToolError::Install {
+                tool: name.to_string(),
+                version: pin.version.clone(),
+                message: format!(
+                    "`{}` named no module directory: {}",
+                    spec.display(),
+                    output.stdout.trim()
+                ),
+            })
     }
 
     async fn install_one(
@@ -403,6 +527,10 @@ impl Installer<'_> {
     }
 }
 
+fn all_present(dir: &Path, file_names: &[&str]) -> bool {
+    file_names.iter().all(|name| dir.join(name).is_file())
+}
+
 fn probe_matches(probe: &VersionProbe, pin: &ToolPin) -> bool {
     probe
         .version
@@ -446,6 +574,9 @@ struct Stamp {
 struct StampEntry {
     version: String,
     fingerprint: String,
+    /// Fingerprint of the data files installed with the tool, if it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    data: Option<String>,
 }
 
 impl Stamp {
@@ -811,6 +942,76 @@ mod tests {
         assert!(
             message.contains("kind v0.33.0") && message.contains("--from source"),
             "{message}"
+        );
+    }
+
+    /// Installs kwok (a stand-in binary on PATH reporting the pinned version) with its
+    /// stage files from the real Go module cache, through the real `go`.
+    #[tokio::test]
+    async fn kwok_stages_come_from_the_module_then_the_stamp_then_the_machine_cache() {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(go) = ToolEnv::from_process()
+            .find_on_path("go", None)
+            .into_iter()
+            .next()
+        else {
+            panic!("this test needs Go on PATH to download sigs.k8s.io/kwok");
+        };
+        let pins = Pins::embedded().unwrap();
+        let kwok = pins.tool("kwok").unwrap();
+        let data = kwok.data.clone().unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let path_dir = repo.path().join("usr-bin");
+        std::fs::create_dir_all(&path_dir).unwrap();
+        let stand_in = path_dir.join("kwok");
+        std::fs::write(&stand_in, format!("#!/bin/sh\necho {}\n", kwok.version)).unwrap();
+        std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let with_go = ToolEnv::from_vars([("PATH", path_dir.as_os_str()), ("GO", go.as_os_str())]);
+        let options = options(&["kwok"], InstallFrom::Source, cache.path(), None);
+
+        install_in(repo.path(), &options, &with_go).await.unwrap();
+        let stages = repo.path().join(".tools/share/kwok/stages");
+        let mut installed = entries(&stages);
+        installed.sort();
+        let mut expected: Vec<String> = data
+            .stage_file_names()
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        expected.sort();
+        assert_eq!(installed, expected);
+        let pvc_provision = std::fs::read_to_string(stages.join("pvc-provision.yaml")).unwrap();
+        assert!(pvc_provision.contains("kind: Stage"), "{pvc_provision}");
+
+        // Stamped: a second run needs neither Go nor the binary on PATH.
+        let stamp_before = std::fs::read_to_string(repo.path().join(".tools/stamp.json")).unwrap();
+        assert!(stamp_before.contains("\"data\""), "{stamp_before}");
+        install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert_eq!(entries(&stages).len(), expected.len());
+
+        // A removed file is put back, from the machine cache (no Go here either).
+        std::fs::remove_file(stages.join("pv-bind.yaml")).unwrap();
+        install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert!(stages.join("pv-bind.yaml").is_file());
+
+        // A fresh clone copies the binary from PATH again and the stages from the
+        // machine cache: Go is absent.
+        let clone = tempfile::tempdir().unwrap();
+        let without_go = ToolEnv::from_vars([
+            ("PATH", path_dir.as_os_str()),
+            ("GO", "/nonexistent/go".as_ref()),
+        ]);
+        install_in(clone.path(), &options, &without_go)
+            .await
+            .unwrap();
+        assert_eq!(
+            entries(&clone.path().join(".tools/share/kwok/stages")).len(),
+            expected.len()
         );
     }
 

@@ -69,6 +69,35 @@ pub struct ToolPin {
     pub build: BuildRecipe,
     #[serde(default)]
     pub release: Option<ReleaseAsset>,
+    /// Files from the tool's Go module installed next to the binary.
+    #[serde(default)]
+    pub data: Option<ToolData>,
+}
+
+/// Files the harness needs from a tool's Go module besides its binary, copied into
+/// `.tools/share/<tool>/` so nothing of upstream's text lives in this repository.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ToolData {
+    /// The Go module holding the files, downloaded at the tool's pinned version.
+    pub module: String,
+    /// kwok Stage manifests, relative to the module root; installed flat into
+    /// `.tools/share/<tool>/stages/` under their file names.
+    #[serde(default)]
+    pub stages: Vec<String>,
+}
+
+impl ToolData {
+    /// The directory under `.tools/share/<tool>` the stage files go to.
+    pub const STAGES_DIR: &'static str = "stages";
+
+    /// The installed file name of each stage, in pin order.
+    pub fn stage_file_names(&self) -> Vec<&str> {
+        self.stages
+            .iter()
+            .map(|path| path.rsplit('/').next().unwrap_or(path))
+            .collect()
+    }
 }
 
 /// How a tool is built from source through the Go module proxy. Serialized only into
@@ -306,6 +335,9 @@ fn validate_tool(name: &str, pin: &ToolPin) -> Result<(), String> {
             return Err(format!("build.x.{key}: -X values cannot hold whitespace"));
         }
     }
+    if let Some(data) = &pin.data {
+        validate_data(data)?;
+    }
     if let Some(release) = &pin.release {
         for template in [&release.file, &release.checksum_file]
             .into_iter()
@@ -313,6 +345,44 @@ fn validate_tool(name: &str, pin: &ToolPin) -> Result<(), String> {
         {
             check_placeholders(template, RELEASE_PLACEHOLDERS)
                 .map_err(|p| format!("release: {p}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Stage paths must name single YAML manifests inside the module: no kustomization
+/// (kwok cannot read one), no test data, and distinct file names since they are
+/// installed into one directory.
+fn validate_data(data: &ToolData) -> Result<(), String> {
+    if data.module.is_empty() || data.module.contains(char::is_whitespace) {
+        return Err(format!(
+            "data.module `{}` is not a Go module path",
+            data.module
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for path in &data.stages {
+        let components: Vec<&str> = path.split('/').collect();
+        let file_name = components.last().copied().unwrap_or_default();
+        let problem = if path.starts_with('/')
+            || components
+                .iter()
+                .any(|c| c.is_empty() || *c == "." || *c == "..")
+        {
+            Some("is not a plain path relative to the module root")
+        } else if !(file_name.ends_with(".yaml") || file_name.ends_with(".yml")) {
+            Some("is not a YAML file")
+        } else if file_name == "kustomization.yaml" || file_name == "kustomization.yml" {
+            Some("is a kustomization, not a Stage; list the stage files it names")
+        } else if components.contains(&"testdata") {
+            Some("is test data, not a Stage")
+        } else if !seen.insert(file_name) {
+            Some("has the same file name as an earlier stage; they share one directory")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(format!("data.stages: `{path}` {problem}"));
         }
     }
     Ok(())
@@ -496,6 +566,75 @@ archive-path = "{os}-{arch}/helm"
         assert_ne!(text, MINIMAL, "the case must change the input");
         let error = Pins::parse(&text, "test").unwrap_err().to_string();
         assert!(error.contains(expected), "{error}");
+    }
+
+    fn with_data(module: &str, stages: &[&str]) -> String {
+        let quoted: Vec<String> = stages.iter().map(|s| format!("{s:?}")).collect();
+        format!(
+            "{MINIMAL}\n[tools.helm3.data]\nmodule = {module:?}\nstages = [{}]\n",
+            quoted.join(", ")
+        )
+    }
+
+    #[rstest]
+    #[case::kustomization(&["a/kustomization.yaml"], "is a kustomization")]
+    #[case::test_data(&["stage/pod/fast/testdata/pod.yaml"], "is test data")]
+    #[case::not_yaml(&["stage/pod/fast/embed.go"], "is not a YAML file")]
+    #[case::absolute(&["/etc/stage.yaml"], "is not a plain path")]
+    #[case::parent(&["../other/stage.yaml"], "is not a plain path")]
+    #[case::same_file_name(&["pod/fast/pod-ready.yaml", "pod/general/pod-ready.yaml"], "same file name")]
+    fn bad_stage_paths_are_rejected(#[case] stages: &[&str], #[case] expected: &str) {
+        let error = Pins::parse(&with_data("sigs.k8s.io/kwok", stages), "test")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("tools.helm3: data.stages"), "{error}");
+        assert!(error.contains(expected), "{error}");
+    }
+
+    #[test]
+    fn data_needs_a_module_and_known_keys() {
+        let error = Pins::parse(&with_data("", &[]), "test")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("data.module ``"), "{error}");
+        let text = with_data("m", &[]) + "files = []\n";
+        let error = Pins::parse(&text, "test").unwrap_err().to_string();
+        assert!(error.contains("unknown field `files`"), "{error}");
+        let pins = Pins::parse(&with_data("m", &["a/b/x.yml"]), "test").unwrap();
+        let data = pins.tool("helm3").unwrap().data.clone().unwrap();
+        assert_eq!(data.stage_file_names(), vec!["x.yml"]);
+    }
+
+    #[test]
+    fn kwok_brings_its_default_stages_and_the_volume_stages() {
+        let pins = Pins::embedded().unwrap();
+        let data = pins
+            .tool("kwok")
+            .unwrap()
+            .data
+            .clone()
+            .expect("kwok has data");
+        assert_eq!(data.module, "sigs.k8s.io/kwok");
+        let names = data.stage_file_names();
+        for expected in [
+            "node-initialize.yaml",
+            "node-heartbeat-with-lease.yaml",
+            "pod-ready.yaml",
+            "pod-complete.yaml",
+            "pod-delete.yaml",
+            "pvc-provision.yaml",
+            "pv-bind.yaml",
+        ] {
+            assert!(
+                names.contains(&expected),
+                "{expected} missing from {names:?}"
+            );
+        }
+        assert!(
+            pins.tools()
+                .filter(|(name, _)| *name != "kwok")
+                .all(|(_, pin)| pin.data.is_none())
+        );
     }
 
     #[rstest]
