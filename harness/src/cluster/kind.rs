@@ -430,7 +430,7 @@ impl ClusterProvider for KindProvider {
                 provider: ProviderKind::Kind,
                 name: name.clone(),
                 step: "kind create cluster",
-                source,
+                source: Box::new(source),
             };
             if let Err(cleanup_error) = cleanup.run().await {
                 tracing::error!("{cleanup_error}");
@@ -501,7 +501,7 @@ impl KindCleanup {
                 provider: ProviderKind::Kind,
                 name: self.name.clone(),
                 step: "kind delete cluster",
-                source,
+                source: Box::new(source),
             });
         let path = self.kubeconfig.to_path_buf();
         let removed = self.kubeconfig.close().map_err(|source| ClusterError::Io {

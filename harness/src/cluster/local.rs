@@ -731,7 +731,7 @@ fn tool_error(name: &str, step: &'static str, source: ToolError) -> ClusterError
         provider: ProviderKind::Local,
         name: name.to_string(),
         step,
-        source,
+        source: Box::new(source),
     }
 }
 

@@ -104,8 +104,9 @@ pub enum ClusterError {
         provider: ProviderKind,
         name: String,
         step: &'static str,
+        // Boxed: a ToolError is large, and every cluster result would carry its size.
         #[source]
-        source: ToolError,
+        source: Box<ToolError>,
     },
     #[error(
         "{provider} cluster `{name}`: the API server did not become ready within {timeout:?}; last answer: {last}"
