@@ -29,13 +29,13 @@ fn text(output: &Output) -> String {
 fn passing_run_exits_zero_and_writes_reports() {
     let repo = TempRepo::new();
     repo.add_chart("charts", "web");
-    let output = chart_harness(repo.root(), &["all", "--jobs", "2"]);
+    let output = chart_harness(repo.root(), &["all", "--jobs", "3", "--cluster", "local"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout
             .lines()
-            .any(|l| l.trim().starts_with("6 passed, 0 failed")),
+            .any(|l| l.trim().starts_with("9 passed, 0 failed")),
         "{stdout}"
     );
 
@@ -46,7 +46,15 @@ fn passing_run_exits_zero_and_writes_reports() {
     )
     .unwrap();
     let trials = json["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 6);
+    assert_eq!(trials.len(), 9);
+    assert!(
+        json["cluster"]
+            .as_str()
+            .is_some_and(|c| c.contains("no container runs")),
+        "the report says pods were simulated: {}",
+        json["cluster"]
+    );
+    assert!(stdout.contains("Cluster: local control plane"), "{stdout}");
     for trial in trials {
         assert_eq!(trial["status"], "passed");
         let phases: Vec<&str> = trial["phases"]
@@ -95,7 +103,10 @@ fn listing_runs_no_helm() {
             "lint::web::no-ingress",
             "template::web::default",
             "template::web::ha",
-            "template::web::no-ingress"
+            "template::web::no-ingress",
+            "integration::web::default",
+            "integration::web::ha",
+            "integration::web::no-ingress"
         ]
     );
 }

@@ -937,10 +937,14 @@ mod tests {
         }
         LocalProvider {
             binaries,
-            // The Kubernetes pin of ci/tools.toml; CHART_HARNESS_KUBE_VERSION overrides
-            // it for binaries built at another version.
-            kube_version: std::env::var("CHART_HARNESS_KUBE_VERSION")
-                .unwrap_or_else(|_| "v1.37.2".to_string()),
+            // The Kubernetes pin of ci/tools.toml, which the installed binaries report.
+            kube_version: format!(
+                "v{}",
+                crate::tools::pinned_kube_version(
+                    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+                )
+                .unwrap()
+            ),
         }
     }
 

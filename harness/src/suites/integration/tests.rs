@@ -26,8 +26,10 @@ fn local_provider() -> LocalProvider {
     }
     LocalProvider {
         binaries,
-        kube_version: std::env::var("CHART_HARNESS_KUBE_VERSION")
-            .unwrap_or_else(|_| "v1.37.2".to_string()),
+        kube_version: format!(
+            "v{}",
+            crate::tools::pinned_kube_version(&workspace_root()).unwrap()
+        ),
     }
 }
 
@@ -46,6 +48,9 @@ fn copy_dir(from: &Path, to: &Path) {
 /// A repository holding `charts` (copied fixtures) and the given extra charts.
 fn temp_repo(fixtures: &[&str], extra: &[(&str, &[(&str, &str)])]) -> tempfile::TempDir {
     let repo = tempfile::tempdir().unwrap();
+    // The pinned tools this workspace installed (`chart-harness tools install --all`).
+    std::os::unix::fs::symlink(workspace_root().join(".tools"), repo.path().join(".tools"))
+        .unwrap();
     for name in fixtures {
         copy_dir(
             &workspace_root().join("fixtures/charts").join(name),
@@ -71,7 +76,7 @@ fn temp_repo(fixtures: &[&str], extra: &[(&str, &[(&str, &str)])]) -> tempfile::
 async fn run_all(repo: &Path) -> Vec<TrialOutcome> {
     let session = Session::open(repo).unwrap();
     let mut ctx = session.context(None).await.unwrap_or_else(|e| {
-        panic!("the pinned helm resolves (set HELM4 or run `chart-harness tools install`): {e}")
+        panic!("the pinned helm resolves (run `chart-harness tools install`): {e}")
     });
     let lease = Arc::new(ClusterLease::new(
         AnyProvider::Local(local_provider()),
