@@ -138,3 +138,35 @@ fn passing_trials_collect_no_diagnostics() {
         );
     }
 }
+
+#[test]
+fn charts_claiming_the_same_cluster_scoped_name_install_one_at_a_time() {
+    let repo = TempRepo::new();
+    // Two charts that both render the ClusterRole `shared-reader`.
+    for name in ["reader-a", "reader-b"] {
+        let chart = repo.root().join("fixtures/charts").join(name);
+        std::fs::create_dir_all(chart.join("templates")).unwrap();
+        std::fs::write(
+            chart.join("Chart.yaml"),
+            format!(
+                "apiVersion: v2\nname: {name}\nversion: 1.0.0\ndescription: claims a fixed name\n"
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            chart.join("templates/clusterrole.yaml"),
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: shared-reader\nrules:\n  - apiGroups: [\"\"]\n    resources: [pods]\n    verbs: [get]\n",
+        )
+        .unwrap();
+    }
+    let outcomes = repo.run_with_jobs(&[Suite::Integration], 2);
+    assert_eq!(outcomes.len(), 2);
+    for outcome in &outcomes {
+        assert!(outcome.passed(), "{}", outcome.failure_message());
+    }
+    let waited = outcomes
+        .iter()
+        .filter(|o| o.phases.iter().any(|p| p.name == "wait-for-claims"))
+        .count();
+    assert_eq!(waited, 1, "exactly one of the two waited for the other");
+}
