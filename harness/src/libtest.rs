@@ -47,6 +47,10 @@ pub fn main(suite: Suite, manifest_dir: &str) -> ExitCode {
     let shared = Arc::new(Shared {
         session: Arc::clone(&session),
         suite,
+        // libtest runs this many trials at once (one per CPU unless --test-threads).
+        test_threads: args
+            .test_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         context: OnceLock::new(),
     });
     let trials = session
@@ -89,6 +93,7 @@ fn in_ci() -> bool {
 struct Shared {
     session: Arc<Session>,
     suite: Suite,
+    test_threads: usize,
     context: OnceLock<Result<SuiteContext, String>>,
 }
 
@@ -100,6 +105,8 @@ impl Shared {
                 runtime()
                     .block_on(async {
                         let mut ctx = self.session.context(None).await?;
+                        Arc::make_mut(&mut ctx.tools).helm.go_threads =
+                            tools::go_threads_for(self.test_threads);
                         if self.suite.needs_cluster() {
                             ctx.cluster = Some(Arc::new(self.session.cluster_lease(None).await?));
                         }

@@ -33,6 +33,8 @@ pub async fn run(
     let jobs = jobs.max(1);
     emit(reporters, &Event::RunStarted(info))?;
 
+    let mut ctx = ctx;
+    Arc::make_mut(&mut ctx.tools).helm.go_threads = crate::tools::go_threads_for(jobs);
     let ctx = Arc::new(ctx);
     let permits = Arc::new(Semaphore::new(jobs));
     let (events, mut received) = mpsc::unbounded_channel::<Event>();

@@ -150,10 +150,22 @@ impl Toolbox {
                 version: found.version,
                 major: helm_major,
                 home: state_dir.join(tool),
+                go_threads: None,
             },
             git: locate_git(env)?,
         })
     }
+}
+
+/// Go threads per helm process when `jobs` trials run at once on this machine: the
+/// cores divided among the jobs. `None` when the user set `GOMAXPROCS` (theirs wins)
+/// or a single job may use every core.
+pub fn go_threads_for(jobs: usize) -> Option<usize> {
+    if std::env::var_os("GOMAXPROCS").is_some() || jobs <= 1 {
+        return None;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Some((cores / jobs).max(1))
 }
 
 /// git from `$GIT` or PATH, for commands that need nothing else (`list-changed`).
@@ -218,6 +230,23 @@ fn unknown_tool(pins: &Pins, name: &str) -> ToolError {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn parallel_helms_share_the_cores() {
+        if std::env::var_os("GOMAXPROCS").is_some() {
+            assert_eq!(go_threads_for(8), None, "the user's GOMAXPROCS wins");
+            return;
+        }
+        assert_eq!(go_threads_for(1), None, "one job may use every core");
+        assert_eq!(
+            go_threads_for(usize::MAX),
+            Some(1),
+            "never below one thread"
+        );
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(go_threads_for(2), Some((cores / 2).max(1)));
+    }
+
     use super::*;
 
     /// The repository root of chart-harness itself, where `tools install` puts the

@@ -31,6 +31,7 @@ fn context(chart: &TestChart, config: HarnessConfig) -> SuiteContext {
                 version: semver::Version::new(4, 3, 0),
                 major: HelmMajor::V4,
                 home: chart.repo_root().join("helm-home"),
+                go_threads: None,
             },
             git: PathBuf::from("git"),
         }),
