@@ -5,6 +5,9 @@
 //!
 //! Prints figures; asserts nothing about speed, since these machines are noisy.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -102,20 +105,7 @@ fn generate(workspace: &Path, root: &Path) {
     for index in 0..CHARTS {
         let name = format!("bench-{index:02}");
         let target = root.join("charts").join(&name);
-        for entry in walkdir::WalkDir::new(workspace.join("fixtures/charts/web")) {
-            let entry = entry.unwrap();
-            let to = target.join(
-                entry
-                    .path()
-                    .strip_prefix(workspace.join("fixtures/charts/web"))
-                    .unwrap(),
-            );
-            if entry.file_type().is_dir() {
-                std::fs::create_dir_all(&to).unwrap();
-            } else {
-                std::fs::copy(entry.path(), &to).unwrap();
-            }
-        }
+        common::copy_dir(&workspace.join("fixtures/charts/web"), &target);
         let chart_yaml = std::fs::read_to_string(target.join("Chart.yaml")).unwrap();
         std::fs::write(
             target.join("Chart.yaml"),

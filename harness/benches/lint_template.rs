@@ -4,6 +4,9 @@
 //!
 //! Prints figures; asserts nothing about speed, since these machines are noisy.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -129,7 +132,7 @@ fn generate(workspace: &Path, root: &Path, count: usize) {
     for index in 0..count {
         let name = format!("bench-{index:03}");
         let target = root.join("charts").join(&name);
-        copy_dir(&source, &target);
+        common::copy_dir(&source, &target);
         let chart_yaml = std::fs::read_to_string(target.join("Chart.yaml")).unwrap();
         std::fs::write(
             target.join("Chart.yaml"),
@@ -149,18 +152,6 @@ fn generate(workspace: &Path, root: &Path, count: usize) {
                 format!("replicaCount: {replicas}\n"),
             )
             .unwrap();
-        }
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in walkdir::WalkDir::new(from) {
-        let entry = entry.unwrap();
-        let target = to.join(entry.path().strip_prefix(from).unwrap());
-        if entry.file_type().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }

@@ -258,13 +258,8 @@ impl Helm {
         target: &ReleaseTarget<'_>,
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        let spec = self
-            .release_command(timeout)
-            .arg("test")
-            .arg(target.release)
-            .args(target.cluster_args())
-            .args(["--timeout".to_string(), go_duration(timeout)]);
-        process::run(&spec).await
+        self.on_release("test", target, timeout, HelmTimeout::Pass)
+            .await
     }
 
     /// `helm uninstall`; hooks get `timeout`. Whether objects are gone is checked by
@@ -274,13 +269,8 @@ impl Helm {
         target: &ReleaseTarget<'_>,
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        let spec = self
-            .release_command(timeout)
-            .arg("uninstall")
-            .arg(target.release)
-            .args(target.cluster_args())
-            .args(["--timeout".to_string(), go_duration(timeout)]);
-        process::run(&spec).await
+        self.on_release("uninstall", target, timeout, HelmTimeout::Pass)
+            .await
     }
 
     /// `helm status`, as text, for diagnostics.
@@ -289,12 +279,8 @@ impl Helm {
         target: &ReleaseTarget<'_>,
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        let spec = self
-            .release_command(timeout)
-            .arg("status")
-            .arg(target.release)
-            .args(target.cluster_args());
-        process::run(&spec).await
+        self.on_release("status", target, timeout, HelmTimeout::None)
+            .await
     }
 
     /// `helm history`, as a table, for diagnostics.
@@ -303,17 +289,39 @@ impl Helm {
         target: &ReleaseTarget<'_>,
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        let spec = self
+        self.on_release("history", target, timeout, HelmTimeout::None)
+            .await
+    }
+
+    /// `helm <verb> <release>` against the target's cluster and namespace.
+    async fn on_release(
+        &self,
+        verb: &str,
+        target: &ReleaseTarget<'_>,
+        timeout: Duration,
+        helm_timeout: HelmTimeout,
+    ) -> Result<ProcessOutput, ToolError> {
+        let mut spec = self
             .release_command(timeout)
-            .arg("history")
+            .arg(verb)
             .arg(target.release)
             .args(target.cluster_args());
+        if helm_timeout == HelmTimeout::Pass {
+            spec = spec.args(["--timeout".to_string(), go_duration(timeout)]);
+        }
         process::run(&spec).await
     }
 
     fn release_command(&self, timeout: Duration) -> ProcessSpec {
         self.command(timeout + RELEASE_TIMEOUT_MARGIN)
     }
+}
+
+/// Whether a release command takes helm's own `--timeout` (commands that wait do).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HelmTimeout {
+    Pass,
+    None,
 }
 
 /// Extra time a release command's process gets beyond helm's own `--timeout`.
