@@ -465,30 +465,22 @@ pub(super) struct KindCleanup {
 }
 
 impl KindCleanup {
-    /// What a detached cluster records to be torn down by another process.
-    pub(super) fn into_parts(self) -> (PathBuf, String, PathBuf) {
-        let kubeconfig = self
-            .kubeconfig
-            .keep()
-            .unwrap_or_else(|e| e.path.to_path_buf());
-        (self.kind, self.name, kubeconfig)
+    /// What a detached cluster must record besides its name and kubeconfig, which
+    /// its handle already has; the kubeconfig is kept on disk.
+    pub(super) fn detach(self) -> PathBuf {
+        super::keep_kubeconfig(self.kubeconfig);
+        self.kind
     }
 
-    pub(super) fn from_parts(
+    pub(super) fn reattach(
         kind: PathBuf,
         name: String,
         kubeconfig: PathBuf,
     ) -> Result<Self, ClusterError> {
-        let kubeconfig =
-            tempfile::TempPath::try_from_path(&kubeconfig).map_err(|source| ClusterError::Io {
-                action: "take over the kubeconfig",
-                path: kubeconfig,
-                source,
-            })?;
         Ok(KindCleanup {
             kind,
             name,
-            kubeconfig,
+            kubeconfig: super::adopt_kubeconfig(kubeconfig)?,
         })
     }
 

@@ -449,31 +449,23 @@ pub(super) struct LocalCleanup {
 }
 
 impl LocalCleanup {
-    /// What a detached cluster records to be torn down by another process.
-    pub(super) fn into_parts(self) -> (PathBuf, String, PathBuf, PathBuf) {
-        let kubeconfig = self
-            .kubeconfig
-            .keep()
-            .unwrap_or_else(|e| e.path.to_path_buf());
-        (self.kwokctl, self.name, kubeconfig, self.workdir)
+    /// What a detached cluster must record besides its name and kubeconfig, which
+    /// its handle already has; the kubeconfig is kept on disk.
+    pub(super) fn detach(self) -> (PathBuf, PathBuf) {
+        super::keep_kubeconfig(self.kubeconfig);
+        (self.kwokctl, self.workdir)
     }
 
-    pub(super) fn from_parts(
+    pub(super) fn reattach(
         kwokctl: PathBuf,
         name: String,
         kubeconfig: PathBuf,
         workdir: PathBuf,
     ) -> Result<Self, ClusterError> {
-        let kubeconfig =
-            tempfile::TempPath::try_from_path(&kubeconfig).map_err(|source| ClusterError::Io {
-                action: "take over the kubeconfig",
-                path: kubeconfig,
-                source,
-            })?;
         Ok(LocalCleanup {
             kwokctl,
             name,
-            kubeconfig,
+            kubeconfig: super::adopt_kubeconfig(kubeconfig)?,
             workdir,
         })
     }
