@@ -19,6 +19,7 @@ pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, Problem, TrialOutcome
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
 
+use crate::chartfile::ChartFile;
 use crate::cluster::ClusterLease;
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
@@ -65,7 +66,14 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
             vec![Problem::new(message)],
         );
     }
-    if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
+    if trial.id.suite != Suite::Lint
+        && ChartFile::read(&trial.chart.dir).is_ok_and(|file| file.is_library())
+    {
+        recorder.not_run(
+            "library-chart",
+            "library charts render and install nothing on their own; the charts that use them are tested instead",
+        );
+    } else if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
         match trial.id.suite {
             Suite::Lint => lint::run(trial, ctx, &mut recorder).await,
             Suite::Template => template::run(trial, ctx, &mut recorder).await,

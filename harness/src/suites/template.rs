@@ -6,19 +6,11 @@ use std::time::Instant;
 use super::manifests::{self, Manifest};
 use super::snapshot;
 use super::{PhaseRecorder, Problem, SuiteContext, ValuesFiles};
-use crate::chartfile::ChartFile;
 use crate::plan::Trial;
 use crate::tools::RenderRequest;
 
 pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
     let chart = &trial.chart;
-    if ChartFile::read(&chart.dir).is_ok_and(|file| file.is_library()) {
-        recorder.not_run(
-            "render",
-            "library charts render nothing on their own; the charts that use them are rendered instead",
-        );
-        return;
-    }
     let values = match ValuesFiles::for_trial(trial) {
         Ok(values) => values,
         Err(error) => {

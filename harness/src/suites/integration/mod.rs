@@ -24,7 +24,6 @@ use serde_json::Value;
 
 use super::manifests::{self, Manifest};
 use super::{PhaseRecorder, Problem, SuiteContext, ValuesFiles};
-use crate::chartfile::ChartFile;
 use crate::cluster::ClusterAccess;
 use crate::config::ChartSettings;
 use crate::k8s::readiness::{self, Readiness, Workload, WorkloadKind};
@@ -48,13 +47,6 @@ const MAX_TOOL_OUTPUT: usize = 4000;
 
 pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
     let chart = &trial.chart;
-    if ChartFile::read(&chart.dir).is_ok_and(|file| file.is_library()) {
-        recorder.not_run(
-            "cluster",
-            "library charts install nothing on their own; the charts that use them are installed instead",
-        );
-        return;
-    }
     let started = Instant::now();
     let (access, kube) = match connect(ctx).await {
         Ok(connected) => connected,
