@@ -8,7 +8,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
+use common::TempRepo;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,13 +29,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let repo = tempfile::tempdir().unwrap();
-    generate(&workspace, repo.path());
-    let session = Session::open(repo.path()).unwrap();
+    let workspace = common::workspace_root();
+    let repo = generate();
+    let session = Session::open(repo.root()).unwrap();
     let trials = session.plan(&session.charts, &[Suite::Integration]);
 
     runtime.block_on(async {
@@ -94,24 +90,13 @@ fn main() {
     });
 }
 
-/// `CHARTS` copies of the `web` fixture, each with only its default case.
-fn generate(workspace: &Path, root: &Path) {
-    std::fs::write(
-        root.join("chart-harness.yaml"),
-        "chart-dirs:\n  - charts\nreport-dir: report\ncheck-version-increment: false\n",
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(workspace.join(".tools"), root.join(".tools")).unwrap();
+/// A repository with `CHARTS` copies of the `web` fixture, each with only its
+/// default case.
+fn generate() -> TempRepo {
+    let repo = TempRepo::new();
     for index in 0..CHARTS {
-        let name = format!("bench-{index:02}");
-        let target = root.join("charts").join(&name);
-        common::copy_dir(&workspace.join("fixtures/charts/web"), &target);
-        let chart_yaml = std::fs::read_to_string(target.join("Chart.yaml")).unwrap();
-        std::fs::write(
-            target.join("Chart.yaml"),
-            chart_yaml.replace("name: web", &format!("name: {name}")),
-        )
-        .unwrap();
+        let target = repo.add_chart_as("charts", "web", &format!("bench-{index:02}"));
         std::fs::remove_dir_all(target.join("ci")).unwrap();
     }
+    repo
 }

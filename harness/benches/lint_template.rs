@@ -7,7 +7,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::path::Path;
+use common::TempRepo;
 use std::time::{Duration, Instant};
 
 use chart_harness::plan::Suite;
@@ -25,23 +25,16 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-
-    let listing = tempfile::tempdir().unwrap();
-    generate(&workspace, listing.path(), LISTED_CHARTS);
+    let listing = generate(LISTED_CHARTS);
     let started = Instant::now();
-    let session = Session::open(listing.path()).unwrap();
+    let session = Session::open(listing.root()).unwrap();
     let listed = session
         .plan(&session.charts, &[Suite::Lint, Suite::Template])
         .len();
     let list_time = started.elapsed();
 
-    let repo = tempfile::tempdir().unwrap();
-    generate(&workspace, repo.path(), CHARTS);
-    let session = Session::open(repo.path()).unwrap();
+    let repo = generate(CHARTS);
+    let session = Session::open(repo.root()).unwrap();
     let trials = session.plan(&session.charts, &[Suite::Lint, Suite::Template]);
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
 
@@ -120,33 +113,15 @@ async fn run_harness(
     .unwrap()
 }
 
-/// `count` copies of the `web` fixture named `bench-NN`, each with 3 cases.
-fn generate(workspace: &Path, root: &Path, count: usize) {
-    std::fs::write(
-        root.join("chart-harness.yaml"),
-        "chart-dirs:\n  - charts\nreport-dir: report\ncheck-version-increment: false\n",
-    )
-    .unwrap();
-    std::os::unix::fs::symlink(workspace.join(".tools"), root.join(".tools")).unwrap();
-    let source = workspace.join("fixtures/charts/web");
+/// A repository with `count` copies of the `web` fixture named `bench-NNN`, each
+/// with 3 cases.
+fn generate(count: usize) -> TempRepo {
+    let repo = TempRepo::new();
     for index in 0..count {
-        let name = format!("bench-{index:03}");
-        let target = root.join("charts").join(&name);
-        common::copy_dir(&source, &target);
-        let chart_yaml = std::fs::read_to_string(target.join("Chart.yaml")).unwrap();
-        std::fs::write(
-            target.join("Chart.yaml"),
-            chart_yaml.replace("name: web", &format!("name: {name}")),
-        )
-        .unwrap();
-        let _ = std::fs::remove_dir_all(target.join("ci"));
+        let target = repo.add_chart_as("charts", "web", &format!("bench-{index:03}"));
+        std::fs::remove_dir_all(target.join("ci")).unwrap();
         std::fs::create_dir_all(target.join("ci")).unwrap();
-        for case in ["small", "medium", "large"] {
-            let replicas = match case {
-                "small" => 1,
-                "medium" => 2,
-                _ => 3,
-            };
+        for (case, replicas) in [("small", 1), ("medium", 2), ("large", 3)] {
             std::fs::write(
                 target.join(format!("ci/{case}-values.yaml")),
                 format!("replicaCount: {replicas}\n"),
@@ -154,6 +129,7 @@ fn generate(workspace: &Path, root: &Path, count: usize) {
             .unwrap();
         }
     }
+    repo
 }
 
 /// CPU time of this process and of its reaped children.

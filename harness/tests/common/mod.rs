@@ -74,6 +74,17 @@ impl TempRepo {
         target
     }
 
+    /// Copies fixture `source` as the chart `name`, its Chart.yaml renamed to match.
+    pub fn add_chart_as(&self, kind: &str, source: &str, name: &str) -> PathBuf {
+        let target = self.root().join("fixtures").join(kind).join(name);
+        copy_dir(&fixture(kind, source), &target);
+        let chart_yaml = std::fs::read_to_string(target.join("Chart.yaml")).unwrap();
+        let renamed =
+            chart_yaml.replacen(&format!("name: {source}\n"), &format!("name: {name}\n"), 1);
+        std::fs::write(target.join("Chart.yaml"), renamed).unwrap();
+        target
+    }
+
     pub fn git(&self, args: &[&str]) {
         let status = std::process::Command::new("git")
             .args([
