@@ -20,7 +20,7 @@ use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use crate::chartfile::ChartFile;
 use crate::config::{HarnessConfig, normalize};
 use crate::discovery::{CHART_OWN_DIRS, Chart};
-use crate::suites::Problem;
+use crate::problem::Problem;
 use crate::tools::ToolError;
 use crate::tools::process::{self, ProcessOutput, ProcessSpec};
 use crate::yaml;

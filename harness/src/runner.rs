@@ -131,7 +131,7 @@ pub async fn run_with_timeout(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome
                 name: "timeout".into(),
                 status: suites::PhaseStatus::Failed,
                 duration: started.elapsed(),
-                problems: vec![suites::Problem::new(format!(
+                problems: vec![crate::problem::Problem::new(format!(
                     "the trial did not finish within {timeout:?}; raise `timeout` in {}/ci/harness.yaml or `trial-timeout` in the config",
                     trial.chart.rel_dir.display()
                 ))],

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::suites::manifests::Manifest;
+use crate::manifest::Manifest;
 
 /// Built-in kinds without a namespace. Custom kinds are looked up on the cluster when
 /// one is at hand; without one, a kind named `Cluster...` is taken as cluster-scoped.
@@ -80,7 +80,7 @@ mod tests {
 
     #[test]
     fn only_cluster_scoped_objects_are_claims() {
-        let (manifests, _) = crate::suites::manifests::parse(
+        let (manifests, _) = crate::manifest::parse(
             "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: web-reader\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: web\n---\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: high\n---\napiVersion: v1\nkind: PersistentVolume\nmetadata:\n  name: data\n---\napiVersion: cert-manager.io/v1\nkind: ClusterIssuer\nmetadata:\n  name: ca\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n---\napiVersion: scheduling.k8s.io/v1\nkind: PriorityClass\nmetadata:\n  name: high\n",
             Path::new("c"),
         );
@@ -97,7 +97,7 @@ mod tests {
 
     #[test]
     fn namespaced_charts_claim_nothing() {
-        let (manifests, _) = crate::suites::manifests::parse(
+        let (manifests, _) = crate::manifest::parse(
             "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n",
             Path::new("c"),
         );

@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
 
-use crate::suites::manifests::Manifest;
+use crate::manifest::Manifest;
 
 /// The verdict on one object at one moment.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -682,7 +682,7 @@ mod tests {
 
     #[test]
     fn workloads_skip_hooks_and_unknown_kinds() {
-        let (manifests, _) = crate::suites::manifests::parse(
+        let (manifests, _) = crate::manifest::parse(
             "---\n# Source: web/templates/deploy.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n---\n# Source: web/templates/tests/t.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: web-test\n  annotations:\n    helm.sh/hook: test\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n",
             std::path::Path::new("c"),
         );

@@ -329,7 +329,8 @@ mod tests {
 
     use super::super::test_support::{SharedBuffer, failing_lint, feed, sample_events};
     use super::*;
-    use crate::suites::{PhaseStatus, Problem};
+    use crate::problem::Problem;
+    use crate::suites::PhaseStatus;
 
     fn plain_output(github_groups: bool) -> String {
         let buffer = SharedBuffer::default();

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use super::{Event, Reporter, RunInfo, RunSummary};
 use crate::plan::{Suite, TrialId};
-use crate::suites::{PhaseRecord, PhaseStatus, Problem, TrialOutcome, TrialStatus};
+use crate::problem::Problem;
+use crate::suites::{PhaseRecord, PhaseStatus, TrialOutcome, TrialStatus};
 
 pub fn id(suite: Suite, chart: &str, case: &str) -> TrialId {
     TrialId {

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
-use super::{PhaseRecorder, Problem, SuiteContext};
+use super::{PhaseRecorder, SuiteContext};
 use crate::chartfile::ChartFile;
 use crate::discovery::Chart;
+use crate::problem::Problem;
 
 pub const PHASE: &str = "dependency-build";
 

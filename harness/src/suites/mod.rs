@@ -5,7 +5,6 @@ pub mod claims;
 mod deps;
 pub mod integration;
 pub mod lint;
-pub mod manifests;
 mod outcome;
 pub mod snapshot;
 pub mod template;
@@ -15,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, Problem, TrialOutcome, TrialStatus};
+pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome, TrialStatus};
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
 
@@ -23,6 +22,7 @@ use crate::chartfile::ChartFile;
 use crate::cluster::ClusterLease;
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
+use crate::problem::Problem;
 use crate::tools::Toolbox;
 
 /// Everything a suite may use. Shared by all trials of a run.

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use insta::internals::TextSnapshotContents;
 use insta::{Snapshot, TextSnapshotKind};
 
-use super::Problem;
+use crate::problem::Problem;
 
 /// What to do when a snapshot is missing or differs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

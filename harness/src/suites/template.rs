@@ -3,10 +3,11 @@
 
 use std::time::Instant;
 
-use super::manifests::{self, Manifest};
 use super::snapshot;
-use super::{PhaseRecorder, Problem, SuiteContext, ValuesFiles};
+use super::{PhaseRecorder, SuiteContext, ValuesFiles};
+use crate::manifest::{self as manifests, Manifest};
 use crate::plan::Trial;
+use crate::problem::Problem;
 use crate::tools::RenderRequest;
 
 pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {

@@ -9,7 +9,7 @@ use kube::api::{Api, ListParams, LogParams};
 
 use super::{Install, bounded};
 use crate::k8s;
-use crate::suites::Problem;
+use crate::problem::Problem;
 
 /// What the output says instead of logs on the local control plane.
 pub(crate) const SIMULATED_LOGS: &str = "container logs are unavailable: pods are simulated on the local control plane (kwok), no container ran; the pod states above are what kwok reported";

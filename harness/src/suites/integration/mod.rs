@@ -22,13 +22,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::Value;
 
-use super::manifests::{self, Manifest};
-use super::{PhaseRecorder, Problem, SuiteContext, ValuesFiles};
+use super::{PhaseRecorder, SuiteContext, ValuesFiles};
 use crate::cluster::ClusterAccess;
 use crate::config::ChartSettings;
 use crate::k8s::readiness::{self, Readiness, Workload, WorkloadKind};
 use crate::k8s::{self, ApplyOutcome, Kube, naming};
+use crate::manifest::{self as manifests, Manifest};
 use crate::plan::Trial;
+use crate::problem::Problem;
 use crate::tools::RenderRequest;
 use crate::tools::helm::ReleaseTarget;
 

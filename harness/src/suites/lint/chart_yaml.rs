@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::chartfile::ChartFile;
 use crate::kube_version;
-use crate::suites::Problem;
+use crate::problem::Problem;
 
 /// Which optional rules apply (from the run configuration).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::suites::Problem;
+use crate::problem::Problem;
 use crate::tools::{ProcessSpec, process};
 
 /// Replaces ct's `{{ .Path }}` (with any spacing inside the braces) by the chart path.

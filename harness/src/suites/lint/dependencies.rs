@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::chartfile::{ChartFile, ChartLock, Dependency, LockedDependency};
 use crate::kube_version;
-use crate::suites::Problem;
+use crate::problem::Problem;
 
 /// Compares the dependencies of `<chart_dir>/Chart.yaml` with `<chart_dir>/Chart.lock`.
 pub fn check_dependencies(chart_dir: &Path, rel_dir: &Path) -> Vec<Problem> {

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::config::{ChartSettings, HarnessConfig};
 use crate::discovery::Chart;
-use crate::suites::{Problem, ValuesFiles};
+use crate::problem::Problem;
+use crate::suites::ValuesFiles;
 use crate::tools::{Helm, HelmLintReport, RenderRequest};
 
 /// Runs `helm lint --strict` for one case and turns its report into problems.

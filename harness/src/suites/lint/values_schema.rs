@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::config::ChartSettings;
-use crate::suites::Problem;
+use crate::problem::Problem;
 use crate::yaml;
 
 use super::shown_path;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::IgnoredAny;
 
-use crate::suites::Problem;
+use crate::problem::Problem;
 use crate::yaml;
 
 /// The files the check reads, relative to the chart directory, in report order:

@@ -1,4 +1,4 @@
-//! Rendered manifests: split helm's output into documents, check each has what the
+//! Rendered manifests (a leaf module: suites and the k8s helpers both read them): split helm's output into documents, check each has what the
 //! API server will require, find duplicates, and redact volatile fields for snapshots.
 
 use std::collections::BTreeMap;
@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::Problem;
+use crate::problem::Problem;
 
 /// One non-empty document of `helm template` output.
 #[derive(Clone, Debug, PartialEq)]
