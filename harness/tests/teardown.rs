@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::TempRepo;
+use common::{TempRepo, processes_mentioning};
 
 /// The harness's temporary cluster files in the temp directory.
 fn cluster_files() -> BTreeSet<PathBuf> {
@@ -21,24 +21,6 @@ fn cluster_files() -> BTreeSet<PathBuf> {
             let name = path.file_name().unwrap().to_string_lossy();
             name.starts_with("chart-harness-kwok-") || name.starts_with("chart-harness-local-")
         })
-        .collect()
-}
-
-/// Command lines of running processes that mention `needle`.
-fn processes_mentioning(needle: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(Result::ok)
-        .filter(|entry| {
-            entry
-                .file_name()
-                .to_string_lossy()
-                .chars()
-                .all(|c| c.is_ascii_digit())
-        })
-        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
-        .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " "))
-        .filter(|cmdline| cmdline.contains(needle))
         .collect()
 }
 

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::ToolError;
+use super::download::{fetch_verified_binary, hex};
 use super::gobuild::GoBuild;
 use super::pins::{Pins, ToolData, ToolPin, go_arch, go_os};
 use super::process::{self, ProcessSpec};
-use super::release::{fetch_verified_binary, hex};
 use super::resolve::{
     ToolEnv, VersionProbe, is_executable, probe_version, tools_bin_dir, version_matches,
 };

@@ -4,12 +4,12 @@
 //! `.tools/bin`; resolution ([`Toolbox::resolve`], [`check`]) finds them again and refuses
 //! any binary of another version; [`process`] runs them.
 
+mod download;
 mod gobuild;
 pub mod helm;
 pub mod install;
 pub mod pins;
 pub mod process;
-mod release;
 pub mod resolve;
 
 use std::path::{Path, PathBuf};

@@ -167,3 +167,29 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Running processes whose command line mentions `needle`, as `(pid, command line)`.
+/// Zombies are left out: a killed component its parent has not reaped yet is gone.
+pub fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .ok()
+            .and_then(|stat| {
+                stat.rsplit_once(") ")
+                    .map(|(_, rest)| rest.starts_with('Z'))
+            })
+            .unwrap_or(false);
+        if cmdline.contains(needle) && !zombie {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
