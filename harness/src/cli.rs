@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use std::sync::Arc;
 
@@ -31,12 +31,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the lint suite
-    Lint(RunArgs),
-    /// Run the template suite
-    Template(RunArgs),
-    /// Run the integration suite: install, ready, helm test and uninstall on a cluster
-    Integration(RunArgs),
+    /// One subcommand per registered suite (`chart-harness lint ...`).
+    #[command(flatten)]
+    Suite(SuiteCommand),
     /// Run every suite
     All(RunArgs),
     /// List the trials a run would execute, without running helm
@@ -49,6 +46,55 @@ enum Command {
     /// Start or remove a cluster shared by several processes (nextest's setup script)
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Print the registered suites, one name a line (ci/test.sh runs them as `--test`
+    /// targets)
+    #[command(hide = true)]
+    Suites,
+}
+
+/// A registered suite's run subcommand; the registry, not this file, lists them.
+#[derive(Debug)]
+struct SuiteCommand {
+    suite: Suite,
+    args: RunArgs,
+}
+
+impl FromArgMatches for SuiteCommand {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let (name, sub) = matches
+            .subcommand()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::MissingSubcommand))?;
+        let suite = name
+            .parse()
+            .map_err(|message: String| clap::Error::raw(clap::error::ErrorKind::InvalidSubcommand, message))?;
+        Ok(SuiteCommand {
+            suite,
+            args: RunArgs::from_arg_matches(sub)?,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for SuiteCommand {
+    fn augment_subcommands(command: clap::Command) -> clap::Command {
+        Suite::ALL.iter().fold(command, |command, suite| {
+            command.subcommand(RunArgs::augment_args(
+                clap::Command::new(suite.name()).about(suite.spec().about),
+            ))
+        })
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        name.parse::<Suite>().is_ok()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,10 +250,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let repo_root = find_repo_root(&start);
     match cli.command {
-        Command::Lint(args) => run(&repo_root, &[Suite::Lint], args).await,
-        Command::Template(args) => run(&repo_root, &[Suite::Template], args).await,
-        Command::Integration(args) => run(&repo_root, &[Suite::Integration], args).await,
-        Command::All(args) => run(&repo_root, &Suite::ALL, args).await,
+        Command::Suite(SuiteCommand { suite, args }) => run(&repo_root, &[suite], args).await,
+        Command::All(args) => run(&repo_root, Suite::ALL, args).await,
         Command::List(args) => {
             let session = Session::open(&repo_root)?;
             let suites = if args.suites.is_empty() {
@@ -231,6 +275,12 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
         Command::Cluster(ClusterCommand::Up { cluster }) => cluster_up(&repo_root, cluster).await,
         Command::Cluster(ClusterCommand::Down) => cluster_down(&repo_root).await,
+        Command::Suites => {
+            for suite in Suite::ALL {
+                println!("{suite}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

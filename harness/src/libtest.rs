@@ -13,9 +13,17 @@ use crate::session::{Session, find_repo_root};
 use crate::suites::{SuiteContext, TrialOutcome};
 use crate::{runner, tools};
 
-/// Entry point of a suite target. `manifest_dir` is the calling package's
-/// `CARGO_MANIFEST_DIR`; `CHART_HARNESS_ROOT` points the suite at another repository.
-pub fn main(suite: Suite, manifest_dir: &str) -> ExitCode {
+/// Entry point of a suite target (see [`crate::suite_main!`]). `manifest_dir` is the
+/// calling package's `CARGO_MANIFEST_DIR`; `CHART_HARNESS_ROOT` points the suite at
+/// another repository.
+pub fn main(suite_name: &str, manifest_dir: &str) -> ExitCode {
+    let suite: Suite = match suite_name.parse() {
+        Ok(suite) => suite,
+        Err(message) => {
+            eprintln!("chart-harness: suites/{suite_name}.rs: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let args = libtest_mimic::Arguments::from_args();
     let repo_root = std::env::var_os("CHART_HARNESS_ROOT")
         .map(PathBuf::from)
@@ -56,10 +64,17 @@ pub fn main(suite: Suite, manifest_dir: &str) -> ExitCode {
     let trials = session
         .plan(&session.charts, &[suite])
         .into_iter()
-        .map(|trial| {
-            let shared = Arc::clone(&shared);
-            libtest_mimic::Trial::test(trial.id.to_string(), move || shared.run(&trial))
-                .with_ignored_flag(unavailable.is_some())
+        .map(|trial| match trial.skipped.clone() {
+            // Ignored, so listing shows it; with --include-ignored it reports why.
+            Some(reason) => libtest_mimic::Trial::ignorable_test(trial.id.to_string(), move || {
+                Ok(libtest_mimic::Completion::ignored_with(reason))
+            })
+            .with_ignored_flag(true),
+            None => {
+                let shared = Arc::clone(&shared);
+                libtest_mimic::Trial::test(trial.id.to_string(), move || shared.run(&trial))
+                    .with_ignored_flag(unavailable.is_some())
+            }
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);

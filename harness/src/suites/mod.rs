@@ -18,10 +18,10 @@ pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome, TrialSt
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
 
-use crate::chartfile::ChartFile;
 use crate::cluster::ClusterLease;
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
+use crate::registry::registered_suites;
 use crate::problem::Problem;
 use crate::tools::Toolbox;
 
@@ -66,19 +66,8 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
             vec![Problem::new(message)],
         );
     }
-    if trial.id.suite != Suite::Lint
-        && ChartFile::read(&trial.chart.dir).is_ok_and(|file| file.is_library())
-    {
-        recorder.not_run(
-            "library-chart",
-            "library charts render and install nothing on their own; the charts that use them are tested instead",
-        );
-    } else if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
-        match trial.id.suite {
-            Suite::Lint => lint::run(trial, ctx, &mut recorder).await,
-            Suite::Template => template::run(trial, ctx, &mut recorder).await,
-            Suite::Integration => integration::run(trial, ctx, &mut recorder).await,
-        }
+    if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
+        run_registered(trial, ctx, &mut recorder).await;
     }
     let status = if recorder.has_failures() {
         TrialStatus::Failed
@@ -93,3 +82,24 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
         duration: started.elapsed(),
     }
 }
+
+macro_rules! dispatch_suites {
+    ($(
+        $variant:ident {
+            name: $name:literal,
+            about: $about:literal,
+            needs_cluster: $cluster:literal,
+            library_charts: $library:literal,
+            shape: $shape:ident,
+            run: $run:path,
+        }
+    )*) => {
+        /// Runs the suite of `trial` through the function its registry entry names.
+        async fn run_registered(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
+            match trial.id.suite {
+                $(Suite::$variant => $run(trial, ctx, recorder).await,)*
+            }
+        }
+    };
+}
+registered_suites!(dispatch_suites);
