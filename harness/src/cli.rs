@@ -260,7 +260,10 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.suites
             };
             for trial in session.plan(&session.select(&args.charts)?, &suites) {
-                println!("{}", trial.id);
+                match &trial.skipped {
+                    Some(reason) => println!("{} (skipped: {reason})", trial.id),
+                    None => println!("{}", trial.id),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -344,7 +347,7 @@ async fn run(
     Ok(if summary.interrupted {
         tools::process::kill_all();
         ExitCode::from(130)
-    } else if summary.outcomes.iter().all(|o| o.passed()) {
+    } else if !summary.outcomes.iter().any(|o| o.status.is_failure()) {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -90,3 +90,58 @@ pub fn plan(charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
 fn is_library(chart: &Chart) -> bool {
     ChartFile::read(&chart.dir).is_ok_and(|file| file.is_library())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config, discovery};
+
+    fn write(root: &std::path::Path, path: &str, text: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn charts(root: &std::path::Path) -> Vec<Arc<Chart>> {
+        let loaded = config::load(root).unwrap();
+        discovery::discover(&loaded.config, root)
+            .unwrap()
+            .into_iter()
+            .map(Arc::new)
+            .collect()
+    }
+
+    #[test]
+    fn skipped_trials_stay_listed_with_the_reason() {
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path();
+        write(root, "chart-harness.yaml", "chart-dirs: [charts]\n");
+        write(root, "charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.1.0\n");
+        write(root, "charts/app/ci/harness.yaml", "skip: [integration]\n");
+        write(
+            root,
+            "charts/lib/Chart.yaml",
+            "apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n",
+        );
+        let trials = plan(&charts(root), Suite::ALL);
+        let listed: Vec<(String, Option<&str>)> = trials
+            .iter()
+            .map(|trial| (trial.id.to_string(), trial.skipped.as_deref()))
+            .collect();
+        let library = "library charts render and install nothing on their own; the charts that use them are tested instead";
+        assert_eq!(
+            listed,
+            [
+                ("lint::app::default".to_string(), None),
+                ("lint::lib::default".to_string(), None),
+                ("template::app::default".to_string(), None),
+                ("template::lib::default".to_string(), Some(library)),
+                (
+                    "integration::app::default".to_string(),
+                    Some("charts/app/ci/harness.yaml skips the integration suite")
+                ),
+                ("integration::lib::default".to_string(), Some(library)),
+            ]
+        );
+    }
+}

@@ -80,6 +80,7 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
         status,
         phases: recorder.into_phases(),
         duration: started.elapsed(),
+        reason: None,
     }
 }
 
