@@ -5,15 +5,13 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use std::sync::Arc;
-
+use crate::changed;
 use crate::cluster::ProviderKind;
 use crate::plan::Suite;
-use crate::report::{self, Reporter, RunInfo};
+use crate::run::{self, ClusterChoice, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
 use crate::tools::install::{self, InstallFrom, InstallOptions, ToolSelection};
 use crate::tools::{self, HelmMajor};
-use crate::{changed, runner};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -64,9 +62,9 @@ impl FromArgMatches for SuiteCommand {
         let (name, sub) = matches
             .subcommand()
             .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::MissingSubcommand))?;
-        let suite = name
-            .parse()
-            .map_err(|message: String| clap::Error::raw(clap::error::ErrorKind::InvalidSubcommand, message))?;
+        let suite = name.parse().map_err(|message: String| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidSubcommand, message)
+        })?;
         Ok(SuiteCommand {
             suite,
             args: RunArgs::from_arg_matches(sub)?,
@@ -224,10 +222,7 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match run::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("chart-harness: cannot start the async runtime: {error}");
@@ -319,54 +314,16 @@ async fn run(
         charts.retain(|chart| changed.contains(&chart.name));
     }
     let trials = session.plan(&charts, suites);
-    let mut ctx = session.context(args.helm.map(Into::into)).await?;
-    if trials.iter().any(|trial| trial.id.suite.needs_cluster()) {
-        ctx.cluster = Some(Arc::new(session.cluster_lease(args.cluster).await?));
-    }
-    let jobs = args
-        .jobs
-        .or(session.loaded.config.jobs)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let info = RunInfo {
-        trials: trials.iter().map(|t| t.id.clone()).collect(),
-        jobs,
-        helm: format!("helm v{}", ctx.tools.helm.version),
-        config_source: session.loaded.source.to_string(),
-        warnings: session.loaded.warnings.clone(),
+    let options = RunOptions {
+        helm: args.helm.map(Into::into),
+        cluster: ClusterChoice::Provider(args.cluster),
+        jobs: args.jobs,
+        ..RunOptions::default()
     };
-    let mut reporters = reporters(&session);
-    let summary = runner::run(
-        trials,
-        ctx,
-        jobs,
-        info,
-        &mut reporters,
-        runner::interrupted(),
-    )
-    .await?;
-    Ok(if summary.interrupted {
-        tools::process::kill_all();
-        ExitCode::from(130)
-    } else if !summary.outcomes.iter().any(|o| o.status.is_failure()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// Live progress (or plain lines) on stderr, the summary on stdout, JUnit and JSON
-/// in the report directory.
-fn reporters(session: &Session) -> Vec<Box<dyn Reporter>> {
-    let config = &session.loaded.config;
-    let (junit, json) = report::report_paths(&config.report_dir);
-    vec![
-        Box::new(report::ProgressReporter::new(report::ProgressMode::detect(
-            config.github_groups,
-        ))),
-        Box::new(report::SummaryReporter::new(Box::new(std::io::stdout()))),
-        Box::new(report::JunitReporter::new(junit)),
-        Box::new(report::JsonReporter::new(json)),
-    ]
+    let run = Run::assemble(&session, trials, options).await?;
+    let mut reporters = run::reporters(&session.loaded.config);
+    let summary = run.execute(&mut reporters, run::interrupted()).await?;
+    Ok(run::exit_code(&summary))
 }
 
 async fn install_tools(repo_root: &std::path::Path, args: InstallArgs) -> anyhow::Result<ExitCode> {
@@ -447,7 +404,9 @@ async fn cluster_up(
         // A cluster left by an earlier `cluster up` whose `cluster down` never ran.
         cluster_down(repo_root).await?;
     }
-    let lease = session.cluster_lease(provider).await?;
+    let lease = session
+        .cluster_lease(provider, &session.kube_version()?)
+        .await?;
     let access = lease.access().await.map_err(anyhow::Error::msg)?;
     let detached = lease
         .detach()

@@ -20,6 +20,7 @@ pub mod plan;
 pub mod problem;
 pub mod registry;
 pub mod report;
+pub mod run;
 pub mod runner;
 pub mod session;
 pub mod suites;

@@ -116,7 +116,11 @@ mod tests {
         let repo = tempfile::tempdir().unwrap();
         let root = repo.path();
         write(root, "chart-harness.yaml", "chart-dirs: [charts]\n");
-        write(root, "charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 0.1.0\n");
+        write(
+            root,
+            "charts/app/Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+        );
         write(root, "charts/app/ci/harness.yaml", "skip: [integration]\n");
         write(
             root,

@@ -123,7 +123,10 @@ impl Suite {
 
     /// The registered suites that need a cluster, in run order.
     pub fn cluster_suites() -> impl Iterator<Item = Suite> {
-        Suite::ALL.iter().copied().filter(|suite| suite.needs_cluster())
+        Suite::ALL
+            .iter()
+            .copied()
+            .filter(|suite| suite.needs_cluster())
     }
 }
 

@@ -36,8 +36,6 @@ pub async fn run(
     let jobs = jobs.max(1);
     emit(reporters, &Event::RunStarted(info))?;
 
-    let mut ctx = ctx;
-    Arc::make_mut(&mut ctx.tools).helm.go_threads = crate::tools::go_threads_for(jobs);
     let ctx = Arc::new(ctx);
     let permits = Arc::new(Semaphore::new(jobs));
     let (events, mut received) = mpsc::unbounded_channel::<Event>();
@@ -187,21 +185,4 @@ fn emit(reporters: &mut [Box<dyn Reporter>], event: &Event) -> Result<(), Report
         reporter.handle(event)?;
     }
     Ok(())
-}
-
-/// Resolves on the first SIGINT or SIGTERM.
-pub async fn interrupted() -> Interruption {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    Interruption::Signal
 }

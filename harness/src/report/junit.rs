@@ -29,12 +29,13 @@ impl Reporter for JunitReporter {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
         match event {
             Event::RunFinished(summary) => {
-                let xml = build_report(summary)
-                    .to_string()
-                    .map_err(|source| ReportError::Junit {
-                        path: self.path.clone(),
-                        source,
-                    })?;
+                let xml =
+                    build_report(summary)
+                        .to_string()
+                        .map_err(|source| ReportError::Junit {
+                            path: self.path.clone(),
+                            source,
+                        })?;
                 write_atomically(&self.path, xml.as_bytes())?;
             }
             Event::RunStarted(_) | Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}

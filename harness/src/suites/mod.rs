@@ -21,8 +21,8 @@ pub use values::ValuesFiles;
 use crate::cluster::ClusterLease;
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
-use crate::registry::registered_suites;
 use crate::problem::Problem;
+use crate::registry::registered_suites;
 use crate::tools::Toolbox;
 
 /// Everything a suite may use. Shared by all trials of a run.
