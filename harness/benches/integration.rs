@@ -47,14 +47,14 @@ fn main() {
         // which the runner's release leaves alone.
         let mut figures = Vec::new();
         for jobs in [CHARTS, 1] {
-            let lease = ClusterLease::new(
+            let lease = Box::new(ClusterLease::new(
                 AnyProvider::Existing(ExistingProvider {
                     kubeconfig: cluster.kubeconfig().to_path_buf(),
                     context: cluster.context().map(str::to_string),
                     pods_simulated: true,
                 }),
                 ClusterRequest::default(),
-            );
+            ));
             let options = RunOptions {
                 jobs: Some(jobs),
                 cluster: ClusterChoice::Lease(lease),

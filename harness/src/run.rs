@@ -49,7 +49,7 @@ pub enum ClusterChoice {
     /// detected (see [`Session::cluster_lease`]).
     Provider(Option<ProviderKind>),
     /// A lease the caller made, for example on a cluster several runs share.
-    Lease(ClusterLease),
+    Lease(Box<ClusterLease>),
 }
 
 /// An assembled run: the trials and everything they run with.
@@ -85,7 +85,7 @@ impl Run {
                 ClusterChoice::Provider(flag) => {
                     session.cluster_lease(flag, &ctx.kube_version).await?
                 }
-                ClusterChoice::Lease(lease) => lease,
+                ClusterChoice::Lease(lease) => *lease,
             };
             ctx.cluster = Some(Arc::new(lease));
         }

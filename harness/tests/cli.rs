@@ -228,6 +228,10 @@ fn a_run_of_only_skipped_trials_passes_and_counts_them() {
     let output = chart_harness(repo.root(), &["template"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout.lines().last(), Some("0 passed, 0 failed, 1 skipped"), "{stdout}");
+    assert_eq!(
+        stdout.lines().last(),
+        Some("0 passed, 0 failed, 1 skipped"),
+        "{stdout}"
+    );
     assert!(stdout.contains("Ran 0 of 1 trial in"), "{stdout}");
 }

@@ -93,23 +93,43 @@ fn an_interrupted_run_accounts_for_every_listed_trial() {
         first_finished.wait_for(|done| *done).await.unwrap();
         Interruption::Signal
     };
-    let summary = repo.run_with(&[Suite::Lint, Suite::Template], 1, &mut reporters, interrupt);
+    let summary = repo.run_with(
+        &[Suite::Lint, Suite::Template],
+        1,
+        &mut reporters,
+        interrupt,
+    );
     assert!(summary.interrupted);
-    assert_eq!(summary.outcomes.len(), listed, "one outcome per listed trial");
+    assert_eq!(
+        summary.outcomes.len(),
+        listed,
+        "one outcome per listed trial"
+    );
 
     // The summary's verdict line.
     let text = String::from_utf8(summary_text.0.lock().unwrap().clone()).unwrap();
     let verdict = text.lines().last().unwrap();
     let count = |label| verdict_count(verdict, label);
-    assert!(verdict.starts_with(&format!("{} passed, {} failed", count("passed"), count("failed"))));
+    assert!(verdict.starts_with(&format!(
+        "{} passed, {} failed",
+        count("passed"),
+        count("failed")
+    )));
     assert_eq!(count("skipped"), 4, "{text}");
     assert!(count("passed") + count("failed") >= 1, "{text}");
     assert!(count("not run") >= 1, "{text}");
     assert_eq!(
-        ["passed", "failed", "timed out", "cancelled", "skipped", "not run"]
-            .map(count)
-            .iter()
-            .sum::<usize>(),
+        [
+            "passed",
+            "failed",
+            "timed out",
+            "cancelled",
+            "skipped",
+            "not run"
+        ]
+        .map(count)
+        .iter()
+        .sum::<usize>(),
         listed,
         "{text}"
     );
@@ -123,10 +143,17 @@ fn an_interrupted_run_accounts_for_every_listed_trial() {
     let field = |name: &str| counts[name].as_u64().unwrap() as usize;
     assert_eq!(field("listed"), listed);
     assert_eq!(
-        ["passed", "failed", "timed_out", "cancelled", "skipped", "not_run"]
-            .map(field)
-            .iter()
-            .sum::<usize>(),
+        [
+            "passed",
+            "failed",
+            "timed_out",
+            "cancelled",
+            "skipped",
+            "not_run"
+        ]
+        .map(field)
+        .iter()
+        .sum::<usize>(),
         listed,
         "{counts}"
     );
@@ -151,7 +178,11 @@ fn an_interrupted_run_accounts_for_every_listed_trial() {
         xml_attribute(&junit, "testsuites", "skipped"),
         field("skipped") + field("cancelled") + field("not_run")
     );
-    assert!(junit.contains("message=\"not run: the run was interrupted before this trial started\""));
+    assert!(
+        junit.contains("message=\"not run: the run was interrupted before this trial started\"")
+    );
     assert!(junit.contains("message=\"skipped: library charts render"));
-    assert!(junit.contains("message=\"skipped: fixtures/charts/kvstore/ci/harness.yaml skips the template suite\""));
+    assert!(junit.contains(
+        "message=\"skipped: fixtures/charts/kvstore/ci/harness.yaml skips the template suite\""
+    ));
 }
