@@ -1,4 +1,4 @@
-//! The suites, each declared once in [`registered_suites!`]. A leaf module: config,
+//! The suites, each declared once in `registered_suites!`. A leaf module: config,
 //! discovery and the plan name suites through it without importing the suites
 //! themselves, and the suites bind their run functions to the same declaration
 //! (`suites::run_registered`).
@@ -86,7 +86,7 @@ macro_rules! declare_suites {
             run: $run:path,
         }
     )*) => {
-        /// One test suite, as registered in [`registered_suites!`].
+        /// One test suite, as registered in `registered_suites!`.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum Suite {
             $($variant,)*
