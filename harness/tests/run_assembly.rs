@@ -1,17 +1,21 @@
-//! The accounting of an interrupted run: every listed trial is counted once, as
-//! passed, failed, timed out, cancelled, skipped or not run, in the summary line, the
-//! JSON report and JUnit alike.
+//! The run assembly every front end uses: when it leases a cluster, and the accounting
+//! of an interrupted run (every listed trial counted once, as passed, failed, timed
+//! out, cancelled, skipped or not run, in the summary line, the JSON report and JUnit
+//! alike).
 
 mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use chart_harness::cluster::ProviderKind;
 use chart_harness::plan::Suite;
 use chart_harness::report::{
     Event, JsonReporter, JunitReporter, ReportError, Reporter, SummaryReporter,
 };
+use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
 use chart_harness::runner::Interruption;
+use chart_harness::session::Session;
 use chart_harness::suites::TrialStatus;
 use common::TempRepo;
 use tokio::sync::watch;
@@ -72,7 +76,7 @@ fn an_interrupted_run_accounts_for_every_listed_trial() {
     std::fs::write(kvstore.join("ci/harness.yaml"), "skip: [template]\n").unwrap();
 
     let listed = {
-        let session = chart_harness::session::Session::open(repo.root()).unwrap();
+        let session = Session::open(repo.root()).unwrap();
         session
             .plan(&session.charts, &[Suite::Lint, Suite::Template])
             .len()
@@ -185,4 +189,28 @@ fn an_interrupted_run_accounts_for_every_listed_trial() {
     assert!(junit.contains(
         "message=\"skipped: fixtures/charts/kvstore/ci/harness.yaml skips the template suite\""
     ));
+}
+
+/// Assembling never starts a cluster, and leases one only for trials that will run.
+#[test]
+fn a_cluster_is_leased_only_when_a_trial_that_runs_needs_one() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "common-lib");
+    let leased = |repo: &TempRepo| {
+        let session = Session::open(repo.root()).unwrap();
+        let trials = session.plan(&session.charts, &[Suite::Lint, Suite::Integration]);
+        let local = RunOptions {
+            cluster: ClusterChoice::Provider(Some(ProviderKind::Local)),
+            ..RunOptions::default()
+        };
+        let run = run::runtime()
+            .unwrap()
+            .block_on(Run::assemble(&session, trials, local))
+            .expect("the tools resolve; run `chart-harness tools install`");
+        run.ctx.cluster.is_some()
+    };
+    // The library chart's integration trial is skipped, so nothing needs a cluster.
+    assert!(!leased(&repo));
+    repo.add_chart("charts", "web");
+    assert!(leased(&repo));
 }
