@@ -22,7 +22,9 @@ pub fn main(suite_name: &str, manifest_dir: &str) -> ExitCode {
     let suite: Suite = match suite_name.parse() {
         Ok(suite) => suite,
         Err(message) => {
-            eprintln!("chart-harness: suites/{suite_name}.rs: {message}");
+            eprintln!(
+                "chart-harness: suites/{suite_name}.rs: {message}; register the suite in harness/src/registry.rs or fix the name in suite_main!"
+            );
             return ExitCode::from(2);
         }
     };
