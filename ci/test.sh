@@ -29,6 +29,7 @@ if [ "$(cargo nextest --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$NEXT
 fi
 trap 'target/debug/chart-harness cluster down' EXIT
 # Every registered suite is a `--test` target of the same name (harness/src/registry.rs).
+suites=$(target/debug/chart-harness suites)
 suite_targets=()
-while read -r suite; do suite_targets+=(--test "$suite"); done < <(target/debug/chart-harness suites)
+for suite in $suites; do suite_targets+=(--test "$suite"); done
 CHART_HARNESS_HELM=3 cargo nextest run --locked "${suite_targets[@]}"
