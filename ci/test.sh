@@ -28,4 +28,8 @@ if [ "$(cargo nextest --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$NEXT
   cargo install --locked cargo-nextest --version "$NEXTEST_VERSION"
 fi
 trap 'target/debug/chart-harness cluster down' EXIT
-CHART_HARNESS_HELM=3 cargo nextest run --locked --test lint --test template --test integration
+# Every registered suite is a `--test` target of the same name (harness/src/registry.rs).
+suites=$(target/debug/chart-harness suites)
+suite_targets=()
+for suite in $suites; do suite_targets+=(--test "$suite"); done
+CHART_HARNESS_HELM=3 cargo nextest run --locked "${suite_targets[@]}"

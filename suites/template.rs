@@ -1,9 +1,2 @@
-//! `cargo test --test template`: the template suite over the configured charts, one
-//! trial per `template::chart::case`.
-
-fn main() -> std::process::ExitCode {
-    chart_harness::libtest::main(
-        chart_harness::plan::Suite::Template,
-        env!("CARGO_MANIFEST_DIR"),
-    )
-}
+//! `cargo test --test template`: the template suite, one libtest trial per `template::chart::case`.
+chart_harness::suite_main!("template");

@@ -9,7 +9,6 @@
 mod common;
 
 use common::TempRepo;
-use std::sync::Arc;
 use std::time::Instant;
 
 use chart_harness::cluster::{
@@ -17,18 +16,14 @@ use chart_harness::cluster::{
     LocalProvider,
 };
 use chart_harness::plan::Suite;
-use chart_harness::report::RunInfo;
-use chart_harness::runner;
+use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
 use chart_harness::session::Session;
 use chart_harness::tools;
 
 const CHARTS: usize = 10;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = run::runtime().unwrap();
     let workspace = common::workspace_root();
     let repo = generate();
     let session = Session::open(repo.root()).unwrap();
@@ -52,27 +47,23 @@ fn main() {
         // which the runner's release leaves alone.
         let mut figures = Vec::new();
         for jobs in [CHARTS, 1] {
-            let mut ctx = session.context(None).await.unwrap();
-            ctx.cluster = Some(Arc::new(ClusterLease::new(
+            let lease = Box::new(ClusterLease::new(
                 AnyProvider::Existing(ExistingProvider {
                     kubeconfig: cluster.kubeconfig().to_path_buf(),
                     context: cluster.context().map(str::to_string),
                     pods_simulated: true,
                 }),
                 ClusterRequest::default(),
-            )));
-            let info = RunInfo {
-                trials: trials.iter().map(|t| t.id.clone()).collect(),
-                jobs,
-                helm: String::new(),
-                config_source: String::new(),
-                warnings: Vec::new(),
+            ));
+            let options = RunOptions {
+                jobs: Some(jobs),
+                cluster: ClusterChoice::Lease(lease),
+                ..RunOptions::default()
             };
+            let run = Run::assemble(&session, trials.clone(), options).await.unwrap();
             let started = Instant::now();
-            let summary = runner::run(trials.clone(), ctx, jobs, info, &mut [], std::future::pending())
-                .await
-                .unwrap();
-            let failed: Vec<_> = summary.outcomes.iter().filter(|o| !o.passed()).collect();
+            let summary = run.execute(&mut [], std::future::pending()).await.unwrap();
+            let failed: Vec<_> = summary.outcomes.iter().filter(|o| o.status.is_failure()).collect();
             if let Some(failure) = failed.first() {
                 println!("first failure:\n{}", failure.failure_message());
             }

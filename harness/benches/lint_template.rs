@@ -11,8 +11,7 @@ use common::TempRepo;
 use std::time::{Duration, Instant};
 
 use chart_harness::plan::Suite;
-use chart_harness::report::RunInfo;
-use chart_harness::runner;
+use chart_harness::run::{self, Run, RunOptions};
 use chart_harness::session::Session;
 use chart_harness::suites::{SnapshotMode, ValuesFiles};
 use chart_harness::tools::RenderRequest;
@@ -21,10 +20,7 @@ const CHARTS: usize = 40;
 const LISTED_CHARTS: usize = 100;
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = run::runtime().unwrap();
     let listing = generate(LISTED_CHARTS);
     let started = Instant::now();
     let session = Session::open(listing.root()).unwrap();
@@ -37,21 +33,33 @@ fn main() {
     let session = Session::open(repo.root()).unwrap();
     let trials = session.plan(&session.charts, &[Suite::Lint, Suite::Template]);
     let jobs = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let assemble = |jobs: usize, snapshot_mode: SnapshotMode| {
+        let options = RunOptions {
+            jobs: Some(jobs),
+            snapshot_mode,
+            ..RunOptions::default()
+        };
+        let run = runtime.block_on(Run::assemble(&session, trials.clone(), options));
+        run.expect("tools resolve; run `chart-harness tools install`")
+    };
+
+    // Warm-up: writes the snapshots the measured run compares against.
+    let warm_up = assemble(jobs, SnapshotMode::Overwrite);
+    runtime
+        .block_on(warm_up.execute(&mut [], std::future::pending()))
+        .unwrap();
+    let measured = assemble(jobs, SnapshotMode::Check);
+    // The same helm invocations one after another, as one job would run them.
+    let sequential = assemble(1, SnapshotMode::Check).ctx;
 
     runtime.block_on(async {
-        let mut ctx = session.context(None).await.expect("tools resolve; run `chart-harness tools install`");
-        // Warm-up: writes the snapshots the measured run compares against.
-        ctx.snapshot_mode = SnapshotMode::Overwrite;
-        run_harness(&trials, &ctx, jobs).await;
-        ctx.snapshot_mode = SnapshotMode::Check;
-
         let before = Usage::now();
         let started = Instant::now();
-        let summary = run_harness(&trials, &ctx, jobs).await;
+        let summary = measured.execute(&mut [], std::future::pending()).await.unwrap();
         let harness_wall = started.elapsed();
         let harness_usage = Usage::now().since(&before);
-        let failed = summary.outcomes.iter().filter(|o| !o.passed()).count();
-        if let Some(failure) = summary.outcomes.iter().find(|o| !o.passed()) {
+        let failed = summary.outcomes.iter().filter(|o| o.status.is_failure()).count();
+        if let Some(failure) = summary.outcomes.iter().find(|o| o.status.is_failure()) {
             println!("first failure:\n{}", failure.failure_message());
         }
 
@@ -63,19 +71,19 @@ fn main() {
                 release: &trial.chart.name,
                 namespace: "chart-harness",
                 values_files: &values.files,
-                kube_version: Some(&ctx.kube_version),
+                kube_version: Some(&sequential.kube_version),
                 extra_args: &[],
                 timeout: Duration::from_secs(120),
             };
             match trial.id.suite {
-                Suite::Lint => drop(ctx.tools.helm.lint(&request).await.unwrap()),
-                Suite::Template => drop(ctx.tools.helm.template(&request).await.unwrap()),
+                Suite::Lint => drop(sequential.tools.helm.lint(&request).await.unwrap()),
+                Suite::Template => drop(sequential.tools.helm.template(&request).await.unwrap()),
                 Suite::Integration => unreachable!("only lint and template are planned"),
             }
         }
         let sequential_wall = started.elapsed();
 
-        println!("chart-harness benchmark: {CHARTS} charts x 3 cases, lint + template = {} trials, {jobs} jobs, {}", trials.len(), ctx.tools.helm.version);
+        println!("chart-harness benchmark: {CHARTS} charts x 3 cases, lint + template = {} trials, {jobs} jobs, {}", trials.len(), sequential.tools.helm.version);
         println!("  harness wall time          {:>8.2} s  ({failed} trials failed)", harness_wall.as_secs_f64());
         println!("  sequential helm wall time  {:>8.2} s", sequential_wall.as_secs_f64());
         println!("  harness / sequential       {:>8.2}  (goal <= 0.60)", harness_wall.as_secs_f64() / sequential_wall.as_secs_f64());
@@ -87,30 +95,6 @@ fn main() {
         );
         println!("  listing {LISTED_CHARTS} charts ({listed} trials) {:>8.1} ms  (goal < 300 ms)", list_time.as_secs_f64() * 1000.0);
     });
-}
-
-async fn run_harness(
-    trials: &[chart_harness::plan::Trial],
-    ctx: &chart_harness::suites::SuiteContext,
-    jobs: usize,
-) -> chart_harness::report::RunSummary {
-    let info = RunInfo {
-        trials: trials.iter().map(|t| t.id.clone()).collect(),
-        jobs,
-        helm: String::new(),
-        config_source: String::new(),
-        warnings: Vec::new(),
-    };
-    runner::run(
-        trials.to_vec(),
-        ctx.clone(),
-        jobs,
-        info,
-        &mut [],
-        std::future::pending(),
-    )
-    .await
-    .unwrap()
 }
 
 /// A repository with `count` copies of the `web` fixture named `bench-NNN`, each

@@ -3,17 +3,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use std::sync::Arc;
-
+use crate::changed;
 use crate::cluster::ProviderKind;
 use crate::plan::Suite;
-use crate::report::{self, Reporter, RunInfo};
+use crate::run::{self, ClusterChoice, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
 use crate::tools::install::{self, InstallFrom, InstallOptions, ToolSelection};
 use crate::tools::{self, HelmMajor};
-use crate::{changed, runner};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -31,12 +29,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the lint suite
-    Lint(RunArgs),
-    /// Run the template suite
-    Template(RunArgs),
-    /// Run the integration suite: install, ready, helm test and uninstall on a cluster
-    Integration(RunArgs),
+    /// One subcommand per registered suite (`chart-harness lint ...`).
+    #[command(flatten)]
+    Suite(SuiteCommand),
     /// Run every suite
     All(RunArgs),
     /// List the trials a run would execute, without running helm
@@ -49,6 +44,55 @@ enum Command {
     /// Start or remove a cluster shared by several processes (nextest's setup script)
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Print the registered suites, one name a line (ci/test.sh runs them as `--test`
+    /// targets)
+    #[command(hide = true)]
+    Suites,
+}
+
+/// A registered suite's run subcommand; the registry, not this file, lists them.
+#[derive(Debug)]
+struct SuiteCommand {
+    suite: Suite,
+    args: RunArgs,
+}
+
+impl FromArgMatches for SuiteCommand {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let (name, sub) = matches
+            .subcommand()
+            .ok_or_else(|| clap::Error::new(clap::error::ErrorKind::MissingSubcommand))?;
+        let suite = name.parse().map_err(|message: String| {
+            clap::Error::raw(clap::error::ErrorKind::InvalidSubcommand, message)
+        })?;
+        Ok(SuiteCommand {
+            suite,
+            args: RunArgs::from_arg_matches(sub)?,
+        })
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        *self = Self::from_arg_matches(matches)?;
+        Ok(())
+    }
+}
+
+impl Subcommand for SuiteCommand {
+    fn augment_subcommands(command: clap::Command) -> clap::Command {
+        Suite::ALL.iter().fold(command, |command, suite| {
+            command.subcommand(RunArgs::augment_args(
+                clap::Command::new(suite.name()).about(suite.spec().about),
+            ))
+        })
+    }
+
+    fn augment_subcommands_for_update(command: clap::Command) -> clap::Command {
+        Self::augment_subcommands(command)
+    }
+
+    fn has_subcommand(name: &str) -> bool {
+        name.parse::<Suite>().is_ok()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -178,10 +222,7 @@ pub fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match run::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("chart-harness: cannot start the async runtime: {error}");
@@ -204,10 +245,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let repo_root = find_repo_root(&start);
     match cli.command {
-        Command::Lint(args) => run(&repo_root, &[Suite::Lint], args).await,
-        Command::Template(args) => run(&repo_root, &[Suite::Template], args).await,
-        Command::Integration(args) => run(&repo_root, &[Suite::Integration], args).await,
-        Command::All(args) => run(&repo_root, &Suite::ALL, args).await,
+        Command::Suite(SuiteCommand { suite, args }) => run(&repo_root, &[suite], args).await,
+        Command::All(args) => run(&repo_root, Suite::ALL, args).await,
         Command::List(args) => {
             let session = Session::open(&repo_root)?;
             let suites = if args.suites.is_empty() {
@@ -216,7 +255,10 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.suites
             };
             for trial in session.plan(&session.select(&args.charts)?, &suites) {
-                println!("{}", trial.id);
+                match &trial.skipped {
+                    Some(reason) => println!("{} (skipped: {reason})", trial.id),
+                    None => println!("{}", trial.id),
+                }
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -231,6 +273,12 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
         Command::Cluster(ClusterCommand::Up { cluster }) => cluster_up(&repo_root, cluster).await,
         Command::Cluster(ClusterCommand::Down) => cluster_down(&repo_root).await,
+        Command::Suites => {
+            for suite in Suite::ALL {
+                println!("{suite}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -266,54 +314,16 @@ async fn run(
         charts.retain(|chart| changed.contains(&chart.name));
     }
     let trials = session.plan(&charts, suites);
-    let mut ctx = session.context(args.helm.map(Into::into)).await?;
-    if trials.iter().any(|trial| trial.id.suite.needs_cluster()) {
-        ctx.cluster = Some(Arc::new(session.cluster_lease(args.cluster).await?));
-    }
-    let jobs = args
-        .jobs
-        .or(session.loaded.config.jobs)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let info = RunInfo {
-        trials: trials.iter().map(|t| t.id.clone()).collect(),
-        jobs,
-        helm: format!("helm v{}", ctx.tools.helm.version),
-        config_source: session.loaded.source.to_string(),
-        warnings: session.loaded.warnings.clone(),
+    let options = RunOptions {
+        helm: args.helm.map(Into::into),
+        cluster: ClusterChoice::Provider(args.cluster),
+        jobs: args.jobs,
+        ..RunOptions::default()
     };
-    let mut reporters = reporters(&session);
-    let summary = runner::run(
-        trials,
-        ctx,
-        jobs,
-        info,
-        &mut reporters,
-        runner::interrupted(),
-    )
-    .await?;
-    Ok(if summary.interrupted {
-        tools::process::kill_all();
-        ExitCode::from(130)
-    } else if summary.outcomes.iter().all(|o| o.passed()) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
-}
-
-/// Live progress (or plain lines) on stderr, the summary on stdout, JUnit and JSON
-/// in the report directory.
-fn reporters(session: &Session) -> Vec<Box<dyn Reporter>> {
-    let config = &session.loaded.config;
-    let (junit, json) = report::report_paths(&config.report_dir);
-    vec![
-        Box::new(report::ProgressReporter::new(report::ProgressMode::detect(
-            config.github_groups,
-        ))),
-        Box::new(report::SummaryReporter::new(Box::new(std::io::stdout()))),
-        Box::new(report::JunitReporter::new(junit)),
-        Box::new(report::JsonReporter::new(json)),
-    ]
+    let run = Run::assemble(&session, trials, options).await?;
+    let mut reporters = run::reporters(&session.loaded.config);
+    let summary = run.execute(&mut reporters, run::interrupted()).await?;
+    Ok(run::exit_code(&summary))
 }
 
 async fn install_tools(repo_root: &std::path::Path, args: InstallArgs) -> anyhow::Result<ExitCode> {
@@ -394,7 +404,9 @@ async fn cluster_up(
         // A cluster left by an earlier `cluster up` whose `cluster down` never ran.
         cluster_down(repo_root).await?;
     }
-    let lease = session.cluster_lease(provider).await?;
+    let lease = session
+        .cluster_lease(provider, &session.kube_version()?)
+        .await?;
     let access = lease.access().await.map_err(anyhow::Error::msg)?;
     let detached = lease
         .detach()

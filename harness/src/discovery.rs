@@ -15,7 +15,6 @@ use std::path::{Path, PathBuf};
 use walkdir::WalkDir;
 
 use crate::config::{ChartSettings, HarnessConfig, load_chart_settings, normalize};
-use crate::plan::Suite;
 
 /// One test case of a chart: a `ci/*-values.yaml` file, or `default` when there is none.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,14 +37,6 @@ pub struct Chart {
     /// `ci/harness.yaml`, or the message that explains why it is invalid. An invalid
     /// file fails this chart's trials instead of the whole run.
     pub settings: Result<ChartSettings, String>,
-}
-
-impl Chart {
-    pub fn skips(&self, suite: Suite) -> bool {
-        self.settings
-            .as_ref()
-            .is_ok_and(|settings| settings.skip.contains(&suite))
-    }
 }
 
 /// Subdirectories of a chart that never hold charts of their own to test.

@@ -2,7 +2,8 @@
 //! in parallel, with timings for every phase.
 //!
 //! Data flows one way: [`config`] and [`discovery`] find the charts and their cases,
-//! [`plan`] turns them into named trials, [`runner`] executes the [`suites`] and emits
+//! [`plan`] turns them into named trials of the suites declared in [`registry`],
+//! [`run`] assembles what they run with, [`runner`] executes the [`suites`] and emits
 //! [`report`] events, and reporters turn events into output. Every external process goes
 //! through [`tools`].
 
@@ -18,7 +19,9 @@ pub mod libtest;
 pub mod manifest;
 pub mod plan;
 pub mod problem;
+pub mod registry;
 pub mod report;
+pub mod run;
 pub mod runner;
 pub mod session;
 pub mod suites;

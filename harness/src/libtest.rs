@@ -1,21 +1,33 @@
 //! The adapter behind the libtest-mimic targets in `suites/`: the plan becomes
-//! `Trial`s named `suite::chart::case`, and an outcome becomes pass or fail.
+//! `Trial`s named `suite::chart::case`, an outcome becomes pass or fail, and a trial
+//! the plan skips is ignored with its reason.
 //!
 //! Listing (`--list`, which nextest calls first) only opens a session and plans; the
-//! tools are resolved by the first trial that runs.
+//! first trial that runs assembles the run (`run::Run`), and each trial then runs on
+//! its own, as libtest-mimic schedules them on its threads.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use crate::plan::{Suite, Trial};
+use crate::run::{self, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
-use crate::suites::{SuiteContext, TrialOutcome};
-use crate::{runner, tools};
+use crate::tools;
 
-/// Entry point of a suite target. `manifest_dir` is the calling package's
-/// `CARGO_MANIFEST_DIR`; `CHART_HARNESS_ROOT` points the suite at another repository.
-pub fn main(suite: Suite, manifest_dir: &str) -> ExitCode {
+/// Entry point of a suite target (see [`crate::suite_main!`]). `manifest_dir` is the
+/// calling package's `CARGO_MANIFEST_DIR`; `CHART_HARNESS_ROOT` points the suite at
+/// another repository.
+pub fn main(suite_name: &str, manifest_dir: &str) -> ExitCode {
+    let suite: Suite = match suite_name.parse() {
+        Ok(suite) => suite,
+        Err(message) => {
+            eprintln!(
+                "chart-harness: suites/{suite_name}.rs: {message}; register the suite in harness/src/registry.rs or fix the name in suite_main!"
+            );
+            return ExitCode::from(2);
+        }
+    };
     let args = libtest_mimic::Arguments::from_args();
     let repo_root = std::env::var_os("CHART_HARNESS_ROOT")
         .map(PathBuf::from)
@@ -32,7 +44,7 @@ pub fn main(suite: Suite, manifest_dir: &str) -> ExitCode {
         for warning in &session.loaded.warnings {
             eprintln!("chart-harness: warning: {warning}");
         }
-        runtime().spawn(kill_children_on_signal());
+        runtime().spawn(run::exit_on_interrupt());
     }
     // Locally, cluster suites without a way to make a cluster are listed as ignored
     // with the fix; in CI that would hide a broken setup, so they run and fail.
@@ -44,22 +56,29 @@ pub fn main(suite: Suite, manifest_dir: &str) -> ExitCode {
     if let (Some(reason), false) = (&unavailable, listing) {
         eprintln!("chart-harness: {suite} trials are ignored: {reason}");
     }
+    let planned = session.plan(&session.charts, &[suite]);
     let shared = Arc::new(Shared {
         session: Arc::clone(&session),
-        suite,
+        planned: planned.clone(),
         // libtest runs this many trials at once (one per CPU unless --test-threads).
         test_threads: args
             .test_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-        context: OnceLock::new(),
+        assembled: OnceLock::new(),
     });
-    let trials = session
-        .plan(&session.charts, &[suite])
+    let trials = planned
         .into_iter()
-        .map(|trial| {
-            let shared = Arc::clone(&shared);
-            libtest_mimic::Trial::test(trial.id.to_string(), move || shared.run(&trial))
-                .with_ignored_flag(unavailable.is_some())
+        .map(|trial| match trial.skipped.clone() {
+            // Ignored, so listing shows it; with --include-ignored it reports why.
+            Some(reason) => libtest_mimic::Trial::ignorable_test(trial.id.to_string(), move || {
+                Ok(libtest_mimic::Completion::ignored_with(reason))
+            })
+            .with_ignored_flag(true),
+            None => {
+                let shared = Arc::clone(&shared);
+                libtest_mimic::Trial::test(trial.id.to_string(), move || shared.run(&trial))
+                    .with_ignored_flag(unavailable.is_some())
+            }
         })
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);
@@ -92,94 +111,45 @@ fn in_ci() -> bool {
 
 struct Shared {
     session: Arc<Session>,
-    suite: Suite,
+    planned: Vec<Trial>,
     test_threads: usize,
-    context: OnceLock<Result<SuiteContext, String>>,
+    /// Assembled by the first trial that runs, so listing never resolves tools.
+    assembled: OnceLock<Result<Run, String>>,
 }
 
 impl Shared {
     fn run(&self, trial: &Trial) -> Result<(), libtest_mimic::Failed> {
-        let ctx = self
-            .context
+        let run = self
+            .assembled
             .get_or_init(|| {
+                let options = RunOptions {
+                    jobs: Some(self.test_threads),
+                    ..RunOptions::default()
+                };
                 runtime()
-                    .block_on(async {
-                        let mut ctx = self.session.context(None).await?;
-                        Arc::make_mut(&mut ctx.tools).helm.go_threads =
-                            tools::go_threads_for(self.test_threads);
-                        if self.suite.needs_cluster() {
-                            ctx.cluster = Some(Arc::new(self.session.cluster_lease(None).await?));
-                        }
-                        Ok::<_, crate::session::SessionError>(ctx)
-                    })
+                    .block_on(Run::assemble(&self.session, self.planned.clone(), options))
                     .map_err(|e| e.to_string())
             })
             .as_ref()
             .map_err(|message| libtest_mimic::Failed::from(message.clone()))?;
-        let outcome = runtime().block_on(runner::run_with_timeout(trial, ctx));
-        write_trial_report(&ctx.config.report_dir, &outcome);
+        let outcome = runtime().block_on(run.run_one(trial));
         if outcome.passed() {
             Ok(())
         } else {
             Err(outcome.failure_message().into())
         }
     }
-}
 
-impl Shared {
     /// Tears down the cluster the trials leased, if any.
     fn release_cluster(&self) {
-        if let Some(Ok(ctx)) = self.context.get()
-            && let Some(lease) = &ctx.cluster
-            && let Err(error) = runtime().block_on(lease.release())
-        {
-            eprintln!("chart-harness: cluster teardown failed: {error}");
+        if let Some(Ok(run)) = self.assembled.get() {
+            runtime().block_on(run.release_cluster());
         }
     }
 }
 
-/// Each trial leaves its outcome, with phase timings, in `<report-dir>/trials/`, so
-/// timings survive nextest's one-process-per-trial model. Best effort: a report that
-/// can't be written must not fail the chart's trial.
-fn write_trial_report(report_dir: &Path, outcome: &TrialOutcome) {
-    let dir = report_dir.join("trials");
-    let name = format!(
-        "{}__{}__{}.json",
-        outcome.id.suite, outcome.id.chart, outcome.id.case
-    );
-    let write = || -> std::io::Result<()> {
-        std::fs::create_dir_all(&dir)?;
-        let mut file = tempfile::NamedTempFile::new_in(&dir)?;
-        serde_json::to_writer_pretty(&mut file, outcome)?;
-        file.persist(dir.join(name)).map_err(|e| e.error)?;
-        Ok(())
-    };
-    if let Err(error) = write() {
-        eprintln!(
-            "chart-harness: cannot write the trial report in {}: {error}",
-            dir.display()
-        );
-    }
-}
-
+/// libtest-mimic's trials call into async code from its own threads.
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime can be built")
-    })
-}
-
-/// libtest dies on Ctrl-C without unwinding, and children live in their own process
-/// groups (the cluster's components even in their own sessions), so they would outlive
-/// it. Kill them and tear the cluster down first.
-async fn kill_children_on_signal() {
-    runner::interrupted().await;
-    tools::process::kill_all();
-    for error in crate::cluster::teardown_all().await {
-        eprintln!("chart-harness: cluster teardown failed: {error}");
-    }
-    std::process::exit(130);
+    RUNTIME.get_or_init(|| run::runtime().expect("a tokio runtime can be built"))
 }

@@ -4,58 +4,14 @@
 //! `--list` fast and free of side effects.
 
 use std::fmt;
-use std::str::FromStr;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::chartfile::ChartFile;
 use crate::discovery::{Case, Chart};
-
-/// One test suite. Every suite runs once per chart × case.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Suite {
-    Lint,
-    Template,
-    Integration,
-}
-
-impl Suite {
-    pub const ALL: [Suite; 3] = [Suite::Lint, Suite::Template, Suite::Integration];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Suite::Lint => "lint",
-            Suite::Template => "template",
-            Suite::Integration => "integration",
-        }
-    }
-
-    /// Suites that install into a cluster; the run leases one for them.
-    pub fn needs_cluster(self) -> bool {
-        matches!(self, Suite::Integration)
-    }
-}
-
-impl fmt::Display for Suite {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Suite {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Suite::ALL
-            .into_iter()
-            .find(|suite| suite.name() == s)
-            .ok_or_else(|| {
-                let known: Vec<_> = Suite::ALL.iter().map(|s| s.name()).collect();
-                format!("unknown suite `{s}`; known suites: {}", known.join(", "))
-            })
-    }
-}
+pub use crate::registry::Suite;
+use crate::registry::TrialShape;
 
 /// The stable name of a trial: `suite::chart::case`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -77,29 +33,119 @@ pub struct Trial {
     pub id: TrialId,
     pub chart: Arc<Chart>,
     pub case: Case,
+    /// Why this trial is listed but not run; `None` for a trial that runs.
+    pub skipped: Option<String>,
 }
 
 /// Plans every requested suite over every case of every chart, in a stable order
-/// (suite, then chart, then case). Suites a chart's `ci/harness.yaml` skips are left out.
+/// (suite, then chart, then case). A trial the plan decides not to run stays in the
+/// list, skipped with its reason: a suite the chart's `ci/harness.yaml` skips, or a
+/// library chart for a suite that does not run over library charts.
 pub fn plan(charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
+    let library: Vec<bool> = charts.iter().map(|chart| is_library(chart)).collect();
     let mut trials = Vec::new();
     for &suite in suites {
-        for chart in charts {
-            if chart.skips(suite) {
-                continue;
-            }
-            for case in &chart.cases {
-                trials.push(Trial {
-                    id: TrialId {
-                        suite,
-                        chart: chart.name.clone(),
-                        case: case.name.clone(),
-                    },
-                    chart: Arc::clone(chart),
-                    case: case.clone(),
-                });
+        let spec = suite.spec();
+        for (chart, &library) in charts.iter().zip(&library) {
+            let skipped = if chart
+                .settings
+                .as_ref()
+                .is_ok_and(|settings| settings.skip.contains(&suite))
+            {
+                Some(format!(
+                    "{}/ci/harness.yaml skips the {suite} suite",
+                    chart.rel_dir.display()
+                ))
+            } else if library && !spec.library_charts {
+                Some(
+                    "library charts render and install nothing on their own; the charts that use them are tested instead"
+                        .to_string(),
+                )
+            } else {
+                None
+            };
+            match spec.shape {
+                TrialShape::PerChartCase => {
+                    for case in &chart.cases {
+                        trials.push(Trial {
+                            id: TrialId {
+                                suite,
+                                chart: chart.name.clone(),
+                                case: case.name.clone(),
+                            },
+                            chart: Arc::clone(chart),
+                            case: case.clone(),
+                            skipped: skipped.clone(),
+                        });
+                    }
+                }
             }
         }
     }
     trials
+}
+
+/// Read from files only, as listing must never run helm. A Chart.yaml that does not
+/// parse is not a library chart: the lint suite reports it.
+fn is_library(chart: &Chart) -> bool {
+    ChartFile::read(&chart.dir).is_ok_and(|file| file.is_library())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{config, discovery};
+
+    fn write(root: &std::path::Path, path: &str, text: &str) {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    fn charts(root: &std::path::Path) -> Vec<Arc<Chart>> {
+        let loaded = config::load(root).unwrap();
+        discovery::discover(&loaded.config, root)
+            .unwrap()
+            .into_iter()
+            .map(Arc::new)
+            .collect()
+    }
+
+    #[test]
+    fn skipped_trials_stay_listed_with_the_reason() {
+        let repo = tempfile::tempdir().unwrap();
+        let root = repo.path();
+        write(root, "chart-harness.yaml", "chart-dirs: [charts]\n");
+        write(
+            root,
+            "charts/app/Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+        );
+        write(root, "charts/app/ci/harness.yaml", "skip: [integration]\n");
+        write(
+            root,
+            "charts/lib/Chart.yaml",
+            "apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n",
+        );
+        let trials = plan(&charts(root), Suite::ALL);
+        let listed: Vec<(String, Option<&str>)> = trials
+            .iter()
+            .map(|trial| (trial.id.to_string(), trial.skipped.as_deref()))
+            .collect();
+        let library = "library charts render and install nothing on their own; the charts that use them are tested instead";
+        assert_eq!(
+            listed,
+            [
+                ("lint::app::default".to_string(), None),
+                ("lint::lib::default".to_string(), None),
+                ("template::app::default".to_string(), None),
+                ("template::lib::default".to_string(), Some(library)),
+                (
+                    "integration::app::default".to_string(),
+                    Some("charts/app/ci/harness.yaml skips the integration suite")
+                ),
+                ("integration::lib::default".to_string(), Some(library)),
+            ]
+        );
+    }
 }

@@ -1,7 +1,7 @@
 //! Runs planned trials with bounded parallelism, per-trial timeouts and orderly
 //! cancellation, and turns what happens into [`Event`]s for the reporters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,8 +19,11 @@ pub enum Interruption {
 }
 
 /// Runs every trial, at most `jobs` at a time, and feeds every reporter. Stops early
-/// and cancels running trials (killing their processes) when `interrupt` resolves;
-/// trials that did not finish are reported as cancelled.
+/// and cancels running trials (killing their processes) when `interrupt` resolves.
+///
+/// Every listed trial gets exactly one outcome: skipped trials are reported as such
+/// without running; when interrupted, trials that had started are cancelled and
+/// trials that had not are not run, each with the reason.
 pub async fn run(
     trials: Vec<Trial>,
     ctx: SuiteContext,
@@ -33,14 +36,28 @@ pub async fn run(
     let jobs = jobs.max(1);
     emit(reporters, &Event::RunStarted(info))?;
 
-    let mut ctx = ctx;
-    Arc::make_mut(&mut ctx.tools).helm.go_threads = crate::tools::go_threads_for(jobs);
     let ctx = Arc::new(ctx);
     let permits = Arc::new(Semaphore::new(jobs));
     let (events, mut received) = mpsc::unbounded_channel::<Event>();
     let mut running: JoinSet<TrialOutcome> = JoinSet::new();
     let mut unfinished: BTreeMap<TrialId, Trial> = BTreeMap::new();
+    let mut outcomes = Vec::new();
     for trial in trials {
+        if let Some(reason) = &trial.skipped {
+            let outcome = Arc::new(TrialOutcome::did_not_run(
+                &trial,
+                TrialStatus::Skipped,
+                reason.clone(),
+            ));
+            emit(
+                reporters,
+                &Event::TrialFinished {
+                    outcome: Arc::clone(&outcome),
+                },
+            )?;
+            outcomes.push(outcome);
+            continue;
+        }
         unfinished.insert(trial.id.clone(), trial.clone());
         let (ctx, permits, events) = (Arc::clone(&ctx), Arc::clone(&permits), events.clone());
         running.spawn(async move {
@@ -56,7 +73,7 @@ pub async fn run(
     }
     drop(events);
 
-    let mut outcomes = Vec::new();
+    let mut started_ids: HashSet<TrialId> = HashSet::new();
     let mut interrupted = false;
     tokio::pin!(interrupt);
     while !running.is_empty() {
@@ -64,7 +81,12 @@ pub async fn run(
             // Started events are queued before their trial can finish; draining them
             // first keeps every reporter's view in order.
             biased;
-            Some(event) = received.recv() => emit(reporters, &event)?,
+            Some(event) = received.recv() => {
+                if let Event::TrialStarted { id } = &event {
+                    started_ids.insert(id.clone());
+                }
+                emit(reporters, &event)?;
+            }
             Some(joined) = running.join_next() => {
                 let Ok(outcome) = joined else { continue };
                 unfinished.remove(&outcome.id);
@@ -79,13 +101,29 @@ pub async fn run(
             }
         }
     }
+    // Trials aborted right after they started may have left their start unread.
+    while let Ok(event) = received.try_recv() {
+        if let Event::TrialStarted { id } = &event {
+            started_ids.insert(id.clone());
+        }
+        emit(reporters, &event)?;
+    }
     for (id, trial) in unfinished {
-        let outcome = Arc::new(TrialOutcome {
-            id,
-            chart_dir: trial.chart.rel_dir.clone(),
-            status: TrialStatus::Cancelled,
-            phases: Vec::new(),
-            duration: Duration::ZERO,
+        let outcome = Arc::new(if started_ids.contains(&id) {
+            TrialOutcome {
+                id,
+                chart_dir: trial.chart.rel_dir.clone(),
+                status: TrialStatus::Cancelled,
+                phases: Vec::new(),
+                duration: Duration::ZERO,
+                reason: Some("the run was interrupted while this trial ran".into()),
+            }
+        } else {
+            TrialOutcome::did_not_run(
+                &trial,
+                TrialStatus::NotRun,
+                "the run was interrupted before this trial started",
+            )
         });
         emit(
             reporters,
@@ -137,6 +175,7 @@ pub async fn run_with_timeout(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome
                 ))],
             }],
             duration: started.elapsed(),
+            reason: None,
         },
     }
 }
@@ -146,21 +185,4 @@ fn emit(reporters: &mut [Box<dyn Reporter>], event: &Event) -> Result<(), Report
         reporter.handle(event)?;
     }
     Ok(())
-}
-
-/// Resolves on the first SIGINT or SIGTERM.
-pub async fn interrupted() -> Interruption {
-    use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = terminate.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-    Interruption::Signal
 }

@@ -1,7 +1,7 @@
-//! A session is what every front end (the CLI, the libtest suites, the benchmark)
-//! starts from: the loaded configuration and the discovered charts. Opening one is
-//! pure; the tools are resolved only when trials are about to run, so listing never
-//! runs helm.
+//! A session is what every front end (the CLI, the libtest suites, the tests and the
+//! benchmarks) starts from: the loaded configuration and the discovered charts.
+//! Opening one is pure; the tools are resolved only when trials are about to run
+//! (`run::Run::assemble`), so listing never runs helm.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -97,10 +97,7 @@ impl Session {
             None => helm_major_from_env()?.unwrap_or(config.helm_major),
         };
         let toolbox = Toolbox::resolve(self.repo_root(), helm_major, &config.report_dir).await?;
-        let kube_version = match &config.kube_version {
-            Some(version) => version.clone(),
-            None => tools::pinned_kube_version(self.repo_root())?,
-        };
+        let kube_version = self.kube_version()?;
         Ok(SuiteContext {
             repo_root: self.repo_root().to_path_buf(),
             config: Arc::new(config.clone()),
@@ -112,12 +109,22 @@ impl Session {
         })
     }
 
-    /// The run's cluster lease: the provider asked for (`flag`, then
+    /// The Kubernetes version of the run: the config's `kube-version`, else the pinned
+    /// one. Resolved once per run (the context carries it) and handed to the lease.
+    pub fn kube_version(&self) -> Result<String, SessionError> {
+        Ok(match &self.loaded.config.kube_version {
+            Some(version) => version.clone(),
+            None => tools::pinned_kube_version(self.repo_root())?,
+        })
+    }
+
+    /// The run's cluster lease, of `kube_version`: the provider asked for (`flag`, then
     /// `CHART_HARNESS_CLUSTER`, then the config's `cluster`), else kind where Docker and
     /// kind work, else the local control plane. Nothing is started until a trial asks.
     pub async fn cluster_lease(
         &self,
         flag: Option<ProviderKind>,
+        kube_version: &str,
     ) -> Result<ClusterLease, SessionError> {
         let config = &self.loaded.config;
         let env = std::env::var("CHART_HARNESS_CLUSTER").ok();
@@ -134,10 +141,6 @@ impl Session {
             Some(kind) => kind,
             None => cluster::detect_default(Path::new("docker"), &kind_binary()).await,
         };
-        let kube_version = match &config.kube_version {
-            Some(version) => version.clone(),
-            None => tools::pinned_kube_version(self.repo_root())?,
-        };
         let provider = match kind {
             ProviderKind::Local => AnyProvider::Local(LocalProvider {
                 binaries: LocalBinaries::from_env()
@@ -148,7 +151,7 @@ impl Session {
                 kind: kind_binary(),
                 repo_root: self.repo_root().to_path_buf(),
                 config: KindConfigName::SingleNode,
-                kube_version: Some(kube_version),
+                kube_version: Some(kube_version.to_string()),
             }),
             ProviderKind::Existing => AnyProvider::Existing(
                 ExistingProvider::from_environment(

@@ -190,3 +190,48 @@ fn changed_runs_only_the_changed_charts() {
         "{charts:?}"
     );
 }
+
+#[test]
+fn suites_prints_the_registered_suites_for_ci() {
+    let repo = TempRepo::new();
+    let output = chart_harness(repo.root(), &["suites"]);
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "lint\ntemplate\nintegration\n"
+    );
+}
+
+#[test]
+fn listing_keeps_skipped_trials_with_their_reason() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "common-lib");
+    let output = chart_harness(repo.root(), &["list"]);
+    assert!(output.status.success(), "{}", text(&output));
+    let library = "(skipped: library charts render and install nothing on their own; the charts that use them are tested instead)";
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .collect::<Vec<_>>(),
+        [
+            "lint::common-lib::default".to_string(),
+            format!("template::common-lib::default {library}"),
+            format!("integration::common-lib::default {library}"),
+        ]
+    );
+}
+
+#[test]
+fn a_run_of_only_skipped_trials_passes_and_counts_them() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "common-lib");
+    let output = chart_harness(repo.root(), &["template"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.lines().last(),
+        Some("0 passed, 0 failed, 1 skipped"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Ran 0 of 1 trial in"), "{stdout}");
+}

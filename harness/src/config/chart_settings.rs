@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
 use super::{line_of_key, nearest, normalize_kube_version, parse_duration, struct_fields};
-use crate::plan::Suite;
+use crate::registry::Suite;
 use crate::yaml;
 
 /// Where a chart keeps its harness settings, relative to the chart directory.
@@ -23,7 +23,8 @@ pub const CHART_SETTINGS_FILE: &str = "ci/harness.yaml";
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ChartSettings {
-    /// Suites this chart opts out of.
+    /// Suites this chart opts out of, validated against the registry; the plan lists
+    /// their trials as skipped.
     #[serde(default, deserialize_with = "suites")]
     pub skip: Vec<Suite>,
     /// Per-trial timeout for this chart.

@@ -7,14 +7,16 @@ use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::{
-    Event, ReportError, Reporter, RunCounts, RunInfo, RunSummary, sorted_by_id, unfinished,
-    write_atomically,
+    Event, ReportError, Reporter, RunCounts, RunInfo, RunSummary, sorted_by_id, write_atomically,
 };
 use crate::plan::TrialId;
-use crate::suites::TrialOutcome;
+use crate::suites::{TrialOutcome, TrialStatus};
 
 /// Bumped whenever a field changes meaning or disappears, so consumers can check it.
-const FORMAT_VERSION: u32 = 1;
+/// 2: `summary.total` became `listed`, `skipped` counts trials the plan skipped (no
+/// longer those an interrupt stopped, now `not_run`), and `trials` holds every listed
+/// trial, skipped and not-run ones with their `reason`.
+const FORMAT_VERSION: u32 = 2;
 
 /// Writes the JSON report once, when the run finishes.
 pub struct JsonReporter {
@@ -52,9 +54,10 @@ struct JsonReport<'a> {
     jobs: Option<usize>,
     warnings: &'a [String],
     summary: RunCounts,
-    /// Sorted by trial name, so two runs of the same charts diff cleanly.
+    /// Every listed trial, sorted by trial name, so two runs of the same charts diff
+    /// cleanly.
     trials: Vec<&'a TrialOutcome>,
-    /// Planned trials that never started because the run was interrupted.
+    /// Listed trials that never started, because the run was interrupted first.
     not_run: Vec<&'a TrialId>,
 }
 
@@ -92,7 +95,11 @@ impl JsonReporter {
                 .unwrap_or_default(),
             summary: RunCounts::tally(planned, &summary.outcomes),
             trials: sorted_by_id(&summary.outcomes),
-            not_run: unfinished(planned, &summary.outcomes),
+            not_run: sorted_by_id(&summary.outcomes)
+                .into_iter()
+                .filter(|outcome| outcome.status == TrialStatus::NotRun)
+                .map(|outcome| &outcome.id)
+                .collect(),
         };
         let mut json = serde_json::to_vec_pretty(&report).map_err(|source| ReportError::Json {
             path: self.path.clone(),
@@ -110,7 +117,7 @@ mod tests {
     use chrono::DateTime;
     use serde_json::{Value, json};
 
-    use super::super::test_support::{feed, sample_events, sample_outcomes};
+    use super::super::test_support::{feed, interrupted_outcomes, sample_events, sample_outcomes};
     use super::*;
     use crate::suites::TrialStatus;
 
@@ -128,7 +135,7 @@ mod tests {
         let report = written_report(&sample_events());
         let after = Utc::now();
 
-        assert_eq!(report["version"], 1);
+        assert_eq!(report["version"], 2);
         let started_at = DateTime::parse_from_rfc3339(report["started_at"].as_str().unwrap())
             .unwrap()
             .with_timezone(&Utc);
@@ -145,7 +152,7 @@ mod tests {
         );
         assert_eq!(
             report["summary"],
-            json!({"total": 4, "passed": 2, "failed": 1, "timed_out": 1, "cancelled": 0, "skipped": 0})
+            json!({"listed": 4, "passed": 2, "failed": 1, "timed_out": 1, "cancelled": 0, "skipped": 0, "not_run": 0})
         );
         assert_eq!(report["not_run"], json!([]));
 
@@ -212,19 +219,34 @@ mod tests {
     #[test]
     fn json_report_lists_trials_an_interrupted_run_never_started() {
         let mut events = sample_events();
-        let outcomes = vec![sample_outcomes()[0].clone()];
         *events.last_mut().unwrap() = Event::RunFinished(RunSummary {
-            outcomes,
+            outcomes: interrupted_outcomes(),
             elapsed: Duration::from_millis(700),
             interrupted: true,
             cluster: None,
         });
         let report = written_report(&events);
         assert_eq!(report["interrupted"], true);
-        assert_eq!(report["summary"]["skipped"], 3);
-        assert_eq!(report["not_run"].as_array().unwrap().len(), 3);
-        assert_eq!(report["trials"].as_array().unwrap().len(), 1);
-        assert_eq!(report["trials"][0]["status"], "passed");
+        assert_eq!(
+            report["summary"],
+            json!({"listed": 4, "passed": 1, "failed": 0, "timed_out": 0, "cancelled": 1, "skipped": 0, "not_run": 2})
+        );
+        assert_eq!(
+            report["not_run"],
+            json!([
+                {"suite": "lint", "chart": "db", "case": "ci-prod"},
+                {"suite": "template", "chart": "db", "case": "ci-prod"}
+            ])
+        );
+        let trials = report["trials"].as_array().unwrap();
+        assert_eq!(trials.len(), 4);
+        assert_eq!(trials[0]["status"], "not-run");
+        assert_eq!(
+            trials[0]["reason"],
+            "the run was interrupted before this trial started"
+        );
+        assert_eq!(trials[1]["status"], "passed");
+        assert!(trials[1].get("reason").is_none());
     }
 
     #[test]

@@ -7,45 +7,44 @@ use std::path::PathBuf;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use super::{Event, ReportError, Reporter, RunSummary, sorted_by_id, unfinished, write_atomically};
+use super::{Event, ReportError, Reporter, RunSummary, sorted_by_id, write_atomically};
 use crate::plan::{Suite, TrialId};
 use crate::suites::{PhaseStatus, TrialOutcome, TrialStatus};
 
-/// Writes the JUnit report once, when the run finishes.
+/// Writes the JUnit report once, when the run finishes. Every listed trial is a test
+/// case; JUnit has no categories of its own for cancelled, skipped and not-run trials,
+/// so all three are `skipped` cases whose message says which: `tests` = passed +
+/// `failures` (failed and timed out) + `skipped`.
 pub struct JunitReporter {
     path: PathBuf,
-    planned: Vec<TrialId>,
 }
 
 impl JunitReporter {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        JunitReporter {
-            path: path.into(),
-            planned: Vec::new(),
-        }
+        JunitReporter { path: path.into() }
     }
 }
 
 impl Reporter for JunitReporter {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
         match event {
-            Event::RunStarted(info) => self.planned = info.trials.clone(),
             Event::RunFinished(summary) => {
-                let xml = build_report(&self.planned, summary)
-                    .to_string()
-                    .map_err(|source| ReportError::Junit {
-                        path: self.path.clone(),
-                        source,
-                    })?;
+                let xml =
+                    build_report(summary)
+                        .to_string()
+                        .map_err(|source| ReportError::Junit {
+                            path: self.path.clone(),
+                            source,
+                        })?;
                 write_atomically(&self.path, xml.as_bytes())?;
             }
-            Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}
+            Event::RunStarted(_) | Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}
         }
         Ok(())
     }
 }
 
-fn build_report(planned: &[TrialId], summary: &RunSummary) -> Report {
+fn build_report(summary: &RunSummary) -> Report {
     let mut suites: BTreeMap<Suite, TestSuite> = BTreeMap::new();
     fn suite_for(suites: &mut BTreeMap<Suite, TestSuite>, suite: Suite) -> &mut TestSuite {
         suites
@@ -54,14 +53,6 @@ fn build_report(planned: &[TrialId], summary: &RunSummary) -> Report {
     }
     for outcome in sorted_by_id(&summary.outcomes) {
         suite_for(&mut suites, outcome.id.suite).add_test_case(test_case(outcome));
-    }
-    // Trials that never started still appear, so the report shows what the run missed.
-    for id in unfinished(planned, &summary.outcomes) {
-        let mut status = TestCaseStatus::skipped();
-        status.set_message("not run: the run stopped before this trial started");
-        let mut case = TestCase::new(case_name(id), status);
-        case.set_classname(id.suite.name());
-        suite_for(&mut suites, id.suite).add_test_case(case);
     }
 
     let mut report = Report::new("chart-harness");
@@ -96,18 +87,26 @@ fn test_case(outcome: &TrialOutcome) -> TestCase {
                 .set_description(message);
             status
         }
-        // Not the chart's fault: the user stopped the run while the trial ran.
-        TrialStatus::Cancelled => {
-            let mut status = TestCaseStatus::skipped();
-            status.set_message("cancelled: the run was interrupted while this trial ran");
-            status
-        }
+        // Not the chart's fault: the plan skipped it, or the user stopped the run.
+        TrialStatus::Cancelled => skipped_case("cancelled", outcome),
+        TrialStatus::Skipped => skipped_case("skipped", outcome),
+        TrialStatus::NotRun => skipped_case("not run", outcome),
     };
     let mut case = TestCase::new(case_name(&outcome.id), status);
     case.set_classname(outcome.id.suite.name())
         .set_time(outcome.duration)
         .set_system_out(phase_timings(outcome));
     case
+}
+
+/// A JUnit skipped case whose message says which of our categories it is, and why.
+fn skipped_case(label: &str, outcome: &TrialOutcome) -> TestCaseStatus {
+    let mut status = TestCaseStatus::skipped();
+    status.set_message(match &outcome.reason {
+        Some(reason) => format!("{label}: {reason}"),
+        None => label.to_string(),
+    });
+    status
 }
 
 /// One aligned line per phase: `name  status  seconds`, and why a phase did not run.
@@ -144,7 +143,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::super::test_support::{feed, planned_ids, sample_events, sample_outcomes};
+    use super::super::test_support::{did_not_run, feed, id, interrupted_outcomes, sample_events};
     use super::*;
 
     #[test]
@@ -164,52 +163,66 @@ mod tests {
     }
 
     #[test]
-    fn trials_that_never_ran_are_skipped_cases() {
-        let mut outcomes = sample_outcomes();
-        outcomes.truncate(1);
+    fn trials_that_never_ran_are_skipped_cases_that_say_why() {
         let summary = RunSummary {
-            outcomes,
+            outcomes: interrupted_outcomes(),
             elapsed: Duration::from_secs(1),
             interrupted: true,
             cluster: None,
         };
-        let report = build_report(&planned_ids(), &summary);
-        let cases: Vec<(&str, bool)> = report
+        let report = build_report(&summary);
+        let cases: Vec<(&str, Option<&str>)> = report
             .test_suites
             .iter()
             .flat_map(|suite| &suite.test_cases)
             .map(|case| {
-                let skipped = matches!(case.status, TestCaseStatus::Skipped { .. });
-                (case.name.as_str(), skipped)
+                let message = match &case.status {
+                    TestCaseStatus::Skipped { message, .. } => message.as_deref(),
+                    _ => None,
+                };
+                (case.name.as_str(), message)
             })
             .collect();
         assert_eq!(
             cases,
             vec![
-                ("web::default", false),
-                ("db::ci-prod", true),
-                ("db::ci-prod", true),
-                ("web::default", true),
+                (
+                    "db::ci-prod",
+                    Some("not run: the run was interrupted before this trial started")
+                ),
+                ("web::default", None),
+                (
+                    "db::ci-prod",
+                    Some("not run: the run was interrupted before this trial started")
+                ),
+                (
+                    "web::default",
+                    Some("cancelled: the run was interrupted while this trial ran")
+                ),
             ]
         );
-        assert_eq!(report.tests, 4);
+        assert_eq!((report.tests, report.failures, report.skipped), (4, 0, 3));
     }
 
     #[test]
-    fn cancelled_trials_are_skipped_not_failed() {
-        let mut cancelled = (*sample_outcomes()[0]).clone();
-        cancelled.status = TrialStatus::Cancelled;
+    fn skipped_trials_are_skipped_cases_with_the_plans_reason() {
+        let skipped = did_not_run(
+            id(Suite::Template, "lib", "default"),
+            TrialStatus::Skipped,
+            "library charts render and install nothing on their own",
+        );
         let summary = RunSummary {
-            outcomes: vec![Arc::new(cancelled)],
+            outcomes: vec![Arc::new(skipped)],
             elapsed: Duration::from_secs(1),
-            interrupted: true,
+            interrupted: false,
             cluster: None,
         };
-        let report = build_report(&[], &summary);
+        let report = build_report(&summary);
         assert_eq!(report.failures, 0);
         assert!(matches!(
-            report.test_suites[0].test_cases[0].status,
-            TestCaseStatus::Skipped { .. }
+            &report.test_suites[0].test_cases[0].status,
+            TestCaseStatus::Skipped { message: Some(message), .. }
+                if message.as_str() == "skipped: library charts render and install nothing on their own"
         ));
     }
 }

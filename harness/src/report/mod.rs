@@ -10,7 +10,6 @@ mod summary;
 #[cfg(test)]
 mod test_support;
 
-use std::collections::HashSet;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -103,23 +102,30 @@ pub fn report_paths(report_dir: &Path) -> (PathBuf, PathBuf) {
     (report_dir.join("junit.xml"), report_dir.join("report.json"))
 }
 
-/// How many trials ended which way. The categories are disjoint, as in nextest:
-/// a timed-out trial counts as timed out, not as failed.
+/// How the listed trials ended. The runner gives every listed trial exactly one
+/// outcome, and every outcome counts in exactly one category, so
+///
+/// `passed + failed + timed_out + cancelled + skipped + not_run == listed`
+///
+/// As in nextest, a timed-out trial counts as timed out, not as failed, and a trial
+/// the interrupt stopped while it ran counts as cancelled; both are disjoint from
+/// `failed`. `skipped` trials were never meant to run (the plan's reason), `not_run`
+/// ones were meant to but never started.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RunCounts {
-    pub total: usize,
+    pub listed: usize,
     pub passed: usize,
     pub failed: usize,
     pub timed_out: usize,
     pub cancelled: usize,
-    /// Planned trials that never started, because the run was interrupted.
     pub skipped: usize,
+    pub not_run: usize,
 }
 
 impl RunCounts {
-    pub fn tally(planned: &[TrialId], outcomes: &[Arc<TrialOutcome>]) -> Self {
+    pub fn tally(listed: &[TrialId], outcomes: &[Arc<TrialOutcome>]) -> Self {
         let mut counts = RunCounts {
-            skipped: unfinished(planned, outcomes).len(),
+            listed: listed.len(),
             ..RunCounts::default()
         };
         for outcome in outcomes {
@@ -128,15 +134,21 @@ impl RunCounts {
                 TrialStatus::Failed => counts.failed += 1,
                 TrialStatus::TimedOut => counts.timed_out += 1,
                 TrialStatus::Cancelled => counts.cancelled += 1,
+                TrialStatus::Skipped => counts.skipped += 1,
+                TrialStatus::NotRun => counts.not_run += 1,
             }
         }
-        counts.total = outcomes.len() + counts.skipped;
         counts
+    }
+
+    /// Trials that started: every category but skipped and not run.
+    pub fn ran(&self) -> usize {
+        self.passed + self.failed + self.timed_out + self.cancelled
     }
 }
 
 /// The verdict line CI greps for: `N passed, N failed`, then `, N timed out`,
-/// `, N cancelled` and `, N skipped` only when they are not zero.
+/// `, N cancelled`, `, N skipped` and `, N not run` only when they are not zero.
 impl fmt::Display for RunCounts {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} passed, {} failed", self.passed, self.failed)?;
@@ -144,6 +156,7 @@ impl fmt::Display for RunCounts {
             (self.timed_out, "timed out"),
             (self.cancelled, "cancelled"),
             (self.skipped, "skipped"),
+            (self.not_run, "not run"),
         ] {
             if count > 0 {
                 write!(f, ", {count} {label}")?;
@@ -151,12 +164,6 @@ impl fmt::Display for RunCounts {
         }
         Ok(())
     }
-}
-
-/// Planned trials without an outcome, in plan order.
-fn unfinished<'a>(planned: &'a [TrialId], outcomes: &[Arc<TrialOutcome>]) -> Vec<&'a TrialId> {
-    let finished: HashSet<&TrialId> = outcomes.iter().map(|outcome| &outcome.id).collect();
-    planned.iter().filter(|id| !finished.contains(id)).collect()
 }
 
 /// Outcomes sorted by trial name, so report files do not change with the order in
@@ -201,7 +208,7 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), ReportError> {
 mod tests {
     use rstest::rstest;
 
-    use super::test_support::{outcome, planned_ids, sample_outcomes};
+    use super::test_support::outcome;
     use super::*;
     use crate::plan::Suite;
 
@@ -209,9 +216,17 @@ mod tests {
     #[case::all_passed(&[TrialStatus::Passed, TrialStatus::Passed], 2, "2 passed, 0 failed")]
     #[case::failures(&[TrialStatus::Passed, TrialStatus::Failed], 2, "1 passed, 1 failed")]
     #[case::every_kind(
-        &[TrialStatus::Passed, TrialStatus::Failed, TrialStatus::TimedOut, TrialStatus::Cancelled],
-        6,
-        "1 passed, 1 failed, 1 timed out, 1 cancelled, 2 skipped"
+        &[
+            TrialStatus::Passed,
+            TrialStatus::Failed,
+            TrialStatus::TimedOut,
+            TrialStatus::Cancelled,
+            TrialStatus::Skipped,
+            TrialStatus::NotRun,
+            TrialStatus::NotRun,
+        ],
+        7,
+        "1 passed, 1 failed, 1 timed out, 1 cancelled, 1 skipped, 2 not run"
     )]
     #[case::only_timeouts(&[TrialStatus::TimedOut], 1, "0 passed, 0 failed, 1 timed out")]
     fn verdict_line_lists_only_nonzero_extras(
@@ -233,7 +248,7 @@ mod tests {
             .collect();
         let counts = RunCounts::tally(&planned, &outcomes);
         assert_eq!(counts.to_string(), expected);
-        assert_eq!(counts.total, planned.len());
+        assert_eq!(counts.listed, planned.len());
     }
 
     #[test]
@@ -241,18 +256,6 @@ mod tests {
         let (junit, json) = report_paths(Path::new("target/chart-harness"));
         assert_eq!(junit, Path::new("target/chart-harness/junit.xml"));
         assert_eq!(json, Path::new("target/chart-harness/report.json"));
-    }
-
-    #[test]
-    fn unfinished_trials_are_the_planned_ones_without_outcome() {
-        let mut planned = planned_ids();
-        let extra = TrialId {
-            suite: Suite::Template,
-            chart: "cache".into(),
-            case: "default".into(),
-        };
-        planned.push(extra.clone());
-        assert_eq!(unfinished(&planned, &sample_outcomes()), vec![&extra]);
     }
 
     #[test]

@@ -94,15 +94,23 @@ fn run_header(info: &RunInfo) -> String {
 }
 
 /// `PASS  lint::web::default 0.41s`; the label is padded to five columns so trial
-/// names line up, and longer labels simply push the name right.
+/// names line up, and longer labels simply push the name right. A trial that did not
+/// run shows why instead of a duration: `SKIP  template::lib::default (reason)`.
 fn finished_line(outcome: &TrialOutcome) -> String {
     let label = match outcome.status {
         TrialStatus::Passed => "PASS",
         TrialStatus::Failed => "FAIL",
         TrialStatus::TimedOut => "TIMEOUT",
         TrialStatus::Cancelled => "CANCEL",
+        TrialStatus::Skipped => "SKIP",
+        TrialStatus::NotRun => "NOTRUN",
     };
-    format!("{label:<5} {} {}", outcome.id, seconds(outcome.duration))
+    match (&outcome.reason, outcome.status) {
+        (Some(reason), TrialStatus::Skipped | TrialStatus::NotRun) => {
+            format!("{label:<5} {} ({reason})", outcome.id)
+        }
+        _ => format!("{label:<5} {} {}", outcome.id, seconds(outcome.duration)),
+    }
 }
 
 /// The failure message, indented under its status line.
@@ -145,7 +153,7 @@ impl PlainLines {
     }
 
     fn finished(&self, outcome: &TrialOutcome, text: &mut String) {
-        let failed = matches!(outcome.status, TrialStatus::Failed | TrialStatus::TimedOut);
+        let failed = outcome.status.is_failure();
         if !failed {
             let _ = writeln!(text, "{}", finished_line(outcome));
         } else if self.github_groups {
@@ -294,7 +302,7 @@ impl LiveDisplay {
                     }
                 }
                 let mut text = finished_line(outcome);
-                if matches!(outcome.status, TrialStatus::Failed | TrialStatus::TimedOut) {
+                if outcome.status.is_failure() {
                     self.failed += 1;
                     text.push('\n');
                     text.push_str(indented_failure(outcome).trim_end());

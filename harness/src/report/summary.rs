@@ -5,9 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::time::Duration;
 
-use super::{
-    Event, ReportError, Reporter, RunCounts, RunSummary, seconds, sorted_by_id, unfinished,
-};
+use super::{Event, ReportError, Reporter, RunCounts, RunSummary, seconds, sorted_by_id};
 use crate::plan::{Suite, TrialId};
 use crate::suites::{TrialOutcome, TrialStatus};
 
@@ -46,7 +44,8 @@ impl Reporter for SummaryReporter {
     }
 }
 
-/// Trials of one suite over one chart.
+/// Trials of one suite over one chart; `total` leaves out the skipped ones, so a cell
+/// with every trial skipped says so.
 #[derive(Default)]
 struct SuiteCell {
     total: usize,
@@ -56,6 +55,9 @@ struct SuiteCell {
 
 impl SuiteCell {
     fn text(&self) -> String {
+        if self.total == 0 {
+            return "skipped".to_string();
+        }
         let verdict = if self.failed > 0 {
             "FAILED"
         } else if self.passed < self.total {
@@ -75,30 +77,29 @@ struct ChartRow<'a> {
 
 fn render(planned: &[TrialId], summary: &RunSummary) -> String {
     let outcomes = sorted_by_id(&summary.outcomes);
-    let not_started = unfinished(planned, &summary.outcomes);
     let counts = RunCounts::tally(planned, &summary.outcomes);
     let mut out = String::new();
 
     let _ = writeln!(
         out,
         "\nRan {} of {} trial{} in {}",
-        outcomes.len(),
-        counts.total,
-        if counts.total == 1 { "" } else { "s" },
+        counts.ran(),
+        counts.listed,
+        if counts.listed == 1 { "" } else { "s" },
         seconds(summary.elapsed)
     );
     if let Some(cluster) = &summary.cluster {
         let _ = writeln!(out, "Cluster: {cluster}");
     }
-    if counts.total > 0 {
+    if !outcomes.is_empty() {
         out.push('\n');
-        out.push_str(&chart_table(&outcomes, &not_started));
+        out.push_str(&chart_table(&outcomes));
     }
 
     let failures: Vec<&TrialOutcome> = outcomes
         .iter()
         .copied()
-        .filter(|outcome| matches!(outcome.status, TrialStatus::Failed | TrialStatus::TimedOut))
+        .filter(|outcome| outcome.status.is_failure())
         .collect();
     if !failures.is_empty() {
         out.push_str("\nFailures:\n");
@@ -111,8 +112,8 @@ fn render(planned: &[TrialId], summary: &RunSummary) -> String {
         let _ = writeln!(
             out,
             "\nThe run was interrupted: {} trial{} did not finish.",
-            counts.cancelled + counts.skipped,
-            if counts.cancelled + counts.skipped == 1 {
+            counts.cancelled + counts.not_run,
+            if counts.cancelled + counts.not_run == 1 {
                 ""
             } else {
                 "s"
@@ -125,16 +126,19 @@ fn render(planned: &[TrialId], summary: &RunSummary) -> String {
 
 /// One row per chart: each suite's passed/total, and the phase that took longest,
 /// which is where to look first when a run is slow.
-fn chart_table(outcomes: &[&TrialOutcome], not_started: &[&TrialId]) -> String {
+fn chart_table(outcomes: &[&TrialOutcome]) -> String {
     let mut charts: BTreeMap<&str, ChartRow> = BTreeMap::new();
     for outcome in outcomes {
         let row = charts.entry(outcome.id.chart.as_str()).or_default();
         let cell = row.suites.entry(outcome.id.suite).or_default();
-        cell.total += 1;
         match outcome.status {
+            TrialStatus::Skipped => {}
             TrialStatus::Passed => cell.passed += 1,
             TrialStatus::Failed | TrialStatus::TimedOut => cell.failed += 1,
-            TrialStatus::Cancelled => {}
+            TrialStatus::Cancelled | TrialStatus::NotRun => {}
+        }
+        if outcome.status != TrialStatus::Skipped {
+            cell.total += 1;
         }
         for phase in &outcome.phases {
             if row
@@ -144,10 +148,6 @@ fn chart_table(outcomes: &[&TrialOutcome], not_started: &[&TrialId]) -> String {
                 row.slowest = Some((phase.duration, phase.name.as_str(), &outcome.id));
             }
         }
-    }
-    for id in not_started {
-        let row = charts.entry(id.chart.as_str()).or_default();
-        row.suites.entry(id.suite).or_default().total += 1;
     }
     let suites: BTreeSet<Suite> = charts
         .values()
@@ -224,7 +224,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::test_support::{
-        SharedBuffer, feed, planned_ids, sample_events, sample_outcomes,
+        SharedBuffer, did_not_run, feed, id, interrupted_outcomes, passing_lint, planned_ids,
+        sample_events,
     };
     use super::*;
 
@@ -240,10 +241,8 @@ mod tests {
 
     #[test]
     fn interrupted_summary_counts_what_did_not_run() {
-        let mut cancelled = (*sample_outcomes()[2]).clone();
-        cancelled.status = TrialStatus::Cancelled;
         let summary = RunSummary {
-            outcomes: vec![sample_outcomes()[0].clone(), Arc::new(cancelled)],
+            outcomes: interrupted_outcomes(),
             elapsed: Duration::from_millis(2_000),
             interrupted: true,
             cluster: None,
@@ -253,8 +252,35 @@ mod tests {
         assert!(!text.contains("Failures:"), "nothing failed:\n{text}");
         assert_eq!(
             text.lines().last(),
-            Some("1 passed, 0 failed, 1 cancelled, 2 skipped")
+            Some("1 passed, 0 failed, 1 cancelled, 2 not run")
         );
+    }
+
+    #[test]
+    fn skipped_trials_are_listed_and_counted_but_not_run() {
+        let skipped = did_not_run(
+            id(Suite::Template, "web", "default"),
+            TrialStatus::Skipped,
+            "charts/web/ci/harness.yaml skips the template suite",
+        );
+        let summary = RunSummary {
+            outcomes: vec![Arc::new(passing_lint()), Arc::new(skipped)],
+            elapsed: Duration::from_millis(500),
+            interrupted: false,
+            cluster: None,
+        };
+        let planned = [
+            id(Suite::Lint, "web", "default"),
+            id(Suite::Template, "web", "default"),
+        ];
+        let text = render(&planned, &summary);
+        assert!(text.contains("Ran 1 of 2 trials"), "{text}");
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with("web") && line.contains("1/1 passed  skipped")),
+            "{text}"
+        );
+        assert_eq!(text.lines().last(), Some("1 passed, 0 failed, 1 skipped"));
     }
 
     #[test]

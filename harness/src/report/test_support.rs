@@ -45,6 +45,7 @@ pub fn outcome(
         status,
         phases,
         duration: Duration::from_millis(millis),
+        reason: None,
     }
 }
 
@@ -131,6 +132,35 @@ pub fn timed_out_template() -> TrialOutcome {
         30_000,
         vec![phase("dependency-build", 110, vec![])],
     )
+}
+
+/// A trial that did not run: `status` is skipped or not run.
+pub fn did_not_run(id: TrialId, status: TrialStatus, reason: &str) -> TrialOutcome {
+    TrialOutcome {
+        reason: Some(reason.into()),
+        ..outcome(id, status, 0, Vec::new())
+    }
+}
+
+/// The sample run interrupted after the passing lint trial finished, while the
+/// passing template trial ran: every listed trial has an outcome.
+pub fn interrupted_outcomes() -> Vec<Arc<TrialOutcome>> {
+    let mut cancelled = passing_template();
+    cancelled.status = TrialStatus::Cancelled;
+    cancelled.reason = Some("the run was interrupted while this trial ran".into());
+    let not_run = |id| {
+        Arc::new(did_not_run(
+            id,
+            TrialStatus::NotRun,
+            "the run was interrupted before this trial started",
+        ))
+    };
+    vec![
+        Arc::new(passing_lint()),
+        Arc::new(cancelled),
+        not_run(id(Suite::Lint, "db", "ci-prod")),
+        not_run(id(Suite::Template, "db", "ci-prod")),
+    ]
 }
 
 /// In the order the trials finish in [`sample_events`].

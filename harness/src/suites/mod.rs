@@ -18,11 +18,11 @@ pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome, TrialSt
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
 
-use crate::chartfile::ChartFile;
 use crate::cluster::ClusterLease;
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
 use crate::problem::Problem;
+use crate::registry::registered_suites;
 use crate::tools::Toolbox;
 
 /// Everything a suite may use. Shared by all trials of a run.
@@ -66,19 +66,8 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
             vec![Problem::new(message)],
         );
     }
-    if trial.id.suite != Suite::Lint
-        && ChartFile::read(&trial.chart.dir).is_ok_and(|file| file.is_library())
-    {
-        recorder.not_run(
-            "library-chart",
-            "library charts render and install nothing on their own; the charts that use them are tested instead",
-        );
-    } else if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
-        match trial.id.suite {
-            Suite::Lint => lint::run(trial, ctx, &mut recorder).await,
-            Suite::Template => template::run(trial, ctx, &mut recorder).await,
-            Suite::Integration => integration::run(trial, ctx, &mut recorder).await,
-        }
+    if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
+        run_registered(trial, ctx, &mut recorder).await;
     }
     let status = if recorder.has_failures() {
         TrialStatus::Failed
@@ -91,5 +80,27 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
         status,
         phases: recorder.into_phases(),
         duration: started.elapsed(),
+        reason: None,
     }
 }
+
+macro_rules! dispatch_suites {
+    ($(
+        $variant:ident {
+            name: $name:literal,
+            about: $about:literal,
+            needs_cluster: $cluster:literal,
+            library_charts: $library:literal,
+            shape: $shape:ident,
+            run: $run:path,
+        }
+    )*) => {
+        /// Runs the suite of `trial` through the function its registry entry names.
+        async fn run_registered(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
+            match trial.id.suite {
+                $(Suite::$variant => $run(trial, ctx, recorder).await,)*
+            }
+        }
+    };
+}
+registered_suites!(dispatch_suites);

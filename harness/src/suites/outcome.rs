@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::plan::TrialId;
+use crate::plan::{Trial, TrialId};
 use crate::problem::Problem;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,13 +35,28 @@ pub struct PhaseRecord {
     pub problems: Vec<Problem>,
 }
 
+/// How a listed trial ended. Every listed trial gets exactly one status, so the
+/// categories partition the list (see `report::RunCounts`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TrialStatus {
     Passed,
     Failed,
+    /// Ran past its timeout and was stopped; a failure of the chart.
     TimedOut,
+    /// Was running when the run was interrupted; not the chart's fault.
     Cancelled,
+    /// The plan decided not to run it (the outcome's `reason` says why).
+    Skipped,
+    /// Never started: the run stopped first (the outcome's `reason` says why).
+    NotRun,
+}
+
+impl TrialStatus {
+    /// The chart is at fault: the run fails.
+    pub fn is_failure(self) -> bool {
+        matches!(self, TrialStatus::Failed | TrialStatus::TimedOut)
+    }
 }
 
 /// The result of one trial.
@@ -54,9 +69,26 @@ pub struct TrialOutcome {
     pub phases: Vec<PhaseRecord>,
     #[serde(with = "duration_ms", rename = "duration_ms")]
     pub duration: Duration,
+    /// Why the trial did not run to its end: the plan skipped it, the run stopped
+    /// before it started, or the run was interrupted while it ran.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
 }
 
 impl TrialOutcome {
+    /// The outcome of a trial that did not run, `status` saying whether the plan
+    /// skipped it or the run stopped before it started.
+    pub fn did_not_run(trial: &Trial, status: TrialStatus, reason: impl Into<String>) -> Self {
+        TrialOutcome {
+            id: trial.id.clone(),
+            chart_dir: trial.chart.rel_dir.clone(),
+            status,
+            phases: Vec::new(),
+            duration: Duration::ZERO,
+            reason: Some(reason.into()),
+        }
+    }
+
     pub fn passed(&self) -> bool {
         self.status == TrialStatus::Passed
     }
@@ -82,6 +114,7 @@ impl TrialOutcome {
                 self.chart_dir.display()
             ),
             TrialStatus::Cancelled => writeln!(out, "{} was cancelled", self.id),
+            TrialStatus::Skipped | TrialStatus::NotRun => return out,
             TrialStatus::Failed => writeln!(
                 out,
                 "{} failed with {problems} problem{} (chart {})",

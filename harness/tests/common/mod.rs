@@ -7,8 +7,9 @@ use std::path::{Path, PathBuf};
 
 use chart_harness::cluster::ProviderKind;
 use chart_harness::plan::Suite;
-use chart_harness::report::RunInfo;
-use chart_harness::runner;
+use chart_harness::report::{Reporter, RunSummary};
+use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
+use chart_harness::runner::Interruption;
 use chart_harness::session::Session;
 use chart_harness::suites::{SnapshotMode, TrialOutcome};
 
@@ -114,43 +115,41 @@ impl TempRepo {
     /// Like [`TempRepo::run`], `jobs` trials at a time; a cluster suite gets the run's
     /// local control plane, torn down before this returns.
     pub fn run_with_jobs(&self, suites: &[Suite], jobs: usize) -> Vec<TrialOutcome> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async {
-            let session = Session::open(self.root()).expect("the session opens");
-            let mut ctx = session
-                .context(None)
-                .await
-                .expect("the tools resolve; run `chart-harness tools install`");
-            ctx.snapshot_mode = SnapshotMode::Check;
-            if suites.iter().any(|suite| suite.needs_cluster()) {
-                let lease = session
-                    .cluster_lease(Some(ProviderKind::Local))
-                    .await
-                    .expect("a local cluster lease; run `chart-harness tools install --all`");
-                ctx.cluster = Some(std::sync::Arc::new(lease));
-            }
-            let trials = session.plan(&session.charts, suites);
-            let info = RunInfo {
-                trials: trials.iter().map(|t| t.id.clone()).collect(),
-                jobs,
-                helm: String::new(),
-                config_source: String::new(),
-                warnings: Vec::new(),
-            };
+        let summary = self.run_with(suites, jobs, &mut [], std::future::pending());
+        let mut outcomes: Vec<TrialOutcome> = summary
+            .outcomes
+            .iter()
+            .map(|outcome| (**outcome).clone())
+            .collect();
+        outcomes.sort_by(|a, b| a.id.cmp(&b.id));
+        outcomes
+    }
+
+    /// Runs `suites` over every chart as the CLI does, feeding `reporters`, until
+    /// `interrupt` resolves; snapshots are checked, never written.
+    pub fn run_with(
+        &self,
+        suites: &[Suite],
+        jobs: usize,
+        reporters: &mut [Box<dyn Reporter>],
+        interrupt: impl std::future::Future<Output = Interruption>,
+    ) -> RunSummary {
+        let session = Session::open(self.root()).expect("the session opens");
+        let trials = session.plan(&session.charts, suites);
+        let options = RunOptions {
+            jobs: Some(jobs),
+            cluster: ClusterChoice::Provider(Some(ProviderKind::Local)),
+            snapshot_mode: SnapshotMode::Check,
+            ..RunOptions::default()
+        };
+        run::runtime().unwrap().block_on(async {
+            let run = Run::assemble(&session, trials, options).await.expect(
+                "the tools resolve; run `chart-harness tools install` (`--all` for a cluster suite)",
+            );
             // The runner releases the cluster at the end of the run.
-            let summary = runner::run(trials, ctx, jobs, info, &mut [], std::future::pending())
+            run.execute(reporters, interrupt)
                 .await
-                .expect("no reporter to fail");
-            let mut outcomes: Vec<TrialOutcome> = summary
-                .outcomes
-                .iter()
-                .map(|outcome| (**outcome).clone())
-                .collect();
-            outcomes.sort_by(|a, b| a.id.cmp(&b.id));
-            outcomes
+                .expect("the reporters write")
         })
     }
 }

@@ -63,6 +63,7 @@ fn trial(chart: &TestChart, case: &str, settings: Result<ChartSettings, String>)
             settings,
         }),
         case,
+        skipped: None,
     }
 }
 

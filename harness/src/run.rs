@@ -1,0 +1,235 @@
+//! One run assembly behind every front end: the CLI, the libtest targets, the tests'
+//! helpers and the benchmarks all call [`Run::assemble`], then either
+//! [`Run::execute`] the whole plan (the runner) or [`Run::run_one`] trial at a time
+//! (libtest-mimic, which runs trials on its own threads; nextest even runs one
+//! process per trial).
+//!
+//! Assembling resolves the tools and the kube version once, leases a cluster only when
+//! a trial that will run needs one, and sizes helm's Go threads to the parallelism.
+//! Signal handling and report writing live here too, so every front end ends a run
+//! the same way.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cluster::{self, ClusterLease, ProviderKind};
+use crate::config::HarnessConfig;
+use crate::plan::Trial;
+use crate::report::{self, ReportError, Reporter, RunInfo, RunSummary};
+use crate::runner::{self, Interruption};
+use crate::session::{Session, SessionError};
+use crate::suites::{SnapshotMode, SuiteContext, TrialOutcome};
+use crate::tools::{self, HelmMajor};
+
+/// What the front end decides about a run; everything else comes from the session.
+pub struct RunOptions {
+    /// The helm major; `None`: `CHART_HARNESS_HELM`, else the config's.
+    pub helm: Option<HelmMajor>,
+    pub cluster: ClusterChoice,
+    /// Trials at once; `None`: the config's `jobs`, else the number of CPUs.
+    pub jobs: Option<usize>,
+    pub snapshot_mode: SnapshotMode,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            helm: None,
+            cluster: ClusterChoice::Provider(None),
+            jobs: None,
+            snapshot_mode: SnapshotMode::from_env(),
+        }
+    }
+}
+
+/// Where the run's cluster comes from, when a trial needs one.
+pub enum ClusterChoice {
+    /// This provider (`--cluster`); `None`: `CHART_HARNESS_CLUSTER`, the config, else
+    /// detected (see [`Session::cluster_lease`]).
+    Provider(Option<ProviderKind>),
+    /// A lease the caller made, for example on a cluster several runs share.
+    Lease(Box<ClusterLease>),
+}
+
+/// An assembled run: the trials and everything they run with.
+pub struct Run {
+    pub trials: Vec<Trial>,
+    pub ctx: SuiteContext,
+    pub jobs: usize,
+    pub info: RunInfo,
+}
+
+impl Run {
+    /// Resolves the tools, builds the context and, when a trial that will run needs a
+    /// cluster, the run's lease (nothing starts until a trial asks for it).
+    pub async fn assemble(
+        session: &Session,
+        trials: Vec<Trial>,
+        options: RunOptions,
+    ) -> Result<Run, SessionError> {
+        let config = &session.loaded.config;
+        let jobs = options
+            .jobs
+            .or(config.jobs)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .max(1);
+        let mut ctx = session.context(options.helm).await?;
+        ctx.snapshot_mode = options.snapshot_mode;
+        Arc::make_mut(&mut ctx.tools).helm.go_threads = tools::go_threads_for(jobs);
+        let needs_cluster = trials
+            .iter()
+            .any(|trial| trial.skipped.is_none() && trial.id.suite.needs_cluster());
+        if needs_cluster {
+            let lease = match options.cluster {
+                ClusterChoice::Provider(flag) => {
+                    session.cluster_lease(flag, &ctx.kube_version).await?
+                }
+                ClusterChoice::Lease(lease) => *lease,
+            };
+            ctx.cluster = Some(Arc::new(lease));
+        }
+        let info = RunInfo {
+            trials: trials.iter().map(|trial| trial.id.clone()).collect(),
+            jobs,
+            helm: format!("helm v{}", ctx.tools.helm.version),
+            config_source: session.loaded.source.to_string(),
+            warnings: session.loaded.warnings.clone(),
+        };
+        Ok(Run {
+            trials,
+            ctx,
+            jobs,
+            info,
+        })
+    }
+
+    /// Runs every trial, `jobs` at a time, feeding `reporters`; stops early when
+    /// `interrupt` resolves. The cluster is released before this returns.
+    pub async fn execute(
+        self,
+        reporters: &mut [Box<dyn Reporter>],
+        interrupt: impl std::future::Future<Output = Interruption>,
+    ) -> Result<RunSummary, ReportError> {
+        runner::run(
+            self.trials,
+            self.ctx,
+            self.jobs,
+            self.info,
+            reporters,
+            interrupt,
+        )
+        .await
+    }
+
+    /// Runs one trial, for front ends that schedule trials themselves, and leaves its
+    /// outcome in `<report-dir>/trials/`.
+    pub async fn run_one(&self, trial: &Trial) -> TrialOutcome {
+        let outcome = runner::run_with_timeout(trial, &self.ctx).await;
+        write_trial_report(&self.ctx.config.report_dir, &outcome);
+        outcome
+    }
+
+    /// Tears down the cluster the trials leased, if any; for front ends that ran
+    /// trials with [`Run::run_one`].
+    pub async fn release_cluster(&self) {
+        if let Some(lease) = &self.ctx.cluster
+            && let Err(error) = lease.release().await
+        {
+            eprintln!("chart-harness: cluster teardown failed: {error}");
+        }
+    }
+}
+
+/// The runtime every front end runs on.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+}
+
+/// Resolves on the first SIGINT or SIGTERM: pass it to [`Run::execute`], which then
+/// cancels the running trials (killing their processes) and releases the cluster.
+pub async fn interrupted() -> Interruption {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut terminate) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = terminate.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    Interruption::Signal
+}
+
+/// For front ends that cannot cancel their trials (libtest dies on Ctrl-C without
+/// unwinding): on the first SIGINT or SIGTERM, kill every child process group (they
+/// live in their own groups, the cluster's components even in their own sessions, so
+/// they would outlive us), tear every cluster down, and exit 130.
+pub async fn exit_on_interrupt() {
+    interrupted().await;
+    tools::process::kill_all();
+    for error in cluster::teardown_all().await {
+        eprintln!("chart-harness: cluster teardown failed: {error}");
+    }
+    std::process::exit(130);
+}
+
+/// 130 when interrupted (after killing any process still running), 1 when a trial
+/// failed or timed out, else 0.
+pub fn exit_code(summary: &RunSummary) -> ExitCode {
+    if summary.interrupted {
+        tools::process::kill_all();
+        ExitCode::from(130)
+    } else if summary
+        .outcomes
+        .iter()
+        .any(|outcome| outcome.status.is_failure())
+    {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// Live progress (or plain lines) on stderr, the summary on stdout, JUnit and JSON in
+/// the report directory.
+pub fn reporters(config: &HarnessConfig) -> Vec<Box<dyn Reporter>> {
+    let (junit, json) = report::report_paths(&config.report_dir);
+    vec![
+        Box::new(report::ProgressReporter::new(report::ProgressMode::detect(
+            config.github_groups,
+        ))),
+        Box::new(report::SummaryReporter::new(Box::new(std::io::stdout()))),
+        Box::new(report::JunitReporter::new(junit)),
+        Box::new(report::JsonReporter::new(json)),
+    ]
+}
+
+/// Each trial run on its own leaves its outcome, with phase timings, in
+/// `<report-dir>/trials/`, so timings survive nextest's one-process-per-trial model.
+/// Best effort: a report that can't be written must not fail the chart's trial.
+fn write_trial_report(report_dir: &Path, outcome: &TrialOutcome) {
+    let dir = report_dir.join("trials");
+    let name = format!(
+        "{}__{}__{}.json",
+        outcome.id.suite, outcome.id.chart, outcome.id.case
+    );
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(&dir)?;
+        let mut file = tempfile::NamedTempFile::new_in(&dir)?;
+        serde_json::to_writer_pretty(&mut file, outcome)?;
+        file.persist(dir.join(name)).map_err(|e| e.error)?;
+        Ok(())
+    };
+    if let Err(error) = write() {
+        eprintln!(
+            "chart-harness: cannot write the trial report in {}: {error}",
+            dir.display()
+        );
+    }
+}

@@ -1,0 +1,216 @@
+//! The run assembly every front end uses: when it leases a cluster, and the accounting
+//! of an interrupted run (every listed trial counted once, as passed, failed, timed
+//! out, cancelled, skipped or not run, in the summary line, the JSON report and JUnit
+//! alike).
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use chart_harness::cluster::ProviderKind;
+use chart_harness::plan::Suite;
+use chart_harness::report::{
+    Event, JsonReporter, JunitReporter, ReportError, Reporter, SummaryReporter,
+};
+use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
+use chart_harness::runner::Interruption;
+use chart_harness::session::Session;
+use chart_harness::suites::TrialStatus;
+use common::TempRepo;
+use tokio::sync::watch;
+
+/// Signals when the first trial that ran has finished (skipped trials finish at once).
+struct FirstFinished(watch::Sender<bool>);
+
+impl Reporter for FirstFinished {
+    fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
+        if let Event::TrialFinished { outcome } = event
+            && outcome.status != TrialStatus::Skipped
+        {
+            self.0.send_replace(true);
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Buffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `N label` parts of the verdict line, for example `2 passed`.
+fn verdict_count(line: &str, label: &str) -> usize {
+    line.split(", ")
+        .find_map(|part| part.strip_suffix(&format!(" {label}")))
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// The value of `name="..."` in the first `<tag ` element.
+fn xml_attribute(xml: &str, tag: &str, name: &str) -> usize {
+    let element = &xml[xml.find(&format!("<{tag} ")).unwrap()..];
+    let element = &element[..element.find('>').unwrap()];
+    let start = element.find(&format!(" {name}=\"")).unwrap() + name.len() + 3;
+    element[start..][..element[start..].find('"').unwrap()]
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn an_interrupted_run_accounts_for_every_listed_trial() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    // A library chart: its template trial is skipped by the plan.
+    repo.add_chart("charts", "common-lib");
+    // A chart's `skip:`: its template trials are skipped too.
+    let kvstore = repo.add_chart("charts", "kvstore");
+    std::fs::write(kvstore.join("ci/harness.yaml"), "skip: [template]\n").unwrap();
+
+    let listed = {
+        let session = Session::open(repo.root()).unwrap();
+        session
+            .plan(&session.charts, &[Suite::Lint, Suite::Template])
+            .len()
+    };
+    // web and kvstore have 3 cases each, common-lib one: 7 per suite.
+    assert_eq!(listed, 14);
+
+    let (finished, mut first_finished) = watch::channel(false);
+    let summary_text = Buffer::default();
+    let report_dir = repo.root().join("report");
+    let mut reporters: Vec<Box<dyn Reporter>> = vec![
+        Box::new(FirstFinished(finished)),
+        Box::new(SummaryReporter::new(Box::new(summary_text.clone()))),
+        Box::new(JunitReporter::new(report_dir.join("junit.xml"))),
+        Box::new(JsonReporter::new(report_dir.join("report.json"))),
+    ];
+    let interrupt = async move {
+        first_finished.wait_for(|done| *done).await.unwrap();
+        Interruption::Signal
+    };
+    let summary = repo.run_with(
+        &[Suite::Lint, Suite::Template],
+        1,
+        &mut reporters,
+        interrupt,
+    );
+    assert!(summary.interrupted);
+    assert_eq!(
+        summary.outcomes.len(),
+        listed,
+        "one outcome per listed trial"
+    );
+
+    // The summary's verdict line.
+    let text = String::from_utf8(summary_text.0.lock().unwrap().clone()).unwrap();
+    let verdict = text.lines().last().unwrap();
+    let count = |label| verdict_count(verdict, label);
+    assert!(verdict.starts_with(&format!(
+        "{} passed, {} failed",
+        count("passed"),
+        count("failed")
+    )));
+    assert_eq!(count("skipped"), 4, "{text}");
+    assert!(count("passed") + count("failed") >= 1, "{text}");
+    assert!(count("not run") >= 1, "{text}");
+    assert_eq!(
+        [
+            "passed",
+            "failed",
+            "timed out",
+            "cancelled",
+            "skipped",
+            "not run"
+        ]
+        .map(count)
+        .iter()
+        .sum::<usize>(),
+        listed,
+        "{text}"
+    );
+    assert!(text.contains(&format!("of {listed} trials")), "{text}");
+
+    // The JSON report.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report_dir.join("report.json")).unwrap())
+            .unwrap();
+    let counts = &json["summary"];
+    let field = |name: &str| counts[name].as_u64().unwrap() as usize;
+    assert_eq!(field("listed"), listed);
+    assert_eq!(
+        [
+            "passed",
+            "failed",
+            "timed_out",
+            "cancelled",
+            "skipped",
+            "not_run"
+        ]
+        .map(field)
+        .iter()
+        .sum::<usize>(),
+        listed,
+        "{counts}"
+    );
+    assert_eq!(field("skipped"), count("skipped"));
+    assert_eq!(field("not_run"), count("not run"));
+    assert_eq!(json["trials"].as_array().unwrap().len(), listed);
+    assert_eq!(json["not_run"].as_array().unwrap().len(), field("not_run"));
+    for trial in json["trials"].as_array().unwrap() {
+        if matches!(trial["status"].as_str(), Some("skipped" | "not-run")) {
+            assert!(trial["reason"].is_string(), "{trial}");
+        }
+    }
+
+    // JUnit: every listed trial is a case; skipped, cancelled and not run are skipped.
+    let junit = std::fs::read_to_string(report_dir.join("junit.xml")).unwrap();
+    assert_eq!(xml_attribute(&junit, "testsuites", "tests"), listed);
+    assert_eq!(
+        xml_attribute(&junit, "testsuites", "failures"),
+        field("failed") + field("timed_out")
+    );
+    assert_eq!(
+        xml_attribute(&junit, "testsuites", "skipped"),
+        field("skipped") + field("cancelled") + field("not_run")
+    );
+    assert!(
+        junit.contains("message=\"not run: the run was interrupted before this trial started\"")
+    );
+    assert!(junit.contains("message=\"skipped: library charts render"));
+    assert!(junit.contains(
+        "message=\"skipped: fixtures/charts/kvstore/ci/harness.yaml skips the template suite\""
+    ));
+}
+
+/// Assembling never starts a cluster, and leases one only for trials that will run.
+#[test]
+fn a_cluster_is_leased_only_when_a_trial_that_runs_needs_one() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "common-lib");
+    let leased = |repo: &TempRepo| {
+        let session = Session::open(repo.root()).unwrap();
+        let trials = session.plan(&session.charts, &[Suite::Lint, Suite::Integration]);
+        let local = RunOptions {
+            cluster: ClusterChoice::Provider(Some(ProviderKind::Local)),
+            ..RunOptions::default()
+        };
+        let run = run::runtime()
+            .unwrap()
+            .block_on(Run::assemble(&session, trials, local))
+            .expect("the tools resolve; run `chart-harness tools install`");
+        run.ctx.cluster.is_some()
+    };
+    // The library chart's integration trial is skipped, so nothing needs a cluster.
+    assert!(!leased(&repo));
+    repo.add_chart("charts", "web");
+    assert!(leased(&repo));
+}
