@@ -18,6 +18,7 @@ pub mod libtest;
 pub mod manifest;
 pub mod plan;
 pub mod problem;
+pub mod release;
 pub mod report;
 pub mod runner;
 pub mod session;
