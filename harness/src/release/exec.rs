@@ -22,8 +22,8 @@ pub struct ExecOutput {
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error(
-        "cannot run `{command}` in container {container} of pod {pod} (namespace {namespace}): {message}{}",
-        if *simulated { "; pods are simulated on the local control plane (kwok), so no container exists to run it in: run this check with --cluster kind" } else { "; check that the pod is Running and the container exists" }
+        "cannot run `{command}` in container {container} of pod {pod} (namespace {namespace}): {message}; {}",
+        if *simulated { SIMULATED_EXEC } else { "check that the pod is Running and the container exists" }
     )]
     Start {
         namespace: String,
@@ -34,7 +34,8 @@ pub enum ExecError {
         simulated: bool,
     },
     #[error(
-        "`{command}` in container {container} of pod {pod} failed ({exit}); stderr: {}",
+        "`{command}` in container {container} of pod {pod} failed ({exit}){}; stderr: {}",
+        hint.map(|hint| format!("; {hint}")).unwrap_or_default(),
         if output.stderr.trim().is_empty() { "(empty)" } else { output.stderr.trim() }
     )]
     Failed {
@@ -42,6 +43,8 @@ pub enum ExecError {
         container: String,
         command: String,
         exit: String,
+        /// Why there may be no exit code: the command never ran (pods are simulated).
+        hint: Option<&'static str>,
         output: ExecOutput,
     },
     #[error(
@@ -54,6 +57,9 @@ pub enum ExecError {
         timeout: Duration,
     },
 }
+
+/// Why exec cannot work in a pod kwok simulates (unless a kwok `ClusterExec` maps it).
+const SIMULATED_EXEC: &str = "pods are simulated on the local control plane (kwok), so no container exists to run it in: run this check with --cluster kind";
 
 impl From<ExecError> for Problem {
     fn from(error: ExecError) -> Problem {
@@ -157,6 +163,7 @@ impl ReleaseUnderTest<'_> {
                 container: container.to_string(),
                 command: shown,
                 exit: format!("exit code {code}"),
+                hint: None,
                 output,
             }),
             Exit::Other(message) => Err(ExecError::Failed {
@@ -164,6 +171,7 @@ impl ReleaseUnderTest<'_> {
                 container: container.to_string(),
                 command: shown,
                 exit: message,
+                hint: self.pods_simulated().then_some(SIMULATED_EXEC),
                 output,
             }),
         }

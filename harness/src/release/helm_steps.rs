@@ -217,3 +217,85 @@ fn is_test_hook(manifest: &Manifest) -> bool {
             .any(|h| h.trim() == "test" || h.trim() == "test-success")
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::Duration;
+
+    fn output(code: i32, stdout: &str, stderr: &str) -> ProcessOutput {
+        ProcessOutput {
+            status: std::process::ExitStatus::from_raw(code << 8),
+            stdout: stdout.into(),
+            stderr: stderr.into(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn a_failed_helm_command_quotes_both_streams_on_its_file() {
+        let error = HelmError::check(
+            "helm install",
+            Some(Path::new("charts/web")),
+            Ok(output(1, "partial\n", "Error: boom\n")),
+        )
+        .unwrap_err();
+        let problem = Problem::from(error);
+        assert_eq!(problem.file.as_deref(), Some(Path::new("charts/web")));
+        assert_eq!(
+            problem.message,
+            "helm install failed (exit status: 1): Error: boom\npartial"
+        );
+    }
+
+    #[test]
+    fn success_passes_the_output_through() {
+        let passed = HelmError::check("helm test", None, Ok(output(0, "ok", ""))).unwrap();
+        assert_eq!(passed.stdout, "ok");
+    }
+
+    #[test]
+    fn only_a_missing_release_is_tolerated_by_uninstall() {
+        let missing = HelmError::check(
+            "helm uninstall web",
+            None,
+            Ok(output(
+                1,
+                "",
+                "Error: uninstall: Release not loaded: web: release: not found",
+            )),
+        )
+        .unwrap_err();
+        assert!(missing.is_release_not_found());
+        let refused = HelmError::check(
+            "helm uninstall web",
+            None,
+            Ok(output(1, "", "Error: timed out")),
+        )
+        .unwrap_err();
+        assert!(!refused.is_release_not_found());
+        assert_eq!(Problem::from(refused).file, None);
+    }
+
+    #[test]
+    fn a_failed_test_reports_helm_then_the_hook_logs() {
+        let helm = HelmError::check(
+            "helm test",
+            Some(Path::new("charts/web/templates/tests/t.yaml")),
+            Ok(output(1, "", "Error: hook failed")),
+        )
+        .unwrap_err();
+        let problems: Vec<Problem> = HelmTestError {
+            helm,
+            logs: "logs of web-test/c (current):\nconnection refused".into(),
+        }
+        .into();
+        assert_eq!(problems.len(), 2);
+        assert!(problems[0].message.starts_with("helm test failed"));
+        assert_eq!(
+            problems[1].message,
+            "test hook logs:\nlogs of web-test/c (current):\nconnection refused"
+        );
+    }
+}

@@ -310,3 +310,43 @@ impl ReleaseUnderTest<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn workload() -> Workload {
+        Workload {
+            kind: WorkloadKind::Deployment,
+            name: "web".into(),
+            source: Some("templates/deploy.yaml".into()),
+        }
+    }
+
+    #[test]
+    fn a_timeout_names_the_workload_its_template_and_the_setting_to_raise() {
+        let problem = Problem::from(ReadinessError::TimedOut {
+            file: "charts/web/templates/deploy.yaml".into(),
+            workload: workload(),
+            waited: Duration::from_millis(10_200),
+            reason: "0 of 1 replicas ready, 0 available".into(),
+        });
+        assert_eq!(
+            problem.to_string(),
+            "charts/web/templates/deploy.yaml: Deployment/web was not ready after 10s: 0 of 1 replicas ready, 0 available; raise `readiness-timeout` in ci/harness.yaml if it is only slow"
+        );
+    }
+
+    #[test]
+    fn chaos_failures_stay_on_the_workload_template() {
+        let problem = Problem::from(ChaosError::NotReadyAgain(ReadinessError::WillNotBeReady {
+            file: "charts/web/templates/deploy.yaml".into(),
+            workload: workload(),
+            reason: "rollout exceeded its progress deadline".into(),
+        }));
+        assert_eq!(
+            problem.to_string(),
+            "charts/web/templates/deploy.yaml: after one of its pods was deleted: Deployment/web will not become ready: rollout exceeded its progress deadline"
+        );
+    }
+}
