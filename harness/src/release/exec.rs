@@ -135,10 +135,10 @@ impl ReleaseUnderTest<'_> {
         // Written while the output is read: a command that echoes as it reads would
         // otherwise block on a full pipe.
         let feed = async move {
-            let written = writer.write_all(stdin).await;
-            // Dropping the writer closes the command's stdin (EOF).
-            drop(writer);
-            written
+            writer.write_all(stdin).await?;
+            // The command sees EOF on its stdin only after a shutdown: the writer is
+            // half of a pipe kube keeps, so dropping it alone closes nothing.
+            writer.shutdown().await
         };
         let mut stdout = Vec::new();
         let mut stderr = Vec::new();
