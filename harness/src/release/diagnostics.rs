@@ -114,7 +114,7 @@ async fn pods(release: &ReleaseUnderTest<'_>) -> String {
 }
 
 /// Phase, conditions and container states (with the last termination) of one pod.
-pub(crate) fn describe_pod(pod: &Pod) -> String {
+fn describe_pod(pod: &Pod) -> String {
     let name = pod.metadata.name.as_deref().unwrap_or("-");
     let Some(status) = &pod.status else {
         return format!("\n  {name}: no status yet");
@@ -273,4 +273,71 @@ fn container_names(pod: &Pod) -> Vec<String> {
         .chain(&spec.containers)
         .map(|c| c.name.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{
+        ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, PodCondition, PodStatus,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    #[test]
+    fn a_pod_is_described_by_phase_conditions_and_container_states() {
+        let pod = Pod {
+            metadata: ObjectMeta {
+                name: Some("web-1".into()),
+                ..ObjectMeta::default()
+            },
+            status: Some(PodStatus {
+                phase: Some("Running".into()),
+                conditions: Some(vec![PodCondition {
+                    type_: "Ready".into(),
+                    status: "False".into(),
+                    reason: Some("ContainersNotReady".into()),
+                    message: Some("containers with unready status: [c]".into()),
+                    ..PodCondition::default()
+                }]),
+                container_statuses: Some(vec![ContainerStatus {
+                    name: "c".into(),
+                    restart_count: 3,
+                    state: Some(ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some("CrashLoopBackOff".into()),
+                            ..ContainerStateWaiting::default()
+                        }),
+                        ..ContainerState::default()
+                    }),
+                    last_state: Some(ContainerState {
+                        terminated: Some(ContainerStateTerminated {
+                            exit_code: 1,
+                            reason: Some("Error".into()),
+                            ..ContainerStateTerminated::default()
+                        }),
+                        ..ContainerState::default()
+                    }),
+                    ..ContainerStatus::default()
+                }]),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
+        assert_eq!(
+            describe_pod(&pod),
+            "\n  web-1: phase Running\n    Ready=False ContainersNotReady: containers with unready status: [c]\n    container c: waiting (CrashLoopBackOff), ready false, restarts 3\n      last termination: terminated (Error, exit code 1)"
+        );
+    }
+
+    #[test]
+    fn a_pod_without_status_says_so() {
+        let pod = Pod {
+            metadata: ObjectMeta {
+                name: Some("web-1".into()),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        };
+        assert_eq!(describe_pod(&pod), "\n  web-1: no status yet");
+    }
 }
