@@ -3,8 +3,8 @@
 //!
 //! Data flows one way: [`config`] and [`discovery`] find the charts and their cases,
 //! [`plan`] turns them into named trials, [`runner`] executes the [`suites`] and emits
-//! [`report`] events, and reporters turn events into output. Every external process goes
-//! through [`tools`].
+//! [`report`] events, and reporters turn events into output. The cluster suites act through
+//! the [`release`] lifecycle layer. Every external process goes through [`tools`].
 
 pub mod changed;
 pub mod chartfile;

@@ -1,5 +1,6 @@
 //! Talking to the cluster with kube-rs: server-side (dry-run) apply of rendered
-//! objects, namespaces, readiness checks and the objects a release may leave behind.
+//! objects, namespaces, pure readiness rules, the one wait loop (`wait`) and the objects
+//! a release may leave behind.
 //! Named `k8s` because a module named `kube` would shadow the kube crate in this crate.
 //!
 //! Every call has a deadline: a cluster that stops answering fails the trial instead of
