@@ -5,7 +5,7 @@
 //! [`plan`] turns them into named trials of the suites declared in [`registry`],
 //! [`run`] assembles what they run with, [`runner`] executes the [`suites`] and emits
 //! [`report`] events, and reporters turn events into output. Every external process goes
-//! through [`tools`].
+//! through [`tools`]. The cluster suites act through the [`release`] lifecycle layer.
 
 pub mod changed;
 pub mod chartfile;
@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod plan;
 pub mod problem;
 pub mod registry;
+pub mod release;
 pub mod report;
 pub mod run;
 pub mod runner;

@@ -1,20 +1,21 @@
 //! Talking to the cluster with kube-rs: server-side (dry-run) apply of rendered
-//! objects, namespaces, readiness checks and the objects a release may leave behind.
+//! objects, namespaces, pure readiness rules, the one wait loop (`wait`) and the objects
+//! a release may leave behind.
 //! Named `k8s` because a module named `kube` would shadow the kube crate in this crate.
 //!
 //! Every call has a deadline: a cluster that stops answering fails the trial instead of
 //! hanging it.
 
-pub mod claims;
+pub mod cluster_scoped;
 pub mod naming;
 pub mod readiness;
+pub mod wait;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Namespace;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{ApiCapabilities, Scope};
@@ -22,7 +23,8 @@ use kube::{Client, Config};
 use serde_json::Value;
 use tokio::sync::Mutex;
 
-pub use claims::{cluster_scoped_claims, is_cluster_scoped_kind};
+pub use cluster_scoped::{cluster_scoped_claims, is_cluster_scoped_kind};
+pub use wait::{Settled, Settlement, WaitPolicy, await_all, await_condition};
 
 /// The field manager of every apply the harness makes.
 pub const FIELD_MANAGER: &str = "chart-harness";
@@ -258,60 +260,14 @@ impl Kube {
                 });
             }
         }
-        self.wait_gone(&api, name, timeout).await
-    }
-
-    /// Polls until `name` is gone from `api`; `Ok(false)` at `timeout`.
-    pub async fn wait_gone<K>(
-        &self,
-        api: &Api<K>,
-        name: &str,
-        timeout: Duration,
-    ) -> Result<bool, KubeError>
-    where
-        K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
-    {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let present = request(format!("get {name}"), api.get_opt(name)).await?;
-            if present.is_none() {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
-    }
-
-    /// Waits until CRD `name` is Established (its kind is served). `Ok(false)` at `timeout`.
-    pub async fn wait_crd_established(
-        &self,
-        name: &str,
-        timeout: Duration,
-    ) -> Result<bool, KubeError> {
-        let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-        let deadline = Instant::now() + timeout;
-        loop {
-            let crd = request(
-                format!("get CustomResourceDefinition {name}"),
-                api.get_opt(name),
-            )
-            .await?;
-            let established = crd
-                .and_then(|crd| crd.status)
-                .and_then(|status| status.conditions)
-                .into_iter()
-                .flatten()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            if established {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            tokio::time::sleep(POLL_INTERVAL).await;
-        }
+        let settlement = wait::await_condition(
+            &api,
+            name,
+            WaitPolicy::within(timeout),
+            readiness::gone::<Namespace>(None),
+        )
+        .await;
+        Ok(settlement.is_ready())
     }
 
     /// Every cluster-scoped object that helm's ownership annotation ties to a release in

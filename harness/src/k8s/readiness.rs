@@ -9,6 +9,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
 
 use crate::manifest::Manifest;
@@ -369,6 +370,38 @@ pub fn service(service: &Service, slices: &[EndpointSlice]) -> Readiness {
     }
 }
 
+/// Deleted: no object of that name is left, or, given the `uid` of the deleted one, the
+/// object there now is a new one (a controller replaced a pod the chaos check killed).
+pub fn gone<K: kube::Resource>(uid: Option<String>) -> impl Fn(Option<&K>) -> Readiness {
+    move |object| match object {
+        Some(object)
+            if uid
+                .as_deref()
+                .is_none_or(|uid| object.meta().uid.as_deref() == Some(uid)) =>
+        {
+            Readiness::Pending("still there".into())
+        }
+        _ => Readiness::Ready,
+    }
+}
+
+/// A CRD is usable once the API server reports it Established (its kind is served).
+pub fn crd_established(crd: Option<&CustomResourceDefinition>) -> Readiness {
+    let established = crd
+        .and_then(|crd| crd.status.as_ref())
+        .and_then(|status| status.conditions.as_ref())
+        .into_iter()
+        .flatten()
+        .any(|c| c.type_ == "Established" && c.status == "True");
+    if established {
+        Readiness::Ready
+    } else if crd.is_none() {
+        Readiness::Pending("not created yet".into())
+    } else {
+        Readiness::Pending("not Established yet".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -695,5 +728,56 @@ mod tests {
             workloads(&manifests)[0].source.as_deref(),
             Some("templates/deploy.yaml")
         );
+    }
+    fn crd(conditions: &[(&str, &str)]) -> CustomResourceDefinition {
+        use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+            CustomResourceDefinitionCondition, CustomResourceDefinitionStatus,
+        };
+        CustomResourceDefinition {
+            status: Some(CustomResourceDefinitionStatus {
+                conditions: Some(
+                    conditions
+                        .iter()
+                        .map(|(type_, status)| CustomResourceDefinitionCondition {
+                            type_: type_.to_string(),
+                            status: status.to_string(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[rstest]
+    #[case::established(Some(crd(&[("NamesAccepted", "True"), ("Established", "True")])), true)]
+    #[case::not_yet(Some(crd(&[("Established", "False")])), false)]
+    #[case::no_status(Some(CustomResourceDefinition::default()), false)]
+    #[case::absent(None, false)]
+    fn crds(#[case] object: Option<CustomResourceDefinition>, #[case] ready: bool) {
+        assert_eq!(crd_established(object.as_ref()).is_ready(), ready);
+    }
+
+    fn pod_with_uid(uid: &str) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                uid: Some(uid.into()),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        }
+    }
+
+    #[rstest]
+    #[case::still_there(Some("a"), Some(pod_with_uid("a")), false)]
+    #[case::replaced_by_a_new_one(Some("a"), Some(pod_with_uid("b")), true)]
+    #[case::deleted(Some("a"), None, true)]
+    #[case::any_object_of_the_name_blocks(None, Some(pod_with_uid("b")), false)]
+    #[case::absent(None, None, true)]
+    fn deletions(#[case] uid: Option<&str>, #[case] object: Option<Pod>, #[case] done: bool) {
+        let rule = gone::<Pod>(uid.map(str::to_string));
+        assert_eq!(rule(object.as_ref()).is_ready(), done);
     }
 }

@@ -1,7 +1,6 @@
 //! The suites. Each has the same shape: it gets a trial and a context, runs timed
 //! phases, and returns an outcome. A suite never prints.
 
-pub mod claims;
 mod deps;
 pub mod integration;
 pub mod lint;
@@ -37,7 +36,7 @@ pub struct SuiteContext {
     /// The run's cluster, for suites that need one. `None` when nothing planned needs it.
     pub cluster: Option<Arc<ClusterLease>>,
     /// Fixed cluster-scoped names claimed by trials installing right now.
-    pub claims: Arc<claims::ClaimLocks>,
+    pub claims: Arc<crate::release::InstallLocks>,
 }
 
 impl SuiteContext {

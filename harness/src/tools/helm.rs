@@ -239,9 +239,53 @@ impl Helm {
         values_files: &[PathBuf],
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
+        self.deploy("install", target, chart_dir, values_files, timeout)
+            .await
+    }
+
+    /// `helm upgrade` of the release to `chart_dir` with `values_files` (only these:
+    /// values of the previous revision are not reused), without waiting for readiness.
+    pub async fn upgrade(
+        &self,
+        target: &ReleaseTarget<'_>,
+        chart_dir: &Path,
+        values_files: &[PathBuf],
+        timeout: Duration,
+    ) -> Result<ProcessOutput, ToolError> {
+        self.deploy("upgrade", target, chart_dir, values_files, timeout)
+            .await
+    }
+
+    /// `helm rollback` to `revision` (helm 3 and 4 both take it as the second
+    /// argument), without waiting for readiness.
+    pub async fn rollback(
+        &self,
+        target: &ReleaseTarget<'_>,
+        revision: u32,
+        timeout: Duration,
+    ) -> Result<ProcessOutput, ToolError> {
+        let spec = self
+            .release_command(timeout)
+            .arg("rollback")
+            .arg(target.release)
+            .arg(revision.to_string())
+            .args(target.cluster_args())
+            .args(["--timeout".to_string(), go_duration(timeout)]);
+        process::run(&spec).await
+    }
+
+    /// `helm install|upgrade <release> <chart>`: the two take the same arguments.
+    async fn deploy(
+        &self,
+        verb: &str,
+        target: &ReleaseTarget<'_>,
+        chart_dir: &Path,
+        values_files: &[PathBuf],
+        timeout: Duration,
+    ) -> Result<ProcessOutput, ToolError> {
         let mut spec = self
             .release_command(timeout)
-            .arg("install")
+            .arg(verb)
             .arg(target.release)
             .arg(chart_arg(chart_dir))
             .args(target.cluster_args())

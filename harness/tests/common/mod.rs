@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chart_harness::cluster::ProviderKind;
+use chart_harness::cluster::{LocalBinaries, LocalProvider, ProviderKind};
 use chart_harness::plan::Suite;
 use chart_harness::report::{Reporter, RunSummary};
 use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
@@ -18,6 +18,24 @@ pub fn workspace_root() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
+}
+
+/// The local control plane over this workspace's pinned binaries (or
+/// `CHART_HARNESS_CLUSTER_BIN_DIR`); panics with the command that installs them.
+pub fn local_provider() -> LocalProvider {
+    let root = workspace_root();
+    let binaries = LocalBinaries::from_env()
+        .unwrap_or_else(|| LocalBinaries::in_dir(&chart_harness::tools::tools_bin_dir(&root)));
+    if let Err(error) = binaries.check() {
+        panic!("{error}");
+    }
+    LocalProvider {
+        binaries,
+        kube_version: format!(
+            "v{}",
+            chart_harness::tools::pinned_kube_version(&root).unwrap()
+        ),
+    }
 }
 
 pub fn fixture(kind: &str, name: &str) -> PathBuf {

@@ -7,60 +7,48 @@ use k8s_openapi::api::core::v1::{ContainerState, Event, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, LogParams};
 
-use super::{Install, bounded};
+use super::{ReleaseUnderTest, Timed, bounded, timed};
 use crate::k8s;
 use crate::problem::Problem;
 
 /// What the output says instead of logs on the local control plane.
-pub(crate) const SIMULATED_LOGS: &str = "container logs are unavailable: pods are simulated on the local control plane (kwok), no container ran; the pod states above are what kwok reported";
+pub const SIMULATED_LOGS: &str = "container logs are unavailable: pods are simulated on the local control plane (kwok), no container ran; the pod states above are what kwok reported";
 
 const MAX_EVENTS: usize = 60;
-const MAX_SECTION: usize = 8000;
+/// Most bytes of one section (events, pods, logs, helm's view) in the report.
+pub(crate) const MAX_SECTION: usize = 8000;
 const MAX_LOG: i64 = 4000;
 const LOG_TAIL_LINES: i64 = 50;
 
-pub(crate) async fn collect(install: &Install<'_>) -> Vec<Problem> {
-    let mut sections = vec![events(install).await, pods(install).await];
-    if install.access.pods_simulated {
-        sections.push(SIMULATED_LOGS.to_string());
-    } else {
-        sections.push(logs(install, |_| true).await);
-    }
-    if install.install_attempted {
-        sections.push(helm_view(install).await);
-    }
-    sections
-        .into_iter()
-        .filter(|s| !s.is_empty())
-        .map(|s| Problem::new(bounded(&s, MAX_SECTION)))
-        .collect()
-}
-
-/// Logs of the pods of the failed test hooks (a hook Job's pods are named after it).
-pub(crate) async fn test_logs(install: &Install<'_>, hooks: &[&str]) -> Vec<Problem> {
-    let text = if install.access.pods_simulated {
-        SIMULATED_LOGS.to_string()
-    } else {
-        logs(install, |pod| {
-            hooks.iter().any(|hook| pod.starts_with(hook))
+impl ReleaseUnderTest<'_> {
+    /// Events, pod states, logs (or why there are none) and, when an install was
+    /// attempted, helm's status and history: one problem per section.
+    pub async fn diagnose(&self, install_attempted: bool) -> Timed<Vec<Problem>> {
+        timed(async {
+            let mut sections = vec![events(self).await, pods(self).await];
+            if self.pods_simulated() {
+                sections.push(SIMULATED_LOGS.to_string());
+            } else {
+                sections.push(logs(self, |_| true).await);
+            }
+            if install_attempted {
+                sections.push(helm_view(self).await);
+            }
+            sections
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| Problem::new(bounded(&s, MAX_SECTION)))
+                .collect()
         })
         .await
-    };
-    if text.is_empty() {
-        Vec::new()
-    } else {
-        vec![Problem::new(bounded(
-            &format!("test hook logs:\n{text}"),
-            MAX_SECTION,
-        ))]
     }
 }
 
-async fn events(install: &Install<'_>) -> String {
-    let api: Api<Event> = Api::namespaced(install.kube.client(), install.namespace);
+async fn events(release: &ReleaseUnderTest<'_>) -> String {
+    let api: Api<Event> = Api::namespaced(release.kube.client(), &release.namespace);
     let list = match k8s::request("list events", api.list(&ListParams::default())).await {
         Ok(list) => list.items,
-        Err(error) => return format!("events of namespace {}: {error}", install.namespace),
+        Err(error) => return format!("events of namespace {}: {error}", release.namespace),
     };
     let mut events: Vec<(Option<Timestamp>, String)> = list
         .into_iter()
@@ -92,7 +80,7 @@ async fn events(install: &Install<'_>) -> String {
         .collect();
     events.sort();
     let skipped = events.len().saturating_sub(MAX_EVENTS);
-    let mut out = format!("events of namespace {}, oldest first:", install.namespace);
+    let mut out = format!("events of namespace {}, oldest first:", release.namespace);
     if skipped > 0 {
         out.push_str(&format!("\n  ({skipped} older events left out)"));
     }
@@ -103,20 +91,20 @@ async fn events(install: &Install<'_>) -> String {
     out
 }
 
-async fn list_pods(install: &Install<'_>) -> Result<Vec<Pod>, k8s::KubeError> {
-    let api: Api<Pod> = Api::namespaced(install.kube.client(), install.namespace);
+async fn list_pods(release: &ReleaseUnderTest<'_>) -> Result<Vec<Pod>, k8s::KubeError> {
+    let api: Api<Pod> = Api::namespaced(release.kube.client(), &release.namespace);
     Ok(k8s::request("list pods", api.list(&ListParams::default()))
         .await?
         .items)
 }
 
-async fn pods(install: &Install<'_>) -> String {
-    let pods = match list_pods(install).await {
+async fn pods(release: &ReleaseUnderTest<'_>) -> String {
+    let pods = match list_pods(release).await {
         Ok(pods) => pods,
         Err(error) => return format!("pods: {error}"),
     };
     if pods.is_empty() {
-        return format!("namespace {} has no pods", install.namespace);
+        return format!("namespace {} has no pods", release.namespace);
     }
     let mut out = String::from("pods:");
     for pod in pods {
@@ -126,7 +114,7 @@ async fn pods(install: &Install<'_>) -> String {
 }
 
 /// Phase, conditions and container states (with the last termination) of one pod.
-pub(crate) fn describe_pod(pod: &Pod) -> String {
+fn describe_pod(pod: &Pod) -> String {
     let name = pod.metadata.name.as_deref().unwrap_or("-");
     let Some(status) = &pod.status else {
         return format!("\n  {name}: no status yet");
@@ -209,12 +197,12 @@ fn state_text(state: Option<&ContainerState>) -> String {
 }
 
 /// Current and previous logs of every container of the pods `wanted` selects by name.
-async fn logs(install: &Install<'_>, wanted: impl Fn(&str) -> bool) -> String {
-    let pods = match list_pods(install).await {
+pub(crate) async fn logs(release: &ReleaseUnderTest<'_>, wanted: impl Fn(&str) -> bool) -> String {
+    let pods = match list_pods(release).await {
         Ok(pods) => pods,
         Err(error) => return format!("logs: {error}"),
     };
-    let api: Api<Pod> = Api::namespaced(install.kube.client(), install.namespace);
+    let api: Api<Pod> = Api::namespaced(release.kube.client(), &release.namespace);
     let mut out = String::new();
     for pod in pods {
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
@@ -251,9 +239,9 @@ async fn logs(install: &Install<'_>, wanted: impl Fn(&str) -> bool) -> String {
     out.trim_start().to_string()
 }
 
-async fn helm_view(install: &Install<'_>) -> String {
-    let target = install.target(&install.release);
-    let helm = &install.ctx.tools.helm;
+async fn helm_view(release: &ReleaseUnderTest<'_>) -> String {
+    let target = release.target(&release.name);
+    let helm = release.helm;
     let mut out = String::new();
     for (what, outcome) in [
         (
@@ -285,4 +273,71 @@ fn container_names(pod: &Pod) -> Vec<String> {
         .chain(&spec.containers)
         .map(|c| c.name.clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::{
+        ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, PodCondition, PodStatus,
+    };
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+    #[test]
+    fn a_pod_is_described_by_phase_conditions_and_container_states() {
+        let pod = Pod {
+            metadata: ObjectMeta {
+                name: Some("web-1".into()),
+                ..ObjectMeta::default()
+            },
+            status: Some(PodStatus {
+                phase: Some("Running".into()),
+                conditions: Some(vec![PodCondition {
+                    type_: "Ready".into(),
+                    status: "False".into(),
+                    reason: Some("ContainersNotReady".into()),
+                    message: Some("containers with unready status: [c]".into()),
+                    ..PodCondition::default()
+                }]),
+                container_statuses: Some(vec![ContainerStatus {
+                    name: "c".into(),
+                    restart_count: 3,
+                    state: Some(ContainerState {
+                        waiting: Some(ContainerStateWaiting {
+                            reason: Some("CrashLoopBackOff".into()),
+                            ..ContainerStateWaiting::default()
+                        }),
+                        ..ContainerState::default()
+                    }),
+                    last_state: Some(ContainerState {
+                        terminated: Some(ContainerStateTerminated {
+                            exit_code: 1,
+                            reason: Some("Error".into()),
+                            ..ContainerStateTerminated::default()
+                        }),
+                        ..ContainerState::default()
+                    }),
+                    ..ContainerStatus::default()
+                }]),
+                ..PodStatus::default()
+            }),
+            ..Pod::default()
+        };
+        assert_eq!(
+            describe_pod(&pod),
+            "\n  web-1: phase Running\n    Ready=False ContainersNotReady: containers with unready status: [c]\n    container c: waiting (CrashLoopBackOff), ready false, restarts 3\n      last termination: terminated (Error, exit code 1)"
+        );
+    }
+
+    #[test]
+    fn a_pod_without_status_says_so() {
+        let pod = Pod {
+            metadata: ObjectMeta {
+                name: Some("web-1".into()),
+                ..ObjectMeta::default()
+            },
+            ..Pod::default()
+        };
+        assert_eq!(describe_pod(&pod), "\n  web-1: no status yet");
+    }
 }

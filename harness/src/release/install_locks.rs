@@ -1,4 +1,5 @@
-//! Serializes trials that claim the same cluster-scoped name.
+//! Serializes installs that claim the same cluster-scoped name (the claims themselves
+//! are computed, purely, by `k8s::cluster_scoped`).
 //!
 //! Two charts (or two cases of one chart) that both render, say, a ClusterRole named
 //! `metrics-reader` cannot be installed at once: the second install fails or, worse,
@@ -13,22 +14,22 @@ use tokio::sync::OwnedMutexGuard;
 
 /// The run's locks, one per claimed name (`ClusterRole/metrics-reader`).
 #[derive(Debug, Default)]
-pub struct ClaimLocks {
+pub struct InstallLocks {
     locks: Mutex<BTreeMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Held claims; dropping it lets waiting trials go on.
 #[derive(Debug)]
-pub struct HeldClaims {
+pub struct HeldLocks {
     _guards: Vec<OwnedMutexGuard<()>>,
     /// Claims another trial held when this one asked, and how long it waited.
     pub waited: Vec<(String, Duration)>,
 }
 
-impl ClaimLocks {
+impl InstallLocks {
     /// Takes every claim, in sorted order so two trials with overlapping claims cannot
     /// deadlock.
-    pub async fn acquire(&self, claims: &[String]) -> HeldClaims {
+    pub async fn acquire(&self, claims: &[String]) -> HeldLocks {
         let mut sorted: Vec<&String> = claims.iter().collect();
         sorted.sort();
         sorted.dedup();
@@ -50,7 +51,7 @@ impl ClaimLocks {
             };
             guards.push(guard);
         }
-        HeldClaims {
+        HeldLocks {
             _guards: guards,
             waited,
         }
@@ -63,7 +64,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_second_claim_of_the_same_name_waits_for_the_first() {
-        let locks = Arc::new(ClaimLocks::default());
+        let locks = Arc::new(InstallLocks::default());
         let first = locks.acquire(&["ClusterRole/reader".into()]).await;
         assert!(first.waited.is_empty());
         let other = locks.acquire(&["ClusterRole/other".into()]).await;

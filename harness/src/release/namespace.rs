@@ -1,0 +1,128 @@
+//! A fresh namespace per trial, labelled with the run id, and a guard that deletes it
+//! even when the trial future is dropped (trial timeout, Ctrl-C) before its cleanup.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DeleteParams};
+
+use super::{CLEANUP_TIMEOUT, Timed, timed};
+use crate::k8s::{self, Kube, KubeError, naming};
+use crate::problem::Problem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NamespaceError {
+    #[error("cannot create namespace {namespace}: {source}")]
+    Create {
+        namespace: String,
+        source: KubeError,
+    },
+    #[error(
+        "namespace {namespace} was still terminating after {timeout:?}; an object with a finalizer nobody removes blocks it (see its status.conditions)"
+    )]
+    StillTerminating {
+        namespace: String,
+        timeout: Duration,
+    },
+    #[error(transparent)]
+    Delete(KubeError),
+}
+
+impl From<NamespaceError> for Problem {
+    fn from(error: NamespaceError) -> Problem {
+        Problem::new(error.to_string())
+    }
+}
+
+/// The trial's namespace; [`TrialNamespace::delete`] removes it and waits until it is
+/// gone, and dropping it undeleted deletes it in the background.
+pub struct TrialNamespace {
+    name: String,
+    guard: NamespaceGuard,
+}
+
+impl TrialNamespace {
+    /// Creates `<chart>-<case>-<random>`, labelled with the run id so a run's leftovers
+    /// can be found.
+    pub async fn create(
+        kube: &Kube,
+        chart: &str,
+        case: &str,
+    ) -> Timed<Result<TrialNamespace, NamespaceError>> {
+        timed(async {
+            let name = naming::namespace_name(chart, case, &naming::random_suffix(5));
+            let labels =
+                BTreeMap::from([(naming::RUN_LABEL.to_string(), naming::run_id().to_string())]);
+            match kube.create_namespace(&name, labels).await {
+                Ok(()) => Ok(TrialNamespace {
+                    guard: NamespaceGuard::new(kube.client(), name.clone()),
+                    name,
+                }),
+                Err(source) => Err(NamespaceError::Create {
+                    namespace: name,
+                    source,
+                }),
+            }
+        })
+        .await
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Deletes the namespace and waits until its finalizer ran (every namespaced object
+    /// is gone then). The guard is disarmed either way: this was the cleanup.
+    pub async fn delete(self, kube: &Kube) -> Timed<Result<(), NamespaceError>> {
+        let outcome = timed(async {
+            match kube.delete_namespace(&self.name, CLEANUP_TIMEOUT).await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err(NamespaceError::StillTerminating {
+                    namespace: self.name.clone(),
+                    timeout: CLEANUP_TIMEOUT,
+                }),
+                Err(error) => Err(NamespaceError::Delete(error)),
+            }
+        })
+        .await;
+        self.guard.disarm();
+        outcome
+    }
+}
+
+/// Deletes a namespace in the background when dropped armed: its owner was dropped
+/// before its own cleanup ran.
+pub struct NamespaceGuard {
+    armed: Option<(kube::Client, String)>,
+}
+
+impl NamespaceGuard {
+    pub fn new(client: kube::Client, namespace: String) -> Self {
+        NamespaceGuard {
+            armed: Some((client, namespace)),
+        }
+    }
+
+    pub fn disarm(mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for NamespaceGuard {
+    fn drop(&mut self) {
+        let Some((client, namespace)) = self.armed.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let api: Api<Namespace> = Api::all(client);
+                let _ = tokio::time::timeout(
+                    k8s::REQUEST_TIMEOUT,
+                    api.delete(&namespace, &DeleteParams::background()),
+                )
+                .await;
+            });
+        }
+    }
+}
