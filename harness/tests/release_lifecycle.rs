@@ -9,7 +9,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chart_harness::cluster::{AnyProvider, ClusterAccess, ClusterLease, ClusterRequest};
@@ -20,6 +19,7 @@ use chart_harness::plan::Suite;
 use chart_harness::release::{
     ExecError, HelmError, JobError, ReleaseUnderTest, TrialNamespace, diagnostics,
 };
+use chart_harness::run::{ClusterChoice, Run, RunOptions};
 use chart_harness::session::Session;
 use chart_harness::suites::{PhaseRecord, PhaseStatus, TrialOutcome};
 use chart_harness::tools::{Helm, HelmMajor, Toolbox};
@@ -53,16 +53,25 @@ fn local_lease(name_prefix: &str, kwok_configs: &[PathBuf]) -> ClusterLease {
 /// one trial at a time, and checks that every namespace of the run is gone after.
 async fn run_all(repo: &Path) -> Vec<TrialOutcome> {
     let session = Session::open(repo).unwrap();
-    let mut ctx = session.context(None).await.unwrap_or_else(|e| {
-        panic!("the pinned helm resolves (run `chart-harness tools install`): {e}")
-    });
-    let lease = Arc::new(local_lease("ch-test-integration", &[]));
-    ctx.cluster = Some(Arc::clone(&lease));
     let trials = session.plan(&session.charts, &[Suite::Integration]);
+    let options = RunOptions {
+        cluster: ClusterChoice::Lease(Box::new(local_lease("ch-test-integration", &[]))),
+        ..RunOptions::default()
+    };
+    let run = Run::assemble(&session, trials, options)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("the pinned helm resolves (run `chart-harness tools install`): {e}")
+        });
     let mut outcomes = Vec::new();
-    for trial in &trials {
-        outcomes.push(chart_harness::suites::run_trial(trial, &ctx).await);
+    for trial in &run.trials {
+        outcomes.push(run.run_one(trial).await);
     }
+    let lease = run
+        .ctx
+        .cluster
+        .as_ref()
+        .expect("integration trials lease a cluster");
     let access = lease
         .acquired()
         .await
@@ -84,7 +93,7 @@ async fn run_all(repo: &Path) -> Vec<TrialOutcome> {
             .map(|n| n.metadata.name.clone())
             .collect::<Vec<_>>()
     );
-    lease.release().await.unwrap();
+    run.release_cluster().await;
     outcomes
 }
 
