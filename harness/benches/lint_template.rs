@@ -14,8 +14,8 @@ use chart_harness::plan::Suite;
 use chart_harness::report::RunInfo;
 use chart_harness::runner;
 use chart_harness::session::Session;
-use chart_harness::suites::{SnapshotMode, ValuesFiles};
-use chart_harness::tools::RenderRequest;
+use chart_harness::suites::render::RenderTarget;
+use chart_harness::suites::{SnapshotMode, TrialInputs};
 
 const CHARTS: usize = 40;
 const LISTED_CHARTS: usize = 100;
@@ -57,16 +57,14 @@ fn main() {
 
         let started = Instant::now();
         for trial in &trials {
-            let values = ValuesFiles::for_trial(trial).unwrap();
-            let request = RenderRequest {
-                chart_dir: &trial.chart.dir,
-                release: &trial.chart.name,
+            let inputs = TrialInputs::prepare(trial, &ctx).unwrap();
+            let target = RenderTarget {
                 namespace: "chart-harness",
-                values_files: &values.files,
-                kube_version: Some(&ctx.kube_version),
+                kube_version: inputs.primary_kube_version(),
                 extra_args: &[],
                 timeout: Duration::from_secs(120),
             };
+            let request = inputs.render_request(trial, &target);
             match trial.id.suite {
                 Suite::Lint => drop(ctx.tools.helm.lint(&request).await.unwrap()),
                 Suite::Template => drop(ctx.tools.helm.template(&request).await.unwrap()),

@@ -3,9 +3,11 @@
 
 pub mod claims;
 mod deps;
+mod inputs;
 pub mod integration;
 pub mod lint;
 mod outcome;
+pub mod render;
 pub mod snapshot;
 pub mod template;
 mod values;
@@ -14,11 +16,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use inputs::{RunInputs, TrialInputs};
 pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome, TrialStatus};
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
 
-use crate::chartfile::ChartFile;
 use crate::cluster::ClusterLease;
 use crate::config::HarnessConfig;
 use crate::plan::{Suite, Trial};
@@ -38,6 +40,9 @@ pub struct SuiteContext {
     pub cluster: Option<Arc<ClusterLease>>,
     /// Fixed cluster-scoped names claimed by trials installing right now.
     pub claims: Arc<claims::ClaimLocks>,
+    /// What the run's trials share and compute at most once (changes since the
+    /// merge-base, rendered manifests).
+    pub shared: Arc<RunInputs>,
 }
 
 impl SuiteContext {
@@ -53,6 +58,9 @@ impl SuiteContext {
     }
 }
 
+/// The phase that fails when a trial's inputs cannot be prepared (see [`TrialInputs`]).
+pub const INPUTS_PHASE: &str = "values";
+
 /// Runs one trial to completion and reports it as an outcome; never panics on chart
 /// problems, which are the outcome's problems.
 pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
@@ -66,18 +74,27 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
             vec![Problem::new(message)],
         );
     }
-    if trial.id.suite != Suite::Lint
-        && ChartFile::read(&trial.chart.dir).is_ok_and(|file| file.is_library())
-    {
+    if trial.id.suite != Suite::Lint && trial.chart.is_library() {
         recorder.not_run(
             "library-chart",
             "library charts render and install nothing on their own; the charts that use them are tested instead",
         );
-    } else if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
-        match trial.id.suite {
-            Suite::Lint => lint::run(trial, ctx, &mut recorder).await,
-            Suite::Template => template::run(trial, ctx, &mut recorder).await,
-            Suite::Integration => integration::run(trial, ctx, &mut recorder).await,
+    } else {
+        match TrialInputs::prepare(trial, ctx) {
+            Err(problem) => {
+                recorder.record(INPUTS_PHASE, Duration::ZERO, vec![problem]);
+            }
+            Ok(inputs) => {
+                if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
+                    match trial.id.suite {
+                        Suite::Lint => lint::run(trial, &inputs, ctx, &mut recorder).await,
+                        Suite::Template => template::run(trial, &inputs, ctx, &mut recorder).await,
+                        Suite::Integration => {
+                            integration::run(trial, &inputs, ctx, &mut recorder).await
+                        }
+                    }
+                }
+            }
         }
     }
     let status = if recorder.has_failures() {

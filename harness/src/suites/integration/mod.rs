@@ -22,7 +22,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams};
 use serde_json::Value;
 
-use super::{PhaseRecorder, SuiteContext, ValuesFiles};
+use super::render::{self, RenderTarget};
+use super::{PhaseRecorder, SuiteContext, TrialInputs};
 use crate::cluster::ClusterAccess;
 use crate::config::ChartSettings;
 use crate::k8s::readiness::{self, Readiness, Workload, WorkloadKind};
@@ -30,7 +31,6 @@ use crate::k8s::{self, ApplyOutcome, Kube, naming};
 use crate::manifest::{self as manifests, Manifest};
 use crate::plan::Trial;
 use crate::problem::Problem;
-use crate::tools::RenderRequest;
 use crate::tools::helm::ReleaseTarget;
 
 /// Readiness timeout when `ci/harness.yaml` sets no `readiness-timeout`.
@@ -46,7 +46,12 @@ const AFTER_FAILURE_GRACE: Duration = Duration::from_secs(5);
 /// Most characters of helm output quoted in one problem.
 const MAX_TOOL_OUTPUT: usize = 4000;
 
-pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
+pub async fn run(
+    trial: &Trial,
+    inputs: &TrialInputs,
+    ctx: &SuiteContext,
+    recorder: &mut PhaseRecorder,
+) {
     let chart = &trial.chart;
     let started = Instant::now();
     let (access, kube) = match connect(ctx).await {
@@ -58,21 +63,7 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
     };
     recorder.record("cluster", started.elapsed(), Vec::new());
 
-    let settings = chart.settings.clone().unwrap_or_default();
-    let values = match ValuesFiles::for_trial(trial) {
-        Ok(values) => values,
-        Err(error) => {
-            let problem = Problem::in_file(
-                chart.rel_dir.join("ci").join("harness.yaml"),
-                format!(
-                    "cannot write its `values` to a temporary file: {error}; check that the temporary directory is writable"
-                ),
-            );
-            recorder.record("namespace", Duration::ZERO, vec![problem]);
-            return;
-        }
-    };
-
+    let settings = &inputs.settings;
     let namespace =
         naming::namespace_name(&trial.id.chart, &trial.id.case, &naming::random_suffix(5));
     let started = Instant::now();
@@ -99,11 +90,11 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         kube: &kube,
         namespace: &namespace,
         release: chart.name.clone(),
-        values_files: values.files.clone(),
+        inputs,
         readiness_timeout: settings
             .readiness_timeout
             .unwrap_or(DEFAULT_READINESS_TIMEOUT),
-        settings: &settings,
+        settings,
         rendered: Vec::new(),
         prerequisite_releases: Vec::new(),
         install_attempted: false,
@@ -144,7 +135,7 @@ pub(crate) struct Install<'a> {
     kube: &'a Kube,
     namespace: &'a str,
     release: String,
-    values_files: Vec<PathBuf>,
+    inputs: &'a TrialInputs,
     readiness_timeout: Duration,
     settings: &'a ChartSettings,
     /// The chart as rendered for this namespace (with CRDs), once the dry-run ran.
@@ -344,32 +335,18 @@ impl Install<'_> {
     /// Renders the case for this namespace and has the API server validate every object
     /// with a server-side dry-run apply (schema, admission, immutable fields).
     async fn dry_run(&mut self) -> Vec<Problem> {
-        let chart = &self.trial.chart;
-        let extra = ["--include-crds".to_string()];
-        let request = RenderRequest {
-            chart_dir: &chart.dir,
-            release: &self.release,
+        let target = RenderTarget {
             namespace: self.namespace,
-            values_files: &self.values_files,
-            kube_version: Some(&self.ctx.kube_version),
-            extra_args: &extra,
+            kube_version: self.inputs.primary_kube_version(),
+            extra_args: &["--include-crds".to_string()],
             timeout: self.readiness_timeout,
         };
-        let rendered = match self.ctx.tools.helm.template(&request).await {
-            Ok(Ok(rendered)) => rendered,
-            Ok(Err(failure)) => {
-                return vec![
-                    Problem::in_file(
-                        self.chart_file(failure.template.as_deref()),
-                        format!("helm cannot render the chart: {}", failure.message),
-                    )
-                    .at_line(failure.line),
-                ];
-            }
-            Err(error) => return vec![Problem::new(error.to_string())],
+        let rendered = match render::render(self.ctx, self.trial, self.inputs, &target).await {
+            Ok(rendered) => rendered,
+            Err(problem) => return vec![problem],
         };
-        let (documents, mut problems) = manifests::parse(&rendered, &chart.rel_dir);
-        self.rendered = documents;
+        self.rendered = rendered.manifests;
+        let mut problems = rendered.problems;
         // Custom resources of a CRD the chart itself brings cannot be validated before
         // that CRD exists; a dry-run never creates it.
         let own_kinds: BTreeSet<(String, String)> = self
@@ -415,7 +392,7 @@ impl Install<'_> {
             .install(
                 &self.target(&self.release),
                 &self.trial.chart.dir,
-                &self.values_files,
+                &self.inputs.values.files,
                 self.readiness_timeout,
             )
             .await;
