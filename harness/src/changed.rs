@@ -371,7 +371,7 @@ fn with_dependents(charts: &[Chart], changed: BTreeSet<String>) -> BTreeSet<Stri
         .collect();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for chart in charts {
-        let Ok(chart_file) = &chart.chart_file else {
+        let Ok(chart_file) = chart.chart_file.get() else {
             continue; // the lint suite reports a broken Chart.yaml
         };
         for dependency in &chart_file.dependencies {

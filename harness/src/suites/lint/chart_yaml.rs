@@ -15,7 +15,7 @@ pub struct ChartYamlOptions {
     pub validate_maintainers: bool,
 }
 
-/// Checks the chart's `Chart.yaml`, as discovery parsed it (`chart_file`). `dir_name` is
+/// Checks the chart's `Chart.yaml`, parsed once for the run (`chart_file`). `dir_name` is
 /// the chart's directory name, which the chart's `name` must equal (helm packages and ct
 /// look charts up by it).
 pub fn check_chart_yaml(

@@ -9,7 +9,7 @@ use crate::kube_version;
 use crate::problem::Problem;
 use crate::yaml::YamlError;
 
-/// Compares the dependencies of the chart's `Chart.yaml`, as discovery parsed it
+/// Compares the dependencies of the chart's `Chart.yaml`, parsed once for the run
 /// (`chart_file`), with `<chart_dir>/Chart.lock`.
 pub fn check_dependencies(
     chart_file: &Result<ChartFile, YamlError>,

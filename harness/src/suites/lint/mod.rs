@@ -91,7 +91,7 @@ pub async fn run(
         let passed = recorder
             .run(phase::CHART_YAML, async {
                 check_chart_yaml(
-                    &chart.chart_file,
+                    chart.chart_file.get(),
                     &chart.dir,
                     &chart.rel_dir,
                     &chart.name,
@@ -99,7 +99,7 @@ pub async fn run(
                 )
             })
             .await;
-        if chart.chart_file.is_err() {
+        if chart.chart_file.get().is_err() {
             unreadable.insert(shown("Chart.yaml"));
         }
         passed
@@ -113,7 +113,7 @@ pub async fn run(
     } else {
         recorder
             .run(phase::DEPENDENCIES, async {
-                check_dependencies(&chart.chart_file, &chart.dir, &chart.rel_dir)
+                check_dependencies(chart.chart_file.get(), &chart.dir, &chart.rel_dir)
             })
             .await;
     }

@@ -62,7 +62,7 @@ fn trial(chart: &TestChart, case: &str, settings: Result<ChartSettings, String>)
             rel_dir: chart.rel_dir().to_path_buf(),
             cases: vec![case.clone()],
             settings,
-            chart_file: crate::chartfile::ChartFile::read(chart.dir()),
+            chart_file: crate::chartfile::ChartYaml::of(chart.dir()),
         }),
         case,
     }

@@ -61,6 +61,7 @@ pub async fn check_version_increment(
         .and_then(|v| semver::Version::parse(v.trim()).ok());
     let new = chart
         .chart_file
+        .get()
         .as_ref()
         .ok()
         .and_then(|c| c.version.as_deref())
