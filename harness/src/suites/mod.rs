@@ -33,7 +33,8 @@ pub struct SuiteContext {
     pub repo_root: PathBuf,
     pub config: Arc<HarnessConfig>,
     pub tools: Arc<Toolbox>,
-    /// Kubernetes version to render and lint against when a chart names none.
+    /// The run's Kubernetes version: the cluster's, and the target of suites whose chart
+    /// names no `kube-versions` (the per-trial rule is `inputs::target_kube_versions`).
     pub kube_version: String,
     pub snapshot_mode: SnapshotMode,
     /// The run's cluster, for suites that need one. `None` when nothing planned needs it.
