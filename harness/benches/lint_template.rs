@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use chart_harness::plan::Suite;
 use chart_harness::run::{self, Run, RunOptions};
 use chart_harness::session::Session;
-use chart_harness::suites::{SnapshotMode, ValuesFiles};
-use chart_harness::tools::RenderRequest;
+use chart_harness::suites::render::RenderTarget;
+use chart_harness::suites::{SnapshotMode, TrialInputs};
 
 const CHARTS: usize = 40;
 const LISTED_CHARTS: usize = 100;
@@ -65,16 +65,14 @@ fn main() {
 
         let started = Instant::now();
         for trial in &trials {
-            let values = ValuesFiles::for_trial(trial).unwrap();
-            let request = RenderRequest {
-                chart_dir: &trial.chart.dir,
-                release: &trial.chart.name,
+            let inputs = TrialInputs::prepare(trial, &sequential).unwrap();
+            let target = RenderTarget {
                 namespace: "chart-harness",
-                values_files: &values.files,
-                kube_version: Some(&sequential.kube_version),
+                kube_version: inputs.primary_kube_version(),
                 extra_args: &[],
                 timeout: Duration::from_secs(120),
             };
+            let request = inputs.render_request(trial, &target);
             match trial.id.suite {
                 Suite::Lint => drop(sequential.tools.helm.lint(&request).await.unwrap()),
                 Suite::Template => drop(sequential.tools.helm.template(&request).await.unwrap()),

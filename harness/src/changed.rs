@@ -1,5 +1,7 @@
-//! Which charts changed since the merge-base with the target branch, and whether a
-//! changed chart bumped its version.
+//! Which files and charts changed since the merge-base with the target branch. Used by
+//! `list-changed`/`--changed` and by lint's version-increment check
+//! (`suites::lint::version_increment`), which gets the run's answer through
+//! [`RunChanges`] so git is asked once per run.
 //!
 //! "Changed" compares the merge-base with the working tree, and counts untracked files
 //! (those git does not ignore) too: a chart added but not yet committed is as changed
@@ -17,13 +19,12 @@ use std::time::Duration;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
-use crate::chartfile::ChartFile;
+use tokio::sync::OnceCell;
+
 use crate::config::{HarnessConfig, normalize};
 use crate::discovery::{CHART_OWN_DIRS, Chart};
-use crate::problem::Problem;
 use crate::tools::ToolError;
 use crate::tools::process::{self, ProcessOutput, ProcessSpec};
-use crate::yaml;
 
 /// git answers these in milliseconds; the limit only guards against a hung filesystem.
 const GIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -60,9 +61,82 @@ pub struct MergeBase {
     pub against: String,
 }
 
-/// Names of the charts (from `charts`) that changed since the merge-base of HEAD with
-/// `<remote>/<target-branch>`, or with `since` (else `config.since`) when that remote
-/// branch does not exist, plus their `file://` dependents. Sorted.
+/// What changed since the merge-base: the base, and every file changed between it and
+/// the working tree or untracked, relative to the repository root. Sorted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangeSet {
+    pub base: MergeBase,
+    pub files: Vec<PathBuf>,
+}
+
+impl ChangeSet {
+    /// The changed files that belong to `chart` (not to a chart nested in it), leaving
+    /// out those its `.helmignore` excludes when `use_helmignore` is on.
+    pub fn files_of(
+        &self,
+        chart: &Chart,
+        use_helmignore: bool,
+    ) -> Result<Vec<&Path>, ChangedError> {
+        let matcher = if use_helmignore {
+            helmignore(chart)?
+        } else {
+            None
+        };
+        Ok(self
+            .files
+            .iter()
+            .filter(|file| {
+                owning_chart(std::slice::from_ref(chart), file).is_some()
+                    && !is_helmignored(matcher.as_ref(), chart, file)
+            })
+            .map(PathBuf::as_path)
+            .collect())
+    }
+}
+
+/// The changes since the merge-base of HEAD with `<remote>/<target-branch>`, or with
+/// `since` (else `config.since`) when that remote branch does not exist.
+pub async fn change_set(
+    repo_root: &Path,
+    config: &HarnessConfig,
+    since: Option<&str>,
+    git: &Path,
+) -> Result<ChangeSet, ChangedError> {
+    let git = Git { git, repo_root };
+    let base = merge_base(&git, config, since).await?;
+    let files = changed_files(&git, &base.commit).await?;
+    Ok(ChangeSet { base, files })
+}
+
+/// The run's [`ChangeSet`] (against the configured base), asked for by every lint
+/// trial and computed by git once, by whichever trial asks first.
+#[derive(Debug, Default)]
+pub struct RunChanges {
+    /// The error as its message: every trial that asks reports it.
+    cell: OnceCell<Result<ChangeSet, String>>,
+}
+
+impl RunChanges {
+    pub async fn get(
+        &self,
+        repo_root: &Path,
+        config: &HarnessConfig,
+        git: &Path,
+    ) -> Result<&ChangeSet, &str> {
+        self.cell
+            .get_or_init(|| async {
+                change_set(repo_root, config, None, git)
+                    .await
+                    .map_err(|error| error.to_string())
+            })
+            .await
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// Names of the charts (from `charts`) that changed since the merge-base (see
+/// [`change_set`]), plus their `file://` dependents. Sorted.
 pub async fn changed_charts(
     repo_root: &Path,
     config: &HarnessConfig,
@@ -70,12 +144,10 @@ pub async fn changed_charts(
     since: Option<&str>,
     git: &Path,
 ) -> Result<Vec<String>, ChangedError> {
-    let git = Git { git, repo_root };
-    let base = merge_base(&git, config, since).await?;
-    let files = changed_files(&git, &base.commit, None).await?;
+    let changes = change_set(repo_root, config, since, git).await?;
     let mut ignores: HashMap<&str, Option<Gitignore>> = HashMap::new();
     let mut changed = BTreeSet::new();
-    for file in &files {
+    for file in &changes.files {
         let Some(chart) = owning_chart(charts, file) else {
             continue;
         };
@@ -95,108 +167,20 @@ pub async fn changed_charts(
     Ok(with_dependents(charts, changed).into_iter().collect())
 }
 
-/// The `version-increment` lint check: when `check-version-increment` is on and the
-/// chart has changes since the merge-base (ignoring files `.helmignore` excludes when
-/// `use-helmignore` is on), its version must be greater than the target branch's.
-/// A chart that does not exist at the merge-base is new and passes. A missing or
-/// non-semver version is left to the Chart.yaml check, which reports it.
-pub async fn check_version_increment(
+/// The text of `path` (relative to the repository root) at `commit`; `None` when the
+/// file does not exist there.
+pub async fn file_at(
     repo_root: &Path,
-    config: &HarnessConfig,
-    chart: &Chart,
     git: &Path,
-) -> Vec<Problem> {
-    if !config.check_version_increment {
-        return Vec::new();
-    }
-    let chart_yaml = normalize(&chart.rel_dir.join("Chart.yaml"));
-    let cannot = |e: &dyn std::fmt::Display| {
-        vec![Problem::in_file(
-            &chart_yaml,
-            format!(
-                "cannot check the version increment: {e} (or set check-version-increment: false)"
-            ),
-        )]
-    };
+    commit: &str,
+    path: &Path,
+) -> Result<Option<String>, ChangedError> {
     let git = Git { git, repo_root };
-    let base = match merge_base(&git, config, None).await {
-        Ok(base) => base,
-        Err(e) => return cannot(&e),
-    };
-    let files = match changed_files(&git, &base.commit, Some(&chart.rel_dir)).await {
-        Ok(files) => files,
-        Err(e) => return cannot(&e),
-    };
-    let matcher = if config.use_helmignore {
-        match helmignore(chart) {
-            Ok(matcher) => matcher,
-            Err(e) => return vec![Problem::new(e.to_string())],
-        }
-    } else {
-        None
-    };
-    let relevant: Vec<&PathBuf> = files
-        .iter()
-        .filter(|file| {
-            owning_chart(std::slice::from_ref(chart), file).is_some()
-                && !is_helmignored(matcher.as_ref(), chart, file)
-        })
-        .collect();
-    if relevant.is_empty() {
-        return Vec::new();
+    let spec = format!("{commit}:./{}", path.display());
+    if !git.run(["cat-file", "-e", spec.as_str()]).await?.success() {
+        return Ok(None);
     }
-
-    let spec = format!("{}:./{}", base.commit, chart_yaml.display());
-    match git.run(["cat-file", "-e", spec.as_str()]).await {
-        Ok(output) if !output.success() => return Vec::new(), // new on this branch
-        Ok(_) => {}
-        Err(e) => return cannot(&e),
-    }
-    let old_text = match git.checked(["show", spec.as_str()]).await {
-        Ok(output) => output.stdout,
-        Err(e) => return cannot(&e),
-    };
-    let shown_old = PathBuf::from(format!("{}:{}", base.against, chart_yaml.display()));
-    let old = yaml::parse_str::<ChartFile>(&old_text, &shown_old)
-        .ok()
-        .and_then(|c| c.version)
-        .and_then(|v| semver::Version::parse(v.trim()).ok());
-    let new = ChartFile::read(&chart.dir)
-        .ok()
-        .and_then(|c| c.version)
-        .and_then(|v| semver::Version::parse(v.trim()).ok());
-    let (Some(old), Some(new)) = (old, new) else {
-        return Vec::new();
-    };
-    if new > old {
-        return Vec::new();
-    }
-    let mut suggested = semver::Version::new(old.major, old.minor, old.patch + 1);
-    if !old.pre.is_empty() {
-        suggested = semver::Version::new(old.major, old.minor, old.patch);
-    }
-    let shown_files: Vec<String> = relevant
-        .iter()
-        .take(5)
-        .map(|f| f.display().to_string())
-        .collect();
-    let more = relevant.len().saturating_sub(shown_files.len());
-    let line = std::fs::read_to_string(chart.dir.join("Chart.yaml"))
-        .ok()
-        .and_then(|text| crate::config::line_of_key(&text, "version"));
-    vec![
-        Problem::in_file(
-            &chart_yaml,
-            format!(
-                "version {new} is not greater than {old} on {} (merge-base {}), but the chart changed ({}{}); bump `version`, for example to {suggested}",
-                base.against,
-                short(&base.commit),
-                shown_files.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() },
-            ),
-        )
-        .at_line(line),
-    ]
+    Ok(Some(git.checked(["show", spec.as_str()]).await?.stdout))
 }
 
 struct Git<'a> {
@@ -277,14 +261,9 @@ async fn merge_base(
 }
 
 /// Files changed between `base` and the working tree, plus untracked files, relative
-/// to the repository root; limited to `within` when given.
-async fn changed_files(
-    git: &Git<'_>,
-    base: &str,
-    within: Option<&Path>,
-) -> Result<Vec<PathBuf>, ChangedError> {
-    let pathspec = within.map(|p| normalize(p).to_string_lossy().into_owned());
-    let mut diff = vec![
+/// to the repository root.
+async fn changed_files(git: &Git<'_>, base: &str) -> Result<Vec<PathBuf>, ChangedError> {
+    let diff = [
         "diff",
         "--name-only",
         "--no-renames",
@@ -293,14 +272,10 @@ async fn changed_files(
         base,
         "--",
     ];
-    let mut untracked = vec!["ls-files", "--others", "--exclude-standard", "-z", "--"];
-    if let Some(pathspec) = &pathspec {
-        diff.push(pathspec);
-        untracked.push(pathspec);
-    }
+    let untracked = ["ls-files", "--others", "--exclude-standard", "-z", "--"];
     let mut files = BTreeSet::new();
-    for args in [diff, untracked] {
-        let output = git.checked(args).await?;
+    for args in [&diff[..], &untracked[..]] {
+        let output = git.checked(args.iter().copied()).await?;
         files.extend(
             output
                 .stdout
@@ -396,7 +371,7 @@ fn with_dependents(charts: &[Chart], changed: BTreeSet<String>) -> BTreeSet<Stri
         .collect();
     let mut dependents: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for chart in charts {
-        let Ok(chart_file) = ChartFile::read(&chart.dir) else {
+        let Ok(chart_file) = chart.chart_file.get() else {
             continue; // the lint suite reports a broken Chart.yaml
         };
         for dependency in &chart_file.dependencies {
@@ -429,7 +404,8 @@ fn identity(dir: &Path) -> PathBuf {
     std::fs::canonicalize(dir).unwrap_or_else(|_| normalize(dir))
 }
 
-fn short(commit: &str) -> &str {
+/// The first 12 characters of a commit id, enough to name it in a message.
+pub fn short(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
 }
 
@@ -438,152 +414,14 @@ fn non_empty_or(text: &str, fallback: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::path::{Path, PathBuf};
+pub(crate) mod git_fixture;
 
+#[cfg(test)]
+mod tests {
     use rstest::rstest;
 
+    use super::git_fixture::fixture;
     use super::*;
-    use crate::discovery::discover;
-
-    fn git_binary() -> PathBuf {
-        std::env::var_os("PATH")
-            .and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|dir| dir.join("git"))
-                    .find(|candidate| candidate.is_file())
-            })
-            .expect("git must be on PATH for these tests")
-    }
-
-    /// A work tree with a bare "remote" beside it, built with real git.
-    struct Fixture {
-        dir: tempfile::TempDir,
-        git: PathBuf,
-    }
-
-    impl Fixture {
-        fn work(&self) -> PathBuf {
-            self.dir.path().join("work")
-        }
-
-        async fn git_in(&self, cwd: &Path, args: &[&str]) -> String {
-            let spec = ProcessSpec::new(&self.git, Duration::from_secs(30))
-                .current_dir(cwd)
-                .args([
-                    "-c",
-                    "user.name=Chart Harness",
-                    "-c",
-                    "user.email=harness@example.invalid",
-                    "-c",
-                    "commit.gpgsign=false",
-                    "-c",
-                    "init.defaultBranch=main",
-                ])
-                .args(args.iter().copied())
-                .env("GIT_CONFIG_GLOBAL", "/dev/null")
-                .env("GIT_CONFIG_NOSYSTEM", "1");
-            process::run_checked(&spec)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-                .stdout
-        }
-
-        async fn git(&self, args: &[&str]) -> String {
-            self.git_in(&self.work(), args).await
-        }
-
-        fn write(&self, rel: &str, text: &str) {
-            let path = self.work().join(rel);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-
-        fn chart(&self, rel: &str, version: &str, dependencies: &[&str]) {
-            let name = Path::new(rel).file_name().unwrap().to_string_lossy();
-            let mut text = format!("apiVersion: v2\nname: {name}\nversion: {version}\n");
-            if !dependencies.is_empty() {
-                text.push_str("dependencies:\n");
-                for dep in dependencies {
-                    let dep_name = Path::new(dep).file_name().unwrap().to_string_lossy();
-                    text.push_str(&format!(
-                        "  - name: {dep_name}\n    version: \">=0.0.0\"\n    repository: \"file://{dep}\"\n"
-                    ));
-                }
-            }
-            self.write(&format!("{rel}/Chart.yaml"), &text);
-            self.write(&format!("{rel}/values.yaml"), "replicas: 1\n");
-        }
-
-        async fn commit_all(&self, message: &str) {
-            self.git(&["add", "-A"]).await;
-            self.git(&["commit", "-q", "-m", message]).await;
-        }
-
-        fn config(&self) -> HarnessConfig {
-            HarnessConfig::defaults(&self.work())
-        }
-
-        fn charts(&self, config: &HarnessConfig) -> Vec<Chart> {
-            discover(config, &self.work()).unwrap()
-        }
-
-        async fn changed(&self, config: &HarnessConfig, since: Option<&str>) -> Vec<String> {
-            let charts = self.charts(config);
-            changed_charts(&self.work(), config, &charts, since, &self.git)
-                .await
-                .unwrap_or_else(|e| panic!("{e}"))
-        }
-
-        async fn version_problems(&self, config: &HarnessConfig, chart: &str) -> Vec<Problem> {
-            let charts = self.charts(config);
-            let chart = charts.iter().find(|c| c.name == chart).unwrap();
-            check_version_increment(&self.work(), config, chart, &self.git).await
-        }
-    }
-
-    /// main (pushed to the remote): a library chart `common`, `web` using it, `site`
-    /// using `web`, `platform` with a nested `metrics` chart, and `docs` with a
-    /// .helmignore. The work tree is then on branch `feature`.
-    async fn fixture(with_remote: bool) -> Fixture {
-        let fixture = Fixture {
-            dir: tempfile::tempdir().unwrap(),
-            git: git_binary(),
-        };
-        std::fs::create_dir_all(fixture.work()).unwrap();
-        fixture.git(&["init", "-q"]).await;
-        fixture.chart("charts/common", "1.0.0", &[]);
-        fixture.write(
-            "charts/common/templates/_helpers.tpl",
-            "{{/* helpers */}}\n",
-        );
-        fixture.chart("charts/web", "1.0.0", &["../common"]);
-        fixture.chart("charts/site", "2.0.0", &["../web"]);
-        fixture.chart("charts/platform", "0.3.0", &[]);
-        fixture.chart("charts/platform/addons/metrics", "0.1.0", &[]);
-        fixture.chart("charts/docs", "0.1.0", &[]);
-        fixture.write(
-            "charts/docs/.helmignore",
-            "# docs are not packaged\n*.md\ndocs/\n",
-        );
-        fixture.write("charts/docs/README.md", "# docs\n");
-        fixture.write("README.md", "# repo\n");
-        fixture.commit_all("main").await;
-        fixture.git(&["tag", "base"]).await;
-        if with_remote {
-            let dir = fixture.dir.path().to_path_buf();
-            fixture
-                .git_in(&dir, &["init", "-q", "--bare", "remote.git"])
-                .await;
-            fixture
-                .git(&["remote", "add", "origin", "../remote.git"])
-                .await;
-            fixture.git(&["push", "-q", "origin", "HEAD:main"]).await;
-            fixture.git(&["fetch", "-q", "origin"]).await;
-        }
-        fixture.git(&["checkout", "-q", "-b", "feature"]).await;
-        fixture
-    }
 
     #[tokio::test]
     async fn nothing_changed_lists_nothing() {
@@ -652,7 +490,11 @@ mod tests {
         assert_eq!(f.changed(&config, None).await, ["docs"]);
         config.use_helmignore = true;
         assert!(f.changed(&config, None).await.is_empty());
-        assert!(f.version_problems(&config, "docs").await.is_empty());
+        let changes = change_set(&f.work(), &config, None, &f.git).await.unwrap();
+        let charts = f.charts(&config);
+        let docs = charts.iter().find(|c| c.name == "docs").unwrap();
+        assert!(changes.files_of(docs, true).unwrap().is_empty());
+        assert_eq!(changes.files_of(docs, false).unwrap().len(), 2);
     }
 
     #[tokio::test]
@@ -686,76 +528,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unbumped_changed_chart_is_a_version_problem() {
+    async fn the_run_asks_git_for_the_changes_once() {
         let f = fixture(true).await;
-        f.write("charts/web/templates/deployment.yaml", "kind: Deployment\n");
-        f.commit_all("web").await;
-        let problems = f.version_problems(&f.config(), "web").await;
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        let problem = &problems[0];
-        assert_eq!(
-            problem.file.as_deref(),
-            Some(Path::new("charts/web/Chart.yaml"))
-        );
-        assert_eq!(problem.line, Some(3));
-        for expected in [
-            "version 1.0.0 is not greater than 1.0.0 on origin/main",
-            "charts/web/templates/deployment.yaml",
-            "bump `version`, for example to 1.0.1",
-        ] {
-            assert!(problem.message.contains(expected), "{}", problem.message);
-        }
-        // An unchanged chart needs no bump.
-        assert!(f.version_problems(&f.config(), "site").await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_lowered_version_is_a_problem_and_a_bump_passes() {
-        let f = fixture(true).await;
-        f.chart("charts/site", "1.9.0", &["../web"]);
-        let problems = f.version_problems(&f.config(), "site").await;
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(
-            problems[0]
-                .message
-                .contains("1.9.0 is not greater than 2.0.0")
-        );
-
-        f.chart("charts/site", "2.1.0", &["../web"]);
-        assert!(f.version_problems(&f.config(), "site").await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn new_charts_nested_charts_and_disabled_checks_pass() {
-        let f = fixture(true).await;
-        f.chart("charts/brand-new", "0.1.0", &[]);
-        f.write(
-            "charts/platform/addons/metrics/values.yaml",
-            "replicas: 3\n",
-        );
-        f.commit_all("changes").await;
-        let mut config = f.config();
-        assert!(f.version_problems(&config, "brand-new").await.is_empty());
-        // Only the nested chart changed; the parent needs no bump.
-        assert!(f.version_problems(&config, "platform").await.is_empty());
-        assert_eq!(f.version_problems(&config, "metrics").await.len(), 1);
-        config.check_version_increment = false;
-        assert!(f.version_problems(&config, "metrics").await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn without_a_base_the_version_check_explains_what_to_do() {
-        let f = fixture(false).await;
-        let problems = f.version_problems(&f.config(), "web").await;
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        let message = &problems[0].message;
-        assert!(
-            message.contains("`origin/main` does not exist"),
-            "{message}"
-        );
-        assert!(
-            message.contains("check-version-increment: false"),
-            "{message}"
-        );
+        f.write("charts/web/values.yaml", "replicas: 5\n");
+        let config = f.config();
+        let changes = RunChanges::default();
+        let first = changes.get(&f.work(), &config, &f.git).await.unwrap();
+        assert_eq!(first.files, [PathBuf::from("charts/web/values.yaml")]);
+        // A later change is not seen: every trial of a run compares the same changes.
+        f.write("charts/site/values.yaml", "replicas: 5\n");
+        let again = changes.get(&f.work(), &config, &f.git).await.unwrap();
+        assert!(std::ptr::eq(first, again));
+        assert_eq!(again.files, [PathBuf::from("charts/web/values.yaml")]);
     }
 }

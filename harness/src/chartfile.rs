@@ -4,7 +4,8 @@
 //! so the lint suite can report every missing field at once instead of stopping at
 //! the first.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Deserialize;
 
@@ -36,6 +37,29 @@ impl ChartFile {
 
     pub fn read(chart_dir: &Path) -> Result<ChartFile, YamlError> {
         yaml::read_file(&chart_dir.join("Chart.yaml"))
+    }
+}
+
+/// A chart's `Chart.yaml`, parsed the first time anything asks and then kept: once per
+/// chart per run, however many trials and checks read it, and never while only listing.
+/// A parse error is kept too, for the lint suite's `chart-yaml` phase to report.
+#[derive(Clone, Debug)]
+pub struct ChartYaml {
+    chart_dir: PathBuf,
+    parsed: OnceLock<Result<ChartFile, YamlError>>,
+}
+
+impl ChartYaml {
+    /// The `Chart.yaml` of `chart_dir`, not read yet.
+    pub fn of(chart_dir: &Path) -> ChartYaml {
+        ChartYaml {
+            chart_dir: chart_dir.to_path_buf(),
+            parsed: OnceLock::new(),
+        }
+    }
+
+    pub fn get(&self) -> &Result<ChartFile, YamlError> {
+        self.parsed.get_or_init(|| ChartFile::read(&self.chart_dir))
     }
 }
 
@@ -87,4 +111,29 @@ pub struct LockedDependency {
     pub name: String,
     pub version: String,
     pub repository: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_version(dir: &Path, version: &str) {
+        std::fs::write(
+            dir.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: web\nversion: {version}\n"),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn chart_yaml_is_read_when_first_asked_for_and_then_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let chart_yaml = ChartYaml::of(dir.path());
+        // Nothing is read when the chart is found, so the file may appear later.
+        write_version(dir.path(), "1.0.0");
+        let version = |c: &ChartYaml| c.get().as_ref().unwrap().version.clone();
+        assert_eq!(version(&chart_yaml).as_deref(), Some("1.0.0"));
+        write_version(dir.path(), "2.0.0");
+        assert_eq!(version(&chart_yaml).as_deref(), Some("1.0.0"));
+    }
 }

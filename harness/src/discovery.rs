@@ -1,6 +1,7 @@
 //! Finds charts under the configured chart directories and their test cases.
 //!
-//! Pure: it reads files, never runs helm or git, so listing trials stays fast.
+//! Pure: it reads files, never runs helm or git, so listing trials stays fast; a chart's
+//! `Chart.yaml` is parsed only when a trial first needs it.
 //!
 //! Unlike ct, which only looks at direct children of each chart directory, charts are
 //! found at any depth. The walk does not descend into a chart's `charts/` (vendored
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use walkdir::WalkDir;
 
+use crate::chartfile::{ChartFile, ChartYaml};
 use crate::config::{ChartSettings, HarnessConfig, load_chart_settings, normalize};
 
 /// One test case of a chart: a `ci/*-values.yaml` file, or `default` when there is none.
@@ -37,6 +39,20 @@ pub struct Chart {
     /// `ci/harness.yaml`, or the message that explains why it is invalid. An invalid
     /// file fails this chart's trials instead of the whole run.
     pub settings: Result<ChartSettings, String>,
+    /// `Chart.yaml`, parsed once for the whole run when first asked for, or why it
+    /// cannot be: a broken file is the lint suite's `chart-yaml` problem, not a reason
+    /// to stop the run.
+    pub chart_file: ChartYaml,
+}
+
+impl Chart {
+    /// A library chart renders and installs nothing on its own.
+    pub fn is_library(&self) -> bool {
+        self.chart_file
+            .get()
+            .as_ref()
+            .is_ok_and(ChartFile::is_library)
+    }
 }
 
 /// Subdirectories of a chart that never hold charts of their own to test.
@@ -114,6 +130,7 @@ pub fn discover(config: &HarnessConfig, repo_root: &Path) -> Result<Vec<Chart>, 
         }
         let cases = find_cases(&dir)?;
         let settings = load_chart_settings(&dir, repo_root);
+        let chart_file = ChartYaml::of(&dir);
         charts.insert(
             name.clone(),
             Chart {
@@ -121,6 +138,7 @@ pub fn discover(config: &HarnessConfig, repo_root: &Path) -> Result<Vec<Chart>, 
                 dir,
                 rel_dir,
                 cases,
+                chart_file,
                 settings,
             },
         );
@@ -384,6 +402,29 @@ mod tests {
             err.contains("charts/web/ci/harness.yaml:1: unknown key `skipp`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn chart_yaml_is_parsed_on_demand_and_a_broken_one_is_kept_as_its_error() {
+        let repo = Repo::new();
+        repo.chart("charts/web")
+            .write(
+                "charts/common/Chart.yaml",
+                "apiVersion: v2\nname: common\nversion: 1.0.0\ntype: library\n",
+            )
+            .write(
+                "charts/broken/Chart.yaml",
+                "apiVersion: v2\nmaintainers: nobody\n",
+            );
+        let charts = repo.discover(&repo.config()).unwrap();
+        assert_eq!(names(&charts), vec!["broken", "common", "web"]);
+        let error = charts[0].chart_file.get().as_ref().unwrap_err();
+        assert_eq!(error.line, Some(2), "{error}");
+        assert!(!charts[0].is_library());
+        assert!(charts[1].is_library());
+        let web = charts[2].chart_file.get().as_ref().unwrap();
+        assert_eq!(web.version.as_deref(), Some("0.1.0"));
+        assert!(!charts[2].is_library());
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::chartfile::ChartFile;
 use crate::discovery::{Case, Chart};
 pub use crate::registry::Suite;
 use crate::registry::TrialShape;
@@ -42,7 +41,7 @@ pub struct Trial {
 /// list, skipped with its reason: a suite the chart's `ci/harness.yaml` skips, or a
 /// library chart for a suite that does not run over library charts.
 pub fn plan(charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
-    let library: Vec<bool> = charts.iter().map(|chart| is_library(chart)).collect();
+    let library: Vec<bool> = charts.iter().map(|chart| chart.is_library()).collect();
     let mut trials = Vec::new();
     for &suite in suites {
         let spec = suite.spec();
@@ -83,12 +82,6 @@ pub fn plan(charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
         }
     }
     trials
-}
-
-/// Read from files only, as listing must never run helm. A Chart.yaml that does not
-/// parse is not a library chart: the lint suite reports it.
-fn is_library(chart: &Chart) -> bool {
-    ChartFile::read(&chart.dir).is_ok_and(|file| file.is_library())
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// Each entry: the enum variant, then its name (trial prefix, subcommand and `--test`
 /// target), a one-line description for `--help`, whether it needs a cluster, whether
 /// it also runs over library charts, its trial shape, and the function that runs one
-/// trial (`async fn run(&Trial, &SuiteContext, &mut PhaseRecorder)`, a path resolved
+/// trial (`async fn run(&Trial, &TrialInputs, &SuiteContext, &mut PhaseRecorder)`, a path resolved
 /// inside `suites/`). Two macros consume this list, `declare_suites` below and
 /// `dispatch_suites` in `suites/mod.rs`; a new key goes into both matchers.
 macro_rules! registered_suites {

@@ -106,6 +106,7 @@ impl Session {
             snapshot_mode: SnapshotMode::from_env(),
             cluster: None,
             claims: Default::default(),
+            shared: Default::default(),
         })
     }
 

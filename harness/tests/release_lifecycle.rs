@@ -11,6 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chart_harness::chartfile::ChartYaml;
 use chart_harness::cluster::{AnyProvider, ClusterAccess, ClusterLease, ClusterRequest};
 use chart_harness::config::ChartSettings;
 use chart_harness::discovery::Chart;
@@ -309,7 +310,6 @@ struct Bench {
     access: ClusterAccess,
     kube: Kube,
     helm: Helm,
-    kube_version: String,
     _helm_home: tempfile::TempDir,
 }
 
@@ -331,7 +331,6 @@ impl Bench {
             access,
             kube,
             helm,
-            kube_version: chart_harness::tools::pinned_kube_version(&root).unwrap(),
             _helm_home: helm_home,
         }
     }
@@ -351,7 +350,6 @@ impl Bench {
             namespace: namespace.into(),
             name: name.into(),
             values_files: Vec::new(),
-            kube_version: &self.kube_version,
             timeout: Duration::from_secs(30),
         }
     }
@@ -374,6 +372,7 @@ fn chart_in(dir: &Path, name: &str, files: &[(&str, &str)]) -> Chart {
         rel_dir: PathBuf::from("charts").join(name),
         cases: Vec::new(),
         settings: Ok(ChartSettings::default()),
+        chart_file: ChartYaml::of(dir),
     }
 }
 

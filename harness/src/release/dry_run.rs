@@ -1,30 +1,19 @@
-//! Renders the chart for the trial's namespace and has the API server validate every
-//! object with a server-side dry-run apply (schema, admission, immutable fields), so a
-//! chart the cluster would refuse fails before anything is installed.
+//! Has the API server validate every object of the release, as rendered for the trial's
+//! namespace, with a server-side dry-run apply (schema, admission, immutable fields), so
+//! a chart the cluster would refuse fails before anything is installed. Rendering is
+//! the suites' shared render step; this layer only talks to the cluster.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::{ReleaseUnderTest, Timed, text_at, timed};
 use crate::k8s::{self, ApplyOutcome, KubeError};
-use crate::manifest::{self, Manifest};
+use crate::manifest::Manifest;
 use crate::problem::Problem;
-use crate::tools::{RenderRequest, ToolError};
 
 /// One object (or the whole render) the dry-run refused, on its template.
 #[derive(Debug, thiserror::Error)]
 pub enum DryRunError {
-    #[error("helm cannot render the chart: {message}")]
-    Render {
-        file: PathBuf,
-        line: Option<u64>,
-        message: String,
-    },
-    #[error(transparent)]
-    Helm(#[from] ToolError),
-    /// A rendered document that is not a usable object; the problem names the file.
-    #[error("{0}")]
-    Malformed(Problem),
     #[error(
         "{kind} `{name}` ({api_version}): the cluster does not serve this kind; the CRD that defines it must be installed first: add it to `prerequisites.crds` in ci/harness.yaml (or ship it in the chart's crds/ directory)"
     )]
@@ -54,9 +43,6 @@ impl From<DryRunError> for Problem {
     fn from(error: DryRunError) -> Problem {
         let message = error.to_string();
         match error {
-            DryRunError::Render { file, line, .. } => Problem::in_file(file, message).at_line(line),
-            DryRunError::Helm(_) => Problem::new(message),
-            DryRunError::Malformed(problem) => problem,
             DryRunError::UnknownKind { file, .. }
             | DryRunError::Rejected { file, .. }
             | DryRunError::Cluster { file, .. } => Problem::in_file(file, message),
@@ -64,28 +50,12 @@ impl From<DryRunError> for Problem {
     }
 }
 
-/// The chart as rendered for this namespace (with CRDs), and what the API server refused.
-#[derive(Debug, Default)]
-pub struct DryRun {
-    pub rendered: Vec<Manifest>,
-    pub errors: Vec<DryRunError>,
-}
-
 impl ReleaseUnderTest<'_> {
-    pub async fn dry_run(&self) -> Timed<DryRun> {
+    /// Dry-runs every object of `rendered` (the release rendered for this namespace,
+    /// CRDs included) and returns what the API server refused.
+    pub async fn dry_run(&self, rendered: &[Manifest]) -> Timed<Vec<DryRunError>> {
         timed(async {
-            let rendered = match self.render().await {
-                Ok(rendered) => rendered,
-                Err(error) => {
-                    return DryRun {
-                        rendered: Vec::new(),
-                        errors: vec![error],
-                    };
-                }
-            };
-            let (rendered, problems) = manifest::parse(&rendered, &self.chart.rel_dir);
-            let mut errors: Vec<DryRunError> =
-                problems.into_iter().map(DryRunError::Malformed).collect();
+            let mut errors = Vec::new();
             // Custom resources of a CRD the chart itself brings cannot be validated
             // before that CRD exists; a dry-run never creates it.
             let own_kinds: BTreeSet<(&str, &str)> = rendered
@@ -98,7 +68,7 @@ impl ReleaseUnderTest<'_> {
                     ))
                 })
                 .collect();
-            for manifest in &rendered {
+            for manifest in rendered {
                 let Some(gvk) = k8s::gvk_of(&manifest.value) else {
                     continue;
                 };
@@ -138,31 +108,8 @@ impl ReleaseUnderTest<'_> {
                     }),
                 }
             }
-            DryRun { rendered, errors }
+            errors
         })
         .await
-    }
-
-    /// `helm template --include-crds` of the release for this namespace: the one
-    /// place the lifecycle renders, so it can move to the shared render step.
-    async fn render(&self) -> Result<String, DryRunError> {
-        let extra = ["--include-crds".to_string()];
-        let request = RenderRequest {
-            chart_dir: &self.chart.dir,
-            release: &self.name,
-            namespace: &self.namespace,
-            values_files: &self.values_files,
-            kube_version: Some(self.kube_version),
-            extra_args: &extra,
-            timeout: self.timeout,
-        };
-        self.helm
-            .template(&request)
-            .await?
-            .map_err(|failure| DryRunError::Render {
-                file: self.chart_file(failure.template.as_deref()),
-                line: failure.line,
-                message: failure.message,
-            })
     }
 }

@@ -23,7 +23,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-pub use dry_run::{DryRun, DryRunError};
+pub use dry_run::DryRunError;
 pub use exec::{ExecError, ExecOutput};
 pub use helm_steps::{HelmError, HelmTestError, HelmTestRun};
 pub use install_locks::{HeldLocks, InstallLocks};
@@ -114,10 +114,8 @@ pub struct ReleaseUnderTest<'a> {
     pub namespace: String,
     /// The helm release name.
     pub name: String,
-    /// Applied in order with `-f` to render, install and upgrade.
+    /// Applied in order with `-f` to install and upgrade.
     pub values_files: Vec<PathBuf>,
-    /// The Kubernetes version the chart is rendered against.
-    pub kube_version: &'a str,
     /// How long helm commands and readiness may take (`readiness-timeout`).
     pub timeout: Duration,
 }

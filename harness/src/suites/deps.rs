@@ -25,7 +25,7 @@ const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 /// `dependency-build` phase when the chart has dependencies; returns whether the chart
 /// is ready to render.
 pub async fn ensure_built(chart: &Chart, ctx: &SuiteContext, recorder: &mut PhaseRecorder) -> bool {
-    let Ok(chart_file) = ChartFile::read(&chart.dir) else {
+    let Ok(chart_file) = chart.chart_file.get() else {
         // The lint suite reports an unreadable Chart.yaml; helm will fail on it too.
         return true;
     };
@@ -33,7 +33,7 @@ pub async fn ensure_built(chart: &Chart, ctx: &SuiteContext, recorder: &mut Phas
         return true;
     }
     let started = Instant::now();
-    let problems = match build_if_stale(chart, &chart_file, ctx).await {
+    let problems = match build_if_stale(chart, chart_file, ctx).await {
         Ok(()) => Vec::new(),
         Err(problem) => vec![problem],
     };

@@ -1,10 +1,12 @@
-//! The suites. Each has the same shape: it gets a trial and a context, runs timed
-//! phases, and returns an outcome. A suite never prints.
+//! The suites. Each has the same shape: it gets a trial, its inputs prepared once and
+//! the run's context, runs timed phases, and returns an outcome. A suite never prints.
 
 mod deps;
+mod inputs;
 pub mod integration;
 pub mod lint;
 mod outcome;
+pub mod render;
 pub mod snapshot;
 pub mod template;
 mod values;
@@ -13,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use inputs::{RunInputs, TrialInputs};
 pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome, TrialStatus};
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
@@ -30,13 +33,17 @@ pub struct SuiteContext {
     pub repo_root: PathBuf,
     pub config: Arc<HarnessConfig>,
     pub tools: Arc<Toolbox>,
-    /// Kubernetes version to render and lint against when a chart names none.
+    /// The run's Kubernetes version: the cluster's, and the target of suites whose chart
+    /// names no `kube-versions` (the per-trial rule is `inputs::target_kube_versions`).
     pub kube_version: String,
     pub snapshot_mode: SnapshotMode,
     /// The run's cluster, for suites that need one. `None` when nothing planned needs it.
     pub cluster: Option<Arc<ClusterLease>>,
     /// Fixed cluster-scoped names claimed by trials installing right now.
     pub claims: Arc<crate::release::InstallLocks>,
+    /// What the run's trials share and compute at most once (changes since the
+    /// merge-base, rendered manifests).
+    pub shared: Arc<RunInputs>,
 }
 
 impl SuiteContext {
@@ -52,6 +59,9 @@ impl SuiteContext {
     }
 }
 
+/// The phase that fails when a trial's inputs cannot be prepared (see [`TrialInputs`]).
+pub const INPUTS_PHASE: &str = "values";
+
 /// Runs one trial to completion and reports it as an outcome; never panics on chart
 /// problems, which are the outcome's problems.
 pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
@@ -65,8 +75,15 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
             vec![Problem::new(message)],
         );
     }
-    if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
-        run_registered(trial, ctx, &mut recorder).await;
+    match TrialInputs::prepare(trial, ctx) {
+        Err(problem) => {
+            recorder.record(INPUTS_PHASE, Duration::ZERO, vec![problem]);
+        }
+        Ok(inputs) => {
+            if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
+                run_registered(trial, &inputs, ctx, &mut recorder).await;
+            }
+        }
     }
     let status = if recorder.has_failures() {
         TrialStatus::Failed
@@ -95,9 +112,14 @@ macro_rules! dispatch_suites {
         }
     )*) => {
         /// Runs the suite of `trial` through the function its registry entry names.
-        async fn run_registered(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
+        async fn run_registered(
+            trial: &Trial,
+            inputs: &TrialInputs,
+            ctx: &SuiteContext,
+            recorder: &mut PhaseRecorder,
+        ) {
             match trial.id.suite {
-                $(Suite::$variant => $run(trial, ctx, recorder).await,)*
+                $(Suite::$variant => $run(trial, inputs, ctx, recorder).await,)*
             }
         }
     };

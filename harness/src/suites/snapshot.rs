@@ -2,16 +2,13 @@
 //! `ci/__snapshots__/<chart>__<case>.snap` and reviewed with `cargo insta review`.
 //!
 //! insta's assertion macros panic and print, which a suite must not do, and they
-//! place files relative to the calling crate, not the chart. So the harness reads
-//! snapshots with insta's own parser and compares with its normalisation, and writes
-//! pending `.snap.new` files in the format `cargo insta review` picks up. It follows
+//! place files relative to the calling crate, not the chart. So the harness reads and
+//! writes the file format itself (`snap_file`), compares the way insta does, and
+//! writes pending `.snap.new` files that `cargo insta review` picks up. It follows
 //! insta's `INSTA_UPDATE` and `CI` conventions, so CI never writes a snapshot.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-
-use insta::internals::TextSnapshotContents;
-use insta::{Snapshot, TextSnapshotKind};
 
 use crate::problem::Problem;
 
@@ -59,21 +56,23 @@ pub fn compare(
         .join("ci")
         .join("__snapshots__")
         .join(format!("{name}.snap"));
-    let new = TextSnapshotContents::new(contents.to_string(), TextSnapshotKind::File);
-    let old = if path.exists() {
-        let snapshot = Snapshot::from_file(&path).map_err(|e| {
+    let new = snap_file::normalize(contents);
+    let old = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(snap_file::contents(&text).map_err(|e| {
             Problem::in_file(
                 &rel_path,
                 format!("cannot read snapshot: {e}; delete it and review a new one"),
             )
-        })?;
-        snapshot.contents().as_text().map(|text| text.to_string())
-    } else {
-        None
+        })?),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Problem::in_file(
+                &rel_path,
+                format!("cannot read snapshot: {e}; fix its permissions"),
+            ));
+        }
     };
-    if let Some(old) = &old
-        && TextSnapshotContents::new(old.clone(), TextSnapshotKind::File).matches_latest(&new)
-    {
+    if old.as_deref() == Some(new.as_str()) {
         let _ = std::fs::remove_file(pending_path(&path));
         return Ok(());
     }
@@ -103,7 +102,7 @@ pub fn compare(
         None => format!("no snapshot of the rendered manifests yet; {next_step}"),
         Some(old) => format!(
             "rendered manifests differ from the snapshot; if the change is intended, {next_step}\n{}",
-            diff(&new.to_string(), old)
+            diff(&new, old)
         ),
     };
     Err(Problem::in_file(rel_path, message))
@@ -113,16 +112,70 @@ fn pending_path(path: &Path) -> PathBuf {
     path.with_extension("snap.new")
 }
 
-/// insta's file format: a YAML metadata block between `---` lines, then the contents.
 fn write_snapshot(path: &Path, name: &str, contents: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let text = format!(
-        "---\nsource: chart-harness template suite\nexpression: rendered manifests of {name}\n---\n{}\n",
-        contents.trim_end_matches('\n')
+    let text = snap_file::render(
+        "chart-harness template suite",
+        &format!("rendered manifests of {name}"),
+        contents,
     );
     std::fs::write(path, text)
+}
+
+/// insta's `.snap` file format, as insta 1.x reads and writes it: a `---` line, YAML
+/// metadata (`source:`, `expression:`), a `---` line, then the contents. Contents
+/// compare after insta's normalisation, so a snapshot insta wrote and one written here
+/// compare equal.
+mod snap_file {
+    /// The file for `contents`, with the metadata `cargo insta review` shows.
+    pub fn render(source: &str, expression: &str, contents: &str) -> String {
+        format!(
+            "---\nsource: {}\nexpression: {}\n---\n{}\n",
+            yaml_scalar(source),
+            yaml_scalar(expression),
+            normalize(contents)
+        )
+    }
+
+    /// The normalised contents of a snapshot file's text. Like insta, the contents are
+    /// the lines after the metadata's closing `---`, joined with `\n`.
+    pub fn contents(text: &str) -> Result<String, String> {
+        let mut lines = text.lines();
+        if lines.next().map(str::trim_end) != Some("---") {
+            return Err(
+                "it does not start with a `---` line, so it is not in insta's snapshot format"
+                    .to_string(),
+            );
+        }
+        if !lines.by_ref().any(|line| line.trim_end() == "---") {
+            return Err("its metadata has no closing `---` line".to_string());
+        }
+        Ok(normalize(&lines.collect::<Vec<_>>().join("\n")))
+    }
+
+    /// insta's normalisation of file snapshots: trailing whitespace dropped, Windows
+    /// line ends made `\n`.
+    pub fn normalize(contents: &str) -> String {
+        contents.trim_end().replace("\r\n", "\n")
+    }
+
+    /// `value` as a YAML scalar: plain when it cannot be misread (as our usual names
+    /// cannot), else double-quoted (JSON strings are YAML), so a chart or case name with
+    /// `:` or `#` still gives metadata `cargo insta review` can parse.
+    fn yaml_scalar(value: &str) -> String {
+        let plain = value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.'))
+            && value.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && !value.ends_with(' ');
+        if plain {
+            value.to_string()
+        } else {
+            serde_json::to_string(value).expect("a string always serializes")
+        }
+    }
 }
 
 /// A unified diff of at most `MAX_DIFF_LINES` lines, `-` for the snapshot and `+` for
@@ -147,7 +200,87 @@ fn diff(new: &str, old: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use insta::Snapshot;
+    use rstest::rstest;
+
     use super::*;
+
+    /// Every snapshot committed under `fixtures/`.
+    fn committed_snapshots() -> Vec<PathBuf> {
+        let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+        let snapshots: Vec<PathBuf> = walkdir::WalkDir::new(fixtures)
+            .into_iter()
+            .map(|entry| entry.unwrap().into_path())
+            .filter(|path| path.extension().is_some_and(|ext| ext == "snap"))
+            .collect();
+        assert!(!snapshots.is_empty(), "the fixtures hold snapshots");
+        snapshots
+    }
+
+    #[test]
+    fn committed_snapshots_read_as_insta_reads_them() {
+        for path in committed_snapshots() {
+            let ours = snap_file::contents(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let insta = Snapshot::from_file(&path).unwrap();
+            let theirs = insta.contents().as_text().unwrap().to_string();
+            assert_eq!(ours, theirs, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn committed_snapshots_are_written_again_byte_for_byte() {
+        for path in committed_snapshots() {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let name = path.file_stem().unwrap().to_str().unwrap();
+            let contents = snap_file::contents(&text).unwrap();
+            let written = snap_file::render(
+                "chart-harness template suite",
+                &format!("rendered manifests of {name}"),
+                &contents,
+            );
+            assert_eq!(written, text, "{}", path.display());
+        }
+    }
+
+    #[rstest]
+    #[case::plain("rendered manifests of web__default")]
+    #[case::yaml_specials("rendered manifests of a: b # c__default")]
+    #[case::shell_specials("rendered manifests of we b;$(rm -rf x)&__a b")]
+    #[case::quotes("rendered manifests of \"it's\"")]
+    #[case::leading_symbol("- [x]")]
+    fn insta_reads_the_metadata_and_contents_we_write(#[case] expression: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c__default.snap.new");
+        let contents = "---\n# Source: templates/cm.yaml\nkind: ConfigMap\n\n";
+        std::fs::write(
+            &path,
+            snap_file::render("source: here", expression, contents),
+        )
+        .unwrap();
+        let snapshot = Snapshot::from_file(&path).unwrap();
+        assert_eq!(snapshot.metadata().expression(), Some(expression));
+        assert_eq!(snapshot.metadata().source(), Some("source: here"));
+        assert_eq!(
+            snapshot.contents().as_text().unwrap().to_string(),
+            snap_file::normalize(contents)
+        );
+    }
+
+    #[rstest]
+    #[case::legacy_format("expression: x\n\na: 1\n", "not in insta's snapshot format")]
+    #[case::unclosed_metadata("---\nsource: x\na: 1\n", "no closing `---`")]
+    #[case::empty("", "not in insta's snapshot format")]
+    fn unreadable_snapshot_files_say_why(#[case] text: &str, #[case] expected: &str) {
+        let error = snap_file::contents(text).unwrap_err();
+        assert!(error.contains(expected), "{error}");
+    }
+
+    #[test]
+    fn contents_compare_after_insta_normalisation() {
+        let text = "---\nsource: s\n---\n---\na: 1\r\nb: 2   \n\n";
+        assert_eq!(snap_file::contents(text).unwrap(), "---\na: 1\nb: 2");
+        assert_eq!(snap_file::normalize("a: 1\r\nb: 2\n\n"), "a: 1\nb: 2");
+    }
 
     #[test]
     fn missing_snapshot_in_check_mode_writes_nothing() {

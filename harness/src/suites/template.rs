@@ -1,31 +1,23 @@
 //! The template suite: render each case with `helm template` against each target
 //! Kubernetes version, check every document, and compare with the snapshot.
 
+use std::sync::Arc;
 use std::time::Instant;
 
+use super::render::{self, RenderTarget, Rendered};
 use super::snapshot;
-use super::{PhaseRecorder, SuiteContext, ValuesFiles};
+use super::{PhaseRecorder, SuiteContext, TrialInputs};
 use crate::manifest::{self as manifests, Manifest};
 use crate::plan::Trial;
-use crate::problem::Problem;
-use crate::tools::RenderRequest;
 
-pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
+pub async fn run(
+    trial: &Trial,
+    inputs: &TrialInputs,
+    ctx: &SuiteContext,
+    recorder: &mut PhaseRecorder,
+) {
     let chart = &trial.chart;
-    let values = match ValuesFiles::for_trial(trial) {
-        Ok(values) => values,
-        Err(error) => {
-            let problem = Problem::in_file(
-                chart.rel_dir.join("ci").join("harness.yaml"),
-                format!(
-                    "cannot write its `values` to a temporary file: {error}; check that the temporary directory is writable"
-                ),
-            );
-            recorder.record("render", std::time::Duration::ZERO, vec![problem]);
-            return;
-        }
-    };
-    let kube_versions = ctx.kube_versions(trial);
+    let kube_versions = &inputs.kube_versions;
     for (index, kube_version) in kube_versions.iter().enumerate() {
         // With several target versions, phases and snapshots carry the version.
         let suffix = if kube_versions.len() > 1 {
@@ -34,41 +26,28 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
             String::new()
         };
         let started = Instant::now();
-        let request = RenderRequest {
-            chart_dir: &chart.dir,
-            release: &chart.name,
+        let target = RenderTarget {
             namespace: RENDER_NAMESPACE,
-            values_files: &values.files,
-            kube_version: Some(kube_version),
+            kube_version,
             extra_args: &[],
-            timeout: ctx.trial_timeout(trial),
+            timeout: inputs.timeout,
         };
-        let rendered = match ctx.tools.helm.template(&request).await {
-            Ok(Ok(rendered)) => rendered,
-            Ok(Err(failure)) => {
-                let problem = match &failure.template {
-                    Some(template) => {
-                        Problem::in_file(chart.rel_dir.join(template), &failure.message)
-                            .at_line(failure.line)
-                    }
-                    None => Problem::in_file(&chart.rel_dir, &failure.message),
-                };
+        let rendered = match render::render_shared(ctx, trial, inputs, &target).await {
+            Ok(rendered) => rendered,
+            Err(problem) => {
                 recorder.record(&format!("render{suffix}"), started.elapsed(), vec![problem]);
-                continue;
-            }
-            Err(error) => {
-                recorder.record(
-                    &format!("render{suffix}"),
-                    started.elapsed(),
-                    vec![Problem::new(error.to_string())],
-                );
                 continue;
             }
         };
         recorder.record(&format!("render{suffix}"), started.elapsed(), Vec::new());
 
+        // Redacting below changes the documents: a render the run keeps for other suites
+        // stays as helm made it, so only then is this a copy.
+        let Rendered {
+            manifests: mut documents,
+            mut problems,
+        } = Arc::unwrap_or_clone(rendered);
         let started = Instant::now();
-        let (mut documents, mut problems) = manifests::parse(&rendered, &chart.rel_dir);
         problems.extend(manifests::check(&documents, &chart.rel_dir));
         let manifests_ok =
             recorder.record(&format!("manifests{suffix}"), started.elapsed(), problems);
@@ -109,15 +88,5 @@ fn snapshot_name(trial: &Trial, index: usize, kube_version: &str) -> String {
         base
     } else {
         format!("{base}__k8s-{kube_version}")
-    }
-}
-
-impl SuiteContext {
-    /// The chart's `kube-versions`, else the run's target version.
-    pub fn kube_versions(&self, trial: &Trial) -> Vec<String> {
-        match &trial.chart.settings {
-            Ok(settings) if !settings.kube_versions.is_empty() => settings.kube_versions.clone(),
-            _ => vec![self.kube_version.clone()],
-        }
     }
 }

@@ -1,11 +1,11 @@
-//! The values files a case renders with, shared by every suite that runs helm.
+//! The values files a case renders with, written once per trial into its
+//! [`TrialInputs`](super::TrialInputs) and shared by every helm command of the trial.
 
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
 
 use crate::config::ChartSettings;
-use crate::plan::Trial;
 
 /// The values files of a case, in helm's `-f` order: the case file, the settings'
 /// values files, then a temporary file holding the settings' inline `values`. The
@@ -46,19 +46,6 @@ impl ValuesFiles {
             files,
             _inline_dir: inline_dir,
         })
-    }
-}
-
-impl ValuesFiles {
-    /// The values files of a trial's case; an invalid `ci/harness.yaml` contributes none.
-    pub fn for_trial(trial: &Trial) -> std::io::Result<ValuesFiles> {
-        let default_settings = ChartSettings::default();
-        let settings = trial.chart.settings.as_ref().unwrap_or(&default_settings);
-        ValuesFiles::new(
-            &trial.chart.dir,
-            trial.case.values_file.as_deref(),
-            settings,
-        )
     }
 }
 

@@ -10,10 +10,10 @@
 //! step has a deadline. The steps themselves are the release layer's (`crate::release`);
 //! this module only orders them and records them as phases.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::{PhaseRecorder, SuiteContext, ValuesFiles};
-use crate::config::ChartSettings;
+use super::render::{self, RenderTarget};
+use super::{PhaseRecorder, SuiteContext, TrialInputs};
 use crate::k8s::{self, readiness};
 use crate::manifest::Manifest;
 use crate::plan::Trial;
@@ -23,7 +23,12 @@ use crate::release::{
     diagnostics, timed,
 };
 
-pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
+pub async fn run(
+    trial: &Trial,
+    inputs: &TrialInputs,
+    ctx: &SuiteContext,
+    recorder: &mut PhaseRecorder,
+) {
     let chart = &trial.chart;
     let connected = release::connect(ctx.cluster.as_deref()).await;
     let (cluster, kube) = match connected.value {
@@ -34,20 +39,7 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         }
     };
     recorder.record("cluster", connected.elapsed, Vec::new());
-    let settings = chart.settings.clone().unwrap_or_default();
-    let values = match ValuesFiles::for_trial(trial) {
-        Ok(values) => values,
-        Err(error) => {
-            let problem = Problem::in_file(
-                chart.rel_dir.join("ci").join("harness.yaml"),
-                format!(
-                    "cannot write its `values` to a temporary file: {error}; check that the temporary directory is writable"
-                ),
-            );
-            recorder.record("namespace", Duration::ZERO, vec![problem]);
-            return;
-        }
-    };
+    let settings = &inputs.settings;
     let created = TrialNamespace::create(&kube, &trial.id.chart, &trial.id.case).await;
     let namespace = match created.value {
         Ok(namespace) => namespace,
@@ -65,14 +57,13 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         chart,
         namespace: namespace.name().to_string(),
         name: chart.name.clone(),
-        values_files: values.files.clone(),
-        kube_version: &ctx.kube_version,
+        values_files: inputs.values.files.clone(),
         timeout: settings
             .readiness_timeout
             .unwrap_or(DEFAULT_READINESS_TIMEOUT),
     };
     let mut state = Exercised::default();
-    exercise(&release, trial, ctx, &settings, &mut state, recorder).await;
+    exercise(&release, trial, inputs, ctx, &mut state, recorder).await;
     if recorder.has_failures() {
         let diagnosed = release.diagnose(state.install_attempted).await;
         recorder.record("diagnostics", diagnosed.elapsed, diagnosed.value);
@@ -106,12 +97,12 @@ fn record<E: Into<Problem>>(
 async fn exercise(
     release: &ReleaseUnderTest<'_>,
     trial: &Trial,
+    inputs: &TrialInputs,
     ctx: &SuiteContext,
-    settings: &ChartSettings,
     state: &mut Exercised,
     recorder: &mut PhaseRecorder,
 ) {
-    let wanted = &settings.prerequisites;
+    let wanted = &inputs.settings.prerequisites;
     if wanted.crds.is_empty() && wanted.charts.is_empty() {
         recorder.not_run("prerequisites", "ci/harness.yaml names none");
     } else {
@@ -127,9 +118,28 @@ async fn exercise(
         }
     }
 
-    let dry_run = release.dry_run().await;
-    state.rendered = dry_run.value.rendered;
-    if !record(recorder, "dry-run", dry_run.elapsed, dry_run.value.errors) {
+    // Rendered for this namespace with the CRDs, so the API server sees exactly what
+    // helm will install.
+    let started = Instant::now();
+    let include_crds = ["--include-crds".to_string()];
+    let target = RenderTarget {
+        namespace: &release.namespace,
+        kube_version: inputs.primary_kube_version(),
+        extra_args: &include_crds,
+        timeout: release.timeout,
+    };
+    let mut problems = match render::render(ctx, trial, inputs, &target).await {
+        Ok(rendered) => {
+            state.rendered = rendered.manifests;
+            rendered.problems
+        }
+        Err(problem) => vec![problem],
+    };
+    if problems.is_empty() {
+        let refused = release.dry_run(&state.rendered).await;
+        problems.extend(refused.value.into_iter().map(Problem::from));
+    }
+    if !recorder.record("dry-run", started.elapsed(), problems) {
         return;
     }
 
@@ -195,7 +205,7 @@ async fn exercise(
         }
     }
 
-    if settings.chaos {
+    if inputs.settings.chaos {
         let chaos = release.chaos(&workloads).await;
         record(recorder, "chaos", chaos.elapsed, chaos.value);
     } else {

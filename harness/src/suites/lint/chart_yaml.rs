@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::chartfile::ChartFile;
 use crate::kube_version;
 use crate::problem::Problem;
+use crate::yaml::YamlError;
 
 /// Which optional rules apply (from the run configuration).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -14,17 +15,18 @@ pub struct ChartYamlOptions {
     pub validate_maintainers: bool,
 }
 
-/// Checks `<chart_dir>/Chart.yaml`. `dir_name` is the chart's directory name, which the
-/// chart's `name` must equal (helm packages and ct look charts up by it).
+/// Checks the chart's `Chart.yaml`, parsed once for the run (`chart_file`). `dir_name` is
+/// the chart's directory name, which the chart's `name` must equal (helm packages and ct
+/// look charts up by it).
 pub fn check_chart_yaml(
+    chart_file: &Result<ChartFile, YamlError>,
     chart_dir: &Path,
     rel_dir: &Path,
     dir_name: &str,
     options: ChartYamlOptions,
 ) -> Vec<Problem> {
     let shown = rel_dir.join("Chart.yaml");
-    let text = std::fs::read_to_string(chart_dir.join("Chart.yaml")).unwrap_or_default();
-    let chart = match ChartFile::read(chart_dir) {
+    let chart = match chart_file {
         Ok(chart) => chart,
         Err(err) => {
             return vec![
@@ -39,6 +41,8 @@ pub fn check_chart_yaml(
             ];
         }
     };
+    // Read only to point problems at their line; the fields come from `chart_file`.
+    let text = std::fs::read_to_string(chart_dir.join("Chart.yaml")).unwrap_or_default();
     let problem = |key: &str, message: String| {
         Problem::in_file(&shown, message).at_line(top_level_key_line(&text, key))
     };
@@ -161,7 +165,8 @@ mod tests {
     };
 
     fn check(chart: &TestChart, options: ChartYamlOptions) -> Vec<Problem> {
-        check_chart_yaml(chart.dir(), chart.rel_dir(), "web", options)
+        let chart_file = ChartFile::read(chart.dir());
+        check_chart_yaml(&chart_file, chart.dir(), chart.rel_dir(), "web", options)
     }
 
     fn with_chart_yaml(text: &str) -> TestChart {

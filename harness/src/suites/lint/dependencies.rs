@@ -7,16 +7,22 @@ use std::path::Path;
 use crate::chartfile::{ChartFile, ChartLock, Dependency, LockedDependency};
 use crate::kube_version;
 use crate::problem::Problem;
+use crate::yaml::YamlError;
 
-/// Compares the dependencies of `<chart_dir>/Chart.yaml` with `<chart_dir>/Chart.lock`.
-pub fn check_dependencies(chart_dir: &Path, rel_dir: &Path) -> Vec<Problem> {
+/// Compares the dependencies of the chart's `Chart.yaml`, parsed once for the run
+/// (`chart_file`), with `<chart_dir>/Chart.lock`.
+pub fn check_dependencies(
+    chart_file: &Result<ChartFile, YamlError>,
+    chart_dir: &Path,
+    rel_dir: &Path,
+) -> Vec<Problem> {
     let chart_yaml = rel_dir.join("Chart.yaml");
     let chart_lock = rel_dir.join("Chart.lock");
     let update = format!(
         "run `helm dependency update {}` and commit Chart.lock",
         rel_dir.display()
     );
-    let chart = match ChartFile::read(chart_dir) {
+    let chart = match chart_file {
         Ok(chart) => chart,
         Err(err) => {
             return vec![
@@ -206,8 +212,12 @@ generated: \"2024-01-01T00:00:00Z\"
         chart
     }
 
+    fn check(chart: &TestChart) -> Vec<Problem> {
+        check_dependencies(&ChartFile::read(chart.dir()), chart.dir(), chart.rel_dir())
+    }
+
     fn messages(chart: &TestChart) -> Vec<String> {
-        check_dependencies(chart.dir(), chart.rel_dir())
+        check(chart)
             .into_iter()
             .map(|problem| problem.message)
             .collect()
@@ -272,7 +282,7 @@ generated: \"2024-01-01T00:00:00Z\"
         #[case] expected: &str,
     ) {
         let chart = chart(dependencies, lock.as_deref());
-        let problems = check_dependencies(chart.dir(), chart.rel_dir());
+        let problems = check(&chart);
         assert_eq!(problems.len(), 1, "{problems:#?}");
         assert!(problems[0].message.contains(expected), "{}", problems[0]);
         assert!(problems[0].message.contains("helm"), "{}", problems[0]);
@@ -305,7 +315,7 @@ dependencies:
     #[test]
     fn problems_name_chart_lock() {
         let chart = chart(DEPENDENCIES, Some(&LOCK.replace("1.2.7", "1.3.0")));
-        let problems = check_dependencies(chart.dir(), chart.rel_dir());
+        let problems = check(&chart);
         assert_eq!(problems[0].file, Some(chart.rel_dir().join("Chart.lock")));
     }
 }

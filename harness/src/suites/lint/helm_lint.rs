@@ -2,49 +2,35 @@
 //! with, each message helm prints becoming a problem in the file helm names.
 
 use std::path::Path;
-use std::time::Duration;
 
-use crate::config::{ChartSettings, HarnessConfig};
-use crate::discovery::Chart;
+use crate::config::HarnessConfig;
+use crate::plan::Trial;
 use crate::problem::Problem;
-use crate::suites::ValuesFiles;
-use crate::tools::{Helm, HelmLintReport, RenderRequest};
+use crate::suites::TrialInputs;
+use crate::suites::render::RenderTarget;
+use crate::tools::{Helm, HelmLintReport};
 
-/// Runs `helm lint --strict` for one case and turns its report into problems.
+/// helm lint renders into a namespace too; nothing it checks depends on which.
+const LINT_NAMESPACE: &str = "default";
+
+/// Runs `helm lint --strict` for the trial's case against its primary Kubernetes
+/// version and turns its report into problems.
 pub async fn lint_case(
     helm: &Helm,
     config: &HarnessConfig,
-    chart: &Chart,
-    case_file: Option<&Path>,
-    settings: &ChartSettings,
-    kube_version: &str,
-    timeout: Duration,
+    trial: &Trial,
+    inputs: &TrialInputs,
 ) -> Vec<Problem> {
-    let values = match ValuesFiles::new(&chart.dir, case_file, settings) {
-        Ok(values) => values,
-        Err(err) => {
-            return vec![Problem::in_file(
-                chart.rel_dir.join("ci/harness.yaml"),
-                format!(
-                    "cannot write the inline `values` to a temporary file ({err}); \
-                     check that the temporary directory is writable"
-                ),
-            )];
-        }
-    };
-    let request = RenderRequest {
-        chart_dir: &chart.dir,
-        release: &chart.name,
-        namespace: "default",
-        values_files: &values.files,
-        kube_version: Some(kube_version),
+    let target = RenderTarget {
+        namespace: LINT_NAMESPACE,
+        kube_version: inputs.primary_kube_version(),
         extra_args: &config.helm_lint_extra_args,
-        timeout,
+        timeout: inputs.timeout,
     };
-    match helm.lint(&request).await {
-        Ok(report) => lint_problems(&report, &chart.rel_dir),
+    match helm.lint(&inputs.render_request(trial, &target)).await {
+        Ok(report) => lint_problems(&report, &trial.chart.rel_dir),
         Err(err) => vec![Problem::in_file(
-            &chart.rel_dir,
+            &trial.chart.rel_dir,
             format!("helm lint could not run: {err}"),
         )],
     }
@@ -90,6 +76,7 @@ pub fn lint_problems(report: &HelmLintReport, rel_dir: &Path) -> Vec<Problem> {
 mod tests {
     use std::os::unix::process::ExitStatusExt;
     use std::process::ExitStatus;
+    use std::time::Duration;
 
     use rstest::rstest;
 

@@ -16,6 +16,7 @@ mod helm_lint;
 #[cfg(test)]
 mod testing;
 mod values_schema;
+mod version_increment;
 mod yaml_files;
 
 use std::collections::BTreeSet;
@@ -26,11 +27,10 @@ pub use commands::{run_additional_commands, substitute_path};
 pub use dependencies::check_dependencies;
 pub use helm_lint::{lint_case, lint_problems};
 pub use values_schema::{CaseValues, check_values_schema, merge_values};
+pub use version_increment::check_version_increment;
 pub use yaml_files::{check_yaml_files, yaml_files};
 
-use super::{PhaseRecorder, SuiteContext};
-use crate::chartfile::ChartFile;
-use crate::config::ChartSettings;
+use super::{PhaseRecorder, SuiteContext, TrialInputs};
 use crate::plan::Trial;
 
 /// Stable phase names.
@@ -46,16 +46,18 @@ pub mod phase {
 
 const FIX_ABOVE_FIRST: &str = "fix the problems above first";
 
-pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder) {
+pub async fn run(
+    trial: &Trial,
+    inputs: &TrialInputs,
+    ctx: &SuiteContext,
+    recorder: &mut PhaseRecorder,
+) {
     let chart = &trial.chart;
     let config = &ctx.config;
-    let default_settings = ChartSettings::default();
     // An invalid ci/harness.yaml is reported once for every suite by `run_trial`;
-    // the checks go on with the defaults.
-    let settings = chart.settings.as_ref().unwrap_or(&default_settings);
-    // The trial's timeout also bounds each process the suite starts.
-    let timeout = ctx.trial_timeout(trial);
-    let kube_version = ctx.kube_versions(trial).remove(0);
+    // the checks go on with the defaults the inputs hold then.
+    let settings = &inputs.settings;
+    let timeout = inputs.timeout;
     let case_file = trial.case.values_file.as_deref();
     let shown = |file: &str| chart.rel_dir.join(file);
 
@@ -88,10 +90,16 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         };
         let passed = recorder
             .run(phase::CHART_YAML, async {
-                check_chart_yaml(&chart.dir, &chart.rel_dir, &chart.name, options)
+                check_chart_yaml(
+                    chart.chart_file.get(),
+                    &chart.dir,
+                    &chart.rel_dir,
+                    &chart.name,
+                    options,
+                )
             })
             .await;
-        if ChartFile::read(&chart.dir).is_err() {
+        if chart.chart_file.get().is_err() {
             unreadable.insert(shown("Chart.yaml"));
         }
         passed
@@ -105,7 +113,7 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
     } else {
         recorder
             .run(phase::DEPENDENCIES, async {
-                check_dependencies(&chart.dir, &chart.rel_dir)
+                check_dependencies(chart.chart_file.get(), &chart.dir, &chart.rel_dir)
             })
             .await;
     }
@@ -136,15 +144,15 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
 
     if config.check_version_increment {
         recorder
-            .run(
-                phase::VERSION_INCREMENT,
-                crate::changed::check_version_increment(
-                    &ctx.repo_root,
-                    config,
-                    chart,
-                    &ctx.tools.git,
-                ),
-            )
+            .run(phase::VERSION_INCREMENT, async {
+                let changes = ctx
+                    .shared
+                    .changes
+                    .get(&ctx.repo_root, config, &ctx.tools.git)
+                    .await;
+                check_version_increment(&ctx.repo_root, config, chart, &ctx.tools.git, changes)
+                    .await
+            })
             .await;
     } else {
         recorder.not_run(phase::VERSION_INCREMENT, "check-version-increment is off");
@@ -154,15 +162,7 @@ pub async fn run(trial: &Trial, ctx: &SuiteContext, recorder: &mut PhaseRecorder
         recorder
             .run(
                 phase::HELM_LINT,
-                lint_case(
-                    &ctx.tools.helm,
-                    config,
-                    chart,
-                    case_file,
-                    settings,
-                    &kube_version,
-                    timeout,
-                ),
+                lint_case(&ctx.tools.helm, config, trial, inputs),
             )
             .await;
     } else {

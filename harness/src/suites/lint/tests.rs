@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::config::HarnessConfig;
+use crate::config::{ChartSettings, HarnessConfig};
 use crate::discovery::{Case, Chart};
 use crate::plan::{Suite, TrialId};
 use crate::suites::{PhaseRecord, PhaseStatus};
@@ -39,6 +39,7 @@ fn context(chart: &TestChart, config: HarnessConfig) -> SuiteContext {
         snapshot_mode: crate::suites::SnapshotMode::Check,
         cluster: None,
         claims: Default::default(),
+        shared: Default::default(),
     }
 }
 
@@ -61,6 +62,7 @@ fn trial(chart: &TestChart, case: &str, settings: Result<ChartSettings, String>)
             rel_dir: chart.rel_dir().to_path_buf(),
             cases: vec![case.clone()],
             settings,
+            chart_file: crate::chartfile::ChartYaml::of(chart.dir()),
         }),
         case,
         skipped: None,
@@ -69,7 +71,8 @@ fn trial(chart: &TestChart, case: &str, settings: Result<ChartSettings, String>)
 
 async fn phases(trial: &Trial, ctx: &SuiteContext) -> Vec<PhaseRecord> {
     let mut recorder = PhaseRecorder::new();
-    run(trial, ctx, &mut recorder).await;
+    let inputs = TrialInputs::prepare(trial, ctx).expect("the test's values can be written");
+    run(trial, &inputs, ctx, &mut recorder).await;
     recorder.into_phases()
 }
 
