@@ -5,11 +5,11 @@
 //!
 //! Prints figures; asserts nothing about speed, since these machines are noisy.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/testing/mod.rs"]
+mod testing;
 
-use common::TempRepo;
 use std::time::Instant;
+use testing::TempRepo;
 
 use chart_harness::cluster::{
     AnyProvider, ClusterLease, ClusterProvider, ClusterRequest, ExistingProvider, LocalBinaries,
@@ -24,7 +24,7 @@ const CHARTS: usize = 10;
 
 fn main() {
     let runtime = run::runtime().unwrap();
-    let workspace = common::workspace_root();
+    let workspace = testing::workspace_root();
     let repo = generate();
     let session = Session::open(repo.root()).unwrap();
     let trials = session.plan(&session.charts, &[Suite::Integration]);

@@ -4,11 +4,11 @@
 //!
 //! Prints figures; asserts nothing about speed, since these machines are noisy.
 
-#[path = "../tests/common/mod.rs"]
-mod common;
+#[path = "../tests/testing/mod.rs"]
+mod testing;
 
-use common::TempRepo;
 use std::time::{Duration, Instant};
+use testing::TempRepo;
 
 use chart_harness::plan::Suite;
 use chart_harness::run::{self, Run, RunOptions};

@@ -1,12 +1,12 @@
 //! Bad input gets a clear error: no panic, no hang, no partial report.
 
-mod common;
+mod testing;
 
 use std::time::{Duration, Instant};
 
 use chart_harness::plan::Suite;
 use chart_harness::session::Session;
-use common::TempRepo;
+use testing::TempRepo;
 
 fn open_error(repo: &TempRepo) -> String {
     match Session::open(repo.root()) {

@@ -1,14 +1,14 @@
 //! Every check the harness makes is proven by a broken fixture: each chart in
 //! `fixtures/broken/` fails exactly the phases it targets, with its message pinned.
 
-mod common;
+mod testing;
 
 use std::collections::BTreeSet;
 
 use chart_harness::plan::Suite;
 use chart_harness::suites::{PhaseStatus, TrialOutcome};
-use common::TempRepo;
 use rstest::rstest;
+use testing::TempRepo;
 
 /// The suites that need no cluster.
 const STATIC_SUITES: &[Suite] = &[Suite::Lint, Suite::Template];

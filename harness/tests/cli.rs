@@ -1,11 +1,11 @@
 //! The binary end to end: exit codes, output, and the report files.
 
-mod common;
+mod testing;
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::TempRepo;
+use testing::TempRepo;
 
 fn chart_harness(repo: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chart-harness"))

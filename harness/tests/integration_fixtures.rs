@@ -2,13 +2,13 @@
 //! fixture is caught in the phase it targets, with its message pinned, and diagnostics
 //! are collected for failures only.
 
-mod common;
+mod testing;
 
 use std::collections::BTreeSet;
 
 use chart_harness::plan::Suite;
 use chart_harness::suites::{PhaseStatus, TrialOutcome};
-use common::TempRepo;
+use testing::TempRepo;
 
 /// Fixture, the phase it fails, and whether diagnostics are collected: they are for a
 /// failure while the release is installed; leftovers are only found after uninstall,

@@ -3,7 +3,7 @@
 //! binding, and teardown on every way out. A cluster test that finds no binaries fails
 //! with the command that installs them; it is never skipped.
 
-mod common;
+mod testing;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use chart_harness::cluster::{
     LocalProvider, unique_name,
 };
 use chart_harness::tools::process::{self, ProcessSpec};
-use common::processes_mentioning;
+use testing::processes_mentioning;
 
 /// Real-cluster tests run side by side (which also proves parallel clusters do not
 /// collide), except the one that tears down every cluster of the process.

@@ -6,7 +6,7 @@
 //! Each test starts its own cluster, so they can run in parallel and in separate
 //! processes (nextest) alike.
 
-mod common;
+mod testing;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -24,15 +24,15 @@ use chart_harness::run::{ClusterChoice, Run, RunOptions};
 use chart_harness::session::Session;
 use chart_harness::suites::{PhaseRecord, PhaseStatus, TrialOutcome};
 use chart_harness::tools::{Helm, HelmMajor, Toolbox};
-use common::TempRepo;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, ServiceAccount};
 use kube::api::{Api, ListParams, PostParams};
+use testing::TempRepo;
 
 /// A fresh local cluster for one test; `kwok_configs` are handed to kwokctl with the
 /// pinned stages (kwokctl merges every `--config`).
 fn local_lease(name_prefix: &str, kwok_configs: &[PathBuf]) -> ClusterLease {
-    let mut provider = common::local_provider();
+    let mut provider = testing::local_provider();
     provider
         .binaries
         .stages
@@ -315,7 +315,7 @@ struct Bench {
 
 impl Bench {
     async fn start(name_prefix: &str, kwok_configs: &[PathBuf], major: HelmMajor) -> Bench {
-        let root = common::workspace_root();
+        let root = testing::workspace_root();
         let helm_home = tempfile::tempdir().unwrap();
         let helm = Toolbox::resolve(&root, major, helm_home.path())
             .await

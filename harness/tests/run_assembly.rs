@@ -3,7 +3,7 @@
 //! out, cancelled, skipped or not run, in the summary line, the JSON report and JUnit
 //! alike).
 
-mod common;
+mod testing;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -17,7 +17,7 @@ use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
 use chart_harness::runner::Interruption;
 use chart_harness::session::Session;
 use chart_harness::suites::TrialStatus;
-use common::TempRepo;
+use testing::TempRepo;
 use tokio::sync::watch;
 
 /// Signals when the first trial that ran has finished (skipped trials finish at once).

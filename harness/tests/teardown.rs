@@ -2,14 +2,14 @@
 //! no cluster, no kubeconfig and no kwokctl work directory behind (the namespaces went
 //! with the cluster).
 
-mod common;
+mod testing;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TempRepo, processes_mentioning};
+use testing::{TempRepo, processes_mentioning};
 
 /// The harness's temporary cluster files in the temp directory.
 fn cluster_files() -> BTreeSet<PathBuf> {

@@ -3,11 +3,11 @@
 //!
 //! Its own test binary: it points TMPDIR somewhere unwritable for the whole process.
 
-mod common;
+mod testing;
 
 use chart_harness::plan::Suite;
 use chart_harness::suites::{INPUTS_PHASE, PhaseStatus};
-use common::TempRepo;
+use testing::TempRepo;
 
 #[test]
 fn unwritable_values_file_fails_each_trial_once_in_its_values_phase() {

@@ -117,7 +117,7 @@ mod tests {
     use chrono::DateTime;
     use serde_json::{Value, json};
 
-    use super::super::test_support::{feed, interrupted_outcomes, sample_events, sample_outcomes};
+    use super::super::testing::{feed, interrupted_outcomes, sample_events, sample_outcomes};
     use super::*;
     use crate::suites::TrialStatus;
 

@@ -143,7 +143,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use super::super::test_support::{did_not_run, feed, id, interrupted_outcomes, sample_events};
+    use super::super::testing::{did_not_run, feed, id, interrupted_outcomes, sample_events};
     use super::*;
 
     #[test]

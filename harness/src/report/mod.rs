@@ -8,7 +8,7 @@ mod junit;
 mod progress;
 mod summary;
 #[cfg(test)]
-mod test_support;
+mod testing;
 
 use std::fmt;
 use std::io::Write;
@@ -208,7 +208,7 @@ fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), ReportError> {
 mod tests {
     use rstest::rstest;
 
-    use super::test_support::outcome;
+    use super::testing::outcome;
     use super::*;
     use crate::plan::Suite;
 

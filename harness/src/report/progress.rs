@@ -335,7 +335,7 @@ impl LiveDisplay {
 mod tests {
     use rstest::rstest;
 
-    use super::super::test_support::{SharedBuffer, failing_lint, feed, sample_events};
+    use super::super::testing::{SharedBuffer, failing_lint, feed, sample_events};
     use super::*;
     use crate::problem::Problem;
     use crate::suites::PhaseStatus;

@@ -223,7 +223,7 @@ fn failure_line(outcome: &TrialOutcome) -> String {
 mod tests {
     use std::sync::Arc;
 
-    use super::super::test_support::{
+    use super::super::testing::{
         SharedBuffer, did_not_run, feed, id, interrupted_outcomes, passing_lint, planned_ids,
         sample_events,
     };
