@@ -5,44 +5,18 @@
 
 mod testing;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chart_harness::cluster::local::VOLUME_STORAGE_CLASS;
 use chart_harness::cluster::{
-    self, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, LocalBinaries,
-    LocalProvider, unique_name,
+    self, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, LocalProvider, unique_name,
 };
 use chart_harness::tools::process::{self, ProcessSpec};
-use testing::processes_mentioning;
+use testing::{local_provider, processes_mentioning};
 
 /// Real-cluster tests run side by side (which also proves parallel clusters do not
 /// collide), except the one that tears down every cluster of the process.
 static CLUSTER_TESTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
-/// The binaries for the real-cluster tests: `CHART_HARNESS_CLUSTER_BIN_DIR`, else
-/// the repository's `.tools/bin`. Missing binaries fail the test (a cluster test that
-/// finds no cluster is a failure, not a skip), with the command that installs them.
-fn test_provider() -> LocalProvider {
-    let binaries = LocalBinaries::from_env().unwrap_or_else(|| {
-        let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        LocalBinaries::in_dir(&repo_root.join(".tools").join("bin"))
-    });
-    if let Err(error) = binaries.check() {
-        panic!("{error}");
-    }
-    LocalProvider {
-        binaries,
-        // The Kubernetes pin of ci/tools.toml, which the installed binaries report.
-        kube_version: format!(
-            "v{}",
-            chart_harness::tools::pinned_kube_version(
-                Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
-            )
-            .unwrap()
-        ),
-    }
-}
 
 async fn kubectl(provider: &LocalProvider, handle: &ClusterHandle, args: &[&str]) -> String {
     let spec = ProcessSpec::new(&provider.binaries.kubectl, Duration::from_secs(90))
@@ -64,7 +38,7 @@ fn request(prefix: &str) -> ClusterRequest {
 async fn local_control_plane_runs_workloads_and_leaves_nothing_behind() {
     let _shared = CLUSTER_TESTS.read().await;
     use std::os::unix::fs::PermissionsExt;
-    let provider = test_provider();
+    let provider = local_provider();
     let handle = provider.acquire(&request("ch-test-local")).await.unwrap();
     let name = handle.name().to_string();
     let kubeconfig = handle.kubeconfig().to_path_buf();
@@ -234,7 +208,7 @@ async fn local_control_plane_runs_workloads_and_leaves_nothing_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_local_handle_still_tears_down() {
     let _shared = CLUSTER_TESTS.read().await;
-    let provider = test_provider();
+    let provider = local_provider();
     let handle = provider
         .acquire(&ClusterRequest {
             nodes: 0,
@@ -257,7 +231,7 @@ async fn a_dropped_local_handle_still_tears_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_start_cleans_up_before_reporting() {
     let _shared = CLUSTER_TESTS.read().await;
-    let mut provider = test_provider();
+    let mut provider = local_provider();
     // The binaries report their real version; a different pin must be refused, the
     // way a kube-apiserver built without version ldflags (v0.0.0) is.
     provider.kube_version = "v1.0.0".to_string();
@@ -283,7 +257,7 @@ async fn a_failed_start_cleans_up_before_reporting() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_that_exits_fails_fast_with_its_log() {
     let _shared = CLUSTER_TESTS.read().await;
-    let mut provider = test_provider();
+    let mut provider = local_provider();
     // A real binary that cannot serve as the API server: the scheduler rejects the
     // API server's flags and exits.
     provider.binaries.kube_apiserver = provider.binaries.kube_scheduler.clone();
@@ -320,7 +294,7 @@ async fn a_component_that_exits_fails_fast_with_its_log() {
 async fn teardown_all_removes_clusters_whose_handles_are_still_held() {
     // teardown_all would also remove the clusters of tests running beside this one.
     let _alone = CLUSTER_TESTS.write().await;
-    let provider = test_provider();
+    let provider = local_provider();
     let handle = provider
         .acquire(&ClusterRequest {
             nodes: 0,
