@@ -496,6 +496,10 @@ async fn jobs_run_to_completion_and_a_stuck_job_times_out_by_name() {
         .await
         .value
         .unwrap();
+    // A trial's namespace is handed over with its `default` ServiceAccount, so the
+    // dry-run and install never race the controller that creates it.
+    let accounts: Api<ServiceAccount> = Api::namespaced(bench.kube.client(), namespace.name());
+    assert!(accounts.get_opt("default").await.unwrap().is_some());
     let mut release = bench.release(&chart, namespace.name(), "message");
 
     let run = release.run_job(&job("backup", None)).await.value.unwrap();

@@ -385,6 +385,15 @@ pub fn gone<K: kube::Resource>(uid: Option<String>) -> impl Fn(Option<&K>) -> Re
     }
 }
 
+/// Created: an object of that name exists (a controller made it, for example a new
+/// namespace's `default` ServiceAccount).
+pub fn exists<K>(object: Option<&K>) -> Readiness {
+    match object {
+        Some(_) => Readiness::Ready,
+        None => Readiness::Pending("not created yet".into()),
+    }
+}
+
 /// A CRD is usable once the API server reports it Established (its kind is served).
 pub fn crd_established(crd: Option<&CustomResourceDefinition>) -> Readiness {
     let established = crd
@@ -758,6 +767,16 @@ mod tests {
     #[case::absent(None, false)]
     fn crds(#[case] object: Option<CustomResourceDefinition>, #[case] ready: bool) {
         assert_eq!(crd_established(object.as_ref()).is_ready(), ready);
+    }
+
+    #[rstest]
+    #[case::created(Some(k8s_openapi::api::core::v1::ServiceAccount::default()), true)]
+    #[case::not_yet(None, false)]
+    fn service_accounts(
+        #[case] object: Option<k8s_openapi::api::core::v1::ServiceAccount>,
+        #[case] ready: bool,
+    ) {
+        assert_eq!(exists(object.as_ref()).is_ready(), ready);
     }
 
     fn pod_with_uid(uid: &str) -> Pod {

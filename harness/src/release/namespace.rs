@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kube::api::{Api, DeleteParams};
 
 use super::{CLEANUP_TIMEOUT, Timed, timed};
-use crate::k8s::{self, Kube, KubeError, naming};
+use crate::k8s::{self, Kube, KubeError, Settlement, WaitPolicy, naming, readiness};
 use crate::problem::Problem;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +17,14 @@ pub enum NamespaceError {
     Create {
         namespace: String,
         source: KubeError,
+    },
+    #[error(
+        "namespace {namespace} got no `default` ServiceAccount within {timeout:?} ({reason}); the controller-manager's serviceaccount controller creates it: check that the controller-manager runs"
+    )]
+    NoDefaultServiceAccount {
+        namespace: String,
+        timeout: Duration,
+        reason: String,
     },
     #[error(
         "namespace {namespace} was still terminating after {timeout:?}; an object with a finalizer nobody removes blocks it (see its status.conditions)"
@@ -35,6 +43,9 @@ impl From<NamespaceError> for Problem {
     }
 }
 
+/// How long a new namespace's `default` ServiceAccount may take to appear.
+const DEFAULT_SERVICE_ACCOUNT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The trial's namespace; [`TrialNamespace::delete`] removes it and waits until it is
 /// gone, and dropping it undeleted deletes it in the background.
 pub struct TrialNamespace {
@@ -44,7 +55,7 @@ pub struct TrialNamespace {
 
 impl TrialNamespace {
     /// Creates `<chart>-<case>-<random>`, labelled with the run id so a run's leftovers
-    /// can be found.
+    /// can be found, and waits for its `default` ServiceAccount.
     pub async fn create(
         kube: &Kube,
         chart: &str,
@@ -54,15 +65,30 @@ impl TrialNamespace {
             let name = naming::namespace_name(chart, case, &naming::random_suffix(5));
             let labels =
                 BTreeMap::from([(naming::RUN_LABEL.to_string(), naming::run_id().to_string())]);
-            match kube.create_namespace(&name, labels).await {
-                Ok(()) => Ok(TrialNamespace {
-                    guard: NamespaceGuard::new(kube.client(), name.clone()),
-                    name,
-                }),
-                Err(source) => Err(NamespaceError::Create {
+            if let Err(source) = kube.create_namespace(&name, labels).await {
+                return Err(NamespaceError::Create {
                     namespace: name,
                     source,
-                }),
+                });
+            }
+            let namespace = TrialNamespace {
+                guard: NamespaceGuard::new(kube.client(), name.clone()),
+                name,
+            };
+            // Pods that name no ServiceAccount get `default`, which a controller creates a
+            // moment after the namespace: a dry-run or install before then is refused
+            // with `serviceaccount "default" not found`.
+            let accounts: Api<ServiceAccount> = Api::namespaced(kube.client(), &namespace.name);
+            let policy = WaitPolicy::within(DEFAULT_SERVICE_ACCOUNT_TIMEOUT);
+            match k8s::await_condition(&accounts, "default", policy, readiness::exists).await {
+                Settlement::Ready => Ok(namespace),
+                Settlement::Failed(reason) | Settlement::TimedOut(reason) => {
+                    Err(NamespaceError::NoDefaultServiceAccount {
+                        namespace: namespace.name.clone(),
+                        timeout: DEFAULT_SERVICE_ACCOUNT_TIMEOUT,
+                        reason,
+                    })
+                }
             }
         })
         .await
