@@ -165,6 +165,43 @@ async fn the_web_fixture_installs_becomes_ready_passes_its_test_and_leaves_nothi
     }
 }
 
+/// Most charts' test hooks are bare Pods, not Jobs: on the local control plane they
+/// complete (our kwok stage), and the report says their command did not run. Only kind
+/// proves the command's exit code decides the verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_pod_test_hook_completes_and_the_report_says_its_command_did_not_run() {
+    let repo = temp_repo(
+        &[],
+        &[(
+            "pod-hook",
+            &[
+                (
+                    "Chart.yaml",
+                    "apiVersion: v2\nname: pod-hook\nversion: 0.1.0\n",
+                ),
+                (
+                    "templates/config.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: hello\n",
+                ),
+                (
+                    "templates/tests/test-greeting.yaml",
+                    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n  containers:\n    - name: check\n      image: busybox:1.36\n      command: [\"sh\", \"-c\", \"exit 0\"]\n",
+                ),
+            ],
+        )],
+    );
+    let outcomes = run_all(repo.root()).await;
+    assert_eq!(outcomes.len(), 1);
+    let outcome = &outcomes[0];
+    assert!(outcome.passed(), "{}", outcome.failure_message());
+    assert_eq!(phase(outcome, "helm-test").status, PhaseStatus::Passed);
+    assert!(
+        matches!(phase(outcome, "helm-test-logs").status, PhaseStatus::NotRun(ref why) if why.contains("commands did not run")),
+        "{:?}",
+        phase(outcome, "helm-test-logs").status
+    );
+}
+
 const CM_CHART: &str = "apiVersion: v2\nname: {NAME}\nversion: 0.1.0\n";
 
 /// The API server's rejections, a missing CRD, a workload that never becomes ready

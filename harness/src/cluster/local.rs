@@ -602,8 +602,55 @@ fn kwokctl_config() -> std::io::Result<String> {
     for (option, listener) in PORT_OPTIONS.iter().zip(&listeners) {
         config.push_str(&format!("  {option}: {}\n", listener.local_addr()?.port()));
     }
+    config.push_str(HELM_TEST_HOOK_STAGE);
     Ok(config)
 }
+
+/// kwok's own stages complete only pods a Job owns, but most charts' `helm test` hooks
+/// are bare Pods: without this stage they would run forever and every `helm test` would
+/// time out on the local control plane through no fault of the chart. It completes a
+/// running pod annotated as a test hook, as if its command had exited 0; the command
+/// never runs (the integration suite says so in its `helm-test` phase).
+const HELM_TEST_HOOK_STAGE: &str = r#"---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata:
+  name: chart-harness-helm-test-hook-complete
+spec:
+  resourceRef:
+    apiGroup: v1
+    kind: Pod
+  selector:
+    matchExpressions:
+    - key: '.metadata.deletionTimestamp'
+      operator: 'DoesNotExist'
+    - key: '.status.phase'
+      operator: 'In'
+      values: ['Running']
+    - key: '.metadata.annotations["helm.sh/hook"]'
+      operator: 'In'
+      values: ['test', 'test-success']
+    - key: '.metadata.ownerReferences'
+      operator: 'DoesNotExist'
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated:
+            exitCode: 0
+            reason: Completed
+            startedAt: {{ $now | Quote }}
+            finishedAt: {{ $now | Quote }}
+      {{ end }}
+      phase: Succeeded
+"#;
 
 fn recorded_pids(dir: &Path) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -14,6 +14,10 @@ use crate::problem::Problem;
 /// What the output says instead of logs on the local control plane.
 pub const SIMULATED_LOGS: &str = "container logs are unavailable: pods are simulated on the local control plane (kwok), no container ran; the pod states above are what kwok reported";
 
+/// What the `helm-test` phase says on the local control plane, where kwok marks test
+/// hook pods completed without running their commands.
+pub const SIMULATED_TEST_HOOKS: &str = "the test hooks' commands did not run: pods are simulated on the local control plane (kwok), which marks test hook pods completed; helm test proved only that the hooks are valid and schedulable (use --cluster kind to run them)";
+
 const MAX_EVENTS: usize = 60;
 /// Most bytes of one section (events, pods, logs, helm's view) in the report.
 pub(crate) const MAX_SECTION: usize = 8000;

@@ -197,7 +197,7 @@ async fn exercise(
         Ok(HelmTestRun::Passed) => {
             recorder.record("helm-test", tested.elapsed, Vec::new());
             if release.pods_simulated() {
-                recorder.not_run("helm-test-logs", diagnostics::SIMULATED_LOGS);
+                recorder.not_run("helm-test-logs", diagnostics::SIMULATED_TEST_HOOKS);
             }
         }
         Err(error) => {
