@@ -889,12 +889,17 @@ mod tests {
         #[serde(rename_all = "camelCase")]
         struct Config {
             kind: String,
+            #[serde(default)]
             options: std::collections::BTreeMap<String, u16>,
         }
-        let first: Config =
-            crate::yaml::parse_str(&kwokctl_config().unwrap(), Path::new("a")).unwrap();
-        let second: Config =
-            crate::yaml::parse_str(&kwokctl_config().unwrap(), Path::new("b")).unwrap();
+        // The file also carries our Stage documents; the options are in the first one.
+        let parse = |label: &str| -> Config {
+            let documents: Vec<Config> =
+                crate::yaml::parse_multi(&kwokctl_config().unwrap(), Path::new(label)).unwrap();
+            assert_eq!(documents[1].kind, "Stage");
+            documents.into_iter().next().unwrap()
+        };
+        let (first, second) = (parse("a"), parse("b"));
         assert_eq!(first.kind, "KwokctlConfiguration");
         assert_eq!(first.options.len(), 6);
         let first_ports: std::collections::BTreeSet<u16> =
