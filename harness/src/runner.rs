@@ -67,6 +67,7 @@ pub async fn run(
                 .expect("the semaphore is never closed");
             let _ = events.send(Event::TrialStarted {
                 id: trial.id.clone(),
+                at: Instant::now(),
             });
             run_with_timeout(&trial, &ctx).await
         });
@@ -82,7 +83,7 @@ pub async fn run(
             // first keeps every reporter's view in order.
             biased;
             Some(event) = received.recv() => {
-                if let Event::TrialStarted { id } = &event {
+                if let Event::TrialStarted { id, .. } = &event {
                     started_ids.insert(id.clone());
                 }
                 emit(reporters, &event)?;
@@ -103,7 +104,7 @@ pub async fn run(
     }
     // Trials aborted right after they started may have left their start unread.
     while let Ok(event) = received.try_recv() {
-        if let Event::TrialStarted { id } = &event {
+        if let Event::TrialStarted { id, .. } = &event {
             started_ids.insert(id.clone());
         }
         emit(reporters, &event)?;

@@ -1,9 +1,10 @@
 //! JUnit XML, the format every CI system can show: one testsuite per suite, one
 //! testcase per trial named `chart::case`, with the phase timings in system-out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
@@ -17,34 +18,60 @@ use crate::suites::{PhaseStatus, TrialOutcome, TrialStatus};
 /// `failures` (failed and timed out) + `skipped`.
 pub struct JunitReporter {
     path: PathBuf,
+    /// When each trial started. Suites run side by side, so a suite's time is the wall
+    /// time from its first trial's start to its last trial's end, not the sum of its
+    /// trials.
+    starts: HashMap<TrialId, Instant>,
+    spans: BTreeMap<Suite, (Instant, Instant)>,
 }
 
 impl JunitReporter {
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        JunitReporter { path: path.into() }
+        JunitReporter {
+            path: path.into(),
+            starts: HashMap::new(),
+            spans: BTreeMap::new(),
+        }
+    }
+
+    fn suite_times(&self) -> BTreeMap<Suite, Duration> {
+        self.spans
+            .iter()
+            .map(|(suite, (first_start, last_end))| (*suite, *last_end - *first_start))
+            .collect()
     }
 }
 
 impl Reporter for JunitReporter {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
         match event {
+            Event::TrialStarted { id, at } => {
+                self.starts.insert(id.clone(), *at);
+            }
+            Event::TrialFinished { outcome } => {
+                // Skipped and not-run trials never started: they add no time.
+                if let Some(&start) = self.starts.get(&outcome.id) {
+                    let end = start + outcome.duration;
+                    let span = self.spans.entry(outcome.id.suite).or_insert((start, end));
+                    *span = (span.0.min(start), span.1.max(end));
+                }
+            }
             Event::RunFinished(summary) => {
-                let xml =
-                    build_report(summary)
-                        .to_string()
-                        .map_err(|source| ReportError::Junit {
-                            path: self.path.clone(),
-                            source,
-                        })?;
+                let xml = build_report(summary, &self.suite_times())
+                    .to_string()
+                    .map_err(|source| ReportError::Junit {
+                        path: self.path.clone(),
+                        source,
+                    })?;
                 write_atomically(&self.path, xml.as_bytes())?;
             }
-            Event::RunStarted(_) | Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}
+            Event::RunStarted(_) => {}
         }
         Ok(())
     }
 }
 
-fn build_report(summary: &RunSummary) -> Report {
+fn build_report(summary: &RunSummary, suite_times: &BTreeMap<Suite, Duration>) -> Report {
     let mut suites: BTreeMap<Suite, TestSuite> = BTreeMap::new();
     fn suite_for(suites: &mut BTreeMap<Suite, TestSuite>, suite: Suite) -> &mut TestSuite {
         suites
@@ -57,11 +84,8 @@ fn build_report(summary: &RunSummary) -> Report {
 
     let mut report = Report::new("chart-harness");
     report.set_time(summary.elapsed);
-    for mut suite in suites.into_values() {
-        // Trials of a suite run in parallel with other suites, so a suite has no wall
-        // time of its own; the sum of its trials is what it cost.
-        let suite_time = suite.test_cases.iter().filter_map(|case| case.time).sum();
-        suite.set_time(suite_time);
+    for (name, mut suite) in suites {
+        suite.set_time(suite_times.get(&name).copied().unwrap_or_default());
         report.add_test_suite(suite);
     }
     report
@@ -170,7 +194,7 @@ mod tests {
             interrupted: true,
             cluster: None,
         };
-        let report = build_report(&summary);
+        let report = build_report(&summary, &BTreeMap::new());
         let cases: Vec<(&str, Option<&str>)> = report
             .test_suites
             .iter()
@@ -217,7 +241,7 @@ mod tests {
             interrupted: false,
             cluster: None,
         };
-        let report = build_report(&summary);
+        let report = build_report(&summary, &BTreeMap::new());
         assert_eq!(report.failures, 0);
         assert!(matches!(
             &report.test_suites[0].test_cases[0].status,

@@ -14,7 +14,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -30,8 +30,14 @@ use crate::suites::{TrialOutcome, TrialStatus};
 #[derive(Clone, Debug)]
 pub enum Event {
     RunStarted(RunInfo),
-    TrialStarted { id: TrialId },
-    TrialFinished { outcome: Arc<TrialOutcome> },
+    /// `at`: when the trial got its slot and began, so reporters can place it in time.
+    TrialStarted {
+        id: TrialId,
+        at: Instant,
+    },
+    TrialFinished {
+        outcome: Arc<TrialOutcome>,
+    },
     RunFinished(RunSummary),
 }
 

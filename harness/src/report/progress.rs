@@ -141,7 +141,7 @@ impl PlainLines {
                     }
                 }
             }
-            Event::TrialStarted { id } => {
+            Event::TrialStarted { id, .. } => {
                 let _ = writeln!(text, "START {id}");
             }
             Event::TrialFinished { outcome } => self.finished(outcome, &mut text),
@@ -277,7 +277,7 @@ impl LiveDisplay {
                     self.multi.println(format!("WARN  {warning}"))?;
                 }
             }
-            Event::TrialStarted { id } => {
+            Event::TrialStarted { id, .. } => {
                 let spinner = self.multi.add(
                     ProgressBar::new_spinner()
                         .with_style(

@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Event, Reporter, RunInfo, RunSummary};
 use crate::plan::{Suite, TrialId};
@@ -190,20 +190,24 @@ pub fn sample_info() -> RunInfo {
 pub fn sample_events() -> Vec<Event> {
     let [web_lint, db_lint, web_template, db_template]: [Arc<TrialOutcome>; 4] =
         sample_outcomes().try_into().expect("four outcomes");
-    let started = |outcome: &Arc<TrialOutcome>| Event::TrialStarted {
-        id: outcome.id.clone(),
-    };
+    // Two jobs: each template trial takes the slot its lint trial left.
+    let run_start = Instant::now();
+    let started =
+        |outcome: &Arc<TrialOutcome>, after: Option<&Arc<TrialOutcome>>| Event::TrialStarted {
+            id: outcome.id.clone(),
+            at: run_start + after.map_or(Duration::ZERO, |previous| previous.duration),
+        };
     let finished = |outcome: &Arc<TrialOutcome>| Event::TrialFinished {
         outcome: Arc::clone(outcome),
     };
     vec![
         Event::RunStarted(sample_info()),
-        started(&web_lint),
-        started(&db_lint),
+        started(&web_lint, None),
+        started(&db_lint, None),
         finished(&web_lint),
-        started(&web_template),
+        started(&web_template, Some(&web_lint)),
         finished(&db_lint),
-        started(&db_template),
+        started(&db_template, Some(&db_lint)),
         finished(&web_template),
         finished(&db_template),
         Event::RunFinished(RunSummary {
