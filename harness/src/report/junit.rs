@@ -147,6 +147,7 @@ fn phase_timings(outcome: &TrialOutcome) -> String {
             PhaseStatus::Passed => ("passed", None),
             PhaseStatus::Failed => ("failed", None),
             PhaseStatus::NotRun(reason) => ("not run", Some(reason)),
+            PhaseStatus::Context => ("context", None),
         };
         let _ = write!(
             out,

@@ -224,10 +224,12 @@ mod tests {
     use std::sync::Arc;
 
     use super::super::testing::{
-        SharedBuffer, did_not_run, feed, id, interrupted_outcomes, passing_lint, planned_ids,
-        sample_events,
+        SharedBuffer, did_not_run, feed, id, interrupted_outcomes, outcome, passing_lint, phase,
+        planned_ids, sample_events,
     };
     use super::*;
+    use crate::problem::Problem;
+    use crate::suites::{PhaseRecord, PhaseStatus};
 
     #[test]
     fn summary_shows_charts_failures_and_the_verdict_last() {
@@ -281,6 +283,45 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().last(), Some("1 passed, 0 failed, 1 skipped"));
+    }
+
+    #[test]
+    fn diagnostics_are_shown_as_context_not_as_a_failed_check() {
+        let mut failed = outcome(
+            id(Suite::Integration, "web", "default"),
+            TrialStatus::Failed,
+            3_000,
+            vec![phase(
+                "ready:Deployment/web",
+                2_000,
+                vec![Problem::new("0 of 1 replicas ready")],
+            )],
+        );
+        failed.phases.push(PhaseRecord {
+            name: "diagnostics".into(),
+            status: PhaseStatus::Context,
+            duration: Duration::from_millis(300),
+            problems: vec![Problem::new("events: FailedScheduling 0/1 nodes available")],
+        });
+        let summary = RunSummary {
+            outcomes: vec![Arc::new(failed.clone())],
+            elapsed: Duration::from_secs(3),
+            interrupted: false,
+            cluster: None,
+        };
+        let text = render(&[failed.id.clone()], &summary);
+        let line = failure_line(&failed);
+        assert!(
+            line.ends_with("failed checks: ready:Deployment/web"),
+            "{line}"
+        );
+        assert!(text.contains(&line), "{text}");
+        let message = failed.failure_message();
+        assert!(message.contains("failed with 1 problem"), "{message}");
+        assert!(
+            message.contains("  [diagnostics] events: FailedScheduling"),
+            "{message}"
+        );
     }
 
     #[test]

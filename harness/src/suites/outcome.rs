@@ -21,6 +21,9 @@ pub enum PhaseStatus {
     /// The phase could not run meaningfully, for example because an earlier phase
     /// found the files it reads malformed. Not a failure by itself.
     NotRun(String),
+    /// What was collected to explain another phase's failure (diagnostics): shown with
+    /// the failure, never a failed check by itself.
+    Context,
 }
 
 /// A finished phase.
@@ -131,6 +134,15 @@ impl TrialOutcome {
                 let _ = writeln!(out, "  [{}] {problem}", phase.name);
             }
         }
+        for phase in self
+            .phases
+            .iter()
+            .filter(|p| p.status == PhaseStatus::Context)
+        {
+            for note in &phase.problems {
+                let _ = writeln!(out, "  [{}] {note}", phase.name);
+            }
+        }
         out
     }
 }
@@ -175,6 +187,16 @@ impl PhaseRecorder {
             problems,
         });
         passed
+    }
+
+    /// Records what was collected to explain a failure (see [`PhaseStatus::Context`]).
+    pub fn context(&mut self, name: &str, duration: Duration, notes: Vec<Problem>) {
+        self.phases.push(PhaseRecord {
+            name: name.to_string(),
+            status: PhaseStatus::Context,
+            duration,
+            problems: notes,
+        });
     }
 
     pub fn not_run(&mut self, name: &str, reason: impl Into<String>) {

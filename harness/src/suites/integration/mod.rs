@@ -66,7 +66,7 @@ pub async fn run(
     exercise(&release, trial, inputs, ctx, &mut state, recorder).await;
     if recorder.has_failures() {
         let diagnosed = release.diagnose(state.install_attempted).await;
-        recorder.record("diagnostics", diagnosed.elapsed, diagnosed.value);
+        recorder.context("diagnostics", diagnosed.elapsed, diagnosed.value);
     }
     clean_up(&release, namespace, &state, recorder).await;
 }

@@ -84,6 +84,7 @@ fn summary(phases: &[PhaseRecord]) -> Vec<(String, String, usize)> {
                 PhaseStatus::Passed => "passed".to_string(),
                 PhaseStatus::Failed => "failed".to_string(),
                 PhaseStatus::NotRun(reason) => format!("not run: {reason}"),
+                PhaseStatus::Context => "context".to_string(),
             };
             (phase.name.clone(), status, phase.problems.len())
         })
