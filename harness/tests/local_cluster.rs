@@ -228,6 +228,76 @@ async fn a_dropped_local_handle_still_tears_down() {
     );
 }
 
+/// The listening TCP sockets of processes `pids`, as `(local address in /proc's hex
+/// form, pid)`: the socket inodes each process holds open, looked up in
+/// /proc/net/tcp and tcp6 among the sockets in state LISTEN (0A).
+fn listening_sockets(pids: &[i32]) -> Vec<(String, i32)> {
+    let mut inodes = std::collections::HashMap::new();
+    for &pid in pids {
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        for fd in fds.filter_map(Result::ok) {
+            let Ok(target) = std::fs::read_link(fd.path()) else {
+                continue;
+            };
+            let target = target.to_string_lossy().into_owned();
+            if let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+            {
+                inodes.insert(inode.to_string(), pid);
+            }
+        }
+    }
+    let mut listening = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let text = std::fs::read_to_string(table).unwrap();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (fields[1], fields[3], fields[9]);
+            if state == "0A"
+                && let Some(&pid) = inodes.get(inode)
+            {
+                listening.push((local.to_string(), pid));
+            }
+        }
+    }
+    listening
+}
+
+/// etcd (unauthenticated), the API server, the controllers and kwok listen on loopback
+/// only, so a cluster under test is never reachable from the network.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_component_listens_on_loopback_only() {
+    let _shared = CLUSTER_TESTS.read().await;
+    let provider = local_provider();
+    let handle = provider
+        .acquire(&ClusterRequest {
+            nodes: 0,
+            ..request("ch-test-loopback")
+        })
+        .await
+        .unwrap();
+    let pids: Vec<i32> = processes_mentioning(handle.name())
+        .into_iter()
+        .map(|(pid, _)| pid)
+        .collect();
+    let listening = listening_sockets(&pids);
+    handle.teardown().await.unwrap();
+    // 127.0.0.1 and ::1 as /proc/net writes them (little-endian words).
+    const LOOPBACK: [&str; 2] = ["0100007F:", "00000000000000000000000001000000:"];
+    assert!(
+        listening.len() >= 5,
+        "etcd, apiserver, controller-manager, scheduler and kwok listen: {listening:?}"
+    );
+    let exposed: Vec<_> = listening
+        .iter()
+        .filter(|(local, _)| !LOOPBACK.iter().any(|prefix| local.starts_with(prefix)))
+        .collect();
+    assert!(exposed.is_empty(), "listening beyond loopback: {exposed:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_start_cleans_up_before_reporting() {
     let _shared = CLUSTER_TESTS.read().await;

@@ -602,6 +602,9 @@ fn kwokctl_config() -> std::io::Result<String> {
     for (option, listener) in PORT_OPTIONS.iter().zip(&listeners) {
         config.push_str(&format!("  {option}: {}\n", listener.local_addr()?.port()));
     }
+    // kwokctl binds every component to 0.0.0.0 by default: etcd without authentication
+    // would serve the cluster's Secrets to anyone on the network.
+    config.push_str("  bindAddress: 127.0.0.1\n");
     config.push_str(HELM_TEST_HOOK_STAGE);
     Ok(config)
 }
