@@ -254,31 +254,39 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 args.suites
             };
-            for trial in session.plan(&session.select(&args.charts)?, &suites) {
-                match &trial.skipped {
-                    Some(reason) => println!("{} (skipped: {reason})", trial.id),
-                    None => println!("{}", trial.id),
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            let trials = session.plan(&session.select(&args.charts)?, &suites);
+            print_lines(trials.iter().map(|trial| match &trial.skipped {
+                Some(reason) => format!("{} (skipped: {reason})", trial.id),
+                None => trial.id.to_string(),
+            }))
         }
         Command::ListChanged(args) => {
             let session = Session::open(&repo_root)?;
-            for name in changed_names(&session, args.since.as_deref()).await? {
-                println!("{name}");
-            }
-            Ok(ExitCode::SUCCESS)
+            print_lines(changed_names(&session, args.since.as_deref()).await?)
         }
         Command::Tools(ToolsCommand::Install(args)) => install_tools(&repo_root, args).await,
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
         Command::Cluster(ClusterCommand::Up { cluster }) => cluster_up(&repo_root, cluster).await,
         Command::Cluster(ClusterCommand::Down) => cluster_down(&repo_root).await,
-        Command::Suites => {
-            for suite in Suite::ALL {
-                println!("{suite}");
-            }
-            Ok(ExitCode::SUCCESS)
+        Command::Suites => print_lines(Suite::ALL.iter().map(Suite::to_string)),
+    }
+}
+
+/// Prints one line each. A reader that stops early (`chart-harness list | head -1`)
+/// closes the pipe: that ends the listing quietly, as a success, instead of panicking.
+fn print_lines(lines: impl IntoIterator<Item = String>) -> anyhow::Result<ExitCode> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        match writeln!(out, "{line}") {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => break,
+            Err(error) => return Err(error.into()),
         }
+    }
+    match out.flush() {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+        _ => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -191,6 +191,28 @@ fn changed_runs_only_the_changed_charts() {
     );
 }
 
+/// `chart-harness list | head -1`: the reader goes away, and listing ends quietly with
+/// success instead of panicking on the broken pipe.
+#[test]
+fn a_closed_pipe_ends_listing_quietly() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let (reader, writer) = std::io::pipe().unwrap();
+    // No reader is left once the child starts: its first write meets a broken pipe.
+    drop(reader);
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .arg("list")
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 #[test]
 fn suites_prints_the_registered_suites_for_ci() {
     let repo = TempRepo::new();
