@@ -232,7 +232,9 @@ pub fn main() -> ExitCode {
     match runtime.block_on(execute(cli)) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("chart-harness: {error:#}");
+            // Our errors already carry their causes in their messages; the alternate form
+            // would print every cause a second time.
+            eprintln!("chart-harness: {error}");
             ExitCode::from(2)
         }
     }

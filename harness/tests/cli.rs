@@ -191,6 +191,21 @@ fn changed_runs_only_the_changed_charts() {
     );
 }
 
+#[test]
+fn a_config_parse_error_is_printed_once() {
+    let repo = TempRepo::new();
+    std::fs::write(
+        repo.root().join("chart-harness.yaml"),
+        "chart-dirs: [charts\n",
+    )
+    .unwrap();
+    let output = chart_harness(repo.root(), &["lint"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.matches("unclosed bracket").count(), 1, "{stderr}");
+    assert!(stderr.contains("chart-harness.yaml:1"), "{stderr}");
+}
+
 /// `chart-harness list | head -1`: the reader goes away, and listing ends quietly with
 /// success instead of panicking on the broken pipe.
 #[test]
