@@ -16,7 +16,8 @@ use crate::suites::{TrialOutcome, TrialStatus};
 /// 2: `summary.total` became `listed`, `skipped` counts trials the plan skipped (no
 /// longer those an interrupt stopped, now `not_run`), and `trials` holds every listed
 /// trial, skipped and not-run ones with their `reason`.
-const FORMAT_VERSION: u32 = 2;
+/// 3: `run_id`, and `complete` (every listed trial has its verdict).
+const FORMAT_VERSION: u32 = 3;
 
 /// Writes the JSON report once, when the run finishes.
 pub struct JsonReporter {
@@ -44,6 +45,12 @@ impl JsonReporter {
 #[derive(Serialize)]
 struct JsonReport<'a> {
     version: u32,
+    /// The id the run's cluster objects are labelled with, to match a report to them.
+    run_id: &'a str,
+    /// True when the run was not interrupted, so every listed trial has its verdict.
+    /// The report is written once, at the end, and the previous one is removed when a
+    /// run starts: a run killed on the way leaves no report rather than a stale one.
+    complete: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     started_at: Option<&'a str>,
     elapsed_ms: f64,
@@ -65,6 +72,7 @@ impl Reporter for JsonReporter {
     fn handle(&mut self, event: &Event) -> Result<(), ReportError> {
         match event {
             Event::RunStarted(info) => {
+                super::remove_stale_report(&self.path)?;
                 self.started = Some(Started {
                     info: info.clone(),
                     at: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
@@ -83,6 +91,8 @@ impl JsonReporter {
         let planned = info.map(|info| info.trials.as_slice()).unwrap_or_default();
         let report = JsonReport {
             version: FORMAT_VERSION,
+            run_id: crate::k8s::naming::run_id(),
+            complete: !summary.interrupted,
             started_at: self.started.as_ref().map(|started| started.at.as_str()),
             elapsed_ms: (summary.elapsed.as_secs_f64() * 1_000_000.0).round() / 1000.0,
             interrupted: summary.interrupted,
@@ -130,12 +140,33 @@ mod tests {
     }
 
     #[test]
+    fn a_starting_run_removes_the_previous_report_before_any_trial_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, "{\"summary\": {\"passed\": 39}}").unwrap();
+        let mut reporter = JsonReporter::new(&path);
+        // The run starts, then dies before it finishes (SIGKILL): no stale verdict.
+        let events = sample_events();
+        feed(&mut reporter, &events[..1]);
+        assert!(!path.exists(), "the previous run's report is still there");
+        let junit = dir.path().join("junit.xml");
+        std::fs::write(&junit, "<testsuites tests=\"39\"/>").unwrap();
+        feed(&mut super::super::JunitReporter::new(&junit), &events[..1]);
+        assert!(
+            !junit.exists(),
+            "the previous run's JUnit report is still there"
+        );
+    }
+
+    #[test]
     fn json_report_records_the_run_and_every_trial() {
         let before = Utc::now();
         let report = written_report(&sample_events());
         let after = Utc::now();
 
-        assert_eq!(report["version"], 2);
+        assert_eq!(report["version"], 3);
+        assert_eq!(report["run_id"], crate::k8s::naming::run_id());
+        assert_eq!(report["complete"], true);
         let started_at = DateTime::parse_from_rfc3339(report["started_at"].as_str().unwrap())
             .unwrap()
             .with_timezone(&Utc);
@@ -227,6 +258,7 @@ mod tests {
         });
         let report = written_report(&events);
         assert_eq!(report["interrupted"], true);
+        assert_eq!(report["complete"], false);
         assert_eq!(
             report["summary"],
             json!({"listed": 4, "passed": 1, "failed": 0, "timed_out": 0, "cancelled": 1, "skipped": 0, "not_run": 2})

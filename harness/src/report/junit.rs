@@ -65,7 +65,7 @@ impl Reporter for JunitReporter {
                     })?;
                 write_atomically(&self.path, xml.as_bytes())?;
             }
-            Event::RunStarted(_) => {}
+            Event::RunStarted(_) => super::remove_stale_report(&self.path)?,
         }
         Ok(())
     }

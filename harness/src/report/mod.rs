@@ -189,6 +189,19 @@ fn seconds(duration: Duration) -> String {
 /// temporary file in the same directory, which is then renamed over `path`. The
 /// directory is created first, because the default report directory lives in `target/`,
 /// which `cargo clean` removes.
+/// Removes the previous run's report at `path` when a run starts, so a run that dies
+/// before it writes its own (SIGKILL, OOM) leaves no earlier verdict behind to be
+/// mistaken for its own.
+fn remove_stale_report(path: &Path) -> Result<(), ReportError> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(ReportError::Write {
+            path: path.to_path_buf(),
+            source: error,
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), ReportError> {
     let write_error = |source| ReportError::Write {
         path: path.to_path_buf(),
