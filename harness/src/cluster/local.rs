@@ -16,7 +16,7 @@ use super::{
 };
 use crate::tools::pins::ToolData;
 use crate::tools::process::{self, ProcessOutput, ProcessSpec};
-use crate::tools::{Pins, ToolError};
+use crate::tools::{Installed, Pins, ToolError};
 
 /// Directory holding all binaries of the local control plane, for tests and for users
 /// who built them elsewhere.
@@ -67,6 +67,29 @@ impl LocalBinaries {
             kube_controller_manager: dir.join("kube-controller-manager"),
             kube_scheduler: dir.join("kube-scheduler"),
             kubectl: dir.join("kubectl"),
+        }
+    }
+
+    /// Each binary and the stage files where `tools install` put them for this
+    /// repository: its `.tools`, else the machine-wide tool cache.
+    pub fn installed(installed: &Installed) -> Result<LocalBinaries, ToolError> {
+        Ok(LocalBinaries {
+            stages: pinned_stage_files(&installed.data_dir("kwok")?.join(ToolData::STAGES_DIR)),
+            kwokctl: installed.binary("kwokctl")?,
+            kwok: installed.binary("kwok")?,
+            etcd: installed.binary("etcd")?,
+            kube_apiserver: installed.binary("kube-apiserver")?,
+            kube_controller_manager: installed.binary("kube-controller-manager")?,
+            kube_scheduler: installed.binary("kube-scheduler")?,
+            kubectl: installed.binary("kubectl")?,
+        })
+    }
+
+    /// `CHART_HARNESS_CLUSTER_BIN_DIR` when set, else [`LocalBinaries::installed`].
+    pub fn find(repo_root: &Path) -> Result<LocalBinaries, ToolError> {
+        match LocalBinaries::from_env() {
+            Some(binaries) => Ok(binaries),
+            None => LocalBinaries::installed(&Installed::open(repo_root)?),
         }
     }
 

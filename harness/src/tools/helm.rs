@@ -30,6 +30,16 @@ impl HelmMajor {
         }
     }
 
+    /// The oldest release of this major the harness runs with. helm 3.10 is the oldest
+    /// the compatibility test builds and runs (`helm3-oldest` in `ci/tools.toml`);
+    /// every flag the harness passes exists in it. Any helm 4 works.
+    pub fn oldest_supported(self) -> semver::Version {
+        match self {
+            HelmMajor::V3 => semver::Version::new(3, 10, 0),
+            HelmMajor::V4 => semver::Version::new(4, 0, 0),
+        }
+    }
+
     /// The pinned tool of this major in `ci/tools.toml`.
     pub fn tool_name(self) -> &'static str {
         match self {
