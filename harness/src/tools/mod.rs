@@ -165,16 +165,26 @@ impl Toolbox {
             path: state_dir.to_path_buf(),
             source,
         })?;
+        let helm = Helm {
+            path: found.path.clone(),
+            version: found.version.clone(),
+            major,
+            home: state_dir.join(tool),
+            go_threads: None,
+        };
+        let warning = found.warning(tool).map(|warning| {
+            if helm.lint_takes_kube_version() {
+                warning
+            } else {
+                format!(
+                    "{warning}. helm before v3.14.0 has no `helm lint --kube-version`, so lint checks charts against helm's own default Kubernetes version"
+                )
+            }
+        });
         Ok(Toolbox {
-            warnings: found.warning(tool).into_iter().collect(),
+            warnings: warning.into_iter().collect(),
             helm_origin: found.origin,
-            helm: Helm {
-                path: found.path,
-                version: found.version,
-                major,
-                home: state_dir.join(tool),
-                go_threads: None,
-            },
+            helm,
             git: locate_git(env)?,
         })
     }
