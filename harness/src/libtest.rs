@@ -125,9 +125,16 @@ impl Shared {
                     jobs: Some(self.test_threads),
                     ..RunOptions::default()
                 };
-                runtime()
+                let run = runtime()
                     .block_on(Run::assemble(&self.session, self.planned.clone(), options))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                // Once per process, as the CLI's header says it: which helm, and why
+                // it may differ from the pinned one.
+                eprintln!("chart-harness: with {}", run.info.helm);
+                for warning in &run.ctx.tools.warnings {
+                    eprintln!("chart-harness: warning: {warning}");
+                }
+                Ok(run)
             })
             .as_ref()
             .map_err(|message| libtest_mimic::Failed::from(message.clone()))?;
