@@ -271,6 +271,29 @@ fn the_oldest_supported_helm_on_path_runs_lint_and_template_with_one_warning() {
     assert!(out.contains("3 passed, 0 failed"), "{out}");
 }
 
+/// The release lifecycle (install, upgrade, helm test, uninstall) with the oldest
+/// supported helm too, on the local control plane.
+#[test]
+fn the_oldest_supported_helm_passes_the_integration_suite() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args(["integration", "--cluster", "local", "--jobs", "2"])
+        .env("CI", "true")
+        .env("HELM", oldest_helm3())
+        .env_remove("HELM3")
+        .env_remove("HELM4")
+        .env_remove("CHART_HARNESS_HELM")
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("with helm v3.10.3"), "{out}");
+    assert!(out.contains("3 passed, 0 failed"), "{out}");
+}
+
 /// A user's repository with neither `.tools` nor the cluster tools in the machine
 /// cache: the run stops before any trial with one message and exit 2.
 #[test]
