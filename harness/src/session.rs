@@ -136,15 +136,20 @@ impl Session {
         let installed = Installed::open(self.repo_root())?;
         // kind from `tools install` (this repository's or the machine-wide cache), else
         // the user's own on PATH.
-        let installed_kind = installed.binary("kind")?;
-        let kind_binary = if installed_kind.exists() {
-            installed_kind
-        } else {
-            PathBuf::from("kind")
-        };
+        let kind_binary = Some(installed.binary("kind")?)
+            .filter(|installed| installed.exists())
+            .or_else(|| {
+                tools::ToolEnv::from_process()
+                    .find_on_path("kind", None)
+                    .into_iter()
+                    .next()
+            });
         let kind = match cluster::requested_kind(flag, env.as_deref(), config.cluster)? {
             Some(kind) => kind,
-            None => cluster::detect_default(Path::new("docker"), &kind_binary).await,
+            None => match &kind_binary {
+                Some(kind) => cluster::detect_default(Path::new("docker"), kind).await,
+                None => ProviderKind::Local,
+            },
         };
         let provider = match kind {
             ProviderKind::Local => {
@@ -159,23 +164,19 @@ impl Session {
                 })
             }
             ProviderKind::Kind => {
-                let on_path = tools::ToolEnv::from_process().find_on_path("kind", None);
-                if !kind_binary.is_absolute() && on_path.is_empty() {
-                    return Err(ToolError::Missing {
-                        tool: "kind".into(),
-                        needed: "any version".into(),
-                        searched: format!(
-                            "PATH, {} and the machine-wide tool cache",
-                            tools::tools_bin_dir(self.repo_root())
-                                .join("kind")
-                                .display()
-                        ),
-                        install: "`chart-harness tools install kind`".into(),
-                    }
-                    .into());
-                }
+                let kind = kind_binary.ok_or_else(|| ToolError::Missing {
+                    tool: "kind".into(),
+                    needed: "any version".into(),
+                    searched: format!(
+                        "{}, the machine-wide tool cache and PATH",
+                        tools::tools_bin_dir(self.repo_root())
+                            .join("kind")
+                            .display()
+                    ),
+                    install: "`chart-harness tools install kind`".into(),
+                })?;
                 AnyProvider::Kind(KindProvider {
-                    kind: kind_binary,
+                    kind,
                     repo_root: self.repo_root().to_path_buf(),
                     config: KindConfigName::SingleNode,
                     kube_version: Some(kube_version.to_string()),

@@ -315,6 +315,21 @@ fn missing_cluster_tools_are_one_error_before_any_trial() {
     assert!(out.contains("tools install --all"), "{out}");
     assert!(!out.contains("START") && !out.contains("FAIL"), "{out}");
     assert!(!machine.repo.root().join("report/report.json").exists());
+
+    let output = machine
+        .command(&["integration", "--cluster", "kind"])
+        .env("HELM4", &helm4)
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}");
+    assert_eq!(
+        out.matches("kind any version is not installed").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("tools install kind"), "{out}");
+    assert!(!out.contains("START"), "{out}");
 }
 
 #[test]
