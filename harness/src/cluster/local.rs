@@ -801,6 +801,57 @@ mod tests {
         assert!(message.contains(BIN_DIR_ENV), "{message}");
     }
 
+    /// A chart repository with no `.tools`, on a machine where another clone ran
+    /// `tools install --all`: every binary and stage file comes from the machine-wide
+    /// cache (here links to this workspace's installed tools, laid out as the cache is).
+    #[test]
+    fn a_repository_without_tools_takes_the_control_plane_from_the_machine_cache() {
+        use crate::tools::ToolEnv;
+        use crate::tools::install::{cache_entry, cached_data, default_cache_dir};
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let env = ToolEnv::from_vars([("XDG_CACHE_HOME", repo.path().join("xdg"))]);
+        let cache = default_cache_dir(&env);
+        let pins = Pins::embedded().unwrap();
+        let names = [
+            "kwokctl",
+            "kwok",
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kubectl",
+        ];
+        for name in names {
+            let entry = cache_entry(&cache, &pins, name, pins.tool(name).unwrap());
+            std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(workspace.join(".tools/bin").join(name), &entry).unwrap();
+        }
+        let kwok = pins.tool("kwok").unwrap();
+        std::os::unix::fs::symlink(
+            workspace.join(".tools/share/kwok"),
+            cached_data(&cache, "kwok", kwok).unwrap(),
+        )
+        .unwrap();
+
+        let installed = Installed::open_in(repo.path(), &env).unwrap();
+        let binaries = LocalBinaries::installed(&installed).unwrap();
+        if let Err(error) = binaries.check() {
+            panic!("{error}");
+        }
+        for path in binaries
+            .all()
+            .into_iter()
+            .chain(binaries.stages.iter().map(PathBuf::as_path))
+        {
+            assert!(path.starts_with(&cache), "{}", path.display());
+        }
+        assert_eq!(
+            binaries.stages.len(),
+            kwok.data.as_ref().unwrap().stages.len()
+        );
+    }
+
     #[test]
     fn create_argv_points_every_component_at_a_local_binary() {
         let provider = LocalProvider {

@@ -226,7 +226,7 @@ impl Installed {
         Installed::open_in(repo_root, &ToolEnv::from_process())
     }
 
-    fn open_in(repo_root: &Path, env: &ToolEnv) -> Result<Installed, ToolError> {
+    pub(crate) fn open_in(repo_root: &Path, env: &ToolEnv) -> Result<Installed, ToolError> {
         Ok(Installed {
             pins: Pins::load(repo_root)?,
             tools_dir: repo_root.join(".tools"),
