@@ -40,6 +40,13 @@ impl HelmMajor {
         }
     }
 
+    /// The major whose pinned tool is `tool` (`helm3`, `helm4`).
+    pub fn of_tool(tool: &str) -> Option<HelmMajor> {
+        [HelmMajor::V3, HelmMajor::V4]
+            .into_iter()
+            .find(|major| major.tool_name() == tool)
+    }
+
     /// The pinned tool of this major in `ci/tools.toml`.
     pub fn tool_name(self) -> &'static str {
         match self {

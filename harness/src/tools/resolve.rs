@@ -229,10 +229,7 @@ pub(crate) fn fit(tool: &str, version: &semver::Version, pinned: &semver::Versio
     if version_matches(version, pinned) {
         return Fit::Pinned;
     }
-    let oldest = [HelmMajor::V3, HelmMajor::V4]
-        .into_iter()
-        .find(|major| major.tool_name() == tool)
-        .map(HelmMajor::oldest_supported);
+    let oldest = HelmMajor::of_tool(tool).map(HelmMajor::oldest_supported);
     match oldest {
         Some(oldest) if version.major == oldest.major && *version >= oldest => Fit::Compatible,
         _ => Fit::Refused,
@@ -241,10 +238,7 @@ pub(crate) fn fit(tool: &str, version: &semver::Version, pinned: &semver::Versio
 
 /// What `tool` must report, for messages: `v3.22.0 (or any helm 3 from v3.10.0)`.
 fn needed(tool: &str, pin: &ToolPin) -> String {
-    match [HelmMajor::V3, HelmMajor::V4]
-        .into_iter()
-        .find(|major| major.tool_name() == tool)
-    {
+    match HelmMajor::of_tool(tool) {
         Some(major) if major.oldest_supported().minor > 0 => format!(
             "{} (or any {major} from v{})",
             pin.version,
