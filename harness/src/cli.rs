@@ -121,7 +121,8 @@ struct RunArgs {
     /// Trials to run at once [default: the number of CPUs]
     #[arg(long, short)]
     jobs: Option<usize>,
-    /// helm major version to use [default: from the config, else 4]
+    /// helm major version to use [default: CHART_HARNESS_HELM, the config, else the one major
+    /// installed, else 4]
     #[arg(long, value_enum)]
     helm: Option<HelmArg>,
     /// Where JUnit, JSON and caches go [default: from the config, else target/chart-harness]

@@ -13,7 +13,6 @@ use std::sync::{Arc, OnceLock};
 use crate::plan::{Suite, Trial};
 use crate::run::{self, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
-use crate::tools;
 
 /// Entry point of a suite target (see [`crate::suite_main!`]). `manifest_dir` is the
 /// calling package's `CARGO_MANIFEST_DIR`; `CHART_HARNESS_ROOT` points the suite at
@@ -91,10 +90,10 @@ pub fn main(suite_name: &str, manifest_dir: &str) -> ExitCode {
 /// plane's binaries installed, nor is there a Docker socket for kind.
 fn cluster_unavailable(repo_root: &Path) -> Option<String> {
     let asked_existing = std::env::var("CHART_HARNESS_CLUSTER").is_ok_and(|v| v == "existing");
-    let binaries = crate::cluster::LocalBinaries::from_env()
-        .unwrap_or_else(|| crate::cluster::LocalBinaries::in_dir(&tools::tools_bin_dir(repo_root)));
+    let installed = crate::cluster::LocalBinaries::find(repo_root)
+        .is_ok_and(|binaries| binaries.check().is_ok());
     let docker = Path::new("/var/run/docker.sock").exists();
-    if asked_existing || binaries.check().is_ok() || docker {
+    if asked_existing || installed || docker {
         None
     } else {
         Some(
@@ -126,9 +125,16 @@ impl Shared {
                     jobs: Some(self.test_threads),
                     ..RunOptions::default()
                 };
-                runtime()
+                let run = runtime()
                     .block_on(Run::assemble(&self.session, self.planned.clone(), options))
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| e.to_string())?;
+                // Once per process, as the CLI's header says it: which helm, and why
+                // it may differ from the pinned one.
+                eprintln!("chart-harness: with {}", run.info.helm);
+                for warning in &run.ctx.tools.warnings {
+                    eprintln!("chart-harness: warning: {warning}");
+                }
+                Ok(run)
             })
             .as_ref()
             .map_err(|message| libtest_mimic::Failed::from(message.clone()))?;

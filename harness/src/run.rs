@@ -24,7 +24,8 @@ use crate::tools::{self, HelmMajor};
 
 /// What the front end decides about a run; everything else comes from the session.
 pub struct RunOptions {
-    /// The helm major; `None`: `CHART_HARNESS_HELM`, else the config's.
+    /// The helm major; `None`: `CHART_HARNESS_HELM`, else the config's, else the one
+    /// installed.
     pub helm: Option<HelmMajor>,
     pub cluster: ClusterChoice,
     /// Trials at once; `None`: the config's `jobs`, else the number of CPUs.
@@ -92,9 +93,15 @@ impl Run {
         let info = RunInfo {
             trials: trials.iter().map(|trial| trial.id.clone()).collect(),
             jobs,
-            helm: format!("helm v{}", ctx.tools.helm.version),
+            helm: ctx.tools.helm_description(),
             config_source: session.loaded.source.to_string(),
-            warnings: session.loaded.warnings.clone(),
+            warnings: session
+                .loaded
+                .warnings
+                .iter()
+                .chain(&ctx.tools.warnings)
+                .cloned()
+                .collect(),
         };
         Ok(Run {
             trials,

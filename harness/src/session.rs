@@ -14,7 +14,7 @@ use crate::config::{self, ConfigError, LoadedConfig};
 use crate::discovery::{self, Chart, DiscoveryError};
 use crate::plan::{self, Suite, Trial};
 use crate::suites::{SnapshotMode, SuiteContext};
-use crate::tools::{self, HelmMajor, ToolError, Toolbox};
+use crate::tools::{self, HelmMajor, Installed, ToolError, Toolbox};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -86,17 +86,19 @@ impl Session {
     }
 
     /// Resolves the tools and builds the context trials run in. The helm major is
-    /// `helm_major`, else `CHART_HARNESS_HELM` (`3` or `4`), else the config's.
+    /// `helm_major`, else `CHART_HARNESS_HELM` (`3` or `4`), else the config's `helm`,
+    /// else the one installed major, else 4 (see [`Toolbox::resolve_with`]).
     pub async fn context(
         &self,
         helm_major: Option<HelmMajor>,
     ) -> Result<SuiteContext, SessionError> {
         let config = &self.loaded.config;
         let helm_major = match helm_major {
-            Some(major) => major,
-            None => helm_major_from_env()?.unwrap_or(config.helm_major),
+            Some(major) => Some(major),
+            None => helm_major_from_env()?.or(config.helm_major),
         };
-        let toolbox = Toolbox::resolve(self.repo_root(), helm_major, &config.report_dir).await?;
+        let toolbox =
+            Toolbox::resolve_with(self.repo_root(), helm_major, &config.report_dir, None).await?;
         let kube_version = self.kube_version()?;
         Ok(SuiteContext {
             repo_root: self.repo_root().to_path_buf(),
@@ -121,7 +123,9 @@ impl Session {
 
     /// The run's cluster lease, of `kube_version`: the provider asked for (`flag`, then
     /// `CHART_HARNESS_CLUSTER`, then the config's `cluster`), else kind where Docker and
-    /// kind work, else the local control plane. Nothing is started until a trial asks.
+    /// kind work, else the local control plane. Nothing is started until a trial asks,
+    /// but the provider's tools are checked now: a missing one is the run's one error
+    /// (exit 2), not a failure of every trial that would use the cluster.
     pub async fn cluster_lease(
         &self,
         flag: Option<ProviderKind>,
@@ -129,31 +133,55 @@ impl Session {
     ) -> Result<ClusterLease, SessionError> {
         let config = &self.loaded.config;
         let env = std::env::var("CHART_HARNESS_CLUSTER").ok();
-        let bin_dir = tools::tools_bin_dir(self.repo_root());
-        let kind_binary = || {
-            let installed = bin_dir.join("kind");
-            if installed.exists() {
-                installed
-            } else {
-                PathBuf::from("kind")
-            }
-        };
+        let installed = Installed::open(self.repo_root())?;
+        // kind from `tools install` (this repository's or the machine-wide cache), else
+        // the user's own on PATH.
+        let kind_binary = Some(installed.binary("kind")?)
+            .filter(|installed| installed.exists())
+            .or_else(|| {
+                tools::ToolEnv::from_process()
+                    .find_on_path("kind", None)
+                    .into_iter()
+                    .next()
+            });
         let kind = match cluster::requested_kind(flag, env.as_deref(), config.cluster)? {
             Some(kind) => kind,
-            None => cluster::detect_default(Path::new("docker"), &kind_binary()).await,
+            None => match &kind_binary {
+                Some(kind) => cluster::detect_default(Path::new("docker"), kind).await,
+                None => ProviderKind::Local,
+            },
         };
         let provider = match kind {
-            ProviderKind::Local => AnyProvider::Local(LocalProvider {
-                binaries: LocalBinaries::from_env()
-                    .unwrap_or_else(|| LocalBinaries::in_dir(&bin_dir)),
-                kube_version: format!("v{kube_version}"),
-            }),
-            ProviderKind::Kind => AnyProvider::Kind(KindProvider {
-                kind: kind_binary(),
-                repo_root: self.repo_root().to_path_buf(),
-                config: KindConfigName::SingleNode,
-                kube_version: Some(kube_version.to_string()),
-            }),
+            ProviderKind::Local => {
+                let binaries = match LocalBinaries::from_env() {
+                    Some(binaries) => binaries,
+                    None => LocalBinaries::installed(&installed)?,
+                };
+                binaries.check()?;
+                AnyProvider::Local(LocalProvider {
+                    binaries,
+                    kube_version: format!("v{kube_version}"),
+                })
+            }
+            ProviderKind::Kind => {
+                let kind = kind_binary.ok_or_else(|| ToolError::Missing {
+                    tool: "kind".into(),
+                    needed: "any version".into(),
+                    searched: format!(
+                        "{}, the machine-wide tool cache and PATH",
+                        tools::tools_bin_dir(self.repo_root())
+                            .join("kind")
+                            .display()
+                    ),
+                    install: "`chart-harness tools install kind`".into(),
+                })?;
+                AnyProvider::Kind(KindProvider {
+                    kind,
+                    repo_root: self.repo_root().to_path_buf(),
+                    config: KindConfigName::SingleNode,
+                    kube_version: Some(kube_version.to_string()),
+                })
+            }
             ProviderKind::Existing => AnyProvider::Existing(
                 ExistingProvider::from_environment(
                     std::env::var("CHART_HARNESS_KUBE_CONTEXT").ok(),

@@ -133,25 +133,203 @@ fn missing_helm_is_a_clear_error_and_leaves_no_report() {
 }
 
 #[test]
-fn wrong_helm_version_names_found_and_needed() {
+fn a_helm_older_than_supported_names_found_needed_and_install() {
     let repo = TempRepo::new();
     repo.add_chart("charts", "web");
     let fake = repo.root().join("old-helm");
-    std::fs::write(&fake, "#!/bin/sh\necho v4.0.0\n").unwrap();
+    std::fs::write(&fake, "#!/bin/sh\necho v3.9.4\n").unwrap();
     let mut perms = std::fs::metadata(&fake).unwrap().permissions();
     std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
     std::fs::set_permissions(&fake, perms).unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
         .arg("--repo")
         .arg(repo.root())
-        .args(["lint", "--helm", "4"])
-        .env("HELM4", &fake)
+        .args(["lint", "--helm", "3"])
+        .env("HELM3", &fake)
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2), "{}", text(&output));
     let out = text(&output);
-    assert!(out.contains("v4.0.0") && out.contains("4.3.1"), "{out}");
+    for fact in [
+        "reports v3.9.4",
+        "helm3 v3.22.0 (or any helm 3 from v3.10.0) is needed",
+        "tools install",
+    ] {
+        assert!(out.contains(fact), "`{fact}` missing from: {out}");
+    }
     assert!(!repo.root().join("report/report.json").exists());
+}
+
+/// A chart repository as a user has it: no `.tools`, an empty machine-wide tool cache,
+/// and the user's own helm on PATH (`helm`).
+struct UsersMachine {
+    repo: TempRepo,
+    cache: tempfile::TempDir,
+    path: tempfile::TempDir,
+}
+
+impl UsersMachine {
+    fn new(charts: &[&str]) -> UsersMachine {
+        let repo = TempRepo::new();
+        std::fs::remove_file(repo.root().join(".tools")).unwrap();
+        for chart in charts {
+            repo.add_chart("charts", chart);
+        }
+        UsersMachine {
+            repo,
+            cache: tempfile::tempdir().unwrap(),
+            path: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// Puts `helm` on this machine's PATH as the user's `helm`.
+    fn with_helm_on_path(self, helm: &Path) -> UsersMachine {
+        std::os::unix::fs::symlink(helm, self.path.path().join("helm")).unwrap();
+        self
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_chart-harness"));
+        command
+            .arg("--repo")
+            .arg(self.repo.root())
+            .args(args)
+            .env("CI", "true")
+            .env("PATH", self.path.path())
+            .env("GIT", which("git"))
+            .env("XDG_CACHE_HOME", self.cache.path());
+        for variable in [
+            "HELM",
+            "HELM3",
+            "HELM4",
+            "CHART_HARNESS_HELM",
+            "CHART_HARNESS_CLUSTER",
+            "CHART_HARNESS_CLUSTER_BIN_DIR",
+        ] {
+            command.env_remove(variable);
+        }
+        command
+    }
+}
+
+fn which(name: &str) -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join(name))
+        .find(|candidate| candidate.is_file())
+        .unwrap_or_else(|| panic!("this test needs {name} on PATH"))
+}
+
+/// The oldest helm 3 the harness supports, as `tools install --all` builds it.
+fn oldest_helm3() -> std::path::PathBuf {
+    let installed = chart_harness::tools::Installed::open(&testing::workspace_root()).unwrap();
+    let helm = installed.binary("helm3-oldest").unwrap();
+    assert!(
+        helm.is_file(),
+        "{} is missing: run `cargo run -p chart-harness -- tools install --all`",
+        helm.display()
+    );
+    helm
+}
+
+/// ct's promise, kept: the user's helm on PATH is used, here helm 3.10 (the oldest
+/// supported) with only that major installed, so it is the default. It is named in the
+/// run's header, gets one warning naming it and the pin, and lints and renders a chart.
+#[test]
+fn the_oldest_supported_helm_on_path_runs_lint_and_template_with_one_warning() {
+    let helm = oldest_helm3();
+    let machine = UsersMachine::new(&["web"]).with_helm_on_path(&helm);
+    let output = machine
+        .command(&["lint", "web", "--jobs", "2"])
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    let users_helm = machine.path.path().join("helm");
+    assert!(
+        out.contains(&format!(
+            "with helm v3.10.3 ({}, from PATH)",
+            users_helm.display()
+        )),
+        "{out}"
+    );
+    let warnings: Vec<&str> = out.lines().filter(|l| l.starts_with("WARN")).collect();
+    assert_eq!(warnings.len(), 1, "{out}");
+    for fact in [
+        "using v3.10.3",
+        "pinned helm3 v3.22.0",
+        "no `helm lint --kube-version`",
+    ] {
+        assert!(warnings[0].contains(fact), "`{fact}` missing from: {out}");
+    }
+
+    let output = machine
+        .command(&["template", "web", "--jobs", "2"])
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("3 passed, 0 failed"), "{out}");
+}
+
+/// The release lifecycle (install, upgrade, helm test, uninstall) with the oldest
+/// supported helm too, on the local control plane.
+#[test]
+fn the_oldest_supported_helm_passes_the_integration_suite() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args(["integration", "--cluster", "local", "--jobs", "2"])
+        .env("CI", "true")
+        .env("HELM", oldest_helm3())
+        .env_remove("HELM3")
+        .env_remove("HELM4")
+        .env_remove("CHART_HARNESS_HELM")
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("with helm v3.10.3"), "{out}");
+    assert!(out.contains("3 passed, 0 failed"), "{out}");
+}
+
+/// A user's repository with neither `.tools` nor the cluster tools in the machine
+/// cache: the run stops before any trial with one message and exit 2.
+#[test]
+fn missing_cluster_tools_are_one_error_before_any_trial() {
+    let machine = UsersMachine::new(&["web", "kvstore"]);
+    let helm4 = testing::workspace_root().join(".tools/bin/helm4");
+    let output = machine
+        .command(&["integration", "--cluster", "local"])
+        .env("HELM4", &helm4)
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}");
+    assert_eq!(
+        out.matches("the local control plane is missing").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("tools install --all"), "{out}");
+    assert!(!out.contains("START") && !out.contains("FAIL"), "{out}");
+    assert!(!machine.repo.root().join("report/report.json").exists());
+
+    let output = machine
+        .command(&["integration", "--cluster", "kind"])
+        .env("HELM4", &helm4)
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}");
+    assert_eq!(
+        out.matches("kind any version is not installed").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("tools install kind"), "{out}");
+    assert!(!out.contains("START"), "{out}");
 }
 
 #[test]

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::tools::pins::ToolData;
 use crate::tools::process::{self, ProcessOutput, ProcessSpec};
-use crate::tools::{Pins, ToolError};
+use crate::tools::{Installed, Pins, ToolError};
 
 /// Directory holding all binaries of the local control plane, for tests and for users
 /// who built them elsewhere.
@@ -67,6 +67,29 @@ impl LocalBinaries {
             kube_controller_manager: dir.join("kube-controller-manager"),
             kube_scheduler: dir.join("kube-scheduler"),
             kubectl: dir.join("kubectl"),
+        }
+    }
+
+    /// Each binary and the stage files where `tools install` put them for this
+    /// repository: its `.tools`, else the machine-wide tool cache.
+    pub fn installed(installed: &Installed) -> Result<LocalBinaries, ToolError> {
+        Ok(LocalBinaries {
+            stages: pinned_stage_files(&installed.data_dir("kwok")?.join(ToolData::STAGES_DIR)),
+            kwokctl: installed.binary("kwokctl")?,
+            kwok: installed.binary("kwok")?,
+            etcd: installed.binary("etcd")?,
+            kube_apiserver: installed.binary("kube-apiserver")?,
+            kube_controller_manager: installed.binary("kube-controller-manager")?,
+            kube_scheduler: installed.binary("kube-scheduler")?,
+            kubectl: installed.binary("kubectl")?,
+        })
+    }
+
+    /// `CHART_HARNESS_CLUSTER_BIN_DIR` when set, else [`LocalBinaries::installed`].
+    pub fn find(repo_root: &Path) -> Result<LocalBinaries, ToolError> {
+        match LocalBinaries::from_env() {
+            Some(binaries) => Ok(binaries),
+            None => LocalBinaries::installed(&Installed::open(repo_root)?),
         }
     }
 
@@ -826,6 +849,57 @@ mod tests {
             "{message}"
         );
         assert!(message.contains(BIN_DIR_ENV), "{message}");
+    }
+
+    /// A chart repository with no `.tools`, on a machine where another clone ran
+    /// `tools install --all`: every binary and stage file comes from the machine-wide
+    /// cache (here links to this workspace's installed tools, laid out as the cache is).
+    #[test]
+    fn a_repository_without_tools_takes_the_control_plane_from_the_machine_cache() {
+        use crate::tools::ToolEnv;
+        use crate::tools::install::{cache_entry, cached_data, default_cache_dir};
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let env = ToolEnv::from_vars([("XDG_CACHE_HOME", repo.path().join("xdg"))]);
+        let cache = default_cache_dir(&env);
+        let pins = Pins::embedded().unwrap();
+        let names = [
+            "kwokctl",
+            "kwok",
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kubectl",
+        ];
+        for name in names {
+            let entry = cache_entry(&cache, &pins, name, pins.tool(name).unwrap());
+            std::fs::create_dir_all(entry.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(workspace.join(".tools/bin").join(name), &entry).unwrap();
+        }
+        let kwok = pins.tool("kwok").unwrap();
+        std::os::unix::fs::symlink(
+            workspace.join(".tools/share/kwok"),
+            cached_data(&cache, "kwok", kwok).unwrap(),
+        )
+        .unwrap();
+
+        let installed = Installed::open_in(repo.path(), &env).unwrap();
+        let binaries = LocalBinaries::installed(&installed).unwrap();
+        if let Err(error) = binaries.check() {
+            panic!("{error}");
+        }
+        for path in binaries
+            .all()
+            .into_iter()
+            .chain(binaries.stages.iter().map(PathBuf::as_path))
+        {
+            assert!(path.starts_with(&cache), "{}", path.display());
+        }
+        assert_eq!(
+            binaries.stages.len(),
+            kwok.data.as_ref().unwrap().stages.len()
+        );
     }
 
     #[test]

@@ -97,7 +97,8 @@ pub struct HarnessConfig {
     /// Where JUnit, JSON and caches go (default `target/chart-harness`).
     pub report_dir: PathBuf,
     pub jobs: Option<usize>,
-    pub helm_major: HelmMajor,
+    /// The config's `helm`; `None` lets the run pick the installed major.
+    pub helm_major: Option<HelmMajor>,
     /// Kubernetes version that `helm template` and `helm lint` target when a chart sets none.
     pub kube_version: Option<String>,
     /// Per-trial timeout when a chart sets none.
@@ -135,7 +136,7 @@ impl HarnessConfig {
             github_groups: false,
             report_dir: repo_root.join("target").join("chart-harness"),
             jobs: None,
-            helm_major: HelmMajor::default(),
+            helm_major: None,
             kube_version: None,
             trial_timeout: Duration::from_secs(5 * 60),
             cluster: None,
@@ -511,9 +512,7 @@ fn apply(
         }
         config.jobs = Some(jobs);
     }
-    if let Some(major) = file.helm {
-        config.helm_major = major;
-    }
+    config.helm_major = file.helm;
     if let Some(version) = file.kube_version {
         config.kube_version = Some(
             normalize_kube_version(&version).map_err(|message| invalid("kube-version", message))?,

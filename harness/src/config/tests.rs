@@ -109,7 +109,7 @@ fn defaults_apply_without_any_file() {
     assert!(c.validate_chart_schema && c.validate_yaml);
     assert!(!c.use_helmignore && !c.upgrade);
     assert_eq!(c.report_dir, repo.path().join("target/chart-harness"));
-    assert_eq!(c.helm_major, HelmMajor::V4);
+    assert_eq!(c.helm_major, None);
     assert_eq!(c.trial_timeout, Duration::from_secs(300));
     assert_eq!(c.jobs, None);
     assert_eq!(c.config_file, None);
@@ -128,7 +128,7 @@ fn chart_harness_yaml_takes_precedence_over_ct_yaml() {
         ConfigSource::Harness(repo.path().join("chart-harness.yaml"))
     );
     assert_eq!(loaded.config.chart_dirs, vec![repo.path().join("mine")]);
-    assert_eq!(loaded.config.helm_major, HelmMajor::V3);
+    assert_eq!(loaded.config.helm_major, Some(HelmMajor::V3));
 }
 
 #[test]
@@ -151,7 +151,7 @@ fn harness_keys_are_read() {
     let c = load(repo.path()).unwrap().config;
     assert_eq!(c.report_dir, repo.path().join("out/reports"));
     assert_eq!(c.jobs, Some(3));
-    assert_eq!(c.helm_major, HelmMajor::V4);
+    assert_eq!(c.helm_major, Some(HelmMajor::V4));
     assert_eq!(c.kube_version.as_deref(), Some("1.31.2"));
     assert_eq!(c.trial_timeout, Duration::from_secs(90));
 }

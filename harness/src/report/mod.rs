@@ -46,7 +46,7 @@ pub enum Event {
 pub struct RunInfo {
     pub trials: Vec<TrialId>,
     pub jobs: usize,
-    /// For example `helm v3.22.0`.
+    /// Which helm the run used: `helm v3.22.0 (/repo/.tools/bin/helm3, from .tools/bin)`.
     pub helm: String,
     /// Where the configuration came from, for example `ct.yaml`.
     pub config_source: String,

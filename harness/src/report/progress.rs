@@ -80,7 +80,7 @@ impl Reporter for ProgressReporter {
     }
 }
 
-/// `RUN   4 trials on 2 jobs with helm v3.22.0, config from ct.yaml`
+/// `RUN   4 trials on 2 jobs with helm v3.22.0 (/repo/.tools/bin/helm3, from .tools/bin), config from ct.yaml`
 fn run_header(info: &RunInfo) -> String {
     format!(
         "RUN   {} trial{} on {} job{} with {}, config from {}",

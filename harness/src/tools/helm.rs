@@ -30,6 +30,23 @@ impl HelmMajor {
         }
     }
 
+    /// The oldest release of this major the harness runs with. helm 3.10 is the oldest
+    /// the compatibility test builds and runs (`helm3-oldest` in `ci/tools.toml`);
+    /// every flag the harness passes exists in it. Any helm 4 works.
+    pub fn oldest_supported(self) -> semver::Version {
+        match self {
+            HelmMajor::V3 => semver::Version::new(3, 10, 0),
+            HelmMajor::V4 => semver::Version::new(4, 0, 0),
+        }
+    }
+
+    /// The major whose pinned tool is `tool` (`helm3`, `helm4`).
+    pub fn of_tool(tool: &str) -> Option<HelmMajor> {
+        [HelmMajor::V3, HelmMajor::V4]
+            .into_iter()
+            .find(|major| major.tool_name() == tool)
+    }
+
     /// The pinned tool of this major in `ci/tools.toml`.
     pub fn tool_name(self) -> &'static str {
         match self {
@@ -128,6 +145,13 @@ impl Helm {
         }
     }
 
+    /// `helm lint --kube-version` exists from helm 3.14; an older helm 3 (supported
+    /// from 3.10) lints against its own default Kubernetes version instead, which the
+    /// run's warning says.
+    pub fn lint_takes_kube_version(&self) -> bool {
+        self.major == HelmMajor::V4 || self.version >= semver::Version::new(3, 14, 0)
+    }
+
     /// `helm lint --strict` with the given values.
     pub async fn lint(&self, request: &RenderRequest<'_>) -> Result<HelmLintReport, ToolError> {
         let spec = self
@@ -135,7 +159,7 @@ impl Helm {
             .arg("lint")
             .arg(chart_arg(request.chart_dir))
             .arg("--strict")
-            .args(shared_args(request));
+            .args(shared_args(request, self.lint_takes_kube_version()));
         let output = process::run(&spec).await?;
         let passed = output.success();
         let mut messages = parse_lint_messages(&output.stdout);
@@ -170,7 +194,7 @@ impl Helm {
             .arg("template")
             .arg(request.release)
             .arg(chart_arg(request.chart_dir))
-            .args(shared_args(request));
+            .args(shared_args(request, true));
         let output = process::run(&spec).await?;
         if output.success() {
             Ok(Ok(output.stdout))
@@ -380,15 +404,15 @@ fn chart_arg(chart_dir: &Path) -> OsString {
     }
 }
 
-/// Namespace, values, Kubernetes version and extra arguments, in that order, so the
-/// user's extra arguments can override ours.
-fn shared_args(request: &RenderRequest<'_>) -> Vec<OsString> {
+/// Namespace, values, Kubernetes version (when `kube_version_flag`) and extra
+/// arguments, in that order, so the user's extra arguments can override ours.
+fn shared_args(request: &RenderRequest<'_>, kube_version_flag: bool) -> Vec<OsString> {
     let mut args: Vec<OsString> = vec!["--namespace".into(), request.namespace.into()];
     for file in request.values_files {
         args.push("-f".into());
         args.push(file.into());
     }
-    if let Some(version) = request.kube_version {
+    if let Some(version) = request.kube_version.filter(|_| kube_version_flag) {
         args.push("--kube-version".into());
         args.push(version.into());
     }

@@ -142,7 +142,7 @@ pub(crate) async fn install_in(
         };
         let entry = StampEntry {
             version: pin.version.clone(),
-            fingerprint: installer.fingerprint(&name, pin),
+            fingerprint: fingerprint(&pins, &name, pin),
             data: data_fingerprint,
         };
         if stamp.tools.get(&name) != Some(&entry) {
@@ -174,8 +174,63 @@ fn select(pins: &Pins, selection: &ToolSelection) -> Result<Vec<String>, ToolErr
 /// How long `go mod download` of one module may take (a cold proxy download).
 const MODULE_DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(600);
 
+/// Identifies the binary a pin produces: name, version, recipe, resolved `-X` values
+/// and platform. A change to any of them (say the pinned Kubernetes version, which
+/// helm 3 bakes in) makes the stamp and the cache entry stale.
+fn fingerprint(pins: &Pins, name: &str, pin: &ToolPin) -> String {
+    let identity = serde_json::json!({
+        "name": name,
+        "version": pin.version,
+        "binary": pin.binary,
+        "build": pin.build,
+        "x": pins.x_assignments(pin),
+        "platform": format!("{}-{}", go_os(), go_arch()),
+    });
+    hex(&Sha256::digest(identity.to_string().as_bytes()))[..16].to_string()
+}
+
+/// Identifies a tool's data files: module, version and the listed paths.
+fn data_fingerprint(name: &str, pin: &ToolPin, data: &ToolData) -> String {
+    let identity = serde_json::json!({
+        "name": name,
+        "version": pin.version,
+        "data": data,
+    });
+    hex(&Sha256::digest(identity.to_string().as_bytes()))[..16].to_string()
+}
+
+/// The binary of exactly this pin in the machine-wide cache:
+/// `<cache>/<name>-<version>-<fingerprint>/<binary>`. Resolution looks here too, so a
+/// chart repository needs no `.tools` of its own once any clone on the machine
+/// installed the tool.
+pub(crate) fn cache_entry(cache_dir: &Path, pins: &Pins, name: &str, pin: &ToolPin) -> PathBuf {
+    cache_dir
+        .join(format!(
+            "{name}-{}-{}",
+            pin.version,
+            fingerprint(pins, name, pin)
+        ))
+        .join(&pin.binary)
+}
+
+/// A tool's data files in the machine-wide cache: `<cache>/<name>-<version>-data-<fingerprint>`.
+fn cached_data_dir(cache_dir: &Path, name: &str, pin: &ToolPin, fingerprint: &str) -> PathBuf {
+    cache_dir.join(format!("{name}-{}-data-{fingerprint}", pin.version))
+}
+
+/// The cached data directory of a pinned tool's data, if it has any.
+pub(crate) fn cached_data(cache_dir: &Path, name: &str, pin: &ToolPin) -> Option<PathBuf> {
+    let data = pin.data.as_ref()?;
+    Some(cached_data_dir(
+        cache_dir,
+        name,
+        pin,
+        &data_fingerprint(name, pin, data),
+    ))
+}
+
 /// `${XDG_CACHE_HOME:-$HOME/.cache}/chart-harness/tools`.
-fn default_cache_dir(env: &ToolEnv) -> PathBuf {
+pub(crate) fn default_cache_dir(env: &ToolEnv) -> PathBuf {
     let base = env
         .var("XDG_CACHE_HOME")
         .map(PathBuf::from)
@@ -205,31 +260,6 @@ impl Installer<'_> {
         self.tools_dir.join("stamp.json")
     }
 
-    /// Identifies the binary a pin produces: name, version, recipe, resolved `-X` values
-    /// and platform. A change to any of them (say the pinned Kubernetes version, which
-    /// helm 3 bakes in) makes the stamp and the cache entry stale.
-    fn fingerprint(&self, name: &str, pin: &ToolPin) -> String {
-        let identity = serde_json::json!({
-            "name": name,
-            "version": pin.version,
-            "binary": pin.binary,
-            "build": pin.build,
-            "x": self.pins.x_assignments(pin),
-            "platform": format!("{}-{}", go_os(), go_arch()),
-        });
-        hex(&Sha256::digest(identity.to_string().as_bytes()))[..16].to_string()
-    }
-
-    /// Identifies a tool's data files: module, version and the listed paths.
-    fn data_fingerprint(&self, name: &str, pin: &ToolPin, data: &ToolData) -> String {
-        let identity = serde_json::json!({
-            "name": name,
-            "version": pin.version,
-            "data": data,
-        });
-        hex(&Sha256::digest(identity.to_string().as_bytes()))[..16].to_string()
-    }
-
     /// Installs the tool's data files into `.tools/share/<tool>/` and returns their
     /// fingerprint for the stamp. A matching stamp with every file present does
     /// nothing; otherwise the files come from the machine-wide cache, else from the Go
@@ -241,7 +271,7 @@ impl Installer<'_> {
         data: &ToolData,
         stamp: &Stamp,
     ) -> Result<String, ToolError> {
-        let fingerprint = self.data_fingerprint(name, pin, data);
+        let fingerprint = data_fingerprint(name, pin, data);
         let stages_dir = self.share_dir(name).join(ToolData::STAGES_DIR);
         let file_names = data.stage_file_names();
         let stamped = stamp
@@ -251,10 +281,8 @@ impl Installer<'_> {
         if stamped && !self.options.force && all_present(&stages_dir, &file_names) {
             return Ok(fingerprint);
         }
-        let cached_stages = self
-            .cache_dir
-            .join(format!("{name}-{}-data-{fingerprint}", pin.version))
-            .join(ToolData::STAGES_DIR);
+        let cached_stages =
+            cached_data_dir(&self.cache_dir, name, pin, &fingerprint).join(ToolData::STAGES_DIR);
         let from_cache = !self.options.force && all_present(&cached_stages, &file_names);
         let sources: Vec<PathBuf> = if from_cache {
             file_names.iter().map(|f| cached_stages.join(f)).collect()
@@ -337,7 +365,7 @@ impl Installer<'_> {
     ) -> Result<InstalledTool, ToolError> {
         let started = Instant::now();
         let dest = self.bin_dir.join(&pin.binary);
-        let fingerprint = self.fingerprint(name, pin);
+        let fingerprint = fingerprint(self.pins, name, pin);
         let done = |action: InstallAction, note: Option<String>| InstalledTool {
             name: name.to_string(),
             version: pin.version.clone(),
@@ -365,10 +393,7 @@ impl Installer<'_> {
             return Ok(done(InstallAction::AlreadyInstalled, None));
         }
 
-        let cache_entry = self
-            .cache_dir
-            .join(format!("{name}-{}-{fingerprint}", pin.version))
-            .join(&pin.binary);
+        let cache_entry = cache_entry(&self.cache_dir, self.pins, name, pin);
         if !self.options.force
             && is_executable(&cache_entry)
             && self.is_pinned(&cache_entry, pin).await

@@ -1,8 +1,9 @@
 //! Every external process the harness runs: helm, git, go and the cluster tools.
 //!
 //! Versions are pinned in `ci/tools.toml` ([`pins`]); [`install`] puts them into
-//! `.tools/bin`; resolution ([`Toolbox::resolve`], [`check`]) finds them again and refuses
-//! any binary of another version; [`process`] runs them.
+//! `.tools/bin` and the machine-wide cache; resolution ([`Toolbox::resolve`], [`check`])
+//! finds them, or the user's own helm, and refuses a version the harness cannot run
+//! with; [`process`] runs them.
 
 mod download;
 mod gobuild;
@@ -93,26 +94,32 @@ pub enum ToolError {
 #[derive(Clone, Debug)]
 pub struct Toolbox {
     pub helm: Helm,
+    /// Where helm was found, for the run's header.
+    pub helm_origin: ToolOrigin,
+    /// Said once per run: a helm that is not the pinned release.
+    pub warnings: Vec<String>,
     pub git: PathBuf,
 }
 
 impl Toolbox {
-    /// Finds helm of the wanted major (flag/env, then `.tools/bin`, then PATH), checks
-    /// its version against the pins, and finds git. `state_dir` holds helm's isolated
-    /// config, cache and data directories.
+    /// Finds helm of the wanted major (see [`locate`] for the order), checks its version
+    /// against the pins, and finds git. `state_dir` holds helm's isolated config, cache
+    /// and data directories.
     pub async fn resolve(
         repo_root: &Path,
         helm_major: HelmMajor,
         state_dir: &Path,
     ) -> Result<Toolbox, ToolError> {
-        Toolbox::resolve_with(repo_root, helm_major, state_dir, None).await
+        Toolbox::resolve_with(repo_root, Some(helm_major), state_dir, None).await
     }
 
-    /// [`Toolbox::resolve`] with an explicit helm binary (a `--helm` flag), which takes
+    /// [`Toolbox::resolve`] where no major may be asked for (then helm 4 if one is
+    /// found, else helm 3 if one is: a user with only one major installed gets that
+    /// one), and with an explicit helm binary (a `--helm` flag), which takes
     /// precedence over `$HELM3`/`$HELM4` and `$HELM`.
     pub async fn resolve_with(
         repo_root: &Path,
-        helm_major: HelmMajor,
+        helm_major: Option<HelmMajor>,
         state_dir: &Path,
         helm_flag: Option<&Path>,
     ) -> Result<Toolbox, ToolError> {
@@ -122,38 +129,74 @@ impl Toolbox {
 
     async fn resolve_in(
         repo_root: &Path,
-        helm_major: HelmMajor,
+        helm_major: Option<HelmMajor>,
         state_dir: &Path,
         helm_flag: Option<&Path>,
         env: &ToolEnv,
     ) -> Result<Toolbox, ToolError> {
         let pins = Pins::load(repo_root)?;
-        let tool = helm_major.tool_name();
-        let pin = pins.tool(tool).ok_or_else(|| unknown_tool(&pins, tool))?;
-        let mut explicit: Vec<ExplicitChoice> = helm_flag
-            .map(|path| ExplicitChoice {
-                source: "--helm".into(),
-                path: path.to_path_buf(),
-            })
-            .into_iter()
-            .collect();
-        explicit.extend(explicit_from_env(tool, env, true));
-        let found = locate(repo_root, tool, pin, &explicit, env).await?;
+        let find = |major: HelmMajor| {
+            let tool = major.tool_name();
+            let mut explicit: Vec<ExplicitChoice> = helm_flag
+                .map(|path| ExplicitChoice {
+                    source: "--helm".into(),
+                    path: path.to_path_buf(),
+                })
+                .into_iter()
+                .collect();
+            explicit.extend(explicit_from_env(tool, env, true));
+            let pins = &pins;
+            async move { locate(repo_root, pins, tool, &explicit, env).await }
+        };
+        let (major, found) = match helm_major {
+            Some(major) => (major, find(major).await?),
+            None => match find(HelmMajor::V4).await {
+                Ok(found) => (HelmMajor::V4, found),
+                Err(no_helm4) => match find(HelmMajor::V3).await {
+                    Ok(found) => (HelmMajor::V3, found),
+                    // Neither: the default major's error says what to install.
+                    Err(_) => return Err(no_helm4),
+                },
+            },
+        };
+        let tool = major.tool_name();
         let state_dir = std::path::absolute(state_dir).map_err(|source| ToolError::Io {
             action: "resolve the state directory".into(),
             path: state_dir.to_path_buf(),
             source,
         })?;
+        let helm = Helm {
+            path: found.path.clone(),
+            version: found.version.clone(),
+            major,
+            home: state_dir.join(tool),
+            go_threads: None,
+        };
+        let warning = found.warning(tool).map(|warning| {
+            if helm.lint_takes_kube_version() {
+                warning
+            } else {
+                format!(
+                    "{warning}. helm before v3.14.0 has no `helm lint --kube-version`, so lint checks charts against helm's own default Kubernetes version"
+                )
+            }
+        });
         Ok(Toolbox {
-            helm: Helm {
-                path: found.path,
-                version: found.version,
-                major: helm_major,
-                home: state_dir.join(tool),
-                go_threads: None,
-            },
+            warnings: warning.into_iter().collect(),
+            helm_origin: found.origin,
+            helm,
             git: locate_git(env)?,
         })
+    }
+
+    /// The helm a run uses, for its header: `helm v3.14.0 (/usr/bin/helm, from PATH)`.
+    pub fn helm_description(&self) -> String {
+        format!(
+            "helm v{} ({}, from {})",
+            self.helm.version,
+            self.helm.path.display(),
+            self.helm_origin
+        )
     }
 }
 
@@ -166,6 +209,62 @@ pub fn go_threads_for(jobs: usize) -> Option<usize> {
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     Some((cores / jobs).max(1))
+}
+
+/// Where `tools install` put the pinned tools for a repository: its `.tools`, else the
+/// machine-wide cache an install in any clone filled, so a chart repository needs no
+/// `.tools` of its own. Files only, no version probe: both places hold only binaries
+/// the installer checked against these pins.
+pub struct Installed {
+    pins: Pins,
+    tools_dir: PathBuf,
+    cache_dir: PathBuf,
+}
+
+impl Installed {
+    pub fn open(repo_root: &Path) -> Result<Installed, ToolError> {
+        Installed::open_in(repo_root, &ToolEnv::from_process())
+    }
+
+    pub(crate) fn open_in(repo_root: &Path, env: &ToolEnv) -> Result<Installed, ToolError> {
+        Ok(Installed {
+            pins: Pins::load(repo_root)?,
+            tools_dir: repo_root.join(".tools"),
+            cache_dir: install::default_cache_dir(env),
+        })
+    }
+
+    /// The pinned binary `name`: `.tools/bin/<binary>`, else its machine-cache entry,
+    /// else the `.tools/bin` path it would have, so a missing-tool error names it.
+    pub fn binary(&self, name: &str) -> Result<PathBuf, ToolError> {
+        let pin = self
+            .pins
+            .tool(name)
+            .ok_or_else(|| unknown_tool(&self.pins, name))?;
+        let local = self.tools_dir.join("bin").join(&pin.binary);
+        let cached = install::cache_entry(&self.cache_dir, &self.pins, name, pin);
+        Ok(
+            if !resolve::is_executable(&local) && resolve::is_executable(&cached) {
+                cached
+            } else {
+                local
+            },
+        )
+    }
+
+    /// The directory holding tool `name`'s data files (`stages/`): `.tools/share/<name>`,
+    /// else its machine-cache entry, else the `.tools` one.
+    pub fn data_dir(&self, name: &str) -> Result<PathBuf, ToolError> {
+        let pin = self
+            .pins
+            .tool(name)
+            .ok_or_else(|| unknown_tool(&self.pins, name))?;
+        let local = self.tools_dir.join("share").join(name);
+        Ok(match install::cached_data(&self.cache_dir, name, pin) {
+            Some(cached) if !local.is_dir() && cached.is_dir() => cached,
+            _ => local,
+        })
+    }
 }
 
 /// git from `$GIT` or PATH, for commands that need nothing else (`list-changed`).
@@ -189,8 +288,8 @@ pub struct ToolStatus {
     pub found: Result<FoundTool, ToolError>,
 }
 
-/// Every pinned tool against what resolution finds (its own env var, `.tools/bin`,
-/// PATH), for `tools list`. `$HELM` is not consulted: it means the helm of whichever
+/// Every pinned tool against what resolution finds (its own env var, PATH,
+/// `.tools/bin`, the machine-wide cache), for `tools list`. `$HELM` is not consulted: it means the helm of whichever
 /// major a run selects, which a listing does not have.
 pub async fn check(repo_root: &Path) -> Result<Vec<ToolStatus>, ToolError> {
     check_in(repo_root, &ToolEnv::from_process()).await
@@ -205,7 +304,7 @@ async fn check_in(repo_root: &Path, env: &ToolEnv) -> Result<Vec<ToolStatus>, To
             name: name.to_string(),
             pinned: pin.version.clone(),
             default: pin.default,
-            found: locate(repo_root, name, pin, &explicit, env).await,
+            found: locate(repo_root, &pins, name, &explicit, env).await,
         });
     }
     Ok(statuses)
@@ -283,34 +382,137 @@ mod tests {
         assert!(matches!(helm3.found, Err(ToolError::Missing { .. })));
     }
 
+    fn fake(dir: &Path, name: &str, prints: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, format!("#!/bin/sh\necho {prints}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// git through `$GIT`, nothing on PATH, the machine cache inside `repo`.
+    fn isolated_env(repo: &Path, extra: &[(&str, &Path)]) -> ToolEnv {
+        let git = fake(&repo.join("git-bin"), "git", "git version 2");
+        let mut vars: Vec<(String, PathBuf)> = vec![
+            ("GIT".into(), git),
+            ("PATH".into(), repo.join("nothing")),
+            ("XDG_CACHE_HOME".into(), repo.join("xdg")),
+        ];
+        vars.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_path_buf())));
+        ToolEnv::from_vars(vars)
+    }
+
     #[tokio::test]
     async fn resolve_gives_helm_an_absolute_isolated_home_per_major() {
         let repo = tempfile::tempdir().unwrap();
         let bin = tools_bin_dir(repo.path());
-        std::fs::create_dir_all(&bin).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        for (name, prints) in [("helm3", "v3.22.0"), ("git", "git version 2")] {
-            std::fs::write(bin.join(name), format!("#!/bin/sh\necho {prints}\n")).unwrap();
-            std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755))
-                .unwrap();
-        }
-        let env = ToolEnv::from_vars([("GIT", bin.join("git"))]);
-        let toolbox =
-            Toolbox::resolve_in(repo.path(), HelmMajor::V3, Path::new("state"), None, &env)
-                .await
-                .unwrap();
+        fake(&bin, "helm3", "v3.22.0");
+        let env = isolated_env(repo.path(), &[]);
+        let state = Path::new("state");
+        let toolbox = Toolbox::resolve_in(repo.path(), Some(HelmMajor::V3), state, None, &env)
+            .await
+            .unwrap();
         assert_eq!(toolbox.helm.path, bin.join("helm3"));
         assert_eq!(toolbox.helm.version, semver::Version::new(3, 22, 0));
         assert!(toolbox.helm.home.is_absolute());
         assert!(toolbox.helm.home.ends_with("state/helm3"));
+        assert_eq!(toolbox.warnings, Vec::<String>::new());
+        assert_eq!(
+            toolbox.helm_description(),
+            format!(
+                "helm v3.22.0 ({}, from .tools/bin)",
+                bin.join("helm3").display()
+            )
+        );
 
-        let error = Toolbox::resolve_in(repo.path(), HelmMajor::V4, Path::new("state"), None, &env)
+        let error = Toolbox::resolve_in(repo.path(), Some(HelmMajor::V4), state, None, &env)
             .await
             .unwrap_err();
         assert!(
-            error.to_string().contains("helm4 v4.3.1 is not installed"),
+            error
+                .to_string()
+                .contains("helm4 v4.3.1 (or any helm 4) is not installed"),
             "{error}"
         );
+    }
+
+    /// With no major asked for (flag, `CHART_HARNESS_HELM`, config), the one major that
+    /// is installed is used; with both, helm 4.
+    #[tokio::test]
+    async fn without_a_chosen_major_the_installed_major_is_the_default() {
+        let repo = tempfile::tempdir().unwrap();
+        let bin = tools_bin_dir(repo.path());
+        let state = Path::new("state");
+        let env = isolated_env(repo.path(), &[]);
+        let error = Toolbox::resolve_in(repo.path(), None, state, None, &env)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, ToolError::Missing { ref tool, .. } if tool == "helm4"),
+            "{error}"
+        );
+
+        fake(&bin, "helm3", "v3.22.0");
+        let toolbox = Toolbox::resolve_in(repo.path(), None, state, None, &env)
+            .await
+            .unwrap();
+        assert_eq!(toolbox.helm.major, HelmMajor::V3);
+        assert!(toolbox.helm.home.ends_with("state/helm3"));
+
+        fake(&bin, "helm4", "v4.3.1");
+        let toolbox = Toolbox::resolve_in(repo.path(), None, state, None, &env)
+            .await
+            .unwrap();
+        assert_eq!(toolbox.helm.major, HelmMajor::V4);
+
+        // `$HELM` names the user's helm 3: its major is the run's, with the warning.
+        let theirs = fake(&repo.path().join("theirs"), "helm", "v3.14.0");
+        let env = isolated_env(repo.path(), &[("HELM", &theirs)]);
+        let toolbox = Toolbox::resolve_in(repo.path(), None, state, None, &env)
+            .await
+            .unwrap();
+        assert_eq!(
+            (toolbox.helm.major, toolbox.helm.path.clone()),
+            (HelmMajor::V3, theirs)
+        );
+        assert_eq!(toolbox.warnings.len(), 1, "{:?}", toolbox.warnings);
+        assert!(
+            toolbox.warnings[0].contains("v3.14.0") && toolbox.warnings[0].contains("v3.22.0"),
+            "{:?}",
+            toolbox.warnings
+        );
+    }
+
+    /// A repository with no `.tools` gets the pinned tools another clone installed
+    /// into the machine-wide cache; its own `.tools` wins when it has one.
+    #[test]
+    fn installed_tools_come_from_the_repository_then_the_machine_cache() {
+        let repo = tempfile::tempdir().unwrap();
+        let env = isolated_env(repo.path(), &[]);
+        let installed = Installed::open_in(repo.path(), &env).unwrap();
+        let pins = Pins::embedded().unwrap();
+        let cache = install::default_cache_dir(&env);
+        assert!(cache.starts_with(repo.path().join("xdg")));
+        let local = tools_bin_dir(repo.path()).join("etcd");
+        assert_eq!(
+            installed.binary("etcd").unwrap(),
+            local,
+            "missing: named in .tools"
+        );
+
+        let cached = install::cache_entry(&cache, &pins, "etcd", pins.tool("etcd").unwrap());
+        fake(cached.parent().unwrap(), "etcd", "etcd Version: 3.6.16");
+        assert_eq!(installed.binary("etcd").unwrap(), cached);
+        fake(local.parent().unwrap(), "etcd", "etcd Version: 3.6.16");
+        assert_eq!(installed.binary("etcd").unwrap(), local);
+
+        let kwok = pins.tool("kwok").unwrap();
+        let cached_data = install::cached_data(&cache, "kwok", kwok).unwrap();
+        std::fs::create_dir_all(&cached_data).unwrap();
+        assert_eq!(installed.data_dir("kwok").unwrap(), cached_data);
+        let message = installed.binary("kwokct").unwrap_err().to_string();
+        assert!(message.contains("did you mean `kwokctl`"), "{message}");
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Finding a pinned tool: an explicit flag or env var, then `.tools/bin`, then PATH, and
-//! refusing any binary whose version differs from the pin.
+//! Finding a pinned tool: an explicit flag or env var, then PATH, then `.tools/bin`,
+//! then the machine-wide tool cache. The cluster tools must report their pinned
+//! version; helm may be any release of its major from [`HelmMajor::oldest_supported`],
+//! and one that is not the pinned release gets a warning ([`FoundTool::warning`]).
 
 use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
@@ -7,13 +9,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ToolError;
-use super::pins::{ToolPin, parse_version};
+use super::helm::HelmMajor;
+use super::install::{cache_entry, default_cache_dir};
+use super::pins::{Pins, ToolPin, parse_version};
 use super::process::{self, ProcessSpec};
 
 /// How long a binary may take to print its version.
 const VERSION_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// The directory `tools install` fills and resolution searches second.
+/// The directory `tools install` fills and resolution searches after PATH.
 pub fn tools_bin_dir(repo_root: &Path) -> PathBuf {
     repo_root.join(".tools").join("bin")
 }
@@ -86,26 +90,46 @@ pub(crate) fn is_executable(path: &Path) -> bool {
 pub enum ToolOrigin {
     /// A command-line flag or env var, named.
     Explicit(String),
-    ToolsBin,
     Path,
+    ToolsBin,
+    /// The machine-wide cache `tools install` fills from any clone.
+    MachineCache,
 }
 
 impl std::fmt::Display for ToolOrigin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ToolOrigin::Explicit(source) => write!(f, "{source}"),
-            ToolOrigin::ToolsBin => write!(f, ".tools/bin"),
             ToolOrigin::Path => write!(f, "PATH"),
+            ToolOrigin::ToolsBin => write!(f, ".tools/bin"),
+            ToolOrigin::MachineCache => write!(f, "the machine-wide tool cache"),
         }
     }
 }
 
-/// A binary of the pinned version.
+/// A binary resolution accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FoundTool {
     pub path: PathBuf,
     pub version: semver::Version,
     pub origin: ToolOrigin,
+    /// The pinned version, when this binary reports another (compatible) one.
+    pub off_pin: Option<String>,
+}
+
+impl FoundTool {
+    /// The run's one warning about a tool that is not the pinned release, naming both.
+    pub fn warning(&self, tool: &str) -> Option<String> {
+        let pinned = self.off_pin.as_ref()?;
+        Some(format!(
+            "using v{} at {} (from {}), not the pinned {tool} {pinned} chart-harness is tested with; if results differ, try the pinned one: `chart-harness tools install`, then set ${} to {}",
+            self.version,
+            self.path.display(),
+            self.origin,
+            ToolPin::env_var(tool),
+            Path::new(".tools/bin").join(tool).display(),
+        ))
+    }
 }
 
 /// A binary chosen explicitly, e.g. `--helm` or `$HELM3`.
@@ -189,28 +213,78 @@ pub fn install_hint(tool: &str, pin: &ToolPin) -> String {
     )
 }
 
-/// Finds `tool`: the first explicit choice decides alone (a wrong one is an error, not
-/// a reason to look elsewhere); otherwise `.tools/bin`, then PATH under the binary name
-/// and the pin's other names, taking the first of the pinned version.
+/// How a binary's version stands against its tool's pin.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fit {
+    Pinned,
+    /// Another release the harness runs with: a helm of the pin's major, not older
+    /// than [`HelmMajor::oldest_supported`]. Used with one warning.
+    Compatible,
+    Refused,
+}
+
+/// Only helm is accepted in other versions: users bring their own helm, as with ct,
+/// while the cluster tools must match the pinned Kubernetes version and each other.
+pub(crate) fn fit(tool: &str, version: &semver::Version, pinned: &semver::Version) -> Fit {
+    if version_matches(version, pinned) {
+        return Fit::Pinned;
+    }
+    let oldest = HelmMajor::of_tool(tool).map(HelmMajor::oldest_supported);
+    match oldest {
+        Some(oldest) if version.major == oldest.major && *version >= oldest => Fit::Compatible,
+        _ => Fit::Refused,
+    }
+}
+
+/// What `tool` must report, for messages: `v3.22.0 (or any helm 3 from v3.10.0)`.
+fn needed(tool: &str, pin: &ToolPin) -> String {
+    match HelmMajor::of_tool(tool) {
+        Some(major) if major.oldest_supported().minor > 0 => format!(
+            "{} (or any {major} from v{})",
+            pin.version,
+            major.oldest_supported()
+        ),
+        Some(major) => format!("{} (or any {major})", pin.version),
+        None => pin.version.clone(),
+    }
+}
+
+/// Finds `tool`: the first explicit choice decides alone (a refused one is an error,
+/// not a reason to look elsewhere); otherwise the first acceptable binary of PATH
+/// (under the binary name, then the pin's other names), `.tools/bin`, then the
+/// machine-wide tool cache. PATH comes first so a user's own helm is used, as ct
+/// does; where PATH has none (our CI), the pinned one from `.tools/bin` is.
 pub(crate) async fn locate(
     repo_root: &Path,
+    pins: &Pins,
     tool: &str,
-    pin: &ToolPin,
     explicit: &[ExplicitChoice],
     env: &ToolEnv,
 ) -> Result<FoundTool, ToolError> {
+    let pin = pins
+        .tool(tool)
+        .ok_or_else(|| super::unknown_tool(pins, tool))?;
     let pinned = pin.semver();
     let wrong_version = |found: Vec<String>| ToolError::WrongVersion {
         tool: tool.to_string(),
-        needed: pin.version.clone(),
+        needed: needed(tool, pin),
         found: found.join(", "),
         install: install_hint(tool, pin),
+    };
+    let accepted = |path: PathBuf, version: semver::Version, origin: ToolOrigin| {
+        let fit = fit(tool, &version, &pinned);
+        (fit != Fit::Refused).then(|| FoundTool {
+            path,
+            off_pin: (fit == Fit::Compatible).then(|| pin.version.clone()),
+            version,
+            origin,
+        })
     };
     if let Some(choice) = explicit.first() {
         if !is_executable(&choice.path) {
             return Err(ToolError::Missing {
                 tool: tool.to_string(),
-                needed: pin.version.clone(),
+                needed: needed(tool, pin),
                 searched: format!(
                     "{} = {}, which is not an executable file",
                     choice.source,
@@ -220,48 +294,49 @@ pub(crate) async fn locate(
             });
         }
         let probe = probe_version(&choice.path, pin).await;
-        return match probe.version {
-            Some(version) if version_matches(&version, &pinned) => Ok(FoundTool {
-                path: choice.path.clone(),
-                version,
-                origin: ToolOrigin::Explicit(choice.source.clone()),
-            }),
-            _ => Err(wrong_version(vec![format!(
-                "{} ({}) reports {}",
-                choice.path.display(),
-                choice.source,
-                probe.reported
-            )])),
-        };
+        let origin = ToolOrigin::Explicit(choice.source.clone());
+        return probe
+            .version
+            .and_then(|version| accepted(choice.path.clone(), version, origin))
+            .ok_or_else(|| {
+                wrong_version(vec![format!(
+                    "{} ({}) reports {}",
+                    choice.path.display(),
+                    choice.source,
+                    probe.reported
+                )])
+            });
     }
 
     let bin_dir = tools_bin_dir(repo_root);
     let tools_bin = bin_dir.join(&pin.binary);
+    let cached = cache_entry(&default_cache_dir(env), pins, tool, pin);
     let mut candidates: Vec<(PathBuf, ToolOrigin)> = Vec::new();
-    if is_executable(&tools_bin) {
-        candidates.push((tools_bin.clone(), ToolOrigin::ToolsBin));
-    }
     let path_names = std::iter::once(&pin.binary).chain(&pin.path_names);
     for name in path_names {
         for found in env.find_on_path(name, Some(&bin_dir)) {
-            if !candidates.iter().any(|(seen, _)| seen == &found) {
-                candidates.push((found, ToolOrigin::Path));
-            }
+            candidates.push((found, ToolOrigin::Path));
         }
     }
+    candidates.push((tools_bin.clone(), ToolOrigin::ToolsBin));
+    candidates.push((cached.clone(), ToolOrigin::MachineCache));
+    candidates.retain(|(path, _)| is_executable(path));
+    let mut seen = Vec::new();
+    candidates.retain(|(path, _)| {
+        let new = !seen.contains(path);
+        seen.push(path.clone());
+        new
+    });
 
     let mut mismatches = Vec::new();
     for (path, origin) in candidates {
         let probe = probe_version(&path, pin).await;
-        match probe.version {
-            Some(version) if version_matches(&version, &pinned) => {
-                return Ok(FoundTool {
-                    path,
-                    version,
-                    origin,
-                });
-            }
-            _ => mismatches.push(format!("{} reports {}", path.display(), probe.reported)),
+        match probe
+            .version
+            .and_then(|version| accepted(path.clone(), version, origin))
+        {
+            Some(found) => return Ok(found),
+            None => mismatches.push(format!("{} reports {}", path.display(), probe.reported)),
         }
     }
     if !mismatches.is_empty() {
@@ -272,12 +347,13 @@ pub(crate) async fn locate(
         .collect();
     Err(ToolError::Missing {
         tool: tool.to_string(),
-        needed: pin.version.clone(),
+        needed: needed(tool, pin),
         searched: format!(
-            "{}, {} and PATH ({})",
+            "{}, PATH ({}), {} and the machine-wide cache {}",
             explicit_sources(tool),
+            names.join(", "),
             tools_bin.display(),
-            names.join(", ")
+            cached.display()
         ),
         install: install_hint(tool, pin),
     })
@@ -396,19 +472,62 @@ mod tests {
         path
     }
 
-    #[tokio::test]
-    async fn a_wrong_version_names_tool_found_needed_and_install_command() {
+    /// An environment with only `path` on PATH and the machine cache inside `repo`.
+    fn env_in(repo: &Path, path: impl Into<OsString>) -> ToolEnv {
+        ToolEnv::from_vars([
+            ("PATH", path.into()),
+            ("XDG_CACHE_HOME", repo.join("xdg").into_os_string()),
+        ])
+    }
+
+    fn machine_cache_entry(repo: &Path, pins: &Pins, tool: &str) -> PathBuf {
+        let env = env_in(repo, "");
+        cache_entry(
+            &default_cache_dir(&env),
+            pins,
+            tool,
+            pins.tool(tool).unwrap(),
+        )
+    }
+
+    #[rstest]
+    #[case::pinned_helm3("helm3", "3.22.0", Fit::Pinned)]
+    #[case::oldest_helm3("helm3", "3.10.0", Fit::Compatible)]
+    #[case::ci_helm_of_repo_a("helm3", "3.14.0", Fit::Compatible)]
+    #[case::newer_helm3("helm3", "3.23.1", Fit::Compatible)]
+    #[case::too_old_helm3("helm3", "3.9.4", Fit::Refused)]
+    #[case::helm4_for_helm3("helm3", "4.3.1", Fit::Refused)]
+    #[case::any_helm4("helm4", "4.0.0", Fit::Compatible)]
+    #[case::helm4_prerelease("helm4", "4.0.0-rc.1", Fit::Refused)]
+    #[case::helm5("helm4", "5.0.0", Fit::Refused)]
+    #[case::cluster_tools_are_exact("kind", "0.33.1", Fit::Refused)]
+    fn helm_of_the_pinned_major_fits_from_its_oldest_supported_release(
+        #[case] tool: &str,
+        #[case] found: &str,
+        #[case] expected: Fit,
+    ) {
         let pins = Pins::embedded().unwrap();
-        let pin = pins.tool("helm3").unwrap();
+        let pinned = pins.tool(tool).unwrap().semver();
+        let found = semver::Version::parse(found).unwrap();
+        assert_eq!(fit(tool, &found, &pinned), expected);
+    }
+
+    #[tokio::test]
+    async fn a_helm_too_old_names_tool_found_needed_and_install_command() {
+        let pins = Pins::embedded().unwrap();
         let repo = tempfile::tempdir().unwrap();
-        fake_tool(&tools_bin_dir(repo.path()), "helm3", "v3.21.0");
-        let env = ToolEnv::from_vars([("PATH", "")]);
-        let error = locate(repo.path(), "helm3", pin, &[], &env)
+        fake_tool(&tools_bin_dir(repo.path()), "helm3", "v3.9.4");
+        let env = env_in(repo.path(), "");
+        let error = locate(repo.path(), &pins, "helm3", &[], &env)
             .await
             .unwrap_err();
         let message = error.to_string();
         assert!(matches!(error, ToolError::WrongVersion { .. }), "{message}");
-        for fact in ["helm3", "v3.21.0", "v3.22.0", "tools install"] {
+        for fact in [
+            "helm3 v3.22.0 (or any helm 3 from v3.10.0) is needed",
+            "reports v3.9.4",
+            "tools install",
+        ] {
             assert!(message.contains(fact), "`{fact}` missing from: {message}");
         }
     }
@@ -416,71 +535,107 @@ mod tests {
     #[tokio::test]
     async fn a_missing_tool_names_where_it_looked_and_the_install_command() {
         let pins = Pins::embedded().unwrap();
-        let pin = pins.tool("kind").unwrap();
         let repo = tempfile::tempdir().unwrap();
-        let env = ToolEnv::from_vars([("PATH", repo.path().join("empty"))]);
-        let error = locate(repo.path(), "kind", pin, &[], &env)
+        let env = env_in(repo.path(), repo.path().join("empty"));
+        let error = locate(repo.path(), &pins, "kind", &[], &env)
             .await
             .unwrap_err();
         let message = error.to_string();
         assert!(matches!(error, ToolError::Missing { .. }), "{message}");
+        let cached = machine_cache_entry(repo.path(), &pins, "kind");
         for fact in [
-            "kind",
-            "v0.33.0",
-            "not installed",
+            "kind v0.33.0 is not installed",
+            "PATH (kind)",
             ".tools/bin/kind",
+            &format!("the machine-wide cache {}", cached.display()),
             "tools install kind",
         ] {
             assert!(message.contains(fact), "`{fact}` missing from: {message}");
         }
     }
 
+    /// The user's helm on PATH first (as ct), then `.tools/bin` (our CI, where PATH
+    /// has no helm), then the machine-wide cache (a chart repository with no `.tools`).
     #[tokio::test]
-    async fn tools_bin_comes_before_path_and_path_accepts_the_generic_name() {
+    async fn resolution_order_is_path_then_tools_bin_then_the_machine_cache() {
         let pins = Pins::embedded().unwrap();
-        let pin = pins.tool("helm4").unwrap();
         let repo = tempfile::tempdir().unwrap();
         let path_dir = repo.path().join("path");
-        let on_path = fake_tool(&path_dir, "helm", "v4.3.1");
-        let env = ToolEnv::from_vars([("PATH", &path_dir)]);
+        let env = env_in(repo.path(), &path_dir);
+        let cached = machine_cache_entry(repo.path(), &pins, "helm4");
+        fake_tool(cached.parent().unwrap(), "helm4", "v4.3.1");
 
-        let found = locate(repo.path(), "helm4", pin, &[], &env).await.unwrap();
-        assert_eq!((found.path, found.origin), (on_path, ToolOrigin::Path));
+        let found = locate(repo.path(), &pins, "helm4", &[], &env)
+            .await
+            .unwrap();
+        assert_eq!(
+            (found.path, found.origin, found.off_pin),
+            (cached, ToolOrigin::MachineCache, None)
+        );
 
         let installed = fake_tool(&tools_bin_dir(repo.path()), "helm4", "v4.3.1");
-        let found = locate(repo.path(), "helm4", pin, &[], &env).await.unwrap();
+        let found = locate(repo.path(), &pins, "helm4", &[], &env)
+            .await
+            .unwrap();
         assert_eq!(
             (found.path, found.origin),
             (installed, ToolOrigin::ToolsBin)
         );
+
+        let users = fake_tool(&path_dir, "helm", "v4.0.0");
+        let found = locate(repo.path(), &pins, "helm4", &[], &env)
+            .await
+            .unwrap();
+        assert_eq!(
+            (found.path, found.origin, found.off_pin),
+            (users, ToolOrigin::Path, Some("v4.3.1".to_string()))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_cluster_tool_of_another_version_on_path_is_passed_over_for_the_pinned_one() {
+        let pins = Pins::embedded().unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let path_dir = repo.path().join("path");
+        fake_tool(&path_dir, "kind", "kind v0.20.0 go1.21 linux/amd64");
+        let pinned = fake_tool(
+            &tools_bin_dir(repo.path()),
+            "kind",
+            "kind v0.33.0 go1.26 linux/amd64",
+        );
+        let env = env_in(repo.path(), &path_dir);
+        let found = locate(repo.path(), &pins, "kind", &[], &env).await.unwrap();
+        assert_eq!((found.path, found.off_pin), (pinned, None));
     }
 
     #[tokio::test]
     async fn a_path_binary_of_another_major_is_skipped_for_a_matching_one() {
         let pins = Pins::embedded().unwrap();
-        let pin = pins.tool("helm3").unwrap();
         let repo = tempfile::tempdir().unwrap();
         let first = repo.path().join("first");
         let second = repo.path().join("second");
         fake_tool(&first, "helm", "v4.3.1");
         let good = fake_tool(&second, "helm", "v3.22.0");
-        let path = std::env::join_paths([&first, &second]).unwrap();
-        let env = ToolEnv::from_vars([("PATH", path)]);
-        let found = locate(repo.path(), "helm3", pin, &[], &env).await.unwrap();
+        let env = env_in(
+            repo.path(),
+            std::env::join_paths([&first, &second]).unwrap(),
+        );
+        let found = locate(repo.path(), &pins, "helm3", &[], &env)
+            .await
+            .unwrap();
         assert_eq!(found.path, good);
     }
 
     #[tokio::test]
-    async fn an_explicit_choice_of_the_wrong_version_is_an_error_not_skipped() {
+    async fn an_explicit_choice_of_the_wrong_major_is_an_error_not_skipped() {
         let pins = Pins::embedded().unwrap();
-        let pin = pins.tool("helm3").unwrap();
         let repo = tempfile::tempdir().unwrap();
         fake_tool(&tools_bin_dir(repo.path()), "helm3", "v3.22.0");
         let wrong = fake_tool(&repo.path().join("x"), "helm", "v4.3.1");
         let env = ToolEnv::from_vars([("HELM", &wrong)]);
         let explicit = explicit_from_env("helm3", &env, true);
         assert_eq!(explicit.len(), 1);
-        let message = locate(repo.path(), "helm3", pin, &explicit, &env)
+        let message = locate(repo.path(), &pins, "helm3", &explicit, &env)
             .await
             .unwrap_err()
             .to_string();
@@ -488,6 +643,32 @@ mod tests {
             message.contains("$HELM") && message.contains("v4.3.1"),
             "{message}"
         );
+    }
+
+    #[tokio::test]
+    async fn another_helm_release_is_used_with_one_warning_naming_found_and_pinned() {
+        let pins = Pins::embedded().unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let theirs = fake_tool(&repo.path().join("x"), "helm", "v3.14.0");
+        let env = ToolEnv::from_vars([("HELM3", &theirs)]);
+        let explicit = explicit_from_env("helm3", &env, true);
+        let found = locate(repo.path(), &pins, "helm3", &explicit, &env)
+            .await
+            .unwrap();
+        assert_eq!(found.version, semver::Version::new(3, 14, 0));
+        let warning = found.warning("helm3").expect("a warning");
+        assert_eq!(
+            warning,
+            format!(
+                "using v3.14.0 at {} (from $HELM3), not the pinned helm3 v3.22.0 chart-harness is tested with; if results differ, try the pinned one: `chart-harness tools install`, then set $HELM3 to .tools/bin/helm3",
+                theirs.display()
+            )
+        );
+        let pinned = FoundTool {
+            off_pin: None,
+            ..found
+        };
+        assert_eq!(pinned.warning("helm3"), None);
     }
 
     #[test]

@@ -24,8 +24,7 @@ pub fn workspace_root() -> PathBuf {
 /// `CHART_HARNESS_CLUSTER_BIN_DIR`); panics with the command that installs them.
 pub fn local_provider() -> LocalProvider {
     let root = workspace_root();
-    let binaries = LocalBinaries::from_env()
-        .unwrap_or_else(|| LocalBinaries::in_dir(&chart_harness::tools::tools_bin_dir(&root)));
+    let binaries = LocalBinaries::find(&root).unwrap();
     if let Err(error) = binaries.check() {
         panic!("{error}");
     }

@@ -33,6 +33,8 @@ fn context(chart: &TestChart, config: HarnessConfig) -> SuiteContext {
                 home: chart.repo_root().join("helm-home"),
                 go_threads: None,
             },
+            helm_origin: crate::tools::ToolOrigin::ToolsBin,
+            warnings: Vec::new(),
             git: PathBuf::from("git"),
         }),
         kube_version: "1.37.2".to_string(),
