@@ -87,9 +87,12 @@ pub struct HarnessConfig {
     pub validate_maintainers: bool,
     pub validate_chart_schema: bool,
     pub validate_yaml: bool,
-    /// ct's `helm-extra-args`: given to `helm install`, `upgrade` and `test`; its
-    /// `--timeout` replaces the trial's helm timeout there.
+    /// ct's `helm-extra-args` without its `--timeout`: given to `helm install`,
+    /// `upgrade` and `test`.
     pub helm_extra_args: Vec<String>,
+    /// The `--timeout` of `helm-extra-args`: replaces the default readiness and helm
+    /// timeout of install, upgrade and test.
+    pub helm_timeout: Option<Duration>,
     /// ct's `helm-extra-set-args` (`--set=a=b ...`): given to `helm install` and
     /// `upgrade`, and to the render the integration dry-run checks.
     pub helm_extra_set_args: Vec<String>,
@@ -131,6 +134,7 @@ impl HarnessConfig {
             validate_chart_schema: true,
             validate_yaml: true,
             helm_extra_args: Vec::new(),
+            helm_timeout: None,
             helm_extra_set_args: Vec::new(),
             helm_lint_extra_args: Vec::new(),
             helm_dependency_extra_args: Vec::new(),
@@ -616,7 +620,10 @@ fn apply(
     }
     // ct splits these single strings on whitespace (Go's strings.Fields), so do we.
     if let Some(args) = file.helm_extra_args {
-        config.helm_extra_args = split_args(&args);
+        let (timeout, rest) = take_timeout(split_args(&args))
+            .map_err(|message| invalid("helm-extra-args", message))?;
+        config.helm_timeout = timeout;
+        config.helm_extra_args = rest;
     }
     if let Some(args) = file.helm_extra_set_args {
         config.helm_extra_set_args = split_args(&args);
@@ -702,6 +709,28 @@ fn apply(
         );
     }
     Ok(())
+}
+
+/// Splits helm's `--timeout 600s` (or `--timeout=600s`) off `args`: the harness passes
+/// its own `--timeout` to every release command and sizes its process timeouts by it.
+fn take_timeout(args: Vec<String>) -> Result<(Option<Duration>, Vec<String>), String> {
+    let mut timeout = None;
+    let mut rest = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--timeout") {
+            Some("") => args
+                .next()
+                .ok_or("`--timeout` has no value; write it like `--timeout 600s`")?,
+            Some(value) if value.starts_with('=') => value[1..].to_string(),
+            _ => {
+                rest.push(arg);
+                continue;
+            }
+        };
+        timeout = Some(parse_duration(&value)?);
+    }
+    Ok((timeout, rest))
 }
 
 fn set(target: &mut bool, value: Option<bool>) {

@@ -67,7 +67,8 @@ fn ct_yaml_with_every_supported_key_is_read() {
     assert!(!c.validate_maintainers);
     assert!(!c.validate_chart_schema);
     assert!(!c.validate_yaml);
-    assert_eq!(c.helm_extra_args, vec!["--timeout", "600s", "--wait"]);
+    assert_eq!(c.helm_extra_args, vec!["--wait"]);
+    assert_eq!(c.helm_timeout, Some(Duration::from_secs(600)));
     assert_eq!(c.helm_lint_extra_args, vec!["--quiet"]);
     assert_eq!(c.helm_dependency_extra_args, vec!["--skip-refresh"]);
     assert_eq!(
@@ -410,7 +411,7 @@ fn environment_values_take_the_file_forms(#[case] name: &str, #[case] value: &st
             c.chart_dirs,
             vec![repo.path().join("stable"), repo.path().join("incubator")]
         ),
-        _ => assert_eq!(c.helm_extra_args, vec!["--timeout", "600s"]),
+        _ => assert_eq!(c.helm_timeout, Some(Duration::from_secs(600))),
     }
 }
 
@@ -493,6 +494,31 @@ fn a_missing_config_file_is_an_error_naming_it() {
     let error = load_with(repo.path(), &options).unwrap_err().to_string();
     assert!(
         error.contains("nope.yaml given with --config does not exist"),
+        "{error}"
+    );
+}
+
+#[rstest]
+#[case("--timeout 90s --atomic", Some(90), &["--atomic"])]
+#[case("--timeout=2m", Some(120), &[])]
+#[case("--wait", None, &["--wait"])]
+fn helm_extra_args_timeout_is_taken_apart(
+    #[case] args: &str,
+    #[case] seconds: Option<u64>,
+    #[case] rest: &[&str],
+) {
+    let repo = repo_with(&[("ct.yaml", &format!("helm-extra-args: \"{args}\"\n"))]);
+    let c = load(repo.path()).unwrap().config;
+    assert_eq!(c.helm_timeout, seconds.map(Duration::from_secs));
+    assert_eq!(c.helm_extra_args, rest);
+}
+
+#[test]
+fn a_helm_extra_args_timeout_without_a_value_is_an_error() {
+    let repo = repo_with(&[("ct.yaml", "helm-extra-args: --timeout\n")]);
+    let error = load(repo.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("invalid `helm-extra-args`: `--timeout` has no value"),
         "{error}"
     );
 }
