@@ -181,16 +181,26 @@ impl Helm {
 
     /// `helm dependency build`. A non-zero exit is returned, not an error: the caller
     /// turns it into that chart's failure.
+    /// `extra_args` are ct's `helm-dependency-extra-args` (for example `--skip-refresh`).
     pub async fn dependency_build(
         &self,
         chart_dir: &Path,
+        extra_args: &[String],
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        let spec = self
-            .command(timeout)
+        process::run(&self.dependency_build_spec(chart_dir, extra_args, timeout)).await
+    }
+
+    fn dependency_build_spec(
+        &self,
+        chart_dir: &Path,
+        extra_args: &[String],
+        timeout: Duration,
+    ) -> ProcessSpec {
+        self.command(timeout)
             .args(["dependency", "build"])
-            .arg(chart_arg(chart_dir));
-        process::run(&spec).await
+            .arg(chart_arg(chart_dir))
+            .args(extra_args)
     }
 }
 
@@ -682,6 +692,27 @@ mod tests {
     }
 
     #[test]
+    fn dependency_build_carries_the_extra_args() {
+        let helm = Helm {
+            path: PathBuf::from("helm"),
+            version: semver::Version::new(3, 22, 0),
+            major: HelmMajor::V3,
+            home: PathBuf::from("/tmp/helm-home"),
+            go_threads: None,
+        };
+        let spec = helm.dependency_build_spec(
+            Path::new("charts/web"),
+            &["--skip-refresh".to_string()],
+            Duration::from_secs(60),
+        );
+        let args: Vec<_> = spec.args.iter().map(|a| a.to_string_lossy()).collect();
+        assert_eq!(
+            args,
+            ["dependency", "build", "charts/web", "--skip-refresh"]
+        );
+    }
+
+    #[test]
     fn lint_messages_of_both_majors_parse_alike() {
         let helm3 = "==> Linting web\n[INFO] Chart.yaml: icon is recommended\n[ERROR] templates/: template: web/templates/x.yaml:6:15: executing \"web/templates/x.yaml\" at <.Values.a.b>: nil pointer\n\nError: 1 chart(s) linted, 1 chart(s) failed\n";
         let helm4 = "==> Linting web\n[INFO] Chart.yaml: icon is recommended\n[ERROR] templates/: web/templates/x.yaml:6:15\n  executing \"web/templates/x.yaml\" at <.Values.a.b>:\n    nil pointer\n\nError: 1 chart(s) linted, 1 chart(s) failed\n";
@@ -937,7 +968,7 @@ mod tests {
             "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n  - name: sub\n    version: 0.2.0\n    repository: file://../sub\n",
         );
         let output = helm
-            .dependency_build(&parent, Duration::from_secs(60))
+            .dependency_build(&parent, &[], Duration::from_secs(60))
             .await
             .unwrap();
         assert!(output.success(), "{output:?}");
