@@ -220,7 +220,7 @@ const IGNORED_CT_KEYS: &[(&str, &str)] = &[
     ),
     (
         "charts",
-        "pass chart names on the command line instead (`chart-harness lint CHART...`)",
+        "pass `--charts` or chart names on the command line instead",
     ),
     (
         "build-id",
@@ -261,7 +261,7 @@ const IGNORED_CT_KEYS: &[(&str, &str)] = &[
     ),
     (
         "print-config",
-        "chart-harness names the file it read in its reports",
+        "chart-harness names the file it read on its first line and in its reports",
     ),
     (
         "skip-clean-up",
