@@ -331,6 +331,28 @@ fn ct_install_command_line_runs_verbatim_with_extra_set_args() {
     assert_eq!(output.status.code(), Some(0), "{out}");
     assert!(out.contains("integration::needs-host::default"), "{out}");
     assert!(out.contains("1 passed, 0 failed"), "{out}");
+
+    // helm-extra-args reach helm install: a flag helm does not know fails it there.
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "install",
+            "--config",
+            "ct.yaml",
+            "--helm-extra-set-args=--set=ingress.host=example.com --set=tier=web",
+            "--helm-extra-args",
+            "--timeout 600s --no-such-flag",
+            "--cluster",
+            "local",
+        ],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("helm install") && out.contains("unknown flag: --no-such-flag"),
+        "{out}"
+    );
 }
 
 #[test]
