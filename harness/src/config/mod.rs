@@ -146,7 +146,7 @@ impl HarnessConfig {
             jobs: None,
             helm_major: HelmMajor::default(),
             kube_version: None,
-            trial_timeout: Duration::from_secs(5 * 60),
+            trial_timeout: DEFAULT_TRIAL_TIMEOUT,
             cluster: None,
             config_file: None,
         }
@@ -422,6 +422,7 @@ pub fn load_with(repo_root: &Path, options: &LoadOptions) -> Result<LoadedConfig
             &mut warnings,
         )?;
     }
+    fit_trial_timeout(&mut config, &mut warnings);
     // A key set in the file and again by a flag must not warn twice.
     let mut seen = std::collections::HashSet::new();
     warnings.retain(|warning| seen.insert(warning.clone()));
@@ -431,6 +432,35 @@ pub fn load_with(repo_root: &Path, options: &LoadOptions) -> Result<LoadedConfig
         config,
         warnings,
     })
+}
+
+/// `trial-timeout` when none is configured.
+const DEFAULT_TRIAL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// A trial installs, waits for readiness and runs `helm test`, each allowed helm's
+/// `--timeout` from `helm-extra-args`; the default trial timeout grows to fit that, and a
+/// configured one that is shorter gets a warning. (A `trial-timeout` written as exactly
+/// the default is indistinguishable from none and grows too.)
+fn fit_trial_timeout(config: &mut HarnessConfig, warnings: &mut Vec<String>) {
+    let Some(helm) = config.helm_timeout else {
+        return;
+    };
+    let needed = helm * 3;
+    if config.trial_timeout >= needed {
+        return;
+    }
+    if config.trial_timeout == DEFAULT_TRIAL_TIMEOUT {
+        config.trial_timeout = needed;
+    } else {
+        warnings.push(format!(
+            "`trial-timeout` ({}s) is shorter than 3 × the `--timeout` of `helm-extra-args` ({}s): \
+             a trial whose install, readiness wait and helm test each take that long is cut off; \
+             raise `trial-timeout` to at least {}s",
+            config.trial_timeout.as_secs(),
+            helm.as_secs(),
+            needed.as_secs()
+        ));
+    }
 }
 
 fn find_source(repo_root: &Path, options: &LoadOptions) -> Result<ConfigSource, ConfigError> {

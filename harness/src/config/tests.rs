@@ -522,3 +522,29 @@ fn a_helm_extra_args_timeout_without_a_value_is_an_error() {
         "{error}"
     );
 }
+
+#[rstest]
+#[case::default_grows("", 1800, false)]
+#[case::configured_longer_is_kept("trial-timeout: 1h\n", 3600, false)]
+#[case::configured_shorter_warns("trial-timeout: 10m\n", 600, true)]
+fn trial_timeout_leaves_room_for_helms_timeout(
+    #[case] extra: &str,
+    #[case] seconds: u64,
+    #[case] warns: bool,
+) {
+    let repo = repo_with(&[(
+        "chart-harness.yaml",
+        &format!("helm-extra-args: --timeout 600s\n{extra}"),
+    )]);
+    let loaded = load(repo.path()).unwrap();
+    assert_eq!(loaded.config.trial_timeout, Duration::from_secs(seconds));
+    assert_eq!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("raise `trial-timeout` to at least 1800s")),
+        warns,
+        "{:?}",
+        loaded.warnings
+    );
+}
