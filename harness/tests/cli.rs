@@ -503,3 +503,23 @@ fn since_implies_changed() {
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "api\n");
 }
+
+#[test]
+fn lint_and_install_runs_lint_then_integration() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.use_ct_yaml(CT_YAML);
+    let home = tempfile::tempdir().unwrap();
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &["lint-and-install", "--charts", "web", "--cluster", "local"],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("6 passed, 0 failed"), "{out}");
+    for trial in ["lint::web::ha", "integration::web::ha"] {
+        assert!(out.contains(trial), "{out}");
+    }
+    assert!(!out.contains("template::"), "{out}");
+}
