@@ -118,7 +118,8 @@ enum ClusterCommand {
 struct RunArgs {
     /// Charts to run (names or directories); all when none are given
     charts: Vec<String>,
-    /// Only the charts changed since the merge-base (see list-changed); `--since` implies it
+    /// Only the charts changed since the merge-base (see list-changed); `--since` implies
+    /// it, `--all` and `--charts` turn it off (as in ct)
     #[arg(long)]
     changed: bool,
     /// Trials to run at once [default: the number of CPUs]
@@ -546,8 +547,11 @@ async fn run(
     }
     let named: Vec<String> = args.charts.iter().chain(&args.ct.charts).cloned().collect();
     let mut charts = session.select(&named)?;
-    // `--since` names the ref changed charts are compared with, so it means --changed.
-    if args.changed || args.ct.since.is_some() {
+    // `--since` names the ref changed charts are compared with, so it means --changed;
+    // as in ct, `--all` and `--charts` turn change detection off.
+    let changed_only =
+        (args.changed || args.ct.since.is_some()) && !args.ct.all && args.ct.charts.is_empty();
+    if changed_only {
         let changed = changed_names(&session).await?;
         charts.retain(|chart| changed.contains(&chart.name));
     }

@@ -502,6 +502,33 @@ fn since_implies_changed() {
     );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "api\n");
+
+    // A run given --since runs the changed charts only, as if --changed were given.
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "lint",
+            "--since",
+            "HEAD~1",
+            "--check-version-increment=false",
+        ],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("lint::api::default") && !out.contains("lint::web::"),
+        "{out}"
+    );
+    // --all turns change detection off, as in ct.
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &["lint", "--since", "HEAD~1", "--all"],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("lint::web::default"), "{out}");
 }
 
 #[test]
