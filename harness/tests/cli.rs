@@ -278,6 +278,12 @@ fn ct_lint_command_line_runs_verbatim() {
         "{out}"
     );
     assert!(out.contains("3 passed, 0 failed"), "{out}");
+
+    // Without the flag the file's `check-version-increment: true` applies and fails.
+    let output = ct_style(repo.root(), home.path(), &["lint", "--config", "ct.yaml"]);
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("[version-increment]"), "{out}");
 }
 
 /// ct's install with `--helm-extra-set-args`: the chart `required`s a value that only
