@@ -423,9 +423,15 @@ pub fn load_with(repo_root: &Path, options: &LoadOptions) -> Result<LoadedConfig
         )?;
     }
     fit_trial_timeout(&mut config, &mut warnings);
-    // A key set in the file and again by a flag must not warn twice.
+    // A key set in the file and again by a variable or flag warns once, under the
+    // first place that set it: the messages differ only in that `<origin>: ` prefix.
     let mut seen = std::collections::HashSet::new();
-    warnings.retain(|warning| seen.insert(warning.clone()));
+    warnings.retain(|warning| {
+        let message = warning
+            .split_once(": ")
+            .map_or(warning.as_str(), |(_, m)| m);
+        seen.insert(message.to_string())
+    });
     Ok(LoadedConfig {
         repo_root: repo_root.to_path_buf(),
         source,

@@ -548,3 +548,22 @@ fn trial_timeout_leaves_room_for_helms_timeout(
         loaded.warnings
     );
 }
+
+#[test]
+fn a_key_warned_in_the_file_and_again_by_a_flag_warns_once() {
+    let repo = repo_with(&[("ct.yaml", "validate-maintainers: true\nupgrade: true\n")]);
+    let options = LoadOptions {
+        env: vec![("CT_UPGRADE".to_string(), "true".to_string())],
+        flags: vec![
+            ("validate-maintainers".to_string(), serde_json::json!(true)),
+            ("upgrade".to_string(), serde_json::json!(true)),
+        ],
+        ..LoadOptions::default()
+    };
+    let warnings = load_with(repo.path(), &options).unwrap().warnings;
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().all(|w| w.starts_with("ct.yaml: ")),
+        "{warnings:?}"
+    );
+}
