@@ -7,6 +7,7 @@ use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::changed;
 use crate::cluster::ProviderKind;
+use crate::config::{self, LoadOptions};
 use crate::plan::Suite;
 use crate::run::{self, ClusterChoice, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
@@ -34,10 +35,14 @@ enum Command {
     Suite(SuiteCommand),
     /// Run every suite
     All(RunArgs),
+    /// ct's `install`: the integration suite (install, readiness, helm test, uninstall)
+    Install(RunArgs),
+    /// ct's `lint-and-install`: the lint suite, then the integration suite
+    LintAndInstall(RunArgs),
     /// List the trials a run would execute, without running helm
     List(ListArgs),
     /// List the charts changed since the merge-base with the target branch
-    ListChanged(ChangedArgs),
+    ListChanged(CtArgs),
     /// Install or inspect the pinned tools (helm, kind, kwok, ...)
     #[command(subcommand)]
     Tools(ToolsCommand),
@@ -111,13 +116,12 @@ enum ClusterCommand {
 
 #[derive(Debug, Args)]
 struct RunArgs {
-    /// Charts to run (directory names); all when none are given
+    /// Charts to run (names or directories); all when none are given
     charts: Vec<String>,
-    /// Only the charts changed since the merge-base (see list-changed)
+    /// Only the charts changed since the merge-base (see list-changed); `--since` implies
+    /// it, `--all` and `--charts` turn it off (as in ct)
     #[arg(long)]
     changed: bool,
-    #[command(flatten)]
-    since: ChangedArgs,
     /// Trials to run at once [default: the number of CPUs]
     #[arg(long, short)]
     jobs: Option<usize>,
@@ -132,6 +136,221 @@ struct RunArgs {
     /// else kind where Docker works and the local control plane otherwise]
     #[arg(long, value_parser = parse_provider)]
     cluster: Option<ProviderKind>,
+    #[command(flatten)]
+    ct: CtArgs,
+}
+
+/// chart-testing's (ct v3.14) flags for lint, install, lint-and-install and list-changed,
+/// with ct's meanings. A flag overrides its `CT_*` variable, which overrides the config
+/// file, as in ct (viper). Booleans take ct's forms: `--validate-yaml` or
+/// `--validate-yaml=false`.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "chart-testing (ct) options")]
+struct CtArgs {
+    /// Config file [default: chart-harness.yaml at the root, else ct.json/ct.yaml/ct.yml in
+    /// the root, $HOME/.ct, /usr/local/etc/ct, /etc/ct (or $CT_CONFIG_DIR)]
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Every chart except the excluded ones (also the default without --changed); as in
+    /// ct, disables the version-increment check
+    #[arg(long, conflicts_with = "ct_charts")]
+    all: bool,
+    /// Charts by name or directory (`charts/foo`), comma-separated or repeated; as in ct,
+    /// disables the version-increment check
+    #[arg(
+        long = "charts",
+        id = "ct_charts",
+        value_delimiter = ',',
+        value_name = "CHART"
+    )]
+    charts: Vec<String>,
+    /// Git ref to compare with for changed charts; implies --changed
+    #[arg(long, value_name = "REF")]
+    since: Option<String>,
+    /// Directories containing charts, comma-separated or repeated
+    #[arg(long, value_delimiter = ',', value_name = "DIR")]
+    chart_dirs: Vec<String>,
+    /// Charts to skip, comma-separated or repeated
+    #[arg(long, value_delimiter = ',', value_name = "CHART")]
+    excluded_charts: Vec<String>,
+    /// Target branch for changed charts and the version-increment check
+    #[arg(long, value_name = "BRANCH")]
+    target_branch: Option<String>,
+    /// Git remote for changed charts and the version-increment check
+    #[arg(long, value_name = "REMOTE")]
+    remote: Option<String>,
+    /// Chart repositories for dependencies, `name=url`, comma-separated or repeated
+    #[arg(long, value_delimiter = ',', value_name = "NAME=URL")]
+    chart_repos: Vec<String>,
+    /// Extra `helm repo add` arguments per repository, `name=ARGS`
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "NAME=ARGS",
+        allow_hyphen_values = true
+    )]
+    helm_repo_extra_args: Vec<String>,
+    /// Extra `helm dependency build` arguments
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
+    helm_dependency_extra_args: Vec<String>,
+    /// Extra arguments for helm install, upgrade and test, one quoted string
+    /// ("--timeout 600s"); its --timeout replaces the trial's helm timeout there
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    helm_extra_args: Option<String>,
+    /// Extra arguments for helm lint, one quoted string
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    helm_lint_extra_args: Option<String>,
+    /// `--set` arguments for helm install and upgrade and the dry-run's render, one quoted
+    /// string ("--set=a=b --set=c=d")
+    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
+    helm_extra_set_args: Option<String>,
+    /// Commands run per chart through `sh -c`, `{{ .Path }}` is the chart directory
+    #[arg(long, value_delimiter = ',', value_name = "COMMAND")]
+    additional_commands: Vec<String>,
+    /// Check that a changed chart's version was increased
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    check_version_increment: Option<bool>,
+    /// Require every maintainer to have a name (accounts are not looked up)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    validate_maintainers: Option<bool>,
+    /// Check Chart.yaml's fields
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    validate_chart_schema: Option<bool>,
+    /// Check that YAML files are well-formed
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    validate_yaml: Option<bool>,
+    /// Ignore files matched by .helmignore when deciding what changed
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    use_helmignore: Option<bool>,
+    /// Group output in collapsible GitHub Actions groups
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    github_groups: Option<bool>,
+    /// Not implemented yet (warned): ct also tests an upgrade from the previous revision
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    upgrade: Option<bool>,
+    /// Not implemented yet (warned): with --upgrade, skip values files the previous
+    /// revision lacks
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    skip_missing_values: Option<bool>,
+    /// Accepted for ct compatibility and ignored with a warning that says why
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    debug: Option<bool>,
+    /// Accepted for ct compatibility and ignored with a warning (the first line names the
+    /// config file)
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    print_config: Option<bool>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    print_logs: Option<bool>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    exclude_deprecated: Option<bool>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    skip_clean_up: Option<bool>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "FILE")]
+    lint_conf: Option<String>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "FILE")]
+    chart_yaml_schema: Option<String>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "NAMESPACE")]
+    namespace: Option<String>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "LABEL")]
+    release_label: Option<String>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "ID")]
+    build_id: Option<String>,
+    /// Accepted for ct compatibility and ignored with a warning
+    #[arg(long, value_name = "DURATION")]
+    kubectl_timeout: Option<String>,
+}
+
+impl CtArgs {
+    /// The configuration lookup these flags ask for: ct's search path and `CT_*`
+    /// variables, the `--config` file (relative to the working directory, as in ct), and
+    /// every flag given as an override of its key. Flags with no meaning here become
+    /// warnings, one each.
+    fn load_options(&self) -> anyhow::Result<(LoadOptions, Vec<String>)> {
+        use serde_json::Value;
+        let mut options = LoadOptions::from_environment();
+        options.file = match &self.config {
+            Some(file) if file.is_relative() => Some(std::env::current_dir()?.join(file)),
+            other => other.clone(),
+        };
+        let list = |values: &[String]| {
+            (!values.is_empty())
+                .then(|| Value::Array(values.iter().cloned().map(Value::String).collect()))
+        };
+        let text = |value: &Option<String>| value.clone().map(Value::String);
+        let flag = |value: &Option<bool>| value.map(Value::Bool);
+        let mut flags = vec![
+            ("chart-dirs", list(&self.chart_dirs)),
+            ("excluded-charts", list(&self.excluded_charts)),
+            ("chart-repos", list(&self.chart_repos)),
+            ("helm-repo-extra-args", list(&self.helm_repo_extra_args)),
+            (
+                "helm-dependency-extra-args",
+                list(&self.helm_dependency_extra_args),
+            ),
+            ("additional-commands", list(&self.additional_commands)),
+            ("target-branch", text(&self.target_branch)),
+            ("remote", text(&self.remote)),
+            ("since", text(&self.since)),
+            ("helm-extra-args", text(&self.helm_extra_args)),
+            ("helm-lint-extra-args", text(&self.helm_lint_extra_args)),
+            ("helm-extra-set-args", text(&self.helm_extra_set_args)),
+            (
+                "check-version-increment",
+                flag(&self.check_version_increment),
+            ),
+            ("validate-maintainers", flag(&self.validate_maintainers)),
+            ("validate-chart-schema", flag(&self.validate_chart_schema)),
+            ("validate-yaml", flag(&self.validate_yaml)),
+            ("use-helmignore", flag(&self.use_helmignore)),
+            ("github-groups", flag(&self.github_groups)),
+            ("upgrade", flag(&self.upgrade)),
+            ("skip-missing-values", flag(&self.skip_missing_values)),
+        ];
+        let mut notes = Vec::new();
+        if self.all || !self.charts.is_empty() {
+            // ct: "--all/--charts ... disables changed charts detection and version
+            // increment checking", whatever else says otherwise.
+            flags.push(("check-version-increment", Some(Value::Bool(false))));
+            notes.push(
+                "version increment checking disabled (--all or --charts, as in ct)".to_string(),
+            );
+        }
+        options.flags = flags
+            .into_iter()
+            .filter_map(|(key, value)| Some((key.to_string(), value?)))
+            .collect();
+        let ignored = [
+            ("debug", self.debug.is_some()),
+            ("print-config", self.print_config.is_some()),
+            ("print-logs", self.print_logs.is_some()),
+            ("exclude-deprecated", self.exclude_deprecated.is_some()),
+            ("skip-clean-up", self.skip_clean_up.is_some()),
+            ("lint-conf", self.lint_conf.is_some()),
+            ("chart-yaml-schema", self.chart_yaml_schema.is_some()),
+            ("namespace", self.namespace.is_some()),
+            ("release-label", self.release_label.is_some()),
+            ("build-id", self.build_id.is_some()),
+            ("kubectl-timeout", self.kubectl_timeout.is_some()),
+        ];
+        for (key, _) in ignored.iter().filter(|(_, given)| *given) {
+            let reason = config::ignored_reason(key).unwrap_or("it has no meaning here");
+            notes.push(format!("--{key} is ignored: {reason}"));
+        }
+        Ok((options, notes))
+    }
 }
 
 fn parse_provider(s: &str) -> Result<ProviderKind, String> {
@@ -145,13 +364,6 @@ struct ListArgs {
     #[arg(long = "suite", value_parser = parse_suite)]
     suites: Vec<Suite>,
     charts: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-struct ChangedArgs {
-    /// Compare with this ref when `<remote>/<target-branch>` does not exist
-    #[arg(long, value_name = "REF")]
-    since: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +462,10 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Suite(SuiteCommand { suite, args }) => run(&repo_root, &[suite], args).await,
         Command::All(args) => run(&repo_root, Suite::ALL, args).await,
+        Command::Install(args) => run(&repo_root, &[Suite::Integration], args).await,
+        Command::LintAndInstall(args) => {
+            run(&repo_root, &[Suite::Lint, Suite::Integration], args).await
+        }
         Command::List(args) => {
             let session = Session::open(&repo_root)?;
             let suites = if args.suites.is_empty() {
@@ -264,8 +480,11 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }))
         }
         Command::ListChanged(args) => {
-            let session = Session::open(&repo_root)?;
-            print_lines(changed_names(&session, args.since.as_deref()).await?)
+            let session = open_session(&repo_root, &args)?;
+            for warning in &session.loaded.warnings {
+                eprintln!("chart-harness: warning: {warning}");
+            }
+            print_lines(changed_names(&session).await?)
         }
         Command::Tools(ToolsCommand::Install(args)) => install_tools(&repo_root, args).await,
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
@@ -293,7 +512,25 @@ fn print_lines(lines: impl IntoIterator<Item = String>) -> anyhow::Result<ExitCo
     }
 }
 
-async fn changed_names(session: &Session, since: Option<&str>) -> anyhow::Result<Vec<String>> {
+/// The session a ct-style command line asks for. Its first line of output names the
+/// configuration file it used, so a run in CI shows which one was found.
+fn open_session(repo_root: &std::path::Path, ct: &CtArgs) -> anyhow::Result<Session> {
+    let (options, notes) = ct.load_options()?;
+    let mut session = Session::open_with(repo_root, &options)?;
+    eprintln!(
+        "chart-harness: config {}",
+        session.loaded.source.describe(repo_root)
+    );
+    // Flag notes first, then what loading found; each printed once by whoever shows
+    // the run's warnings.
+    session.loaded.warnings.splice(0..0, notes);
+    Ok(session)
+}
+
+/// The charts changed since the merge-base, compared as the config's `since` (the
+/// `--since` flag overrides it) says.
+async fn changed_names(session: &Session) -> anyhow::Result<Vec<String>> {
+    let since = session.loaded.config.since.as_deref();
     let git = tools::find_git()?;
     let charts: Vec<_> = session.charts.iter().map(|c| (**c).clone()).collect();
     Ok(changed::changed_charts(
@@ -311,7 +548,7 @@ async fn run(
     suites: &[Suite],
     args: RunArgs,
 ) -> anyhow::Result<ExitCode> {
-    let mut session = Session::open(repo_root)?;
+    let mut session = open_session(repo_root, &args.ct)?;
     if let Some(dir) = args.report_dir {
         session.loaded.config.report_dir = if dir.is_absolute() {
             dir
@@ -319,9 +556,14 @@ async fn run(
             std::env::current_dir()?.join(dir)
         };
     }
-    let mut charts = session.select(&args.charts)?;
-    if args.changed {
-        let changed = changed_names(&session, args.since.since.as_deref()).await?;
+    let named: Vec<String> = args.charts.iter().chain(&args.ct.charts).cloned().collect();
+    let mut charts = session.select(&named)?;
+    // `--since` names the ref changed charts are compared with, so it means --changed;
+    // as in ct, `--all` and `--charts` turn change detection off.
+    let changed_only =
+        (args.changed || args.ct.since.is_some()) && !args.ct.all && args.ct.charts.is_empty();
+    if changed_only {
+        let changed = changed_names(&session).await?;
         charts.retain(|chart| changed.contains(&chart.name));
     }
     let trials = session.plan(&charts, suites);

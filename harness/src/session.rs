@@ -10,7 +10,7 @@ use crate::cluster::{
     self, AnyProvider, ClusterError, ClusterLease, ClusterRequest, ExistingProvider,
     KindConfigName, KindProvider, LocalBinaries, LocalProvider, ProviderKind,
 };
-use crate::config::{self, ConfigError, LoadedConfig};
+use crate::config::{self, ConfigError, LoadOptions, LoadedConfig};
 use crate::discovery::{self, Chart, DiscoveryError};
 use crate::plan::{self, Suite, Trial};
 use crate::suites::{SnapshotMode, SuiteContext};
@@ -34,7 +34,9 @@ pub enum SessionError {
         "`--cluster existing` needs a kubeconfig: set KUBECONFIG (and CHART_HARNESS_KUBE_CONTEXT for a context other than the current one)"
     )]
     NoKubeconfig,
-    #[error("no chart named `{name}` under the chart directories; known charts: {known}")]
+    #[error(
+        "no chart named `{name}` (by name or directory) under the chart directories; known charts: {known}"
+    )]
     UnknownChart { name: String, known: String },
 }
 
@@ -44,8 +46,15 @@ pub struct Session {
 }
 
 impl Session {
+    /// A session on the repository's own configuration files (libtest, benches, tests).
     pub fn open(repo_root: &Path) -> Result<Session, SessionError> {
-        let loaded = config::load(repo_root)?;
+        Session::open_with(repo_root, &LoadOptions::default())
+    }
+
+    /// A session with the configuration looked up and overridden as `options` say
+    /// (the command line's `--config`, ct's search path, `CT_*` and ct's flags).
+    pub fn open_with(repo_root: &Path, options: &LoadOptions) -> Result<Session, SessionError> {
+        let loaded = config::load_with(repo_root, options)?;
         let charts = discovery::discover(&loaded.config, &loaded.repo_root)?
             .into_iter()
             .map(Arc::new)
@@ -57,28 +66,34 @@ impl Session {
         &self.loaded.repo_root
     }
 
-    /// The charts named in `only` (all when empty); an unknown name is an error.
+    /// The charts named in `only` (all when empty), by name or, as ct's `--charts`
+    /// takes them, by directory (`charts/foo`, `./charts/foo/`, relative to the
+    /// repository root or absolute); an unknown one is an error naming the known charts.
     pub fn select(&self, only: &[String]) -> Result<Vec<Arc<Chart>>, SessionError> {
         if only.is_empty() {
             return Ok(self.charts.clone());
         }
-        only.iter()
-            .map(|name| {
-                self.charts
-                    .iter()
-                    .find(|chart| &chart.name == name)
-                    .cloned()
-                    .ok_or_else(|| SessionError::UnknownChart {
-                        name: name.clone(),
-                        known: self
-                            .charts
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                    })
-            })
-            .collect()
+        let mut selected: Vec<Arc<Chart>> = Vec::new();
+        for wanted in only {
+            let as_dir = config::resolve(self.repo_root(), Path::new(wanted));
+            let chart = self
+                .charts
+                .iter()
+                .find(|chart| &chart.name == wanted || config::normalize(&chart.dir) == as_dir)
+                .ok_or_else(|| SessionError::UnknownChart {
+                    name: wanted.clone(),
+                    known: self
+                        .charts
+                        .iter()
+                        .map(|c| c.rel_dir.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                })?;
+            if !selected.iter().any(|c| Arc::ptr_eq(c, chart)) {
+                selected.push(chart.clone());
+            }
+        }
+        Ok(selected)
     }
 
     pub fn plan(&self, charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {

@@ -450,3 +450,324 @@ fn a_run_of_only_skipped_trials_passes_and_counts_them() {
     );
     assert!(stdout.contains("Ran 0 of 1 trial in"), "{stdout}");
 }
+
+/// The binary run the way a ct user's CI runs ct: from the repository root, with no
+/// `--repo`, and with a HOME of its own so no `~/.ct` of this machine is read.
+fn ct_style(repo: &Path, home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .args(args)
+        .current_dir(repo)
+        .env("HOME", home)
+        .env("CI", "true")
+        .env_remove("CT_CONFIG_DIR")
+        .output()
+        .unwrap()
+}
+
+const CT_YAML: &str = "chart-dirs:\n  - fixtures/charts\ncheck-version-increment: true\nvalidate-maintainers: false\n";
+
+#[test]
+fn ct_lint_command_line_runs_verbatim() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.use_ct_yaml(CT_YAML);
+    let home = tempfile::tempdir().unwrap();
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "lint",
+            "--config",
+            "ct.yaml",
+            "--check-version-increment=false",
+        ],
+    );
+    let out = text(&output);
+    // The flag overrides the file's `check-version-increment: true`, which in a repo
+    // without a target branch would fail every trial.
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    let first = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        first.lines().next(),
+        Some("chart-harness: config ct.yaml (ct)"),
+        "{out}"
+    );
+    assert!(out.contains("3 passed, 0 failed"), "{out}");
+
+    // Without the flag the file's `check-version-increment: true` applies and fails.
+    let output = ct_style(repo.root(), home.path(), &["lint", "--config", "ct.yaml"]);
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("[version-increment]"), "{out}");
+}
+
+/// ct's install with `--helm-extra-set-args`: the chart `required`s a value that only
+/// the flag gives, so the dry-run's render and the install both must see it.
+#[test]
+fn ct_install_command_line_runs_verbatim_with_extra_set_args() {
+    let repo = TempRepo::new();
+    let chart = repo.root().join("fixtures/charts/needs-host");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: needs-host\ndescription: needs a host\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "ingress: {}\n").unwrap();
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  host: {{ required \"ingress.host is required\" .Values.ingress.host | quote }}\n  tier: {{ required \"tier is required\" .Values.tier | quote }}\n",
+    )
+    .unwrap();
+    repo.use_ct_yaml(CT_YAML);
+    let home = tempfile::tempdir().unwrap();
+
+    // Without the flag the chart cannot render: the value really is required.
+    let without = ct_style(
+        repo.root(),
+        home.path(),
+        &["template", "--config", "ct.yaml"],
+    );
+    assert_eq!(without.status.code(), Some(1), "{}", text(&without));
+    assert!(
+        text(&without).contains("ingress.host is required"),
+        "{}",
+        text(&without)
+    );
+
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "install",
+            "--config",
+            "ct.yaml",
+            "--helm-extra-set-args",
+            "--set=ingress.host=example.com --set=tier=web",
+            "--cluster",
+            "local",
+        ],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("integration::needs-host::default"), "{out}");
+    assert!(out.contains("1 passed, 0 failed"), "{out}");
+
+    // helm-extra-args reach helm install: a flag helm does not know fails it there.
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "install",
+            "--config",
+            "ct.yaml",
+            "--helm-extra-set-args=--set=ingress.host=example.com --set=tier=web",
+            "--helm-extra-args",
+            "--timeout 600s --no-such-flag",
+            "--cluster",
+            "local",
+        ],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("helm install") && out.contains("unknown flag: --no-such-flag"),
+        "{out}"
+    );
+}
+
+#[test]
+fn charts_flag_takes_names_and_paths_and_names_the_known_ones_when_unknown() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.add_chart("charts", "api");
+    // api's file:// dependency.
+    repo.add_chart("charts", "common-lib");
+    repo.use_ct_yaml(CT_YAML);
+    let home = tempfile::tempdir().unwrap();
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "lint",
+            "--charts",
+            "./fixtures/charts/web/,web",
+            "--charts",
+            "nope",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("no chart named `nope`")
+            && err.contains("fixtures/charts/api")
+            && err.contains("fixtures/charts/web"),
+        "{err}"
+    );
+
+    // A path and a name of the same chart select it once; --charts, as in ct, turns
+    // the version-increment check off (the file turns it on).
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "lint",
+            "--charts",
+            "./fixtures/charts/web/,web",
+            "--charts",
+            "fixtures/charts/api",
+        ],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("lint::web::ha") && out.contains("lint::api::"),
+        "{out}"
+    );
+    assert!(out.contains("version increment checking disabled"), "{out}");
+}
+
+#[test]
+fn config_is_found_in_home_and_a_missing_config_file_is_exit_2() {
+    let repo = TempRepo::new();
+    std::fs::remove_file(repo.root().join("chart-harness.yaml")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".ct")).unwrap();
+    std::fs::write(home.path().join(".ct/ct.yaml"), CT_YAML).unwrap();
+    // No chart is named `nope`, so the run stops after loading the config.
+    let output = ct_style(repo.root(), home.path(), &["lint", "nope"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        err.lines().next(),
+        Some(
+            format!(
+                "chart-harness: config {}/.ct/ct.yaml (ct)",
+                home.path().display()
+            )
+            .as_str()
+        ),
+        "{err}"
+    );
+
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &["lint", "--config", "missing.yaml"],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output));
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("missing.yaml given with --config does not exist"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("does not exist").count(),
+        1,
+        "printed once: {err}"
+    );
+}
+
+#[test]
+fn flags_without_a_meaning_here_warn_once_each() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.use_ct_yaml(CT_YAML);
+    let home = tempfile::tempdir().unwrap();
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "lint",
+            "--check-version-increment=false",
+            "--debug",
+            "--namespace",
+            "ci",
+            "--upgrade",
+        ],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    for warning in [
+        "--debug is ignored",
+        "--namespace is ignored",
+        "not implemented yet: upgrade",
+    ] {
+        assert_eq!(out.matches(warning).count(), 1, "`{warning}` once: {out}");
+    }
+}
+
+#[test]
+fn since_implies_changed() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.add_chart("charts", "api");
+    repo.add_chart("charts", "common-lib");
+    repo.use_ct_yaml(CT_YAML);
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "base"]);
+    std::fs::write(
+        repo.root().join("fixtures/charts/api/values.yaml"),
+        format!(
+            "{}\n# changed\n",
+            std::fs::read_to_string(repo.root().join("fixtures/charts/api/values.yaml")).unwrap()
+        ),
+    )
+    .unwrap();
+    repo.git(&["commit", "-qam", "change api"]);
+    let home = tempfile::tempdir().unwrap();
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &["list-changed", "--since", "HEAD~1"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "api\n");
+
+    // A run given --since runs the changed charts only, as if --changed were given.
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &[
+            "lint",
+            "--since",
+            "HEAD~1",
+            "--check-version-increment=false",
+        ],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("lint::api::default") && !out.contains("lint::web::"),
+        "{out}"
+    );
+    // --all turns change detection off, as in ct.
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &["lint", "--since", "HEAD~1", "--all"],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("lint::web::default"), "{out}");
+}
+
+#[test]
+fn lint_and_install_runs_lint_then_integration() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.use_ct_yaml(CT_YAML);
+    let home = tempfile::tempdir().unwrap();
+    let output = ct_style(
+        repo.root(),
+        home.path(),
+        &["lint-and-install", "--charts", "web", "--cluster", "local"],
+    );
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("6 passed, 0 failed"), "{out}");
+    for trial in ["lint::web::ha", "integration::web::ha"] {
+        assert!(out.contains(trial), "{out}");
+    }
+    assert!(!out.contains("template::"), "{out}");
+}

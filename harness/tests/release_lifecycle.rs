@@ -387,6 +387,8 @@ impl Bench {
             namespace: namespace.into(),
             name: name.into(),
             values_files: Vec::new(),
+            helm_extra_args: &[],
+            helm_set_args: &[],
             timeout: Duration::from_secs(30),
         }
     }

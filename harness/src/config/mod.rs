@@ -5,8 +5,11 @@
 //! and chart-harness adds a few keys of its own. A key that is neither is an error,
 //! because a typo that silently falls back to a default is worse than a failed run.
 //!
-//! Only files inside the repository are read (not `$HOME/.ct`, `/etc/ct` or `CT_*`
-//! variables as ct does): the result of a run must not depend on the machine it runs on.
+//! The command line looks the file up as ct does (`--config`, the working directory,
+//! `$HOME/.ct`, `/etc/ct`) and lets `CT_*` variables and flags override its keys, flag
+//! over variable over file ([`LoadOptions::from_environment`]). The library's own
+//! front ends (libtest, benches) read only the repository, so a test's result does not
+//! depend on the machine it runs on ([`load`]).
 
 pub mod chart_settings;
 mod keys;
@@ -84,13 +87,19 @@ pub struct HarnessConfig {
     pub validate_maintainers: bool,
     pub validate_chart_schema: bool,
     pub validate_yaml: bool,
+    /// ct's `helm-extra-args` without its `--timeout`: given to `helm install`,
+    /// `upgrade` and `test`.
     pub helm_extra_args: Vec<String>,
+    /// The `--timeout` of `helm-extra-args`: replaces the default readiness and helm
+    /// timeout of install, upgrade and test.
+    pub helm_timeout: Option<Duration>,
+    /// ct's `helm-extra-set-args` (`--set=a=b ...`): given to `helm install` and
+    /// `upgrade`, and to the render the integration dry-run checks.
+    pub helm_extra_set_args: Vec<String>,
     pub helm_lint_extra_args: Vec<String>,
     /// Extra arguments for `helm dependency build` (ct's `helm-dependency-extra-args`).
     pub helm_dependency_extra_args: Vec<String>,
     pub chart_repos: Vec<ChartRepo>,
-    pub upgrade: bool,
-    pub skip_missing_values: bool,
     pub additional_commands: Vec<String>,
     pub use_helmignore: bool,
     pub github_groups: bool,
@@ -126,11 +135,11 @@ impl HarnessConfig {
             validate_chart_schema: true,
             validate_yaml: true,
             helm_extra_args: Vec::new(),
+            helm_timeout: None,
+            helm_extra_set_args: Vec::new(),
             helm_lint_extra_args: Vec::new(),
             helm_dependency_extra_args: Vec::new(),
             chart_repos: Vec::new(),
-            upgrade: false,
-            skip_missing_values: false,
             additional_commands: Vec::new(),
             use_helmignore: false,
             github_groups: false,
@@ -138,7 +147,7 @@ impl HarnessConfig {
             jobs: None,
             helm_major: None,
             kube_version: None,
-            trial_timeout: Duration::from_secs(5 * 60),
+            trial_timeout: DEFAULT_TRIAL_TIMEOUT,
             cluster: None,
             config_file: None,
         }
@@ -172,6 +181,11 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the config file {} given with --config does not exist; check the path (relative paths are from the working directory)",
+        .0.display()
+    )]
+    MissingFile(PathBuf),
     #[error("invalid configuration file {0}")]
     Yaml(#[from] YamlError),
     #[error(
@@ -207,7 +221,7 @@ const IGNORED_CT_KEYS: &[(&str, &str)] = &[
     ),
     (
         "charts",
-        "pass chart names on the command line instead (`chart-harness lint CHART...`)",
+        "pass `--charts` or chart names on the command line instead",
     ),
     (
         "build-id",
@@ -248,15 +262,11 @@ const IGNORED_CT_KEYS: &[(&str, &str)] = &[
     ),
     (
         "print-config",
-        "chart-harness names the file it read in its reports",
+        "chart-harness names the file it read on its first line and in its reports",
     ),
     (
         "skip-clean-up",
         "chart-harness tears its cluster down at the end of the run",
-    ),
-    (
-        "helm-extra-set-args",
-        "put extra values into a chart's ci/harness.yaml `values`",
     ),
     ("timeout", "a chart-testing 2 key; use `trial-timeout`"),
     ("tiller-namespace", "a chart-testing 2 key for Helm 2"),
@@ -284,6 +294,7 @@ struct FileConfig {
     #[serde(default, deserialize_with = "keys::flag")]
     validate_yaml: Option<bool>,
     helm_extra_args: Option<String>,
+    helm_extra_set_args: Option<String>,
     helm_lint_extra_args: Option<String>,
     #[serde(default, deserialize_with = "keys::string_list")]
     helm_repo_extra_args: Option<Vec<String>>,
@@ -314,20 +325,70 @@ struct FileConfig {
     cluster: Option<String>,
 }
 
+/// How a front end asks for the configuration beyond the repository's own files.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// `--config PATH`: this file and no other; a missing one is an error.
+    pub file: Option<PathBuf>,
+    /// Directories searched for `ct.*` after the repository root, in order: ct's
+    /// `$HOME/.ct`, `/usr/local/etc/ct` and `/etc/ct`, or `CT_CONFIG_DIR` alone.
+    pub search_dirs: Vec<PathBuf>,
+    /// `CT_*` variables, as (name, value); they override the file.
+    pub env: Vec<(String, String)>,
+    /// Values of ct's flags by key (`target-branch`), as JSON values in the file's
+    /// forms; they override the file and the environment.
+    pub flags: Vec<(String, serde_json::Value)>,
+}
+
+impl LoadOptions {
+    /// ct's lookup on this machine: `CT_CONFIG_DIR`, else `$HOME/.ct`,
+    /// `/usr/local/etc/ct` and `/etc/ct`; and every `CT_*` variable.
+    pub fn from_environment() -> LoadOptions {
+        let search_dirs = match std::env::var_os("CT_CONFIG_DIR") {
+            Some(dir) => vec![PathBuf::from(dir)],
+            None => std::env::var_os("HOME")
+                .map(|home| PathBuf::from(home).join(".ct"))
+                .into_iter()
+                .chain(["/usr/local/etc/ct", "/etc/ct"].map(PathBuf::from))
+                .collect(),
+        };
+        LoadOptions {
+            file: None,
+            search_dirs,
+            env: std::env::vars()
+                .filter(|(name, _)| name.starts_with(CT_ENV_PREFIX))
+                .collect(),
+            flags: Vec::new(),
+        }
+    }
+}
+
+/// viper's prefix: `target-branch` is `CT_TARGET_BRANCH`.
+const CT_ENV_PREFIX: &str = "CT_";
+
+/// `CT_*` variables that configure ct itself rather than name a key.
+const CT_ENV_NOT_KEYS: &[&str] = &["CT_CONFIG_DIR"];
+
+/// Our own keys: ct has no variable for them, so `CT_JOBS` and the like are not read.
+const HARNESS_ONLY_KEYS: &[&str] = &[
+    "report-dir",
+    "jobs",
+    "helm",
+    "kube-version",
+    "trial-timeout",
+    "cluster",
+];
+
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
 pub fn load(repo_root: &Path) -> Result<LoadedConfig, ConfigError> {
-    let harness = repo_root.join(HARNESS_FILE);
-    let source = if harness.is_file() {
-        ConfigSource::Harness(harness)
-    } else if let Some(ct) = CT_CANDIDATES
-        .iter()
-        .map(|name| repo_root.join(name))
-        .find(|path| path.is_file())
-    {
-        ConfigSource::ChartTesting(ct)
-    } else {
-        ConfigSource::Defaults
-    };
+    load_with(repo_root, &LoadOptions::default())
+}
+
+/// Loads the configuration as ct does: the `--config` file, else `chart-harness.yaml`
+/// at the root, else the first `ct.*` in the root and then in `options.search_dirs`,
+/// else defaults; then the `CT_*` variables, then the flags, each overriding the last.
+pub fn load_with(repo_root: &Path, options: &LoadOptions) -> Result<LoadedConfig, ConfigError> {
+    let source = find_source(repo_root, options)?;
     let mut config = HarnessConfig::defaults(repo_root);
     let mut warnings = Vec::new();
     if let Some(path) = source.file() {
@@ -340,12 +401,135 @@ pub fn load(repo_root: &Path) -> Result<LoadedConfig, ConfigError> {
         apply(file, &text, &shown, repo_root, &mut config, &mut warnings)?;
         config.config_file = Some(shown);
     }
+    let env = env_overrides(&options.env, &mut warnings);
+    for (origin, values) in [
+        ("the CT_* environment", env),
+        ("the command line", options.flags.clone()),
+    ] {
+        if values.is_empty() {
+            continue;
+        }
+        // One line of JSON, which the YAML parser reads: the values go through exactly
+        // the checks a file's keys do, and no line number is claimed for them.
+        let text = serde_json::Value::Object(values.into_iter().collect()).to_string();
+        let shown = Path::new(origin);
+        let overrides = parse_file(&text, shown, &mut warnings)?;
+        apply(
+            overrides,
+            &text,
+            shown,
+            repo_root,
+            &mut config,
+            &mut warnings,
+        )?;
+    }
+    fit_trial_timeout(&mut config, &mut warnings);
+    // A key set in the file and again by a variable or flag warns once, under the
+    // first place that set it: the messages differ only in that `<origin>: ` prefix.
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|warning| {
+        let message = warning
+            .split_once(": ")
+            .map_or(warning.as_str(), |(_, m)| m);
+        seen.insert(message.to_string())
+    });
     Ok(LoadedConfig {
         repo_root: repo_root.to_path_buf(),
         source,
         config,
         warnings,
     })
+}
+
+/// `trial-timeout` when none is configured.
+const DEFAULT_TRIAL_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+
+/// A trial installs, waits for readiness and runs `helm test`, each allowed helm's
+/// `--timeout` from `helm-extra-args`; the default trial timeout grows to fit that, and a
+/// configured one that is shorter gets a warning. (A `trial-timeout` written as exactly
+/// the default is indistinguishable from none and grows too.)
+fn fit_trial_timeout(config: &mut HarnessConfig, warnings: &mut Vec<String>) {
+    let Some(helm) = config.helm_timeout else {
+        return;
+    };
+    let needed = helm * 3;
+    if config.trial_timeout >= needed {
+        return;
+    }
+    if config.trial_timeout == DEFAULT_TRIAL_TIMEOUT {
+        config.trial_timeout = needed;
+    } else {
+        warnings.push(format!(
+            "`trial-timeout` ({}s) is shorter than 3 × the `--timeout` of `helm-extra-args` ({}s): \
+             a trial whose install, readiness wait and helm test each take that long is cut off; \
+             raise `trial-timeout` to at least {}s",
+            config.trial_timeout.as_secs(),
+            helm.as_secs(),
+            needed.as_secs()
+        ));
+    }
+}
+
+fn find_source(repo_root: &Path, options: &LoadOptions) -> Result<ConfigSource, ConfigError> {
+    if let Some(file) = &options.file {
+        if !file.is_file() {
+            return Err(ConfigError::MissingFile(file.clone()));
+        }
+        return Ok(if file.file_name() == Some(HARNESS_FILE.as_ref()) {
+            ConfigSource::Harness(file.clone())
+        } else {
+            ConfigSource::ChartTesting(file.clone())
+        });
+    }
+    let harness = repo_root.join(HARNESS_FILE);
+    if harness.is_file() {
+        return Ok(ConfigSource::Harness(harness));
+    }
+    let in_root = CT_CANDIDATES.iter().map(|name| repo_root.join(name));
+    let elsewhere = options.search_dirs.iter().flat_map(|dir| {
+        CT_CANDIDATES
+            .iter()
+            .filter(|name| !name.starts_with(".ct/"))
+            .map(move |name| dir.join(name))
+    });
+    Ok(in_root
+        .chain(elsewhere)
+        .find(|path| path.is_file())
+        .map_or(ConfigSource::Defaults, ConfigSource::ChartTesting))
+}
+
+/// The `CT_*` variables that name a key, as that key's value. viper reads a variable
+/// for every key, so a variable for a key ct has and we ignore gets the same warning
+/// as the key in a file; variables that match no key are not ours to judge.
+fn env_overrides(
+    env: &[(String, String)],
+    warnings: &mut Vec<String>,
+) -> Vec<(String, serde_json::Value)> {
+    let supported = struct_fields::<FileConfig>();
+    let mut values = Vec::new();
+    for (name, value) in env {
+        let Some(suffix) = name.strip_prefix(CT_ENV_PREFIX) else {
+            continue;
+        };
+        if CT_ENV_NOT_KEYS.contains(&name.as_str()) {
+            continue;
+        }
+        let key = suffix.to_ascii_lowercase().replace('_', "-");
+        if supported.contains(&key.as_str()) && !HARNESS_ONLY_KEYS.contains(&key.as_str()) {
+            values.push((key, serde_json::Value::String(value.clone())));
+        } else if let Some(reason) = ignored_reason(&key) {
+            warnings.push(format!("{name} is ignored: {reason}"));
+        }
+    }
+    values
+}
+
+/// Why ct's `key` means nothing here, when it is one of those keys.
+pub fn ignored_reason(key: &str) -> Option<&'static str> {
+    IGNORED_CT_KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, reason)| *reason)
 }
 
 /// The path to show in messages: relative to the repository root when inside it.
@@ -368,7 +552,7 @@ fn parse_file(
         if supported.contains(&key.as_str()) {
             continue;
         }
-        if let Some((_, reason)) = IGNORED_CT_KEYS.iter().find(|(k, _)| k == key) {
+        if let Some(reason) = ignored_reason(key) {
             warnings.push(format!("{}: `{key}` is ignored: {reason}", shown.display()));
             continue;
         }
@@ -401,6 +585,26 @@ fn apply(
         key,
         message,
     };
+    // Parsed so a ct.yaml that sets them loads, but not acted on yet: say so rather than
+    // pass as if ct's behaviour had been tested.
+    let not_implemented = [
+        (
+            "upgrade",
+            file.upgrade == Some(true),
+            "ct also installs the chart's previous revision and upgrades it to this one",
+        ),
+        (
+            "skip-missing-values",
+            file.skip_missing_values == Some(true),
+            "with upgrade, ct skips values files the previous revision does not have",
+        ),
+    ];
+    for (key, _, what) in not_implemented.iter().filter(|(_, set, _)| *set) {
+        warnings.push(format!(
+            "{}: not implemented yet: {key} ({what})",
+            shown.display()
+        ));
+    }
     if let Some(dirs) = file.chart_dirs {
         if dirs.is_empty() {
             return Err(invalid(
@@ -438,8 +642,6 @@ fn apply(
         file.validate_chart_schema,
     );
     set(&mut config.validate_yaml, file.validate_yaml);
-    set(&mut config.upgrade, file.upgrade);
-    set(&mut config.skip_missing_values, file.skip_missing_values);
     set(&mut config.use_helmignore, file.use_helmignore);
     set(&mut config.github_groups, file.github_groups);
     if let Some(validate) = file.validate_maintainers {
@@ -455,7 +657,13 @@ fn apply(
     }
     // ct splits these single strings on whitespace (Go's strings.Fields), so do we.
     if let Some(args) = file.helm_extra_args {
-        config.helm_extra_args = split_args(&args);
+        let (timeout, rest) = take_timeout(split_args(&args))
+            .map_err(|message| invalid("helm-extra-args", message))?;
+        config.helm_timeout = timeout;
+        config.helm_extra_args = rest;
+    }
+    if let Some(args) = file.helm_extra_set_args {
+        config.helm_extra_set_args = split_args(&args);
     }
     if let Some(args) = file.helm_lint_extra_args {
         config.helm_lint_extra_args = split_args(&args);
@@ -536,6 +744,28 @@ fn apply(
         );
     }
     Ok(())
+}
+
+/// Splits helm's `--timeout 600s` (or `--timeout=600s`) off `args`: the harness passes
+/// its own `--timeout` to every release command and sizes its process timeouts by it.
+fn take_timeout(args: Vec<String>) -> Result<(Option<Duration>, Vec<String>), String> {
+    let mut timeout = None;
+    let mut rest = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let value = match arg.strip_prefix("--timeout") {
+            Some("") => args
+                .next()
+                .ok_or("`--timeout` has no value; write it like `--timeout 600s`")?,
+            Some(value) if value.starts_with('=') => value[1..].to_string(),
+            _ => {
+                rest.push(arg);
+                continue;
+            }
+        };
+        timeout = Some(parse_duration(&value)?);
+    }
+    Ok((timeout, rest))
 }
 
 fn set(target: &mut bool, value: Option<bool>) {
@@ -629,6 +859,24 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         total += number * seconds;
     }
     Duration::try_from_secs_f64(total).map_err(|_| invalid())
+}
+
+impl ConfigSource {
+    /// `ct.yaml (ct)`: the file relative to the repository root when inside it, and
+    /// which key set it was read with.
+    pub fn describe(&self, repo_root: &Path) -> String {
+        match self {
+            ConfigSource::Harness(path) => {
+                format!("{} (chart-harness)", shown_path(path, repo_root).display())
+            }
+            ConfigSource::ChartTesting(path) => {
+                format!("{} (ct)", shown_path(path, repo_root).display())
+            }
+            ConfigSource::Defaults => {
+                "none found, using ct's defaults (no chart-harness.yaml or ct.yaml)".to_string()
+            }
+        }
+    }
 }
 
 impl fmt::Display for ConfigSource {

@@ -30,6 +30,7 @@ validate-chart-schema: "false"
 validate-yaml: false
 helm-extra-args: --timeout  600s --wait
 helm-lint-extra-args: --quiet
+helm-extra-set-args: --set=a=b  --set=c.d=e
 helm-dependency-extra-args: ["--skip-refresh"]
 chart-repos:
   - bitnami=https://charts.bitnami.com/bitnami
@@ -66,7 +67,8 @@ fn ct_yaml_with_every_supported_key_is_read() {
     assert!(!c.validate_maintainers);
     assert!(!c.validate_chart_schema);
     assert!(!c.validate_yaml);
-    assert_eq!(c.helm_extra_args, vec!["--timeout", "600s", "--wait"]);
+    assert_eq!(c.helm_extra_args, vec!["--wait"]);
+    assert_eq!(c.helm_timeout, Some(Duration::from_secs(600)));
     assert_eq!(c.helm_lint_extra_args, vec!["--quiet"]);
     assert_eq!(c.helm_dependency_extra_args, vec!["--skip-refresh"]);
     assert_eq!(
@@ -89,10 +91,18 @@ fn ct_yaml_with_every_supported_key_is_read() {
             },
         ]
     );
-    assert!(c.upgrade && c.skip_missing_values && c.use_helmignore && c.github_groups);
+    assert!(c.use_helmignore && c.github_groups);
+    assert_eq!(c.helm_extra_set_args, vec!["--set=a=b", "--set=c.d=e"]);
     assert_eq!(c.additional_commands, vec!["helm unittest {{ .Path }}"]);
     assert_eq!(c.config_file.as_deref(), Some(Path::new("ct.yaml")));
-    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    // upgrade and skip-missing-values load but are not acted on: one warning each.
+    assert_eq!(
+        loaded.warnings,
+        vec![
+            "ct.yaml: not implemented yet: upgrade (ct also installs the chart's previous revision and upgrades it to this one)",
+            "ct.yaml: not implemented yet: skip-missing-values (with upgrade, ct skips values files the previous revision does not have)",
+        ]
+    );
 }
 
 #[test]
@@ -107,7 +117,7 @@ fn defaults_apply_without_any_file() {
     assert_eq!(c.since, None);
     assert!(c.check_version_increment && c.validate_maintainers);
     assert!(c.validate_chart_schema && c.validate_yaml);
-    assert!(!c.use_helmignore && !c.upgrade);
+    assert!(!c.use_helmignore && c.helm_extra_set_args.is_empty());
     assert_eq!(c.report_dir, repo.path().join("target/chart-harness"));
     assert_eq!(c.helm_major, None);
     assert_eq!(c.trial_timeout, Duration::from_secs(300));
@@ -355,4 +365,205 @@ fn struct_fields_lists_kebab_case_keys() {
     for (key, _) in IGNORED_CT_KEYS {
         assert!(!fields.contains(key), "{key}");
     }
+}
+
+/// ct's precedence, as viper applies it: flag over `CT_*` variable over file.
+#[rstest]
+#[case::file_only(None, None, "from-file")]
+#[case::env_over_file(Some("from-env"), None, "from-env")]
+#[case::flag_over_env(Some("from-env"), Some("from-flag"), "from-flag")]
+#[case::flag_over_file(None, Some("from-flag"), "from-flag")]
+fn flag_over_environment_over_file(
+    #[case] env: Option<&str>,
+    #[case] flag: Option<&str>,
+    #[case] expected: &str,
+) {
+    let repo = repo_with(&[("ct.yaml", "target-branch: from-file\n")]);
+    let options = LoadOptions {
+        env: env
+            .map(|value| ("CT_TARGET_BRANCH".to_string(), value.to_string()))
+            .into_iter()
+            .collect(),
+        flags: flag
+            .map(|value| ("target-branch".to_string(), serde_json::json!(value)))
+            .into_iter()
+            .collect(),
+        ..LoadOptions::default()
+    };
+    let loaded = load_with(repo.path(), &options).unwrap();
+    assert_eq!(loaded.config.target_branch, expected);
+}
+
+#[rstest]
+#[case::bool_false("CT_CHECK_VERSION_INCREMENT", "false")]
+#[case::list("CT_CHART_DIRS", "stable,incubator")]
+#[case::extra_args("CT_HELM_EXTRA_ARGS", "--timeout 600s")]
+fn environment_values_take_the_file_forms(#[case] name: &str, #[case] value: &str) {
+    let repo = repo_with(&[]);
+    let options = LoadOptions {
+        env: vec![(name.to_string(), value.to_string())],
+        ..LoadOptions::default()
+    };
+    let c = load_with(repo.path(), &options).unwrap().config;
+    match name {
+        "CT_CHECK_VERSION_INCREMENT" => assert!(!c.check_version_increment),
+        "CT_CHART_DIRS" => assert_eq!(
+            c.chart_dirs,
+            vec![repo.path().join("stable"), repo.path().join("incubator")]
+        ),
+        _ => assert_eq!(c.helm_timeout, Some(Duration::from_secs(600))),
+    }
+}
+
+#[test]
+fn an_invalid_flag_value_names_the_command_line() {
+    let repo = repo_with(&[]);
+    let options = LoadOptions {
+        flags: vec![("chart-repos".to_string(), serde_json::json!(["no-url"]))],
+        ..LoadOptions::default()
+    };
+    let error = load_with(repo.path(), &options).unwrap_err().to_string();
+    assert!(
+        error.starts_with("the command line: invalid `chart-repos`"),
+        "{error}"
+    );
+}
+
+#[test]
+fn ignored_keys_from_the_environment_warn_once_and_our_own_keys_are_not_read() {
+    let repo = repo_with(&[("ct.yaml", "namespace: x\n")]);
+    let options = LoadOptions {
+        env: vec![
+            ("CT_DEBUG".to_string(), "true".to_string()),
+            ("CT_JOBS".to_string(), "not a number".to_string()),
+            ("CT_CONFIG_DIR".to_string(), "/nowhere".to_string()),
+        ],
+        flags: vec![("upgrade".to_string(), serde_json::json!(true))],
+        ..LoadOptions::default()
+    };
+    let loaded = load_with(repo.path(), &options).unwrap();
+    assert_eq!(loaded.config.jobs, None);
+    assert_eq!(
+        loaded.warnings,
+        vec![
+            "ct.yaml: `namespace` is ignored: chart-harness installs every trial into its own namespace",
+            "CT_DEBUG is ignored: set RUST_LOG=debug to see every external command",
+            "the command line: not implemented yet: upgrade (ct also installs the chart's previous revision and upgrades it to this one)",
+        ]
+    );
+}
+
+/// ct's search order: `--config`, then the root, then `$HOME/.ct`, then `/etc/ct`;
+/// our own chart-harness.yaml wins over the search but not over `--config`.
+#[test]
+fn config_lookup_follows_ct_order() {
+    let repo = repo_with(&[]);
+    let home = repo_with(&[(".ct/ct.yaml", "remote: home\n")]);
+    let etc = repo_with(&[("ct.yml", "remote: etc\n")]);
+    let options = LoadOptions {
+        search_dirs: vec![home.path().join(".ct"), etc.path().to_path_buf()],
+        ..LoadOptions::default()
+    };
+    let remote = |options: &LoadOptions| load_with(repo.path(), options).unwrap().config.remote;
+    assert_eq!(remote(&options), "home");
+    std::fs::remove_file(home.path().join(".ct/ct.yaml")).unwrap();
+    assert_eq!(remote(&options), "etc");
+    std::fs::write(repo.path().join("ct.json"), r#"{"remote": "root"}"#).unwrap();
+    assert_eq!(remote(&options), "root");
+    std::fs::write(repo.path().join(HARNESS_FILE), "remote: ours\n").unwrap();
+    assert_eq!(remote(&options), "ours");
+    let explicit = repo.path().join("linters/ct.yaml");
+    std::fs::create_dir_all(explicit.parent().unwrap()).unwrap();
+    std::fs::write(&explicit, "remote: explicit\n").unwrap();
+    let given = LoadOptions {
+        file: Some(explicit.clone()),
+        ..options.clone()
+    };
+    let loaded = load_with(repo.path(), &given).unwrap();
+    assert_eq!(loaded.config.remote, "explicit");
+    assert_eq!(loaded.source.describe(repo.path()), "linters/ct.yaml (ct)");
+}
+
+#[test]
+fn a_missing_config_file_is_an_error_naming_it() {
+    let repo = repo_with(&[]);
+    let options = LoadOptions {
+        file: Some(repo.path().join("nope.yaml")),
+        ..LoadOptions::default()
+    };
+    let error = load_with(repo.path(), &options).unwrap_err().to_string();
+    assert!(
+        error.contains("nope.yaml given with --config does not exist"),
+        "{error}"
+    );
+}
+
+#[rstest]
+#[case("--timeout 90s --atomic", Some(90), &["--atomic"])]
+#[case("--timeout=2m", Some(120), &[])]
+#[case("--wait", None, &["--wait"])]
+fn helm_extra_args_timeout_is_taken_apart(
+    #[case] args: &str,
+    #[case] seconds: Option<u64>,
+    #[case] rest: &[&str],
+) {
+    let repo = repo_with(&[("ct.yaml", &format!("helm-extra-args: \"{args}\"\n"))]);
+    let c = load(repo.path()).unwrap().config;
+    assert_eq!(c.helm_timeout, seconds.map(Duration::from_secs));
+    assert_eq!(c.helm_extra_args, rest);
+}
+
+#[test]
+fn a_helm_extra_args_timeout_without_a_value_is_an_error() {
+    let repo = repo_with(&[("ct.yaml", "helm-extra-args: --timeout\n")]);
+    let error = load(repo.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("invalid `helm-extra-args`: `--timeout` has no value"),
+        "{error}"
+    );
+}
+
+#[rstest]
+#[case::default_grows("", 1800, false)]
+#[case::configured_longer_is_kept("trial-timeout: 1h\n", 3600, false)]
+#[case::configured_shorter_warns("trial-timeout: 10m\n", 600, true)]
+fn trial_timeout_leaves_room_for_helms_timeout(
+    #[case] extra: &str,
+    #[case] seconds: u64,
+    #[case] warns: bool,
+) {
+    let repo = repo_with(&[(
+        "chart-harness.yaml",
+        &format!("helm-extra-args: --timeout 600s\n{extra}"),
+    )]);
+    let loaded = load(repo.path()).unwrap();
+    assert_eq!(loaded.config.trial_timeout, Duration::from_secs(seconds));
+    assert_eq!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("raise `trial-timeout` to at least 1800s")),
+        warns,
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn a_key_warned_in_the_file_and_again_by_a_flag_warns_once() {
+    let repo = repo_with(&[("ct.yaml", "validate-maintainers: true\nupgrade: true\n")]);
+    let options = LoadOptions {
+        env: vec![("CT_UPGRADE".to_string(), "true".to_string())],
+        flags: vec![
+            ("validate-maintainers".to_string(), serde_json::json!(true)),
+            ("upgrade".to_string(), serde_json::json!(true)),
+        ],
+        ..LoadOptions::default()
+    };
+    let warnings = load_with(repo.path(), &options).unwrap().warnings;
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(
+        warnings.iter().all(|w| w.starts_with("ct.yaml: ")),
+        "{warnings:?}"
+    );
 }

@@ -103,6 +103,12 @@ impl From<HelmTestError> for Vec<Problem> {
 }
 
 impl ReleaseUnderTest<'_> {
+    /// What install and upgrade get after the values files: ct's `helm-extra-args`,
+    /// then its `helm-extra-set-args`.
+    fn deploy_args(&self) -> Vec<String> {
+        [self.helm_extra_args, self.helm_set_args].concat()
+    }
+
     /// `helm install` of the chart with the release's values files.
     pub async fn install(&self) -> Timed<Result<(), HelmError>> {
         timed(async {
@@ -112,6 +118,7 @@ impl ReleaseUnderTest<'_> {
                     &self.target(&self.name),
                     &self.chart.dir,
                     &self.values_files,
+                    &self.deploy_args(),
                     self.timeout,
                 )
                 .await;
@@ -134,6 +141,7 @@ impl ReleaseUnderTest<'_> {
                     &self.target(&self.name),
                     chart_dir,
                     values_files,
+                    &self.deploy_args(),
                     self.timeout,
                 )
                 .await;
@@ -189,7 +197,10 @@ impl ReleaseUnderTest<'_> {
             let Some(first) = hooks.first() else {
                 return Ok(HelmTestRun::NoHooks);
             };
-            let outcome = self.helm.test(&self.target(&self.name), self.timeout).await;
+            let outcome = self
+                .helm
+                .test(&self.target(&self.name), self.helm_extra_args, self.timeout)
+                .await;
             let file = self.chart_file(first.source.as_deref());
             let Err(helm) = HelmError::check("helm test", Some(&file), outcome) else {
                 return Ok(HelmTestRun::Passed);

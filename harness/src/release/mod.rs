@@ -116,6 +116,10 @@ pub struct ReleaseUnderTest<'a> {
     pub name: String,
     /// Applied in order with `-f` to install and upgrade.
     pub values_files: Vec<PathBuf>,
+    /// ct's `helm-extra-args` (without `--timeout`): for install, upgrade and test.
+    pub helm_extra_args: &'a [String],
+    /// ct's `helm-extra-set-args`: for install and upgrade only.
+    pub helm_set_args: &'a [String],
     /// How long helm commands and readiness may take (`readiness-timeout`).
     pub timeout: Duration,
 }

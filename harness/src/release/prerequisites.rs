@@ -131,7 +131,7 @@ impl ReleaseUnderTest<'_> {
                 let files = vec![values_file.path().to_path_buf()];
                 let outcome = self
                     .helm
-                    .install(&self.target(&release), &dir, &files, self.timeout)
+                    .install(&self.target(&release), &dir, &files, &[], self.timeout)
                     .await;
                 installed.releases.push(release);
                 let what = format!(

@@ -104,7 +104,11 @@ async fn build(
     let output = ctx
         .tools
         .helm
-        .dependency_build(&chart.dir, BUILD_TIMEOUT)
+        .dependency_build(
+            &chart.dir,
+            &ctx.config.helm_dependency_extra_args,
+            BUILD_TIMEOUT,
+        )
         .await
         .map_err(|e| Problem::new(e.to_string()))?;
     if !output.success() {

@@ -205,16 +205,26 @@ impl Helm {
 
     /// `helm dependency build`. A non-zero exit is returned, not an error: the caller
     /// turns it into that chart's failure.
+    /// `extra_args` are ct's `helm-dependency-extra-args` (for example `--skip-refresh`).
     pub async fn dependency_build(
         &self,
         chart_dir: &Path,
+        extra_args: &[String],
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        let spec = self
-            .command(timeout)
+        process::run(&self.dependency_build_spec(chart_dir, extra_args, timeout)).await
+    }
+
+    fn dependency_build_spec(
+        &self,
+        chart_dir: &Path,
+        extra_args: &[String],
+        timeout: Duration,
+    ) -> ProcessSpec {
+        self.command(timeout)
             .args(["dependency", "build"])
-            .arg(chart_arg(chart_dir));
-        process::run(&spec).await
+            .arg(chart_arg(chart_dir))
+            .args(extra_args)
     }
 }
 
@@ -255,29 +265,47 @@ fn go_duration(timeout: Duration) -> String {
 /// report. The process timeout is helm's own `--timeout` plus a margin, so helm gets
 /// to report its own timeout first.
 impl Helm {
-    /// `helm install` of `chart_dir` with `values_files`, without waiting for readiness.
+    /// `helm install` of `chart_dir` with `values_files`, then `extra_args` (ct's
+    /// `helm-extra-args` and `helm-extra-set-args`), without waiting for readiness.
     pub async fn install(
         &self,
         target: &ReleaseTarget<'_>,
         chart_dir: &Path,
         values_files: &[PathBuf],
+        extra_args: &[String],
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        self.deploy("install", target, chart_dir, values_files, timeout)
-            .await
+        let spec = self.deploy_spec(
+            "install",
+            target,
+            chart_dir,
+            values_files,
+            extra_args,
+            timeout,
+        );
+        process::run(&spec).await
     }
 
     /// `helm upgrade` of the release to `chart_dir` with `values_files` (only these:
-    /// values of the previous revision are not reused), without waiting for readiness.
+    /// values of the previous revision are not reused) and `extra_args`, without
+    /// waiting for readiness.
     pub async fn upgrade(
         &self,
         target: &ReleaseTarget<'_>,
         chart_dir: &Path,
         values_files: &[PathBuf],
+        extra_args: &[String],
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        self.deploy("upgrade", target, chart_dir, values_files, timeout)
-            .await
+        let spec = self.deploy_spec(
+            "upgrade",
+            target,
+            chart_dir,
+            values_files,
+            extra_args,
+            timeout,
+        );
+        process::run(&spec).await
     }
 
     /// `helm rollback` to `revision` (helm 3 and 4 both take it as the second
@@ -298,15 +326,17 @@ impl Helm {
         process::run(&spec).await
     }
 
-    /// `helm install|upgrade <release> <chart>`: the two take the same arguments.
-    async fn deploy(
+    /// `helm install|upgrade <release> <chart>`: the two take the same arguments. The
+    /// extra arguments come last so the user's can override ours, as in ct.
+    fn deploy_spec(
         &self,
         verb: &str,
         target: &ReleaseTarget<'_>,
         chart_dir: &Path,
         values_files: &[PathBuf],
+        extra_args: &[String],
         timeout: Duration,
-    ) -> Result<ProcessOutput, ToolError> {
+    ) -> ProcessSpec {
         let mut spec = self
             .release_command(timeout)
             .arg(verb)
@@ -317,17 +347,28 @@ impl Helm {
         for file in values_files {
             spec = spec.arg("-f").arg(file);
         }
-        process::run(&spec).await
+        spec.args(extra_args)
     }
 
     /// `helm test`: runs the release's test hooks and waits for them, up to `timeout`.
+    /// `extra_args` are ct's `helm-extra-args`, which ct gives `helm test` too.
     pub async fn test(
         &self,
         target: &ReleaseTarget<'_>,
+        extra_args: &[String],
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        self.on_release("test", target, timeout, HelmTimeout::Pass)
-            .await
+        process::run(&self.test_spec(target, extra_args, timeout)).await
+    }
+
+    fn test_spec(
+        &self,
+        target: &ReleaseTarget<'_>,
+        extra_args: &[String],
+        timeout: Duration,
+    ) -> ProcessSpec {
+        self.on_release_spec("test", target, timeout, HelmTimeout::Pass)
+            .args(extra_args)
     }
 
     /// `helm uninstall`; hooks get `timeout`. Whether objects are gone is checked by
@@ -369,6 +410,16 @@ impl Helm {
         timeout: Duration,
         helm_timeout: HelmTimeout,
     ) -> Result<ProcessOutput, ToolError> {
+        process::run(&self.on_release_spec(verb, target, timeout, helm_timeout)).await
+    }
+
+    fn on_release_spec(
+        &self,
+        verb: &str,
+        target: &ReleaseTarget<'_>,
+        timeout: Duration,
+        helm_timeout: HelmTimeout,
+    ) -> ProcessSpec {
         let mut spec = self
             .release_command(timeout)
             .arg(verb)
@@ -377,7 +428,7 @@ impl Helm {
         if helm_timeout == HelmTimeout::Pass {
             spec = spec.args(["--timeout".to_string(), go_duration(timeout)]);
         }
-        process::run(&spec).await
+        spec
     }
 
     fn release_command(&self, timeout: Duration) -> ProcessSpec {
@@ -611,6 +662,78 @@ mod tests {
         assert_eq!(failure.line, line, "{failure:?}");
         assert!(!failure.message.starts_with("Error: "), "{failure:?}");
         assert!(!failure.message.contains("--debug"), "{failure:?}");
+    }
+
+    /// ct's `helm-extra-args` and `helm-extra-set-args` reach install, upgrade and test
+    /// after our arguments (so they can override them), and a `--timeout` taken from
+    /// them is helm's timeout and sizes the process's.
+    #[test]
+    fn release_commands_carry_extra_args_and_the_timeout() {
+        let helm = Helm {
+            path: PathBuf::from("helm"),
+            version: semver::Version::new(4, 3, 1),
+            major: HelmMajor::V4,
+            home: PathBuf::from("/tmp/helm-home"),
+            go_threads: None,
+        };
+        let target = ReleaseTarget {
+            kubeconfig: Path::new("/tmp/kubeconfig"),
+            context: None,
+            namespace: "ns",
+            release: "web",
+        };
+        let argv = |spec: &ProcessSpec| -> Vec<String> {
+            spec.args
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect()
+        };
+        let extra = ["--atomic".to_string(), "--set=image.tag=1.2".to_string()];
+        let timeout = Duration::from_secs(600);
+        for verb in ["install", "upgrade"] {
+            let spec = helm.deploy_spec(
+                verb,
+                &target,
+                Path::new("charts/web"),
+                &[PathBuf::from("ci/a-values.yaml")],
+                &extra,
+                timeout,
+            );
+            let args = argv(&spec);
+            assert_eq!(args[0], verb);
+            let at = args.iter().position(|a| a == "--timeout").unwrap();
+            assert_eq!(args[at + 1], "600s", "{args:?}");
+            assert_eq!(&args[args.len() - 2..], &extra, "{args:?}");
+            assert_eq!(spec.timeout, timeout + RELEASE_TIMEOUT_MARGIN);
+        }
+        let spec = helm.test_spec(&target, &extra[..1], timeout);
+        let args = argv(&spec);
+        assert!(
+            args.windows(2).any(|w| w == ["--timeout", "600s"]),
+            "{args:?}"
+        );
+        assert_eq!(args.last().map(String::as_str), Some("--atomic"));
+    }
+
+    #[test]
+    fn dependency_build_carries_the_extra_args() {
+        let helm = Helm {
+            path: PathBuf::from("helm"),
+            version: semver::Version::new(3, 22, 0),
+            major: HelmMajor::V3,
+            home: PathBuf::from("/tmp/helm-home"),
+            go_threads: None,
+        };
+        let spec = helm.dependency_build_spec(
+            Path::new("charts/web"),
+            &["--skip-refresh".to_string()],
+            Duration::from_secs(60),
+        );
+        let args: Vec<_> = spec.args.iter().map(|a| a.to_string_lossy()).collect();
+        assert_eq!(
+            args,
+            ["dependency", "build", "charts/web", "--skip-refresh"]
+        );
     }
 
     #[test]
@@ -869,7 +992,7 @@ mod tests {
             "apiVersion: v2\nname: parent\nversion: 0.1.0\ndependencies:\n  - name: sub\n    version: 0.2.0\n    repository: file://../sub\n",
         );
         let output = helm
-            .dependency_build(&parent, Duration::from_secs(60))
+            .dependency_build(&parent, &[], Duration::from_secs(60))
             .await
             .unwrap();
         assert!(output.success(), "{output:?}");

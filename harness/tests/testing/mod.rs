@@ -85,6 +85,13 @@ impl TempRepo {
         .unwrap();
     }
 
+    /// Makes this a ct user's repository: no `chart-harness.yaml`, and `ct.yaml` at the
+    /// root with `text`.
+    pub fn use_ct_yaml(&self, text: &str) {
+        std::fs::remove_file(self.root().join("chart-harness.yaml")).unwrap();
+        std::fs::write(self.root().join("ct.yaml"), text).unwrap();
+    }
+
     /// Copies a fixture chart to the same place in this repo, with its snapshots.
     pub fn add_chart(&self, kind: &str, name: &str) -> PathBuf {
         let target = self.root().join("fixtures").join(kind).join(name);

@@ -58,8 +58,13 @@ pub async fn run(
         namespace: namespace.name().to_string(),
         name: chart.name.clone(),
         values_files: inputs.values.files.clone(),
+        helm_extra_args: &ctx.config.helm_extra_args,
+        helm_set_args: &ctx.config.helm_extra_set_args,
+        // A chart's own setting is the most specific; then the repository-wide
+        // `--timeout` of ct's `helm-extra-args`.
         timeout: settings
             .readiness_timeout
+            .or(ctx.config.helm_timeout)
             .unwrap_or(DEFAULT_READINESS_TIMEOUT),
     };
     let mut state = Exercised::default();
@@ -121,11 +126,12 @@ async fn exercise(
     // Rendered for this namespace with the CRDs, so the API server sees exactly what
     // helm will install.
     let started = Instant::now();
-    let include_crds = ["--include-crds".to_string()];
+    // helm-extra-set-args too, so the dry-run checks the values install will use.
+    let render_args = [&["--include-crds".to_string()], release.helm_set_args].concat();
     let target = RenderTarget {
         namespace: &release.namespace,
         kube_version: inputs.primary_kube_version(),
-        extra_args: &include_crds,
+        extra_args: &render_args,
         timeout: release.timeout,
     };
     let mut problems = match render::render(ctx, trial, inputs, &target).await {
