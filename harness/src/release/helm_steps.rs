@@ -110,7 +110,7 @@ impl ReleaseUnderTest<'_> {
                 .helm
                 .install(
                     &self.target(&self.name),
-                    &self.chart.dir,
+                    self.chart_dir,
                     &self.values_files,
                     self.timeout,
                 )
