@@ -157,13 +157,17 @@ fn wrong_helm_version_names_found_and_needed() {
 #[test]
 fn changed_runs_only_the_changed_charts() {
     let repo = TempRepo::new();
-    repo.add_chart("charts", "web");
+    let web = repo.add_chart("charts", "web");
     let kvstore = repo.add_chart("charts", "kvstore");
     repo.git(&["init", "-q"]);
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "both charts"]);
     repo.git(&["checkout", "-qb", "feature"]);
+    // A new file counts once git knows it, as in ct's `git diff <merge-base>`; an
+    // untracked one (what a tool leaves behind) never does.
     std::fs::write(kvstore.join("README.md"), "# kvstore\n").unwrap();
+    repo.git(&["add", "fixtures/charts/kvstore/README.md"]);
+    std::fs::write(web.join("Chart.lock"), "dependencies: []\n").unwrap();
 
     let listed = chart_harness(repo.root(), &["list-changed", "--since", "main"]);
     assert_eq!(
@@ -234,4 +238,65 @@ fn a_run_of_only_skipped_trials_passes_and_counts_them() {
         "{stdout}"
     );
     assert!(stdout.contains("Ran 0 of 1 trial in"), "{stdout}");
+}
+
+/// `git status --porcelain` of the repository, one entry a line.
+fn git_status(repo: &Path) -> String {
+    let output = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn runs_leave_nothing_in_the_work_tree_but_the_report_directory() {
+    let repo = TempRepo::new();
+    // Both kinds of `file://` dependency: a sibling chart and one outside the chart dirs.
+    for chart in ["shop", "api", "common-lib"] {
+        repo.add_chart("charts", chart);
+    }
+    std::fs::write(repo.root().join(".gitignore"), ".tools\n").unwrap();
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "charts"]);
+    assert_eq!(git_status(repo.root()), "");
+
+    for suite in ["lint", "template"] {
+        let output = chart_harness(repo.root(), &[suite]);
+        assert_eq!(output.status.code(), Some(0), "{suite}: {}", text(&output));
+        let status = git_status(repo.root());
+        assert!(
+            status.lines().all(|line| line.starts_with("?? report/")),
+            "after {suite}, only the report directory is new:\n{status}"
+        );
+    }
+
+    std::fs::remove_dir_all(repo.root().join("report")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let output = chart_harness(
+        repo.root(),
+        &[
+            "template",
+            "--report-dir",
+            &outside.path().to_string_lossy(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(
+        git_status(repo.root()),
+        "",
+        "with the report directory outside"
+    );
+    assert!(outside.path().join("junit.xml").exists());
+
+    let listed = chart_harness(repo.root(), &["list-changed", "--since", "HEAD"]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "",
+        "{}",
+        text(&listed)
+    );
 }
