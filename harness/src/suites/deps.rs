@@ -236,7 +236,9 @@ fn copy_tree(from: &Path, to: &Path, report_dir: &Path) -> std::io::Result<()> {
 }
 
 /// The entries under `root` a chart is made of. A chart at the repository root would
-/// otherwise hold the report directory (and so its own copies) and `.git`.
+/// otherwise hold the report directory (and so its own copies) and `.git`. Snapshots
+/// are left out too: helm never reads them, and `INSTA_UPDATE=always` rewrites them
+/// mid-run, which must not make the chart's other trials rebuild the copy they render.
 fn chart_files(
     root: &Path,
     report_dir: &Path,
@@ -245,7 +247,11 @@ fn chart_files(
     walkdir::WalkDir::new(root)
         .follow_links(true)
         .into_iter()
-        .filter_entry(move |e| e.path() != report_dir && e.file_name() != ".git")
+        .filter_entry(move |e| {
+            e.path() != report_dir
+                && e.file_name() != ".git"
+                && !e.path().ends_with("ci/__snapshots__")
+        })
 }
 
 /// `base` joined with `path` and cleaned the way helm (Go's `filepath.Join`) resolves a
@@ -384,8 +390,10 @@ mod tests {
         let chart_file = ChartFile::read(&chart).unwrap();
         let digest = || input_digest(&chart, &chart_file, &report_dir).unwrap();
         let before = digest();
-        // The report directory's contents (the copies themselves) are not an input.
+        // The report directory's contents (the copies themselves) and snapshots are not
+        // inputs.
         write(&report_dir, "deps/x.stamp", "abc");
+        write(&chart, "ci/__snapshots__/app__default.snap", "---\n---\n");
         assert_eq!(before, digest());
         write(
             &root.path().join("lib"),
