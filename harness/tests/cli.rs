@@ -300,3 +300,78 @@ fn runs_leave_nothing_in_the_work_tree_but_the_report_directory() {
         text(&listed)
     );
 }
+
+/// The binary as a developer runs it locally: neither `CI` nor `INSTA_UPDATE` set, so
+/// pending snapshots are written.
+fn chart_harness_locally(repo: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .env_remove("CI")
+        .env_remove("INSTA_UPDATE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn snapshots_are_off_until_opted_in() {
+    let repo = TempRepo::new();
+    let web = repo.add_chart("charts", "web");
+    std::fs::remove_dir_all(web.join("ci/__snapshots__")).unwrap();
+    let output = chart_harness_locally(repo.root(), &["template"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = std::fs::read_to_string(repo.root().join("report/report.json")).unwrap();
+    assert!(
+        report.contains("snapshots are opt-in: set `snapshots: true` in the config"),
+        "{report}"
+    );
+    assert!(!web.join("ci/__snapshots__").exists());
+}
+
+#[test]
+fn pending_snapshots_go_to_the_report_dir_and_are_reviewed_and_accepted() {
+    let repo = TempRepo::new();
+    let web = repo.add_chart("charts", "web");
+    std::fs::remove_dir_all(web.join("ci/__snapshots__")).unwrap();
+    repo.write_config("check-version-increment: false\nsnapshots: true\n");
+
+    let output = chart_harness_locally(repo.root(), &["template", "web"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("chart-harness snapshots review web"), "{out}");
+    assert!(!out.contains("cargo insta"), "{out}");
+    assert!(
+        !web.join("ci").join("__snapshots__").exists(),
+        "nothing beside the chart"
+    );
+    let pending = repo
+        .root()
+        .join("report/snapshots/fixtures/charts/web/web__ha.snap.new");
+    assert!(pending.is_file(), "{out}");
+
+    let review = chart_harness_locally(repo.root(), &["snapshots", "review", "web"]);
+    assert_eq!(review.status.code(), Some(0), "{}", text(&review));
+    let diff = String::from_utf8_lossy(&review.stdout);
+    assert!(
+        diff.contains("+++ fixtures/charts/web/ci/__snapshots__/web__ha.snap (pending)")
+            && diff.contains("+kind: Deployment")
+            && diff.contains("3 pending"),
+        "{diff}"
+    );
+
+    let accept = chart_harness_locally(repo.root(), &["snapshots", "accept"]);
+    assert_eq!(accept.status.code(), Some(0), "{}", text(&accept));
+    assert!(web.join("ci/__snapshots__/web__ha.snap").is_file());
+    assert!(!pending.exists());
+
+    // CI checks against the accepted snapshots and writes nothing.
+    let checked = chart_harness(repo.root(), &["template", "web"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+    let none = chart_harness_locally(repo.root(), &["snapshots", "review"]);
+    assert!(
+        text(&none).contains("no pending snapshots"),
+        "{}",
+        text(&none)
+    );
+}
