@@ -195,26 +195,16 @@ fn walk_error(err: walkdir::Error) -> DiscoveryError {
 /// (the `values-files` glob) when it is set, else ct's `ci/*-values.yaml`; one `default`
 /// case when there are none.
 fn find_cases(chart_dir: &Path, values_files: Option<&str>) -> Result<Vec<Case>, DiscoveryError> {
-    let (dir, case_name): (PathBuf, Box<dyn Fn(&str) -> Option<String>>) = match values_files {
-        None => (
-            chart_dir.join("ci"),
-            Box::new(|file: &str| file.strip_suffix(CASE_SUFFIX).map(str::to_string)),
-        ),
-        Some(pattern) => {
-            let matcher = globset::Glob::new(pattern)
+    let files = match values_files {
+        None => CaseFiles::Ci,
+        Some(pattern) => CaseFiles::Glob {
+            matcher: globset::Glob::new(pattern)
                 .expect("the config checked the glob")
-                .compile_matcher();
-            let pattern = pattern.to_string();
-            (
-                chart_dir.to_path_buf(),
-                Box::new(move |file: &str| {
-                    // The chart's own files are never a scenario, whatever the glob.
-                    (matcher.is_match(file) && !matches!(file, "values.yaml" | "Chart.yaml"))
-                        .then(|| glob_case_name(&pattern, file))
-                }),
-            )
-        }
+                .compile_matcher(),
+            pattern,
+        },
     };
+    let dir = files.dir(chart_dir);
     let mut cases = Vec::new();
     match std::fs::read_dir(&dir) {
         Ok(entries) => {
@@ -224,7 +214,7 @@ fn find_cases(chart_dir: &Path, values_files: Option<&str>) -> Result<Vec<Case>,
                     source,
                 })?;
                 let file_name = entry.file_name();
-                let Some(name) = file_name.to_str().and_then(&case_name) else {
+                let Some(name) = file_name.to_str().and_then(|file| files.case_name(file)) else {
                     continue;
                 };
                 // `ci/-values.yaml` would make a trial name with an empty case.
@@ -248,6 +238,37 @@ fn find_cases(chart_dir: &Path, values_files: Option<&str>) -> Result<Vec<Case>,
         });
     }
     Ok(cases)
+}
+
+/// Which files of a chart are its cases.
+enum CaseFiles<'a> {
+    /// ct's `ci/*-values.yaml`.
+    Ci,
+    /// Files at the chart's root matching the `values-files` glob.
+    Glob {
+        matcher: globset::GlobMatcher,
+        pattern: &'a str,
+    },
+}
+
+impl CaseFiles<'_> {
+    fn dir(&self, chart_dir: &Path) -> PathBuf {
+        match self {
+            CaseFiles::Ci => chart_dir.join("ci"),
+            CaseFiles::Glob { .. } => chart_dir.to_path_buf(),
+        }
+    }
+
+    /// The case `file` (a name in [`CaseFiles::dir`]) is, if it is one.
+    fn case_name(&self, file: &str) -> Option<String> {
+        match self {
+            CaseFiles::Ci => file.strip_suffix(CASE_SUFFIX).map(str::to_string),
+            // The chart's own files are never a scenario, whatever the glob.
+            CaseFiles::Glob { matcher, pattern } => (matcher.is_match(file)
+                && !matches!(file, "values.yaml" | "Chart.yaml"))
+            .then(|| glob_case_name(pattern, file)),
+        }
+    }
 }
 
 /// The case a file matched by the `values-files` glob is: the file name without the
