@@ -264,13 +264,18 @@ fn runs_leave_nothing_in_the_work_tree_but_the_report_directory() {
     repo.git(&["commit", "-qm", "charts"]);
     assert_eq!(git_status(repo.root()), "");
 
-    for suite in ["lint", "template"] {
-        let output = chart_harness(repo.root(), &[suite]);
-        assert_eq!(output.status.code(), Some(0), "{suite}: {}", text(&output));
+    // `all` installs the charts too, from the same copies.
+    for args in [
+        &["lint"][..],
+        &["template"],
+        &["all", "--cluster", "local", "--jobs", "3"],
+    ] {
+        let output = chart_harness(repo.root(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output));
         let status = git_status(repo.root());
         assert!(
             status.lines().all(|line| line.starts_with("?? report/")),
-            "after {suite}, only the report directory is new:\n{status}"
+            "after {args:?}, only the report directory is new:\n{status}"
         );
     }
 
@@ -373,5 +378,27 @@ fn pending_snapshots_go_to_the_report_dir_and_are_reviewed_and_accepted() {
         text(&none).contains("no pending snapshots"),
         "{}",
         text(&none)
+    );
+}
+
+#[test]
+fn a_missing_file_dependency_names_the_users_path_not_the_scratch_copy() {
+    let repo = TempRepo::new();
+    let shop = repo.add_chart("charts", "shop");
+    std::fs::remove_dir_all(repo.root().join("fixtures/subcharts/cart")).unwrap();
+    let output = chart_harness(repo.root(), &["template", "shop"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let out = text(&output);
+    let missing = repo.root().join("fixtures/subcharts/cart");
+    assert!(
+        out.contains("fixtures/charts/shop/Chart.yaml")
+            && out.contains(&format!("directory {} not found", missing.display()))
+            && out.contains("fix the dependency's `repository: file://...` path")
+            && !out.contains("/deps/"),
+        "{out}"
+    );
+    assert!(
+        !shop.join("charts").exists(),
+        "nothing is built into the chart"
     );
 }

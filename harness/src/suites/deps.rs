@@ -168,6 +168,8 @@ async fn build(
         let stderr = stderr.strip_prefix("Error: ").unwrap_or(&stderr);
         let next_step = if stderr.contains("no repository definition") {
             "add the repository to `chart-repos` (name=url) in the config, or vendor the dependency into charts/"
+        } else if stderr.contains("directory") && stderr.contains("not found") {
+            "fix the dependency's `repository: file://...` path, which is relative to the chart directory"
         } else {
             "vendor the dependencies into charts/ or make the repository reachable"
         };
@@ -206,12 +208,10 @@ fn copy_with_local_dependencies(
             continue;
         };
         let target = lexical_join(&scratch.root, &scratch.chart_dir, Path::new(local));
-        if !target.exists() {
-            copy_tree(
-                &lexical_join(Path::new("/"), &chart.dir, Path::new(local)),
-                &target,
-                report_dir,
-            )?;
+        let source = lexical_join(Path::new("/"), &chart.dir, Path::new(local));
+        // A missing dependency is left for helm to report, naming the path it tried.
+        if source.exists() && !target.exists() {
+            copy_tree(&source, &target, report_dir)?;
         }
     }
     Ok(())
