@@ -3,11 +3,11 @@
 //! (`suites::lint::version_increment`), which gets the run's answer through
 //! [`RunChanges`] so git is asked once per run.
 //!
-//! "Changed" compares the merge-base with the working tree, and counts untracked files
-//! (those git does not ignore) too: a chart added but not yet committed is as changed
-//! as one committed on the branch, and a local run should agree with the CI run that
-//! follows the commit. Renames count as a deletion plus an addition, so a file moved
-//! between charts marks both.
+//! "Changed" is what ct's `git diff <merge-base> -- <dirs>` reports: tracked files that
+//! differ between the merge-base and the working tree. Untracked files never count, so
+//! files a tool leaves in a chart (a `Chart.lock`, `charts/*.tgz`, editor backups) do
+//! not make it "changed"; a new chart counts once it is added to git. Renames count as
+//! a deletion plus an addition, so a file moved between charts marks both.
 //!
 //! A file belongs to the deepest chart directory that contains it. A changed chart also
 //! marks every chart that depends on it through a `file://` dependency, transitively,
@@ -61,8 +61,8 @@ pub struct MergeBase {
     pub against: String,
 }
 
-/// What changed since the merge-base: the base, and every file changed between it and
-/// the working tree or untracked, relative to the repository root. Sorted.
+/// What changed since the merge-base: the base, and every tracked file changed between
+/// it and the working tree, relative to the repository root. Sorted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ChangeSet {
     pub base: MergeBase,
@@ -260,8 +260,8 @@ async fn merge_base(
     })
 }
 
-/// Files changed between `base` and the working tree, plus untracked files, relative
-/// to the repository root.
+/// Tracked files changed between `base` and the working tree, relative to the
+/// repository root; untracked files are not asked for (see the module comment).
 async fn changed_files(git: &Git<'_>, base: &str) -> Result<Vec<PathBuf>, ChangedError> {
     let diff = [
         "diff",
@@ -272,18 +272,13 @@ async fn changed_files(git: &Git<'_>, base: &str) -> Result<Vec<PathBuf>, Change
         base,
         "--",
     ];
-    let untracked = ["ls-files", "--others", "--exclude-standard", "-z", "--"];
-    let mut files = BTreeSet::new();
-    for args in [&diff[..], &untracked[..]] {
-        let output = git.checked(args.iter().copied()).await?;
-        files.extend(
-            output
-                .stdout
-                .split('\0')
-                .filter(|f| !f.is_empty())
-                .map(PathBuf::from),
-        );
-    }
+    let output = git.checked(diff).await?;
+    let files: BTreeSet<PathBuf> = output
+        .stdout
+        .split('\0')
+        .filter(|f| !f.is_empty())
+        .map(PathBuf::from)
+        .collect();
     Ok(files.into_iter().collect())
 }
 
@@ -470,14 +465,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn uncommitted_and_untracked_changes_count() {
+    async fn uncommitted_changes_to_tracked_files_count() {
         let f = fixture(true).await;
         f.write("charts/web/values.yaml", "replicas: 5\n");
+        assert_eq!(f.changed(&f.config(), None).await, ["site", "web"]);
+    }
+
+    #[tokio::test]
+    async fn untracked_files_never_make_a_chart_changed() {
+        let f = fixture(true).await;
+        // What `helm dependency build` or an editor leaves behind, and a chart not yet
+        // added to git: ct's `git diff` sees none of them.
+        f.write("charts/web/Chart.lock", "dependencies: []\n");
+        f.write("charts/web/charts/lib-1.0.0.tgz", "not a real archive");
         f.chart("charts/brand-new", "0.1.0", &[]);
-        assert_eq!(
-            f.changed(&f.config(), None).await,
-            ["brand-new", "site", "web"]
-        );
+        assert!(f.changed(&f.config(), None).await.is_empty());
+        f.git(&["add", "charts/brand-new"]).await;
+        assert_eq!(f.changed(&f.config(), None).await, ["brand-new"]);
     }
 
     #[tokio::test]

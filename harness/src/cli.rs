@@ -11,6 +11,7 @@ use crate::config::{self, LoadOptions};
 use crate::plan::Suite;
 use crate::run::{self, ClusterChoice, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
+use crate::suites::snapshot;
 use crate::tools::install::{self, InstallFrom, InstallOptions, ToolSelection};
 use crate::tools::{self, HelmMajor};
 
@@ -49,6 +50,9 @@ enum Command {
     /// Start or remove a cluster shared by several processes (nextest's setup script)
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Review or accept the pending snapshots a run left in the report directory
+    #[command(subcommand)]
+    Snapshots(SnapshotsCommand),
     /// Print the registered suites, one name a line (ci/test.sh runs them as `--test`
     /// targets)
     #[command(hide = true)]
@@ -358,6 +362,23 @@ fn parse_provider(s: &str) -> Result<ProviderKind, String> {
         .map_err(|e: crate::cluster::ClusterError| e.to_string())
 }
 
+#[derive(Debug, Subcommand)]
+enum SnapshotsCommand {
+    /// Print a unified diff of each pending snapshot against the committed one
+    Review(SnapshotsArgs),
+    /// Move each pending snapshot into its chart's ci/__snapshots__/
+    Accept(SnapshotsArgs),
+}
+
+#[derive(Debug, Args)]
+struct SnapshotsArgs {
+    /// Charts (directory names); every chart with a pending snapshot when none are given
+    charts: Vec<String>,
+    /// The run's report directory [default: from the config, else target/chart-harness]
+    #[arg(long, value_name = "DIR")]
+    report_dir: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 struct ListArgs {
     /// Suites to list [default: all]
@@ -490,6 +511,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
         Command::Cluster(ClusterCommand::Up { cluster }) => cluster_up(&repo_root, cluster).await,
         Command::Cluster(ClusterCommand::Down) => cluster_down(&repo_root).await,
+        Command::Snapshots(command) => snapshots(&repo_root, command),
         Command::Suites => print_lines(Suite::ALL.iter().map(Suite::to_string)),
     }
 }
@@ -510,6 +532,49 @@ fn print_lines(lines: impl IntoIterator<Item = String>) -> anyhow::Result<ExitCo
         Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
         _ => Ok(ExitCode::SUCCESS),
     }
+}
+
+fn snapshots(repo_root: &std::path::Path, command: SnapshotsCommand) -> anyhow::Result<ExitCode> {
+    let (accept, args) = match command {
+        SnapshotsCommand::Review(args) => (false, args),
+        SnapshotsCommand::Accept(args) => (true, args),
+    };
+    let report_dir = match args.report_dir {
+        Some(dir) => std::env::current_dir()?.join(dir),
+        None => crate::config::load(repo_root)?.config.report_dir,
+    };
+    let pending = snapshot::pending(&snapshot::pending_root(&report_dir), &args.charts);
+    if pending.is_empty() {
+        println!(
+            "no pending snapshots in {}; a local run of the template suite writes them there",
+            report_dir.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    for snapshot in &pending {
+        if accept {
+            let target = snapshot.accept(repo_root).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot move {} to {}: {e}; check that the chart's ci/ directory is writable",
+                    snapshot.path.display(),
+                    snapshot.target().display()
+                )
+            })?;
+            println!("accepted {}", target.display());
+        } else {
+            print!(
+                "{}",
+                snapshot.review(repo_root).map_err(anyhow::Error::msg)?
+            );
+        }
+    }
+    if !accept {
+        println!(
+            "{} pending; accept with `chart-harness snapshots accept [CHART...]` and commit them",
+            pending.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The session a ct-style command line asks for. Its first line of output names the

@@ -128,7 +128,7 @@ pub fn discover(config: &HarnessConfig, repo_root: &Path) -> Result<Vec<Chart>, 
                 second,
             });
         }
-        let cases = find_cases(&dir)?;
+        let cases = find_cases(&dir, config.values_files.as_deref())?;
         let settings = load_chart_settings(&dir, repo_root);
         let chart_file = ChartYaml::of(&dir);
         charts.insert(
@@ -191,20 +191,30 @@ fn walk_error(err: walkdir::Error) -> DiscoveryError {
     DiscoveryError::Unreadable { path, source }
 }
 
-/// The chart's cases: `ci/*-values.yaml` sorted by file name, or one `default` case.
-fn find_cases(chart_dir: &Path) -> Result<Vec<Case>, DiscoveryError> {
-    let ci = chart_dir.join("ci");
+/// The chart's cases, sorted by name: the files at its root matching `values_files`
+/// (the `values-files` glob) when it is set, else ct's `ci/*-values.yaml`; one `default`
+/// case when there are none.
+fn find_cases(chart_dir: &Path, values_files: Option<&str>) -> Result<Vec<Case>, DiscoveryError> {
+    let files = match values_files {
+        None => CaseFiles::Ci,
+        Some(pattern) => CaseFiles::Glob {
+            matcher: globset::Glob::new(pattern)
+                .expect("the config checked the glob")
+                .compile_matcher(),
+            pattern,
+        },
+    };
+    let dir = files.dir(chart_dir);
     let mut cases = Vec::new();
-    match std::fs::read_dir(&ci) {
+    match std::fs::read_dir(&dir) {
         Ok(entries) => {
             for entry in entries {
                 let entry = entry.map_err(|source| DiscoveryError::Unreadable {
-                    path: ci.clone(),
+                    path: dir.clone(),
                     source,
                 })?;
                 let file_name = entry.file_name();
-                let Some(name) = file_name.to_str().and_then(|n| n.strip_suffix(CASE_SUFFIX))
-                else {
+                let Some(name) = file_name.to_str().and_then(|file| files.case_name(file)) else {
                     continue;
                 };
                 // `ci/-values.yaml` would make a trial name with an empty case.
@@ -212,13 +222,13 @@ fn find_cases(chart_dir: &Path) -> Result<Vec<Case>, DiscoveryError> {
                     continue;
                 }
                 cases.push(Case {
-                    name: name.to_string(),
+                    name,
                     values_file: Some(entry.path()),
                 });
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(DiscoveryError::Unreadable { path: ci, source }),
+        Err(source) => return Err(DiscoveryError::Unreadable { path: dir, source }),
     }
     cases.sort_by(|a, b| a.name.cmp(&b.name));
     if cases.is_empty() {
@@ -228,6 +238,61 @@ fn find_cases(chart_dir: &Path) -> Result<Vec<Case>, DiscoveryError> {
         });
     }
     Ok(cases)
+}
+
+/// Which files of a chart are its cases.
+enum CaseFiles<'a> {
+    /// ct's `ci/*-values.yaml`.
+    Ci,
+    /// Files at the chart's root matching the `values-files` glob.
+    Glob {
+        matcher: globset::GlobMatcher,
+        pattern: &'a str,
+    },
+}
+
+impl CaseFiles<'_> {
+    fn dir(&self, chart_dir: &Path) -> PathBuf {
+        match self {
+            CaseFiles::Ci => chart_dir.join("ci"),
+            CaseFiles::Glob { .. } => chart_dir.to_path_buf(),
+        }
+    }
+
+    /// The case `file` (a name in [`CaseFiles::dir`]) is, if it is one.
+    fn case_name(&self, file: &str) -> Option<String> {
+        match self {
+            CaseFiles::Ci => file.strip_suffix(CASE_SUFFIX).map(str::to_string),
+            // The chart's own files are never a scenario, whatever the glob.
+            CaseFiles::Glob { matcher, pattern } => (matcher.is_match(file)
+                && !matches!(file, "values.yaml" | "Chart.yaml"))
+            .then(|| glob_case_name(pattern, file)),
+        }
+    }
+}
+
+/// The case a file matched by the `values-files` glob is: the file name without the
+/// glob's literal text before its first `*` and after its last (`values-ha.yaml` under
+/// `values-*.yaml` is `ha`), or its stem when the glob has no `*`; a YAML extension
+/// left over (`values-*`) is dropped too, since trial names should not carry it.
+fn glob_case_name(pattern: &str, file: &str) -> String {
+    let stripped = pattern.find('*').and_then(|first| {
+        let last = pattern.rfind('*').expect("there is a first `*`");
+        file.strip_prefix(&pattern[..first])?
+            .strip_suffix(&pattern[last + 1..])
+    });
+    let stripped = stripped.map(|name| {
+        name.strip_suffix(".yaml")
+            .or_else(|| name.strip_suffix(".yml"))
+            .unwrap_or(name)
+    });
+    match stripped {
+        Some(name) if !name.is_empty() => name.to_string(),
+        _ => Path::new(file).file_stem().map_or_else(
+            || file.to_string(),
+            |stem| stem.to_string_lossy().into_owned(),
+        ),
+    }
 }
 
 fn chart_name(dir: &Path) -> String {
@@ -371,6 +436,41 @@ mod tests {
         );
         let settings = charts[0].settings.as_ref().unwrap();
         assert_eq!(settings.timeout, Some(std::time::Duration::from_secs(120)));
+    }
+
+    #[rstest]
+    #[case("values-*.yaml", &["ha", "small"])]
+    #[case("values-*", &["ha", "small"])]
+    #[case("*.yaml", &["values-ha", "values-small"])]
+    #[case("values-ha.yaml", &["values-ha"])]
+    fn values_files_glob_makes_root_files_the_cases(#[case] glob: &str, #[case] expected: &[&str]) {
+        let repo = Repo::new();
+        repo.chart("charts/web")
+            .write("charts/web/values.yaml", "replicas: 1\n")
+            .write("charts/web/values-ha.yaml", "replicas: 3\n")
+            .write("charts/web/values-small.yaml", "replicas: 1\n")
+            // ct's default is replaced, not added to.
+            .write("charts/web/ci/tls-values.yaml", "tls: true\n");
+        let mut config = repo.config();
+        config.values_files = Some(glob.to_string());
+        let charts = repo.discover(&config).unwrap();
+        let cases: Vec<&str> = charts[0].cases.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(cases, expected);
+        let file = charts[0].cases[0].values_file.as_ref().unwrap();
+        assert_eq!(file.parent().unwrap(), repo.root().join("charts/web"));
+    }
+
+    #[test]
+    fn a_values_files_glob_matching_nothing_gives_the_default_case() {
+        let repo = Repo::new();
+        repo.chart("charts/web")
+            .write("charts/web/ci/tls-values.yaml", "tls: true\n");
+        let mut config = repo.config();
+        config.values_files = Some("values-*.yaml".into());
+        let charts = repo.discover(&config).unwrap();
+        assert_eq!(charts[0].cases.len(), 1);
+        assert_eq!(charts[0].cases[0].name, "default");
+        assert_eq!(charts[0].cases[0].values_file, None);
     }
 
     #[test]

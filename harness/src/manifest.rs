@@ -188,9 +188,27 @@ pub fn redact(manifest: &mut Manifest) {
 }
 
 /// The snapshot text: each document as YAML with keys sorted, preceded by its source.
+/// Documents are sorted by kind, namespace and name (then source), because helm 3 and
+/// helm 4 emit them in different orders and a snapshot must not depend on the major.
 pub fn to_snapshot_text(manifests: &[Manifest]) -> String {
+    let field = |m: &Manifest, pointer: &str| {
+        m.value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut sorted: Vec<&Manifest> = manifests.iter().collect();
+    sorted.sort_by_cached_key(|m| {
+        (
+            field(m, "/kind"),
+            field(m, "/metadata/namespace"),
+            field(m, "/metadata/name"),
+            m.source.clone(),
+        )
+    });
     let mut out = String::new();
-    for manifest in manifests {
+    for manifest in sorted {
         out.push_str("---\n");
         if let Some(source) = &manifest.source {
             out.push_str(&format!("# Source: {source}\n"));
@@ -208,6 +226,19 @@ mod tests {
     use rstest::rstest;
 
     const RENDERED: &str = "---\n# Source: web/templates/sa.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: web\n---\n# Source: web/templates/empty.yaml\n---\n# Source: web/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n";
+
+    #[test]
+    fn snapshot_text_does_not_depend_on_document_order() {
+        let (manifests, _) = parse(RENDERED, Path::new("charts/web"));
+        let reversed: Vec<Manifest> = manifests.iter().rev().cloned().collect();
+        let text = to_snapshot_text(&manifests);
+        assert_eq!(text, to_snapshot_text(&reversed));
+        // By kind first: the ConfigMap, rendered last, comes first.
+        assert!(
+            text.find("kind: ConfigMap").unwrap() < text.find("kind: ServiceAccount").unwrap(),
+            "{text}"
+        );
+    }
 
     #[test]
     fn empty_documents_are_ignored_and_sources_kept() {

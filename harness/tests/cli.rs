@@ -335,13 +335,17 @@ fn missing_cluster_tools_are_one_error_before_any_trial() {
 #[test]
 fn changed_runs_only_the_changed_charts() {
     let repo = TempRepo::new();
-    repo.add_chart("charts", "web");
+    let web = repo.add_chart("charts", "web");
     let kvstore = repo.add_chart("charts", "kvstore");
     repo.git(&["init", "-q"]);
     repo.git(&["add", "-A"]);
     repo.git(&["commit", "-qm", "both charts"]);
     repo.git(&["checkout", "-qb", "feature"]);
+    // A new file counts once git knows it, as in ct's `git diff <merge-base>`; an
+    // untracked one (what a tool leaves behind) never does.
     std::fs::write(kvstore.join("README.md"), "# kvstore\n").unwrap();
+    repo.git(&["add", "fixtures/charts/kvstore/README.md"]);
+    std::fs::write(web.join("Chart.lock"), "dependencies: []\n").unwrap();
 
     let listed = chart_harness(repo.root(), &["list-changed", "--since", "main"]);
     assert_eq!(
@@ -770,4 +774,167 @@ fn lint_and_install_runs_lint_then_integration() {
         assert!(out.contains(trial), "{out}");
     }
     assert!(!out.contains("template::"), "{out}");
+}
+
+/// `git status --porcelain` of the repository, one entry a line.
+fn git_status(repo: &Path) -> String {
+    let output = Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=all"])
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn runs_leave_nothing_in_the_work_tree_but_the_report_directory() {
+    let repo = TempRepo::new();
+    // Both kinds of `file://` dependency: a sibling chart and one outside the chart dirs.
+    for chart in ["shop", "api", "common-lib"] {
+        repo.add_chart("charts", chart);
+    }
+    std::fs::write(repo.root().join(".gitignore"), ".tools\n").unwrap();
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "charts"]);
+    assert_eq!(git_status(repo.root()), "");
+
+    // `all` installs the charts too, from the same copies.
+    for args in [
+        &["lint"][..],
+        &["template"],
+        &["all", "--cluster", "local", "--jobs", "3"],
+    ] {
+        let output = chart_harness(repo.root(), args);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {}", text(&output));
+        let status = git_status(repo.root());
+        assert!(
+            status.lines().all(|line| line.starts_with("?? report/")),
+            "after {args:?}, only the report directory is new:\n{status}"
+        );
+    }
+
+    std::fs::remove_dir_all(repo.root().join("report")).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let output = chart_harness(
+        repo.root(),
+        &[
+            "template",
+            "--report-dir",
+            &outside.path().to_string_lossy(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert_eq!(
+        git_status(repo.root()),
+        "",
+        "with the report directory outside"
+    );
+    assert!(outside.path().join("junit.xml").exists());
+
+    let listed = chart_harness(repo.root(), &["list-changed", "--since", "HEAD"]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "",
+        "{}",
+        text(&listed)
+    );
+}
+
+/// The binary as a developer runs it locally: neither `CI` nor `INSTA_UPDATE` set, so
+/// pending snapshots are written.
+fn chart_harness_locally(repo: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo)
+        .args(args)
+        .env_remove("CI")
+        .env_remove("INSTA_UPDATE")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn snapshots_are_off_until_opted_in() {
+    let repo = TempRepo::new();
+    let web = repo.add_chart("charts", "web");
+    std::fs::remove_dir_all(web.join("ci/__snapshots__")).unwrap();
+    let output = chart_harness_locally(repo.root(), &["template"]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    let report = std::fs::read_to_string(repo.root().join("report/report.json")).unwrap();
+    assert!(
+        report.contains("snapshots are opt-in: set `snapshots: true` in the config"),
+        "{report}"
+    );
+    assert!(!web.join("ci/__snapshots__").exists());
+}
+
+#[test]
+fn pending_snapshots_go_to_the_report_dir_and_are_reviewed_and_accepted() {
+    let repo = TempRepo::new();
+    let web = repo.add_chart("charts", "web");
+    std::fs::remove_dir_all(web.join("ci/__snapshots__")).unwrap();
+    repo.write_config("check-version-increment: false\nsnapshots: true\n");
+
+    let output = chart_harness_locally(repo.root(), &["template", "web"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let out = text(&output);
+    assert!(out.contains("chart-harness snapshots review web"), "{out}");
+    assert!(!out.contains("cargo insta"), "{out}");
+    assert!(
+        !web.join("ci").join("__snapshots__").exists(),
+        "nothing beside the chart"
+    );
+    let pending = repo
+        .root()
+        .join("report/snapshots/fixtures/charts/web/web__ha.snap.new");
+    assert!(pending.is_file(), "{out}");
+
+    let review = chart_harness_locally(repo.root(), &["snapshots", "review", "web"]);
+    assert_eq!(review.status.code(), Some(0), "{}", text(&review));
+    let diff = String::from_utf8_lossy(&review.stdout);
+    assert!(
+        diff.contains("+++ fixtures/charts/web/ci/__snapshots__/web__ha.snap (pending)")
+            && diff.contains("+kind: Deployment")
+            && diff.contains("3 pending"),
+        "{diff}"
+    );
+
+    let accept = chart_harness_locally(repo.root(), &["snapshots", "accept"]);
+    assert_eq!(accept.status.code(), Some(0), "{}", text(&accept));
+    assert!(web.join("ci/__snapshots__/web__ha.snap").is_file());
+    assert!(!pending.exists());
+
+    // CI checks against the accepted snapshots and writes nothing.
+    let checked = chart_harness(repo.root(), &["template", "web"]);
+    assert_eq!(checked.status.code(), Some(0), "{}", text(&checked));
+    let none = chart_harness_locally(repo.root(), &["snapshots", "review"]);
+    assert!(
+        text(&none).contains("no pending snapshots"),
+        "{}",
+        text(&none)
+    );
+}
+
+#[test]
+fn a_missing_file_dependency_names_the_users_path_not_the_scratch_copy() {
+    let repo = TempRepo::new();
+    let shop = repo.add_chart("charts", "shop");
+    std::fs::remove_dir_all(repo.root().join("fixtures/subcharts/cart")).unwrap();
+    let output = chart_harness(repo.root(), &["template", "shop"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let out = text(&output);
+    let missing = repo.root().join("fixtures/subcharts/cart");
+    assert!(
+        out.contains("fixtures/charts/shop/Chart.yaml")
+            && out.contains(&format!("directory {} not found", missing.display()))
+            && out.contains("fix the dependency's `repository: file://...` path")
+            && !out.contains("/deps/"),
+        "{out}"
+    );
+    assert!(
+        !shop.join("charts").exists(),
+        "nothing is built into the chart"
+    );
 }

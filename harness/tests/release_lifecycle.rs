@@ -384,6 +384,7 @@ impl Bench {
             kube: &self.kube,
             helm: &self.helm,
             chart,
+            chart_dir: &chart.dir,
             namespace: namespace.into(),
             name: name.into(),
             values_files: Vec::new(),

@@ -115,6 +115,12 @@ pub struct HarnessConfig {
     /// The cluster provider (`local`, `kind` or `existing`); `None` picks kind where
     /// Docker works and the local control plane otherwise.
     pub cluster: Option<crate::cluster::ProviderKind>,
+    /// `snapshots: true`: every chart's renders are compared with snapshots. Without it,
+    /// only charts that already have `ci/__snapshots__` are.
+    pub snapshots: bool,
+    /// `values-files`: a glob of file names at each chart's root that are its cases
+    /// (`values-*.yaml`); `None` keeps ct's `ci/*-values.yaml`.
+    pub values_files: Option<String>,
     /// The file this configuration came from, so messages about a configured value can
     /// say where to change it; `None` when no file exists.
     pub config_file: Option<PathBuf>,
@@ -149,6 +155,8 @@ impl HarnessConfig {
             kube_version: None,
             trial_timeout: DEFAULT_TRIAL_TIMEOUT,
             cluster: None,
+            snapshots: false,
+            values_files: None,
             config_file: None,
         }
     }
@@ -323,6 +331,10 @@ struct FileConfig {
     trial_timeout: Option<String>,
     #[serde(default, deserialize_with = "keys::text")]
     cluster: Option<String>,
+    #[serde(default, deserialize_with = "keys::flag")]
+    snapshots: Option<bool>,
+    #[serde(default, deserialize_with = "keys::text")]
+    values_files: Option<String>,
 }
 
 /// How a front end asks for the configuration beyond the repository's own files.
@@ -733,6 +745,27 @@ fn apply(
             return Err(invalid("trial-timeout", "must be greater than zero".into()));
         }
         config.trial_timeout = timeout;
+    }
+    if let Some(snapshots) = file.snapshots {
+        config.snapshots = snapshots;
+    }
+    if let Some(pattern) = file.values_files {
+        // Cases are files at the chart's root; a `/` would never match a file name.
+        if pattern.contains('/') {
+            return Err(invalid(
+                "values-files",
+                format!(
+                    "`{pattern}` has a `/`; it matches file names at each chart's root, like `values-*.yaml`"
+                ),
+            ));
+        }
+        globset::Glob::new(&pattern).map_err(|error| {
+            invalid(
+                "values-files",
+                format!("`{pattern}` is not a glob ({error}); write one like `values-*.yaml`"),
+            )
+        })?;
+        config.values_files = Some(pattern);
     }
     if let Some(cluster) = file.cluster {
         config.cluster = Some(

@@ -167,6 +167,32 @@ fn harness_keys_are_read() {
 }
 
 #[test]
+fn snapshots_and_values_files_are_read() {
+    let defaults = HarnessConfig::defaults(Path::new("/repo"));
+    assert!(!defaults.snapshots);
+    assert_eq!(defaults.values_files, None);
+    let repo = repo_with(&[(
+        "chart-harness.yaml",
+        "snapshots: true\nvalues-files: values-*.yaml\n",
+    )]);
+    let c = load(repo.path()).unwrap().config;
+    assert!(c.snapshots);
+    assert_eq!(c.values_files.as_deref(), Some("values-*.yaml"));
+}
+
+#[rstest]
+#[case("values-files: ci/values-*.yaml\n", "has a `/`")]
+#[case("values-files: values-[.yaml\n", "is not a glob")]
+fn bad_values_files_globs_name_the_key(#[case] text: &str, #[case] expected: &str) {
+    let repo = repo_with(&[("chart-harness.yaml", text)]);
+    let error = load(repo.path()).unwrap_err().to_string();
+    assert!(
+        error.contains("values-files") && error.contains(expected),
+        "{error}"
+    );
+}
+
+#[test]
 fn comma_separated_lists_are_split_as_viper_does() {
     let repo = repo_with(&[("ct.yaml", "chart-dirs: charts, incubator\n")]);
     let c = load(repo.path()).unwrap().config;

@@ -116,7 +116,7 @@ impl ReleaseUnderTest<'_> {
                 .helm
                 .install(
                     &self.target(&self.name),
-                    &self.chart.dir,
+                    self.chart_dir,
                     &self.values_files,
                     &self.deploy_args(),
                     self.timeout,

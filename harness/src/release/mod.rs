@@ -20,7 +20,7 @@ mod prerequisites;
 mod ready;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use dry_run::DryRunError;
@@ -111,6 +111,9 @@ pub struct ReleaseUnderTest<'a> {
     pub kube: &'a Kube,
     pub helm: &'a Helm,
     pub chart: &'a Chart,
+    /// The directory helm installs from: the chart's, or its scratch copy with the
+    /// dependencies built (`TrialInputs::chart_dir`).
+    pub chart_dir: &'a Path,
     pub namespace: String,
     /// The helm release name.
     pub name: String,

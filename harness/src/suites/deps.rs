@@ -1,12 +1,24 @@
-//! `helm dependency build`, once per chart and cached by content.
+//! `helm dependency build`, once per chart and cached by content, never in the user's tree.
 //!
-//! Every case of a chart needs the same `charts/*.tgz`, and nextest runs each trial in
-//! its own process, so the build is guarded by a file lock and skipped when a stamp
-//! records the digest of the inputs it was built from: `Chart.yaml`, `Chart.lock` and
-//! the files of every `file://` dependency. A repeated run therefore fetches nothing.
+//! helm writes `Chart.lock` and `charts/*.tgz` into the chart it builds, and those files
+//! would be left untracked in the user's repository. So a chart with dependencies is
+//! copied to a scratch directory under the report directory, built there, and every
+//! helm command of its trials (lint, template, install) is pointed at the copy.
+//! Restoring the user's files after the run instead would race with the trials (and
+//! nextest processes) still rendering from them, and leave the tree dirty after a crash.
+//!
+//! The copy sits at the chart's absolute path mirrored under the scratch root, and each
+//! `file://` dependency is copied to where its relative path leads from there, so
+//! `file://../../subcharts/cart` resolves from the copy as it does from the chart. Paths
+//! in helm's messages are mapped back to the user's files.
+//!
+//! Every case of a chart needs the same build, and nextest runs each trial in its own
+//! process, so the build is guarded by a file lock and skipped when a stamp records the
+//! digest of its inputs: the chart's files and those of every `file://` dependency. A
+//! repeated run over unchanged charts therefore fetches nothing.
 
 use std::fs::File;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -21,31 +33,65 @@ pub const PHASE: &str = "dependency-build";
 /// Fetching dependencies from a slow chart repository can take a while; a hang must not.
 const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// Makes sure the chart's dependencies are in its `charts/` directory. Records the
-/// `dependency-build` phase when the chart has dependencies; returns whether the chart
-/// is ready to render.
-pub async fn ensure_built(chart: &Chart, ctx: &SuiteContext, recorder: &mut PhaseRecorder) -> bool {
+/// Makes sure the chart's dependencies are built. Records the `dependency-build` phase
+/// when the chart has dependencies. Returns the directory helm must be pointed at (the
+/// chart's own when it has no dependencies, else the built scratch copy), or `None`
+/// when the build failed and the chart cannot render.
+pub async fn ensure_built(
+    chart: &Chart,
+    ctx: &SuiteContext,
+    recorder: &mut PhaseRecorder,
+) -> Option<PathBuf> {
     let Ok(chart_file) = chart.chart_file.get() else {
         // The lint suite reports an unreadable Chart.yaml; helm will fail on it too.
-        return true;
+        return Some(chart.dir.clone());
     };
     if chart_file.dependencies.is_empty() {
-        return true;
+        return Some(chart.dir.clone());
     }
     let started = Instant::now();
-    let problems = match build_if_stale(chart, chart_file, ctx).await {
-        Ok(()) => Vec::new(),
-        Err(problem) => vec![problem],
+    let (built, problems) = match build_if_stale(chart, chart_file, ctx).await {
+        Ok(dir) => (Some(dir), Vec::new()),
+        Err(problem) => (None, vec![problem]),
     };
-    recorder.record(PHASE, started.elapsed(), problems)
+    recorder.record(PHASE, started.elapsed(), problems);
+    built
+}
+
+/// Where one chart's scratch copies live, keyed by the chart's directory.
+struct Scratch {
+    /// Every copy of this chart; only the current digest's is kept.
+    key_dir: PathBuf,
+    /// The copy for the current digest's root; the chart sits at its mirrored path.
+    root: PathBuf,
+    /// The chart's copy, which helm builds and renders.
+    chart_dir: PathBuf,
+    stamp: PathBuf,
+    lock: PathBuf,
+}
+
+impl Scratch {
+    fn new(cache_dir: &Path, chart_dir: &Path, digest: &str) -> Scratch {
+        let key = hex(&Sha256::digest(chart_dir.as_os_str().as_encoded_bytes()))[..16].to_string();
+        let key_dir = cache_dir.join(&key);
+        let root = key_dir.join(&digest[..16]);
+        let chart_dir = lexical_join(&root, &root, chart_dir);
+        Scratch {
+            stamp: cache_dir.join(format!("{key}.stamp")),
+            lock: cache_dir.join(format!("{key}.lock")),
+            key_dir,
+            root,
+            chart_dir,
+        }
+    }
 }
 
 async fn build_if_stale(
     chart: &Chart,
     chart_file: &ChartFile,
     ctx: &SuiteContext,
-) -> Result<(), Problem> {
-    let digest = input_digest(&chart.dir, chart_file).map_err(|e| {
+) -> Result<PathBuf, Problem> {
+    let digest = input_digest(&chart.dir, chart_file, &ctx.config.report_dir).map_err(|e| {
         Problem::in_file(
             chart.rel_dir.join("Chart.yaml"),
             format!("cannot read the chart's dependency inputs: {e}"),
@@ -58,12 +104,11 @@ async fn build_if_stale(
             cache_dir.display()
         ))
     })?;
-    let key = hex(&Sha256::digest(chart.dir.as_os_str().as_encoded_bytes()))[..16].to_string();
-    let stamp = cache_dir.join(format!("{key}.stamp"));
-    let lock_path = cache_dir.join(format!("{key}.lock"));
+    let scratch = Scratch::new(&cache_dir, &chart.dir, &digest);
 
     // Other processes (nextest) and other cases of this chart wait here; the first
     // one builds, the rest find the stamp.
+    let lock_path = scratch.lock.clone();
     let lock = tokio::task::spawn_blocking(move || -> std::io::Result<File> {
         let file = File::create(&lock_path)?;
         file.lock()?;
@@ -78,22 +123,29 @@ async fn build_if_stale(
         ))
     })?;
 
-    let result = if is_fresh(&stamp, &digest, &chart.dir, chart_file) {
+    let result = if is_fresh(&scratch.stamp, &digest, &scratch.chart_dir, chart_file) {
         Ok(())
     } else {
-        build(chart, chart_file, ctx, &stamp, &digest).await
+        build(chart, chart_file, ctx, &scratch, &digest).await
     };
     drop(lock);
-    result
+    result.map(|()| scratch.chart_dir)
 }
 
 async fn build(
     chart: &Chart,
     chart_file: &ChartFile,
     ctx: &SuiteContext,
-    stamp: &Path,
+    scratch: &Scratch,
     digest: &str,
 ) -> Result<(), Problem> {
+    copy_with_local_dependencies(chart, chart_file, scratch, &ctx.config.report_dir).map_err(|e| {
+        Problem::new(format!(
+            "cannot copy chart {} to {} to build its dependencies there: {e}; check that the report directory is writable",
+            chart.name,
+            scratch.root.display()
+        ))
+    })?;
     if chart_file
         .dependencies
         .iter()
@@ -105,17 +157,23 @@ async fn build(
         .tools
         .helm
         .dependency_build(
-            &chart.dir,
+            &scratch.chart_dir,
             &ctx.config.helm_dependency_extra_args,
             BUILD_TIMEOUT,
         )
         .await
         .map_err(|e| Problem::new(e.to_string()))?;
     if !output.success() {
-        let stderr = output.stderr.trim();
-        let stderr = stderr.strip_prefix("Error: ").unwrap_or(stderr);
+        // helm names paths in the copy; the user knows their own files.
+        let stderr = output
+            .stderr
+            .trim()
+            .replace(&*scratch.root.to_string_lossy(), "");
+        let stderr = stderr.strip_prefix("Error: ").unwrap_or(&stderr);
         let next_step = if stderr.contains("no repository definition") {
             "add the repository to `chart-repos` (name=url) in the config, or vendor the dependency into charts/"
+        } else if stderr.contains("directory") && stderr.contains("not found") {
+            "fix the dependency's `repository: file://...` path, which is relative to the chart directory"
         } else {
             "vendor the dependencies into charts/ or make the repository reachable"
         };
@@ -127,12 +185,98 @@ async fn build(
             ),
         ));
     }
-    std::fs::write(stamp, digest).map_err(|e| {
+    std::fs::write(&scratch.stamp, digest).map_err(|e| {
         Problem::new(format!(
             "cannot write the dependency stamp {}: {e}",
-            stamp.display()
+            scratch.stamp.display()
         ))
     })
+}
+
+/// Replaces this chart's earlier copies with a fresh one: the chart at its mirrored
+/// path, and each `file://` dependency where its relative path leads from there (unless
+/// it lies inside the chart, and so was copied with it).
+fn copy_with_local_dependencies(
+    chart: &Chart,
+    chart_file: &ChartFile,
+    scratch: &Scratch,
+    report_dir: &Path,
+) -> std::io::Result<()> {
+    match std::fs::remove_dir_all(&scratch.key_dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    copy_tree(&chart.dir, &scratch.chart_dir, report_dir)?;
+    for dep in &chart_file.dependencies {
+        let Some(local) = dep.local_path() else {
+            continue;
+        };
+        let target = lexical_join(&scratch.root, &scratch.chart_dir, Path::new(local));
+        let source = lexical_join(Path::new("/"), &chart.dir, Path::new(local));
+        // A missing dependency is left for helm to report, naming the path it tried.
+        if source.exists() && !target.exists() {
+            copy_tree(&source, &target, report_dir)?;
+        }
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path, report_dir: &Path) -> std::io::Result<()> {
+    for entry in chart_files(from, report_dir) {
+        let entry = entry.map_err(std::io::Error::other)?;
+        let dest = to.join(
+            entry
+                .path()
+                .strip_prefix(from)
+                .expect("walkdir stays under its root"),
+        );
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&dest)?;
+        } else {
+            std::fs::copy(entry.path(), &dest)?;
+        }
+    }
+    Ok(())
+}
+
+/// The entries under `root` a chart is made of. A chart at the repository root would
+/// otherwise hold the report directory (and so its own copies) and `.git`. Snapshots
+/// are left out too: helm never reads them, and `INSTA_UPDATE=always` rewrites them
+/// mid-run, which must not make the chart's other trials rebuild the copy they render.
+fn chart_files(
+    root: &Path,
+    report_dir: &Path,
+) -> impl Iterator<Item = walkdir::Result<walkdir::DirEntry>> {
+    let report_dir = report_dir.to_path_buf();
+    walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(move |e| {
+            e.path() != report_dir
+                && e.file_name() != ".git"
+                && !e.path().ends_with("ci/__snapshots__")
+        })
+}
+
+/// `base` joined with `path` and cleaned the way helm (Go's `filepath.Join`) resolves a
+/// `file://` path: lexically, `..` removing the previous component but never going
+/// above `floor`, as `..` never goes above `/`.
+fn lexical_join(floor: &Path, base: &Path, path: &Path) -> PathBuf {
+    let mut joined = floor.to_path_buf();
+    let relative = base.strip_prefix(floor).unwrap_or(base);
+    for component in relative.components().chain(path.components()) {
+        match component {
+            Component::Normal(part) => joined.push(part),
+            Component::ParentDir => {
+                if joined != floor {
+                    joined.pop();
+                }
+            }
+            Component::RootDir => joined = floor.to_path_buf(),
+            Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    joined
 }
 
 /// Registers the configured `chart-repos` in helm's isolated home, as ct does before
@@ -181,34 +325,31 @@ fn is_fresh(stamp: &Path, digest: &str, chart_dir: &Path, chart_file: &ChartFile
     })
 }
 
-/// Digest of everything `helm dependency build` reads.
-fn input_digest(chart_dir: &Path, chart_file: &ChartFile) -> std::io::Result<String> {
+/// Digest of everything the scratch copy is made of: the chart's files (the copy is
+/// what helm renders, so an edited template needs a fresh one) and every `file://`
+/// dependency's.
+fn input_digest(
+    chart_dir: &Path,
+    chart_file: &ChartFile,
+    report_dir: &Path,
+) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
-    for name in ["Chart.yaml", "Chart.lock"] {
-        let path = chart_dir.join(name);
-        if path.exists() {
-            hasher.update(name.as_bytes());
-            hasher.update(std::fs::read(&path)?);
-        }
-    }
+    hash_tree(&mut hasher, chart_dir, report_dir)?;
     for dep in &chart_file.dependencies {
         if let Some(local) = dep.local_path() {
-            hash_tree(&mut hasher, &chart_dir.join(local))?;
+            let dep_dir = lexical_join(Path::new("/"), chart_dir, Path::new(local));
+            hash_tree(&mut hasher, &dep_dir, report_dir)?;
         }
     }
     Ok(hex(&hasher.finalize()))
 }
 
-/// Hashes a `file://` dependency's files in a stable order. Its own `charts/*.tgz`
-/// are build outputs, so they are left out.
-fn hash_tree(hasher: &mut Sha256, root: &Path) -> std::io::Result<()> {
-    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(root)
-        .follow_links(false)
-        .into_iter()
+/// Hashes a directory's files, names and contents, in a stable order.
+fn hash_tree(hasher: &mut Sha256, root: &Path, report_dir: &Path) -> std::io::Result<()> {
+    let mut files: Vec<PathBuf> = chart_files(root, report_dir)
         .filter_map(|e| e.ok())
         .filter(|e| e.file_type().is_file())
         .map(|e| e.into_path())
-        .filter(|p| p.extension().is_none_or(|ext| ext != "tgz"))
         .collect();
     files.sort();
     for file in files {
@@ -237,40 +378,43 @@ mod tests {
         std::fs::write(path, text).unwrap();
     }
 
+    const APP: &str = "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: lib\n  version: 1.0.0\n  repository: file://../lib\n";
+
     #[test]
-    fn digest_changes_when_a_local_dependency_changes() {
+    fn digest_changes_when_the_chart_or_a_local_dependency_changes() {
         let root = tempfile::tempdir().unwrap();
         let chart = root.path().join("app");
-        write(
-            &chart,
-            "Chart.yaml",
-            "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: lib\n  version: 1.0.0\n  repository: file://../lib\n",
-        );
+        let report_dir = root.path().join("app/target");
+        write(&chart, "Chart.yaml", APP);
         write(
             &root.path().join("lib"),
             "Chart.yaml",
             "apiVersion: v2\nname: lib\nversion: 1.0.0\n",
         );
         let chart_file = ChartFile::read(&chart).unwrap();
-        let before = input_digest(&chart, &chart_file).unwrap();
-        assert_eq!(before, input_digest(&chart, &chart_file).unwrap());
+        let digest = || input_digest(&chart, &chart_file, &report_dir).unwrap();
+        let before = digest();
+        // The report directory's contents (the copies themselves) and snapshots are not
+        // inputs.
+        write(&report_dir, "deps/x.stamp", "abc");
+        write(&chart, "ci/__snapshots__/app__default.snap", "---\n---\n");
+        assert_eq!(before, digest());
         write(
             &root.path().join("lib"),
             "templates/_x.tpl",
             "{{- define \"x\" }}{{ end }}",
         );
-        assert_ne!(before, input_digest(&chart, &chart_file).unwrap());
+        let with_lib_change = digest();
+        assert_ne!(before, with_lib_change);
+        write(&chart, "templates/cm.yaml", "kind: ConfigMap\n");
+        assert_ne!(with_lib_change, digest());
     }
 
     #[test]
     fn stamp_is_stale_when_an_archive_is_missing() {
         let root = tempfile::tempdir().unwrap();
         let chart = root.path().join("app");
-        write(
-            &chart,
-            "Chart.yaml",
-            "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n- name: lib\n  version: 1.0.0\n  repository: file://../lib\n",
-        );
+        write(&chart, "Chart.yaml", APP);
         let chart_file = ChartFile::read(&chart).unwrap();
         let stamp = root.path().join("stamp");
         std::fs::write(&stamp, "abc").unwrap();
@@ -278,5 +422,44 @@ mod tests {
         write(&chart, "charts/lib-1.0.0.tgz", "");
         assert!(is_fresh(&stamp, "abc", &chart, &chart_file));
         assert!(!is_fresh(&stamp, "other", &chart, &chart_file));
+    }
+
+    #[rstest::rstest]
+    #[case(
+        "/s",
+        "/s/repo/charts/shop",
+        "../../subcharts/cart",
+        "/s/repo/subcharts/cart"
+    )]
+    #[case("/s", "/s/repo/shop", "./vendor/lib", "/s/repo/shop/vendor/lib")]
+    // More `..` than the path is deep stops at the floor, as `/..` is `/`.
+    #[case("/s", "/s/a", "../../../b", "/s/b")]
+    #[case(
+        "/",
+        "/repo/charts/shop",
+        "../../subcharts/cart",
+        "/repo/subcharts/cart"
+    )]
+    fn file_paths_resolve_lexically_under_the_floor(
+        #[case] floor: &str,
+        #[case] base: &str,
+        #[case] path: &str,
+        #[case] expected: &str,
+    ) {
+        assert_eq!(
+            lexical_join(Path::new(floor), Path::new(base), Path::new(path)),
+            PathBuf::from(expected)
+        );
+    }
+
+    #[test]
+    fn the_copy_mirrors_the_chart_path_under_the_scratch_root() {
+        let scratch = Scratch::new(
+            Path::new("/r/deps"),
+            Path::new("/repo/charts/shop"),
+            "0123456789abcdef0123",
+        );
+        assert!(scratch.root.starts_with("/r/deps"));
+        assert_eq!(scratch.chart_dir, scratch.root.join("repo/charts/shop"));
     }
 }

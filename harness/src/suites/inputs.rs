@@ -6,6 +6,7 @@
 //! are written once, the target Kubernetes versions follow one rule, and the chart's
 //! settings and timeout are looked up once.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::render::RenderCache;
@@ -28,6 +29,10 @@ pub struct TrialInputs {
     pub kube_versions: Vec<String>,
     /// The chart's `timeout`, else the run's; it also bounds each process a suite starts.
     pub timeout: Duration,
+    /// The directory helm is pointed at: the chart's own, or, once `run_trial` has built
+    /// its dependencies, their scratch copy (`deps.rs`), so the user's tree is never
+    /// written. Messages still name `chart.rel_dir`.
+    pub chart_dir: PathBuf,
 }
 
 impl TrialInputs {
@@ -52,6 +57,7 @@ impl TrialInputs {
             values,
             kube_versions,
             timeout,
+            chart_dir: chart.dir.clone(),
         })
     }
 

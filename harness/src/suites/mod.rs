@@ -79,8 +79,9 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
         Err(problem) => {
             recorder.record(INPUTS_PHASE, Duration::ZERO, vec![problem]);
         }
-        Ok(inputs) => {
-            if deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
+        Ok(mut inputs) => {
+            if let Some(chart_dir) = deps::ensure_built(&trial.chart, ctx, &mut recorder).await {
+                inputs.chart_dir = chart_dir;
                 run_registered(trial, &inputs, ctx, &mut recorder).await;
             }
         }

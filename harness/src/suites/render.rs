@@ -42,7 +42,7 @@ impl TrialInputs {
         target: &RenderTarget<'a>,
     ) -> RenderRequest<'a> {
         RenderRequest {
-            chart_dir: &trial.chart.dir,
+            chart_dir: &self.chart_dir,
             release: &trial.chart.name,
             namespace: target.namespace,
             values_files: &self.values.files,

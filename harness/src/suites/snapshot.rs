@@ -1,11 +1,13 @@
 //! Rendered-manifest snapshots in insta's file format, stored beside each chart in
-//! `ci/__snapshots__/<chart>__<case>.snap` and reviewed with `cargo insta review`.
+//! `ci/__snapshots__/<chart>__<case>.snap`.
 //!
 //! insta's assertion macros panic and print, which a suite must not do, and they
 //! place files relative to the calling crate, not the chart. So the harness reads and
-//! writes the file format itself (`snap_file`), compares the way insta does, and
-//! writes pending `.snap.new` files that `cargo insta review` picks up. It follows
-//! insta's `INSTA_UPDATE` and `CI` conventions, so CI never writes a snapshot.
+//! writes the file format itself (`snap_file`) and compares the way insta does. A
+//! pending snapshot (`.snap.new`) goes to the report directory, never into the user's
+//! chart, at `<report-dir>/snapshots/<chart dir>/`; `chart-harness snapshots review`
+//! shows and `snapshots accept` moves them, so chart authors need no Rust tooling. It
+//! follows insta's `INSTA_UPDATE` and `CI` conventions, so CI never writes a snapshot.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,8 @@ use crate::problem::Problem;
 pub enum SnapshotMode {
     /// Fail and write nothing (CI, or `INSTA_UPDATE=no`).
     Check,
-    /// Fail and write a pending `.snap.new` for `cargo insta review` (the local default).
+    /// Fail and write a pending `.snap.new` to the report directory for `chart-harness
+    /// snapshots review` (the local default).
     Review,
     /// Overwrite the snapshot and pass (`INSTA_UPDATE=always`).
     Overwrite,
@@ -35,27 +38,43 @@ impl SnapshotMode {
     }
 }
 
-/// Where a chart's snapshot lives.
-pub fn snapshot_path(chart_dir: &Path, name: &str) -> PathBuf {
-    chart_dir
-        .join("ci")
-        .join("__snapshots__")
-        .join(format!("{name}.snap"))
+/// Where a chart's snapshots live; its existence opts the chart in.
+pub fn snapshot_dir(chart_dir: &Path) -> PathBuf {
+    chart_dir.join("ci").join("__snapshots__")
 }
 
-/// Compares `contents` with the stored snapshot `name` of the chart.
+/// Where a chart's snapshot lives.
+pub fn snapshot_path(chart_dir: &Path, name: &str) -> PathBuf {
+    snapshot_dir(chart_dir).join(format!("{name}.snap"))
+}
+
+/// Where pending snapshots go: `<report-dir>/snapshots`.
+pub fn pending_root(report_dir: &Path) -> PathBuf {
+    report_dir.join("snapshots")
+}
+
+/// A chart's pending snapshot `name` under `pending_root`.
+fn pending_path(pending_root: &Path, chart_rel_dir: &Path, name: &str) -> PathBuf {
+    pending_root
+        .join(chart_rel_dir)
+        .join(format!("{name}.{PENDING_EXTENSION}"))
+}
+
+const PENDING_EXTENSION: &str = "snap.new";
+
+/// Compares `contents` with the stored snapshot `name` of the chart; a pending one
+/// goes under `pending_root`.
 pub fn compare(
     chart_dir: &Path,
     chart_rel_dir: &Path,
+    pending_root: &Path,
     name: &str,
     contents: &str,
     mode: SnapshotMode,
 ) -> Result<(), Problem> {
     let path = snapshot_path(chart_dir, name);
-    let rel_path = chart_rel_dir
-        .join("ci")
-        .join("__snapshots__")
-        .join(format!("{name}.snap"));
+    let pending = pending_path(pending_root, chart_rel_dir, name);
+    let rel_path = snapshot_path(chart_rel_dir, name);
     let new = snap_file::normalize(contents);
     let old = match std::fs::read_to_string(&path) {
         Ok(text) => Some(snap_file::contents(&text).map_err(|e| {
@@ -73,12 +92,12 @@ pub fn compare(
         }
     };
     if old.as_deref() == Some(new.as_str()) {
-        let _ = std::fs::remove_file(pending_path(&path));
+        let _ = std::fs::remove_file(&pending);
         return Ok(());
     }
     let wrote = match mode {
         SnapshotMode::Check => None,
-        SnapshotMode::Review => Some(pending_path(&path)),
+        SnapshotMode::Review => Some(pending.clone()),
         SnapshotMode::Overwrite => Some(path.clone()),
     };
     if let Some(target) = &wrote {
@@ -89,14 +108,21 @@ pub fn compare(
             )
         })?;
         if mode == SnapshotMode::Overwrite {
-            let _ = std::fs::remove_file(pending_path(&path));
+            let _ = std::fs::remove_file(&pending);
             return Ok(());
         }
     }
+    let chart = chart_rel_dir
+        .file_name()
+        .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
     let next_step = if wrote.is_some() {
-        "review it with `cargo insta review` and commit the accepted .snap"
+        format!(
+            "review it with `chart-harness snapshots review {chart}`, accept it with `chart-harness snapshots accept {chart}`, and commit the .snap"
+        )
     } else {
-        "run the template suite locally, review with `cargo insta review`, and commit the accepted .snap (CI never writes snapshots)"
+        format!(
+            "run the template suite locally, then `chart-harness snapshots review {chart}` and `chart-harness snapshots accept {chart}`, and commit the .snap (CI never writes snapshots)"
+        )
     };
     let message = match &old {
         None => format!("no snapshot of the rendered manifests yet; {next_step}"),
@@ -108,8 +134,92 @@ pub fn compare(
     Err(Problem::in_file(rel_path, message))
 }
 
-fn pending_path(path: &Path) -> PathBuf {
-    path.with_extension("snap.new")
+/// A snapshot written by a run and waiting under the report directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// The chart's directory relative to the repository root.
+    pub chart_rel_dir: PathBuf,
+    /// `<chart>__<case>`, the snapshot's file stem.
+    pub name: String,
+    /// The `.snap.new` file.
+    pub path: PathBuf,
+}
+
+impl Pending {
+    /// The chart's name, which is its directory's.
+    pub fn chart(&self) -> String {
+        self.chart_rel_dir
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned())
+    }
+
+    /// Where `accept` puts it, relative to the repository root.
+    pub fn target(&self) -> PathBuf {
+        snapshot_path(&self.chart_rel_dir, &self.name)
+    }
+
+    /// A unified diff from the committed snapshot (empty when there is none) to this
+    /// one, with both files named.
+    pub fn review(&self, repo_root: &Path) -> Result<String, String> {
+        let read = |path: &Path| -> Result<String, String> {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            snap_file::contents(&text).map_err(|e| format!("{}: {e}", path.display()))
+        };
+        let target = self.target();
+        let old = match repo_root.join(&target).exists() {
+            true => read(&repo_root.join(&target))?,
+            false => String::new(),
+        };
+        let new = read(&self.path)?;
+        let old = format!("{old}\n");
+        let new = format!("{new}\n");
+        Ok(similar::TextDiff::from_lines(&old, &new)
+            .unified_diff()
+            .context_radius(3)
+            .header(
+                &target.display().to_string(),
+                &format!("{} (pending)", target.display()),
+            )
+            .to_string())
+    }
+
+    /// Moves it into the chart's `ci/__snapshots__/`; returns where, from the root.
+    pub fn accept(&self, repo_root: &Path) -> std::io::Result<PathBuf> {
+        let target = self.target();
+        let absolute = repo_root.join(&target);
+        if let Some(dir) = absolute.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        // The report directory may be on another filesystem, where rename fails.
+        if std::fs::rename(&self.path, &absolute).is_err() {
+            std::fs::copy(&self.path, &absolute)?;
+            std::fs::remove_file(&self.path)?;
+        }
+        Ok(target)
+    }
+}
+
+/// Every pending snapshot under `pending_root`, sorted, of the charts named in
+/// `charts` (all when empty).
+pub fn pending(pending_root: &Path, charts: &[String]) -> Vec<Pending> {
+    let mut found: Vec<Pending> = walkdir::WalkDir::new(pending_root)
+        .into_iter()
+        .filter_map(|entry| entry.ok())
+        .filter_map(|entry| {
+            let file = entry.file_name().to_str()?;
+            let name = file.strip_suffix(&format!(".{PENDING_EXTENSION}"))?;
+            let chart_rel_dir = entry.path().parent()?.strip_prefix(pending_root).ok()?;
+            Some(Pending {
+                chart_rel_dir: chart_rel_dir.to_path_buf(),
+                name: name.to_string(),
+                path: entry.path().to_path_buf(),
+            })
+        })
+        .filter(|pending| charts.is_empty() || charts.contains(&pending.chart()))
+        .collect();
+    found.sort_by(|a, b| a.path.cmp(&b.path));
+    found
 }
 
 fn write_snapshot(path: &Path, name: &str, contents: &str) -> std::io::Result<()> {
@@ -285,63 +395,113 @@ mod tests {
     #[test]
     fn missing_snapshot_in_check_mode_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
+        let report = tempfile::tempdir().unwrap();
         let err = compare(
             dir.path(),
             Path::new("c"),
+            report.path(),
             "c__default",
             "a: 1\n",
             SnapshotMode::Check,
         )
         .unwrap_err();
         assert!(err.message.contains("no snapshot"), "{}", err.message);
+        assert!(
+            err.message.contains("chart-harness snapshots accept c")
+                && !err.message.contains("cargo insta"),
+            "{}",
+            err.message
+        );
         assert!(!dir.path().join("ci/__snapshots__").exists());
+        assert!(pending(report.path(), &[]).is_empty());
     }
 
     #[test]
-    fn review_mode_writes_pending_file_that_insta_reads_back() {
-        let dir = tempfile::tempdir().unwrap();
+    fn review_mode_writes_the_pending_file_to_the_report_dir_not_the_chart() {
+        let repo = tempfile::tempdir().unwrap();
+        let chart = repo.path().join("charts/c");
+        let root = pending_root(&repo.path().join("report"));
         assert!(
             compare(
-                dir.path(),
-                Path::new("c"),
+                &chart,
+                Path::new("charts/c"),
+                &root,
                 "c__default",
                 "a: 1\n",
                 SnapshotMode::Review
             )
             .is_err()
         );
-        let pending = snapshot_path(dir.path(), "c__default").with_extension("snap.new");
-        let snapshot = Snapshot::from_file(&pending).unwrap();
+        assert!(!chart.exists(), "nothing is written beside the chart");
+        let found = pending(&root, &[]);
+        assert_eq!(
+            found,
+            [Pending {
+                chart_rel_dir: "charts/c".into(),
+                name: "c__default".into(),
+                path: root.join("charts/c/c__default.snap.new"),
+            }]
+        );
+        // insta reads it back, so `cargo insta review` users lose nothing.
+        let snapshot = Snapshot::from_file(&found[0].path).unwrap();
         assert_eq!(snapshot.contents().as_text().unwrap().to_string(), "a: 1");
+        assert!(pending(&root, &["other".into()]).is_empty());
     }
 
     #[test]
-    fn overwrite_then_match_then_differ() {
-        let dir = tempfile::tempdir().unwrap();
+    fn review_shows_a_diff_and_accept_moves_the_snapshot_into_the_chart() {
+        let repo = tempfile::tempdir().unwrap();
+        let chart = repo.path().join("charts/c");
+        let root = pending_root(&repo.path().join("report"));
+        let rel = Path::new("charts/c");
         compare(
-            dir.path(),
-            Path::new("c"),
+            &chart,
+            rel,
+            &root,
             "n",
             "a: 1\nb: 2\n",
             SnapshotMode::Overwrite,
         )
         .unwrap();
         compare(
-            dir.path(),
-            Path::new("c"),
-            "n",
-            "a: 1\nb: 2\n",
-            SnapshotMode::Check,
-        )
-        .unwrap();
-        let err = compare(
-            dir.path(),
-            Path::new("c"),
+            &chart,
+            rel,
+            &root,
             "n",
             "a: 1\nb: 3\n",
-            SnapshotMode::Check,
+            SnapshotMode::Review,
         )
         .unwrap_err();
+
+        let found = pending(&root, &["c".into()]);
+        assert_eq!(found.len(), 1);
+        let diff = found[0].review(repo.path()).unwrap();
+        assert!(diff.contains("-b: 2") && diff.contains("+b: 3"), "{diff}");
+        assert!(diff.contains("charts/c/ci/__snapshots__/n.snap"), "{diff}");
+
+        let accepted = found[0].accept(repo.path()).unwrap();
+        assert_eq!(accepted, Path::new("charts/c/ci/__snapshots__/n.snap"));
+        assert!(pending(&root, &[]).is_empty());
+        compare(&chart, rel, &root, "n", "a: 1\nb: 3\n", SnapshotMode::Check).unwrap();
+    }
+
+    #[test]
+    fn overwrite_then_match_then_differ() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = tempfile::tempdir().unwrap();
+        let run = |contents: &str, mode| {
+            compare(
+                dir.path(),
+                Path::new("c"),
+                report.path(),
+                "n",
+                contents,
+                mode,
+            )
+        };
+        run("a: 1\nb: 2\n", SnapshotMode::Overwrite).unwrap();
+        run("a: 1\nb: 2\n", SnapshotMode::Check).unwrap();
+        let err = run("a: 1\nb: 3\n", SnapshotMode::Check).unwrap_err();
         assert!(
             err.message.contains("-b: 2") && err.message.contains("+b: 3"),
             "{}",

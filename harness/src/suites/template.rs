@@ -18,6 +18,10 @@ pub async fn run(
 ) {
     let chart = &trial.chart;
     let kube_versions = &inputs.kube_versions;
+    // Snapshots are opt-in, so a first run over a ct repository does not fail every
+    // chart for lacking one: the config turns them on for all, a committed
+    // `ci/__snapshots__` for its chart.
+    let snapshots_enabled = ctx.config.snapshots || snapshot::snapshot_dir(&chart.dir).is_dir();
     for (index, kube_version) in kube_versions.iter().enumerate() {
         // With several target versions, phases and snapshots carry the version.
         let suffix = if kube_versions.len() > 1 {
@@ -53,6 +57,16 @@ pub async fn run(
             recorder.record(&format!("manifests{suffix}"), started.elapsed(), problems);
 
         let snapshot_phase = format!("snapshot{suffix}");
+        if !snapshots_enabled {
+            recorder.not_run(
+                &snapshot_phase,
+                format!(
+                    "snapshots are opt-in: set `snapshots: true` in the config, or create {} to snapshot this chart",
+                    snapshot::snapshot_dir(&chart.rel_dir).display()
+                ),
+            );
+            continue;
+        }
         if !manifests_ok {
             recorder.not_run(
                 &snapshot_phase,
@@ -66,6 +80,7 @@ pub async fn run(
         let result = snapshot::compare(
             &chart.dir,
             &chart.rel_dir,
+            &snapshot::pending_root(&ctx.config.report_dir),
             &name,
             &manifests::to_snapshot_text(&documents as &[Manifest]),
             ctx.snapshot_mode,

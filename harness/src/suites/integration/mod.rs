@@ -55,6 +55,7 @@ pub async fn run(
         kube: &kube,
         helm: &ctx.tools.helm,
         chart,
+        chart_dir: &inputs.chart_dir,
         namespace: namespace.name().to_string(),
         name: chart.name.clone(),
         values_files: inputs.values.files.clone(),

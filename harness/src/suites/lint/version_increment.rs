@@ -142,6 +142,18 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn untracked_files_in_a_chart_need_no_bump() {
+        let f = fixture(true).await;
+        // What `helm dependency build` leaves in a chart when run by hand.
+        f.write("charts/web/Chart.lock", "dependencies: []\n");
+        f.write("charts/web/charts/common-1.0.0.tgz", "archive");
+        assert!(version_problems(&f, &f.config(), "web").await.is_empty());
+        // Once committed, the same file is a change that needs one.
+        f.commit_all("lock").await;
+        assert_eq!(version_problems(&f, &f.config(), "web").await.len(), 1);
+    }
+
+    #[tokio::test]
     async fn a_lowered_version_is_a_problem_and_a_bump_passes() {
         let f = fixture(true).await;
         f.chart("charts/site", "1.9.0", &["../web"]);
