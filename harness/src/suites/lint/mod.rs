@@ -18,6 +18,7 @@ mod testing;
 mod values_schema;
 mod version_increment;
 mod yaml_files;
+pub mod yamllint;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
