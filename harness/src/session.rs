@@ -13,7 +13,8 @@ use crate::cluster::{
 use crate::config::{self, ConfigError, LoadedConfig};
 use crate::discovery::{self, Chart, DiscoveryError};
 use crate::plan::{self, Suite, Trial};
-use crate::suites::{SnapshotMode, SuiteContext};
+use crate::suites::lint::yamllint::{YamllintConfig, YamllintConfigError};
+use crate::suites::{RunInputs, SnapshotMode, SuiteContext};
 use crate::tools::{self, HelmMajor, ToolError, Toolbox};
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +35,10 @@ pub enum SessionError {
         "`--cluster existing` needs a kubeconfig: set KUBECONFIG (and CHART_HARNESS_KUBE_CONTEXT for a context other than the current one)"
     )]
     NoKubeconfig,
+    #[error(
+        "{0}; fix it, or point `lint-conf` at a valid yamllint configuration (without either, ct's default lintconf is used)"
+    )]
+    Yamllint(#[from] YamllintConfigError),
     #[error("no chart named `{name}` under the chart directories; known charts: {known}")]
     UnknownChart { name: String, known: String },
 }
@@ -41,16 +46,29 @@ pub enum SessionError {
 pub struct Session {
     pub loaded: LoadedConfig,
     pub charts: Vec<Arc<Chart>>,
+    /// The yamllint configuration of `validate-yaml`, read once per run.
+    pub yamllint: Arc<YamllintConfig>,
 }
 
 impl Session {
     pub fn open(repo_root: &Path) -> Result<Session, SessionError> {
-        let loaded = config::load(repo_root)?;
+        let mut loaded = config::load(repo_root)?;
         let charts = discovery::discover(&loaded.config, &loaded.repo_root)?
             .into_iter()
             .map(Arc::new)
             .collect();
-        Ok(Session { loaded, charts })
+        // Read even when `validate-yaml` is off, so a broken file is found before it is
+        // turned on; only then are unimplemented rules worth a warning.
+        let yamllint =
+            YamllintConfig::for_repository(&loaded.repo_root, loaded.config.lint_conf.as_deref())?;
+        if loaded.config.validate_yaml {
+            loaded.warnings.extend(yamllint.unimplemented_warning());
+        }
+        Ok(Session {
+            loaded,
+            charts,
+            yamllint: Arc::new(yamllint),
+        })
     }
 
     pub fn repo_root(&self) -> &Path {
@@ -106,7 +124,10 @@ impl Session {
             snapshot_mode: SnapshotMode::from_env(),
             cluster: None,
             claims: Default::default(),
-            shared: Default::default(),
+            shared: Arc::new(RunInputs {
+                yamllint: self.yamllint.clone(),
+                ..RunInputs::default()
+            }),
         })
     }
 

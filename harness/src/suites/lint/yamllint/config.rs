@@ -57,6 +57,9 @@ rules:
     level: warning
 ";
 
+/// How messages name [`CT_DEFAULT_LINTCONF`].
+pub const CT_DEFAULT_SOURCE: &str = "ct's default lintconf";
+
 /// yamllint's own `default` preset (yamllint 1.35.1, `yamllint/conf/default.yaml`), for
 /// configs that say `extends: default`.
 const PRESET_DEFAULT: &str = "\
@@ -227,10 +230,17 @@ pub struct YamllintConfigError {
     pub message: String,
 }
 
+/// ct's default lintconf: what runs when a repository has no yamllint configuration.
+impl Default for YamllintConfig {
+    fn default() -> YamllintConfig {
+        YamllintConfig::ct_default()
+    }
+}
+
 impl YamllintConfig {
     /// ct's default lintconf ([`CT_DEFAULT_LINTCONF`]).
     pub fn ct_default() -> YamllintConfig {
-        YamllintConfig::parse(CT_DEFAULT_LINTCONF, "ct's default lintconf", None)
+        YamllintConfig::parse(CT_DEFAULT_LINTCONF, CT_DEFAULT_SOURCE, None)
             .expect("ct's default lintconf is valid")
     }
 

@@ -16,10 +16,15 @@ mod config;
 mod lines;
 mod tokens;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use config::{CT_DEFAULT_LINTCONF, Level, YamllintConfig, YamllintConfigError};
+use crate::problem::Problem;
+
+pub use config::{
+    CT_DEFAULT_LINTCONF, CT_DEFAULT_SOURCE, Level, YamllintConfig, YamllintConfigError,
+};
 
 /// The rules implemented here. Every other rule of yamllint 1.35 is reported as not
 /// implemented when a configuration enables it.
@@ -143,4 +148,76 @@ pub fn lint(text: &str, config: &YamllintConfig) -> Vec<Finding> {
     }
     findings.sort_by_key(|finding| (finding.line, finding.column));
     findings
+}
+
+/// What the check found in one trial's files.
+#[derive(Debug, Default)]
+pub struct FileFindings {
+    /// Every finding as a problem located at its file, line and column, errors and
+    /// warnings alike, in file order.
+    pub problems: Vec<Problem>,
+    /// Whether any finding is an error, which fails the chart as it makes yamllint exit 1.
+    pub has_errors: bool,
+}
+
+/// The files ct hands to yamllint for one case, relative to the chart directory:
+/// `Chart.yaml`, `values.yaml` (when the chart has one) and the case's values file when
+/// it lies in the chart (ct's `ci/*-values.yaml`).
+pub fn case_files(chart_dir: &Path, case_file: Option<&Path>) -> Vec<PathBuf> {
+    let mut files = vec![PathBuf::from("Chart.yaml")];
+    if chart_dir.join("values.yaml").is_file() {
+        files.push(PathBuf::from("values.yaml"));
+    }
+    files.extend(
+        case_file
+            .and_then(|file| file.strip_prefix(chart_dir).ok())
+            .map(Path::to_path_buf),
+    );
+    files
+}
+
+/// Lints `files` (relative to `chart_dir`) except those in `skip` (shown paths an
+/// earlier phase found unreadable or malformed). Problems name files as `rel_dir/file`.
+pub fn check_files(
+    chart_dir: &Path,
+    rel_dir: &Path,
+    files: &[PathBuf],
+    skip: &BTreeSet<PathBuf>,
+    config: &YamllintConfig,
+) -> FileFindings {
+    let mut found = FileFindings::default();
+    for file in files {
+        let shown = rel_dir.join(file);
+        if skip.contains(&shown) {
+            continue;
+        }
+        let text = match std::fs::read_to_string(chart_dir.join(file)) {
+            Ok(text) => text,
+            Err(err) => {
+                found.has_errors = true;
+                found.problems.push(Problem::in_file(
+                    shown,
+                    format!("cannot read the file for yamllint's rules ({err}); check that it is readable UTF-8"),
+                ));
+                continue;
+            }
+        };
+        for finding in lint(&text, config) {
+            found.has_errors |= finding.level == Level::Error;
+            found.problems.push(
+                Problem::in_file(
+                    &shown,
+                    format!(
+                        "[{}] {} ({})",
+                        finding.level.as_str(),
+                        finding.message,
+                        finding.rule
+                    ),
+                )
+                .at_line(Some(finding.line as u64))
+                .at_column(Some(finding.column as u64)),
+            );
+        }
+    }
+    found
 }
