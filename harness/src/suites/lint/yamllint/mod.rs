@@ -221,3 +221,78 @@ pub fn check_files(
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repository_without_a_lintconf_gets_cts_default() {
+        let repo = tempfile::tempdir().unwrap();
+        let config = YamllintConfig::for_repository(repo.path(), None).unwrap();
+        assert_eq!(config, YamllintConfig::ct_default());
+        assert_eq!(config.source, CT_DEFAULT_SOURCE);
+    }
+
+    #[test]
+    fn the_repositorys_lintconf_yaml_is_used() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(
+            repo.path().join(LINTCONF_FILE),
+            "rules:\n  truthy: enable\n",
+        )
+        .unwrap();
+        let config = YamllintConfig::for_repository(repo.path(), None).unwrap();
+        assert_eq!(config.source, "lintconf.yaml");
+        assert_eq!(config.rules.keys().collect::<Vec<_>>(), ["truthy"]);
+        assert_eq!(config.rules["truthy"].level, Level::Error);
+    }
+
+    #[test]
+    fn lint_conf_wins_over_lintconf_yaml_and_a_missing_one_is_an_error() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join(LINTCONF_FILE), "rules: {}\n").unwrap();
+        std::fs::create_dir(repo.path().join(".github")).unwrap();
+        std::fs::write(
+            repo.path().join(".github/yamllint.yaml"),
+            "extends: default\nrules:\n  indentation: disable\n",
+        )
+        .unwrap();
+        let chosen = repo.path().join(".github/yamllint.yaml");
+        let config = YamllintConfig::for_repository(repo.path(), Some(&chosen)).unwrap();
+        assert_eq!(config.source, ".github/yamllint.yaml");
+        assert!(config.rules.contains_key("document-start"));
+
+        let missing = repo.path().join("nope.yaml");
+        let err = YamllintConfig::for_repository(repo.path(), Some(&missing)).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("yamllint configuration nope.yaml: cannot read it"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unimplemented_rules_are_named_in_one_warning() {
+        let config = YamllintConfig::ct_default();
+        assert_eq!(config.unimplemented(), ["indentation"]);
+        let warning = config.unimplemented_warning().unwrap();
+        assert!(warning.contains("ct's default lintconf"), "{warning}");
+        assert!(warning.contains("`indentation`"), "{warning}");
+
+        let all = YamllintConfig::parse("extends: default\n", "d.yaml", None).unwrap();
+        assert_eq!(
+            all.unimplemented(),
+            ["anchors", "comments-indentation", "indentation"]
+        );
+        let none = YamllintConfig::parse("rules:\n  colons: enable\n", "c.yaml", None).unwrap();
+        assert_eq!(none.unimplemented_warning(), None);
+    }
+
+    #[test]
+    fn disable_file_on_the_first_line_skips_the_file() {
+        let config = YamllintConfig::ct_default();
+        assert_eq!(lint("# yamllint disable-file\na: 1   \n", &config), vec![]);
+        assert_eq!(lint("a: 1   \n", &config).len(), 1);
+    }
+}
