@@ -9,7 +9,8 @@
 //!
 //! The configuration is, as in ct: the file named by `lint-conf`, else `lintconf.yaml`
 //! at the repository root, else ct's default lintconf ([`config::CT_DEFAULT_LINTCONF`]).
-//! Rules the configuration enables that are not implemented here are named once per run
+//! `# yamllint disable`, `enable`, `disable-line` and `disable-file` comments act as in
+//! yamllint. Rules the configuration enables that are not implemented here are named once per run
 //! ([`YamllintConfig::unimplemented`]), never skipped silently.
 
 mod config;
@@ -146,8 +147,91 @@ pub fn lint(text: &str, config: &YamllintConfig) -> Vec<Finding> {
     for line in &lines {
         lines::check(config, &buffer, line, &mut findings);
     }
+    let comments = tokens::all_comments(&buffer, &tokens);
+    let mut findings = apply_directives(config, &buffer, &comments, findings);
     findings.sort_by_key(|finding| (finding.line, finding.column));
     findings
+}
+
+/// yamllint's `# yamllint disable|enable [rule:ID ...]` (from that line on) and
+/// `# yamllint disable-line [rule:ID ...]` (on its own line: the next line; after
+/// content: that line) comments. As in yamllint, a directive takes effect for the
+/// findings of the line it is on, and naming a rule that is not enabled does nothing.
+fn apply_directives(
+    config: &YamllintConfig,
+    buffer: &[char],
+    comments: &[tokens::Comment],
+    findings: Vec<Finding>,
+) -> Vec<Finding> {
+    if comments.is_empty() {
+        return findings;
+    }
+    let enabled: BTreeSet<&str> = config.rules.keys().map(String::as_str).collect();
+    let last_line = findings.iter().map(|f| f.line).max().unwrap_or(0);
+    let mut disabled: BTreeSet<&str> = BTreeSet::new();
+    let mut for_line: BTreeSet<&str> = BTreeSet::new();
+    let mut for_next_line: BTreeSet<&str> = BTreeSet::new();
+    let mut kept = Vec::new();
+    let texts: Vec<(usize, bool, String)> = comments
+        .iter()
+        .map(|c| (c.line, c.is_inline(buffer), c.text(buffer)))
+        .collect();
+    let mut texts = texts.iter().peekable();
+    for line in 1..=last_line {
+        while let Some((_, inline, text)) = texts.next_if(|(at, _, _)| *at <= line) {
+            if let Some(rules) = directive(text, "disable") {
+                disabled.extend(
+                    rules
+                        .unwrap_or_else(|| enabled.clone())
+                        .intersection(&enabled),
+                );
+            } else if let Some(rules) = directive(text, "enable") {
+                match rules {
+                    None => disabled.clear(),
+                    Some(rules) => disabled.retain(|rule| !rules.contains(rule)),
+                }
+            }
+            if let Some(rules) = directive(text, "disable-line") {
+                let target = if *inline {
+                    &mut for_line
+                } else {
+                    &mut for_next_line
+                };
+                target.extend(
+                    rules
+                        .unwrap_or_else(|| enabled.clone())
+                        .intersection(&enabled),
+                );
+            }
+        }
+        kept.extend(
+            findings
+                .iter()
+                .filter(|f| {
+                    f.line == line && !disabled.contains(f.rule) && !for_line.contains(f.rule)
+                })
+                .cloned(),
+        );
+        for_line = std::mem::take(&mut for_next_line);
+    }
+    kept
+}
+
+/// The rules a `# yamllint <word> rule:a rule:b` comment names (`None`: all), when
+/// the comment is that directive exactly (yamllint's regular expressions).
+fn directive<'t>(text: &'t str, word: &str) -> Option<Option<BTreeSet<&'t str>>> {
+    let rest = text.strip_prefix("# yamllint ")?.strip_prefix(word)?;
+    let rest = rest.trim_end();
+    if rest.is_empty() {
+        return Some(None);
+    }
+    // `# yamllint disabled` and the like are not directives, nor is an item other than
+    // ` rule:ID` (single spaces, as yamllint's expression requires).
+    let rules = rest
+        .strip_prefix(' ')?
+        .split(' ')
+        .map(|item| item.strip_prefix("rule:").filter(|id| !id.is_empty()));
+    Some(Some(rules.collect::<Option<BTreeSet<_>>>()?))
 }
 
 /// What the check found in one trial's files.

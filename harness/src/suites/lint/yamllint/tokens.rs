@@ -293,11 +293,17 @@ pub fn check(config: &YamllintConfig, buffer: &[char], tokens: &[Token], out: &m
         if let Some(conf) = rules.get("key-duplicates") {
             emit("key-duplicates", conf, keys.check(conf, token, next));
         }
-        if let Some(conf) = rules.get("comments") {
-            for comment in comments_between(buffer, token, next) {
-                for problem in comments(conf, buffer, &comment) {
-                    emit("comments", conf, Some(problem));
-                }
+    }
+    if let Some(conf) = rules.get("comments") {
+        for comment in all_comments(buffer, tokens) {
+            for ((line, column), message) in comments(conf, buffer, &comment) {
+                out.push(Finding {
+                    line,
+                    column,
+                    level: conf.level,
+                    message,
+                    rule: "comments",
+                });
             }
         }
     }
@@ -618,11 +624,39 @@ impl KeyStack {
 
 /// A comment as yamllint's parser finds it: the `#` at `pointer`, 1-based line and
 /// column, and the token before it.
-struct Comment<'a> {
-    line: usize,
+pub struct Comment<'a> {
+    pub line: usize,
     column: usize,
     pointer: usize,
     before: &'a Token,
+}
+
+impl Comment<'_> {
+    /// yamllint's `Comment.is_inline`: on the line of the content before it.
+    pub fn is_inline(&self, buffer: &[char]) -> bool {
+        let before = self.before;
+        before.kind != Kind::StreamStart
+            && self.line == before.end.line + 1
+            && before.end.index > 0
+            && buffer[before.end.index - 1] != '\n'
+    }
+
+    /// The comment from its `#` to the end of its line, as yamllint's `str(comment)`.
+    pub fn text(&self, buffer: &[char]) -> String {
+        buffer[self.pointer..]
+            .iter()
+            .take_while(|c| !matches!(c, '\n' | '\0'))
+            .collect()
+    }
+}
+
+/// Every comment of the file, in order, found as yamllint finds them.
+pub fn all_comments<'a>(buffer: &[char], tokens: &'a [Token]) -> Vec<Comment<'a>> {
+    tokens
+        .iter()
+        .enumerate()
+        .flat_map(|(index, token)| comments_between(buffer, token, tokens.get(index + 1)))
+        .collect()
 }
 
 /// yamllint's `comments_between_tokens`: every `#` in the gap between two tokens that
@@ -665,10 +699,7 @@ fn comments_between<'a>(
 fn comments(conf: &RuleConf, buffer: &[char], comment: &Comment) -> Vec<(Mark1, String)> {
     let mut problems = Vec::new();
     let before = comment.before;
-    let inline = before.kind != Kind::StreamStart
-        && comment.line == before.end.line + 1
-        && before.end.index > 0
-        && buffer[before.end.index - 1] != '\n';
+    let inline = comment.is_inline(buffer);
     let min_spaces = conf.int("min-spaces-from-content");
     if min_spaces != -1 && inline && (comment.pointer as i64 - before.end.index as i64) < min_spaces
     {
