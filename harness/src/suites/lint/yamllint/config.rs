@@ -198,6 +198,8 @@ impl Level {
 pub struct RuleConf {
     pub level: Level,
     options: Map<String, Value>,
+    /// The rule's own `ignore` patterns (gitwildmatch, against the linted path).
+    pub ignore: Vec<String>,
 }
 
 impl RuleConf {
@@ -220,6 +222,27 @@ pub struct YamllintConfig {
     /// Where the configuration came from, for messages: a path or "ct's default lintconf".
     pub source: String,
     pub rules: BTreeMap<String, RuleConf>,
+    /// The top-level `ignore` patterns: files that match are not linted at all.
+    pub ignore: Vec<String>,
+    /// Settings this configuration uses that the harness does not apply
+    /// (`ignore-from-file`), named in the run's warning with the unimplemented rules.
+    pub unsupported: Vec<String>,
+}
+
+/// Whether gitwildmatch `patterns` (yamllint's pathspec) match `path`, a path relative
+/// to the repository root as ct passes it to yamllint.
+pub fn ignores(patterns: &[String], path: &std::path::Path) -> bool {
+    if patterns.is_empty() {
+        return false;
+    }
+    let mut builder = ignore::gitignore::GitignoreBuilder::new("");
+    for pattern in patterns {
+        // An invalid pattern matches nothing, as in pathspec.
+        let _ = builder.add_line(None, pattern);
+    }
+    builder
+        .build()
+        .is_ok_and(|set| set.matched_path_or_any_parents(path, false).is_ignore())
 }
 
 /// Why a yamllint configuration cannot be used.
@@ -265,14 +288,37 @@ impl YamllintConfig {
             message,
         };
         let merged = raw_rules(text, source, dir, 0)?;
+        let mut unsupported = Vec::new();
         let mut rules = BTreeMap::new();
         for (name, conf) in merged {
             let Some(conf) = conf else { continue };
+            if conf.contains_key("ignore-from-file") {
+                unsupported.push(format!("`ignore-from-file` of rule `{name}`"));
+            }
             rules.insert(name.clone(), validate(&name, conf).map_err(fail)?);
         }
+        // Only the file's own top-level `ignore` counts: yamllint does not inherit it.
+        let top: Option<Value> = yaml::parse_str(text, Path::new(source)).unwrap_or(None);
+        let top = top.unwrap_or(Value::Null);
+        if top.get("ignore").is_some() && top.get("ignore-from-file").is_some() {
+            return Err(fail(
+                "invalid config: ignore and ignore-from-file keys cannot be used together".into(),
+            ));
+        }
+        if top.get("ignore-from-file").is_some() {
+            unsupported.push("the top-level `ignore-from-file`".into());
+        }
+        let ignore = match top.get("ignore") {
+            None => Vec::new(),
+            Some(value) => patterns(value).ok_or_else(|| {
+                fail("invalid config: ignore should contain file patterns".into())
+            })?,
+        };
         Ok(YamllintConfig {
             source: source.to_string(),
             rules,
+            ignore,
+            unsupported,
         })
     }
 }
@@ -381,8 +427,13 @@ fn validate(name: &str, mut conf: Map<String, Value>) -> Result<RuleConf, String
             return Err("invalid config: level should be \"error\" or \"warning\"".into());
         }
     };
-    // Per-rule file filters; the harness checks exactly the files ct hands to yamllint.
-    conf.remove("ignore");
+    let ignore = match conf.remove("ignore") {
+        None => Vec::new(),
+        Some(value) => patterns(&value).ok_or_else(|| {
+            format!("invalid config: ignore of rule \"{name}\" should contain file patterns")
+        })?,
+    };
+    // Named in the run's warning (see `YamllintConfig::parse`).
     conf.remove("ignore-from-file");
     for (key, value) in &conf {
         let Some(default) = defaults.get(key) else {
@@ -403,7 +454,20 @@ fn validate(name: &str, mut conf: Map<String, Value>) -> Result<RuleConf, String
     Ok(RuleConf {
         level,
         options: conf,
+        ignore,
     })
+}
+
+/// yamllint's `ignore`: a block of lines or a list of patterns.
+fn patterns(value: &Value) -> Option<Vec<String>> {
+    match value {
+        Value::String(text) => Some(text.lines().map(str::to_string).collect()),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_string))
+            .collect(),
+        _ => None,
+    }
 }
 
 fn same_type(a: &Value, b: &Value) -> bool {

@@ -105,22 +105,50 @@ impl YamllintConfig {
             .collect()
     }
 
-    /// The run's one warning about unimplemented rules, if any.
+    /// The run's one warning about unimplemented rules and settings, if any.
     pub fn unimplemented_warning(&self) -> Option<String> {
         let missing = self.unimplemented();
-        (!missing.is_empty()).then(|| {
-            format!(
-                "yamllint configuration {}: chart-harness does not implement yamllint's rule(s) {}; \
-                 they are not checked (run yamllint itself for them, or disable them in the \
-                 configuration to silence this warning)",
-                self.source,
+        let mut parts = Vec::new();
+        if !missing.is_empty() {
+            parts.push(format!(
+                "chart-harness does not implement yamllint's rule(s) {}; they are not checked \
+                 (run yamllint itself for them, or disable them in the configuration to \
+                 silence this warning)",
                 missing
                     .iter()
                     .map(|rule| format!("`{rule}`"))
                     .collect::<Vec<_>>()
                     .join(", ")
+            ));
+        }
+        if !self.unsupported.is_empty() {
+            parts.push(format!(
+                "{} is not applied, so files it would exclude are linted; use `ignore` patterns instead",
+                self.unsupported.join(" and ")
+            ));
+        }
+        (!parts.is_empty()).then(|| {
+            format!(
+                "yamllint configuration {}: {}",
+                self.source,
+                parts.join("; ")
             )
         })
+    }
+
+    /// The configuration's rules for the file at `path` (relative to the repository root,
+    /// as ct names it to yamllint): none when the top-level `ignore` matches it, else
+    /// every enabled rule whose own `ignore` does not.
+    pub fn for_file(&self, path: &Path) -> YamllintConfig {
+        let mut rules = self.rules.clone();
+        if config::ignores(&self.ignore, path) {
+            rules.clear();
+        }
+        rules.retain(|_, rule| !config::ignores(&rule.ignore, path));
+        YamllintConfig {
+            rules,
+            ..self.clone()
+        }
     }
 }
 
@@ -286,7 +314,7 @@ pub fn check_files(
                 continue;
             }
         };
-        for finding in lint(&text, config) {
+        for finding in lint(&text, &config.for_file(&shown)) {
             found.has_errors |= finding.level == Level::Error;
             found.problems.push(
                 Problem::in_file(
@@ -371,6 +399,26 @@ mod tests {
         );
         let none = YamllintConfig::parse("rules:\n  colons: enable\n", "c.yaml", None).unwrap();
         assert_eq!(none.unimplemented_warning(), None);
+    }
+
+    #[test]
+    fn ignore_from_file_is_named_as_not_applied() {
+        let config = YamllintConfig::parse(
+            "ignore-from-file: .gitignore\nrules:\n  colons: {ignore-from-file: x}\n",
+            "y.yaml",
+            None,
+        )
+        .unwrap();
+        let warning = config.unimplemented_warning().unwrap();
+        assert!(
+            warning.contains("`ignore-from-file` of rule `colons`"),
+            "{warning}"
+        );
+        assert!(
+            warning.contains("the top-level `ignore-from-file`"),
+            "{warning}"
+        );
+        assert!(!warning.contains("does not implement"), "{warning}");
     }
 
     #[test]
