@@ -57,13 +57,17 @@ impl Session {
             .into_iter()
             .map(Arc::new)
             .collect();
-        // Read even when `validate-yaml` is off, so a broken file is found before it is
-        // turned on; only then are unimplemented rules worth a warning.
-        let yamllint =
-            YamllintConfig::for_repository(&loaded.repo_root, loaded.config.lint_conf.as_deref())?;
-        if loaded.config.validate_yaml {
+        // Read only when used, as ct reads it only to run yamllint.
+        let yamllint = if loaded.config.validate_yaml {
+            let yamllint = YamllintConfig::for_repository(
+                &loaded.repo_root,
+                loaded.config.lint_conf.as_deref(),
+            )?;
             loaded.warnings.extend(yamllint.unimplemented_warning());
-        }
+            yamllint
+        } else {
+            YamllintConfig::default()
+        };
         Ok(Session {
             loaded,
             charts,
