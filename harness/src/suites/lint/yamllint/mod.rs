@@ -5,13 +5,14 @@
 //! ct runs `yamllint --config-file <lintconf> <file>` and fails the chart when yamllint
 //! exits 1, which it does for errors only: warnings are printed and pass (yamllint's
 //! `--strict`, which would fail them, is not used by ct). So here errors are problems
-//! that fail the phase, and warnings are kept as the phase's notes.
+//! that fail the phase, and warnings are kept beside them without failing it.
 //!
 //! The configuration is, as in ct: the file named by `lint-conf`, else `lintconf.yaml`
 //! at the repository root, else ct's default lintconf ([`config::CT_DEFAULT_LINTCONF`]).
-//! `# yamllint disable`, `enable`, `disable-line` and `disable-file` comments act as in
-//! yamllint. Rules the configuration enables that are not implemented here are named once per run
-//! ([`YamllintConfig::unimplemented`]), never skipped silently.
+//! `# yamllint disable`, `enable`, `disable-line` and `disable-file` comments and the
+//! `ignore` patterns act as in yamllint. Rules the configuration enables that are not
+//! implemented here are named once per run ([`YamllintConfig::unimplemented`]), never
+//! skipped silently.
 
 mod config;
 mod lines;
