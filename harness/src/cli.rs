@@ -257,7 +257,8 @@ struct CtArgs {
     /// Accepted for ct compatibility and ignored with a warning
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     skip_clean_up: Option<bool>,
-    /// Accepted for ct compatibility and ignored with a warning
+    /// The yamllint configuration `validate-yaml` uses [default: lintconf.yaml at the
+    /// repository root, else ct's default lintconf]
     #[arg(long, value_name = "FILE")]
     lint_conf: Option<String>,
     /// Accepted for ct compatibility and ignored with a warning
@@ -307,6 +308,7 @@ impl CtArgs {
             ("additional-commands", list(&self.additional_commands)),
             ("target-branch", text(&self.target_branch)),
             ("remote", text(&self.remote)),
+            ("lint-conf", text(&self.lint_conf)),
             ("since", text(&self.since)),
             ("helm-extra-args", text(&self.helm_extra_args)),
             ("helm-lint-extra-args", text(&self.helm_lint_extra_args)),
@@ -342,7 +344,6 @@ impl CtArgs {
             ("print-logs", self.print_logs.is_some()),
             ("exclude-deprecated", self.exclude_deprecated.is_some()),
             ("skip-clean-up", self.skip_clean_up.is_some()),
-            ("lint-conf", self.lint_conf.is_some()),
             ("chart-yaml-schema", self.chart_yaml_schema.is_some()),
             ("namespace", self.namespace.is_some()),
             ("release-label", self.release_label.is_some()),

@@ -14,6 +14,9 @@ pub struct Problem {
     pub file: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
+    /// 1-based, in characters; only with a line (yamllint's findings have one).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub column: Option<u64>,
     /// What is wrong and what to do about it.
     pub message: String,
 }
@@ -23,6 +26,7 @@ impl Problem {
         Problem {
             file: None,
             line: None,
+            column: None,
             message: message.into(),
         }
     }
@@ -31,12 +35,18 @@ impl Problem {
         Problem {
             file: Some(file.into()),
             line: None,
+            column: None,
             message: message.into(),
         }
     }
 
     pub fn at_line(mut self, line: Option<u64>) -> Self {
         self.line = line;
+        self
+    }
+
+    pub fn at_column(mut self, column: Option<u64>) -> Self {
+        self.column = column;
         self
     }
 }
@@ -47,6 +57,9 @@ impl std::fmt::Display for Problem {
             write!(f, "{}", file.display())?;
             if let Some(line) = self.line {
                 write!(f, ":{line}")?;
+                if let Some(column) = self.column {
+                    write!(f, ":{column}")?;
+                }
             }
             f.write_str(": ")?;
         }

@@ -13,7 +13,8 @@ use crate::cluster::{
 use crate::config::{self, ConfigError, LoadOptions, LoadedConfig};
 use crate::discovery::{self, Chart, DiscoveryError};
 use crate::plan::{self, Suite, Trial};
-use crate::suites::{SnapshotMode, SuiteContext};
+use crate::suites::lint::yamllint::{YamllintConfig, YamllintConfigError};
+use crate::suites::{RunInputs, SnapshotMode, SuiteContext};
 use crate::tools::{self, HelmMajor, Installed, ToolError, Toolbox};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,10 @@ pub enum SessionError {
     )]
     NoKubeconfig,
     #[error(
+        "{0}; fix it, or point `lint-conf` at a valid yamllint configuration (without either, ct's default lintconf is used)"
+    )]
+    Yamllint(#[from] YamllintConfigError),
+    #[error(
         "no chart named `{name}` (by name or directory) under the chart directories; known charts: {known}"
     )]
     UnknownChart { name: String, known: String },
@@ -43,6 +48,8 @@ pub enum SessionError {
 pub struct Session {
     pub loaded: LoadedConfig,
     pub charts: Vec<Arc<Chart>>,
+    /// The yamllint configuration of `validate-yaml`, read once per run.
+    pub yamllint: Arc<YamllintConfig>,
 }
 
 impl Session {
@@ -54,12 +61,27 @@ impl Session {
     /// A session with the configuration looked up and overridden as `options` say
     /// (the command line's `--config`, ct's search path, `CT_*` and ct's flags).
     pub fn open_with(repo_root: &Path, options: &LoadOptions) -> Result<Session, SessionError> {
-        let loaded = config::load_with(repo_root, options)?;
+        let mut loaded = config::load_with(repo_root, options)?;
         let charts = discovery::discover(&loaded.config, &loaded.repo_root)?
             .into_iter()
             .map(Arc::new)
             .collect();
-        Ok(Session { loaded, charts })
+        // Read only when used, as ct reads it only to run yamllint.
+        let yamllint = if loaded.config.validate_yaml {
+            let yamllint = YamllintConfig::for_repository(
+                &loaded.repo_root,
+                loaded.config.lint_conf.as_deref(),
+            )?;
+            loaded.warnings.extend(yamllint.unimplemented_warning());
+            yamllint
+        } else {
+            YamllintConfig::default()
+        };
+        Ok(Session {
+            loaded,
+            charts,
+            yamllint: Arc::new(yamllint),
+        })
     }
 
     pub fn repo_root(&self) -> &Path {
@@ -123,7 +145,10 @@ impl Session {
             snapshot_mode: SnapshotMode::from_env(),
             cluster: None,
             claims: Default::default(),
-            shared: Default::default(),
+            shared: Arc::new(RunInputs {
+                yamllint: self.yamllint.clone(),
+                ..RunInputs::default()
+            }),
         })
     }
 

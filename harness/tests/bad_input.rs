@@ -92,3 +92,58 @@ fn unreadable_values_file_is_reported_not_panicked() {
         "{message}"
     );
 }
+
+#[test]
+fn invalid_lintconf_names_the_file_and_what_is_wrong_unless_validate_yaml_is_off() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    std::fs::write(
+        repo.root().join("lintconf.yaml"),
+        "rules:\n  trailing-space: enable\n",
+    )
+    .unwrap();
+    let message = open_error(&repo);
+    assert!(
+        message.starts_with(
+            "yamllint configuration lintconf.yaml: invalid config: no such rule: \"trailing-space\""
+        ),
+        "{message}"
+    );
+    assert!(message.contains("`lint-conf`"), "{message}");
+
+    repo.write_config("validate-yaml: false\n");
+    assert!(Session::open(repo.root()).is_ok());
+}
+
+#[test]
+fn repository_lintconf_drives_the_yamllint_phase() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    // The good fixture passes ct's default; this configuration fails its Chart.yaml.
+    std::fs::write(
+        repo.root().join("lintconf.yaml"),
+        "rules:\n  document-start: enable\n",
+    )
+    .unwrap();
+    let outcomes = repo.run(&[Suite::Lint]);
+    let phase = outcomes[0]
+        .phases
+        .iter()
+        .find(|phase| phase.name == "yamllint")
+        .expect("a yamllint phase");
+    let first = phase.problems[0].to_string();
+    assert_eq!(
+        first,
+        "fixtures/charts/web/Chart.yaml:1:1: [error] missing document start \"---\" (document-start)"
+    );
+    assert!(
+        phase
+            .problems
+            .last()
+            .unwrap()
+            .message
+            .ends_with("change their rules in lintconf.yaml"),
+        "{:?}",
+        phase.problems
+    );
+}

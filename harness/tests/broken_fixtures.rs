@@ -34,6 +34,8 @@ fn summarize(outcomes: &[TrialOutcome]) -> (BTreeSet<String>, String) {
 // helm refuses to load malformed values too, so the render fails with the same cause.
 #[case::invalid_yaml("invalid-yaml", &["lint/yaml", "template/render"])]
 #[case::duplicate_key("duplicate-key", &["lint/yaml"])]
+// ct's default lintconf, which the harness uses when the repository has none.
+#[case::trailing_spaces("trailing-spaces", &["lint/yamllint"])]
 // helm validates values against the schema before it renders.
 #[case::schema_violation("schema-violation", &["lint/values-schema", "template/render"])]
 // `helm lint` only logs a failed `required`; the render catches it.

@@ -87,6 +87,9 @@ pub struct HarnessConfig {
     pub validate_maintainers: bool,
     pub validate_chart_schema: bool,
     pub validate_yaml: bool,
+    /// The yamllint configuration file `validate-yaml` uses (ct's `lint-conf`); `None`:
+    /// `lintconf.yaml` at the repository root, else ct's default lintconf.
+    pub lint_conf: Option<PathBuf>,
     /// ct's `helm-extra-args` without its `--timeout`: given to `helm install`,
     /// `upgrade` and `test`.
     pub helm_extra_args: Vec<String>,
@@ -140,6 +143,7 @@ impl HarnessConfig {
             validate_maintainers: true,
             validate_chart_schema: true,
             validate_yaml: true,
+            lint_conf: None,
             helm_extra_args: Vec::new(),
             helm_timeout: None,
             helm_extra_set_args: Vec::new(),
@@ -236,10 +240,6 @@ const IGNORED_CT_KEYS: &[(&str, &str)] = &[
         "chart-harness names namespaces itself, one per trial",
     ),
     (
-        "lint-conf",
-        "chart-harness checks YAML itself (well-formed, no duplicate keys) and does not run yamllint",
-    ),
-    (
         "chart-yaml-schema",
         "chart-harness checks Chart.yaml fields itself and does not run Yamale",
     ),
@@ -301,6 +301,7 @@ struct FileConfig {
     validate_chart_schema: Option<bool>,
     #[serde(default, deserialize_with = "keys::flag")]
     validate_yaml: Option<bool>,
+    lint_conf: Option<PathBuf>,
     helm_extra_args: Option<String>,
     helm_extra_set_args: Option<String>,
     helm_lint_extra_args: Option<String>,
@@ -654,6 +655,9 @@ fn apply(
         file.validate_chart_schema,
     );
     set(&mut config.validate_yaml, file.validate_yaml);
+    if let Some(path) = file.lint_conf {
+        config.lint_conf = Some(resolve(repo_root, &path));
+    }
     set(&mut config.use_helmignore, file.use_helmignore);
     set(&mut config.github_groups, file.github_groups);
     if let Some(validate) = file.validate_maintainers {

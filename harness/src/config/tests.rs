@@ -245,11 +245,16 @@ fn unknown_key_is_an_error_with_the_nearest_key(
 fn ignored_ct_keys_warn_once_each_and_name_the_key() {
     let repo = repo_with(&[(
         "ct.yaml",
-        "lint-conf: lintconf.yaml\nnamespace: test\nrelease-label: app\nkubectl-timeout: 60s\nchart-dirs: [charts]\n",
+        "print-logs: true\nnamespace: test\nrelease-label: app\nkubectl-timeout: 60s\nchart-dirs: [charts]\n",
     )]);
     let loaded = load(repo.path()).unwrap();
     assert_eq!(loaded.warnings.len(), 4, "{:?}", loaded.warnings);
-    for key in ["lint-conf", "namespace", "release-label", "kubectl-timeout"] {
+    for key in [
+        "print-logs",
+        "namespace",
+        "release-label",
+        "kubectl-timeout",
+    ] {
         let hits = loaded
             .warnings
             .iter()
@@ -258,6 +263,17 @@ fn ignored_ct_keys_warn_once_each_and_name_the_key() {
         assert_eq!(hits, 1, "{key}: {:?}", loaded.warnings);
     }
     assert!(loaded.warnings.iter().all(|w| w.starts_with("ct.yaml: ")));
+}
+
+#[test]
+fn lint_conf_is_resolved_against_the_repository_root() {
+    let repo = repo_with(&[("ct.yaml", "lint-conf: ./.github/lintconf.yaml\n")]);
+    let loaded = load(repo.path()).unwrap();
+    assert_eq!(
+        loaded.config.lint_conf,
+        Some(repo.path().join(".github/lintconf.yaml"))
+    );
+    assert_eq!(loaded.warnings, Vec::<String>::new());
 }
 
 #[test]

@@ -174,26 +174,30 @@ impl PlainLines {
 fn annotations(outcome: &TrialOutcome) -> String {
     let title = outcome.id.to_string();
     let mut out = String::new();
-    let mut annotate = |file: Option<String>, line: Option<u64>, message: &str| {
-        let mut properties = Vec::new();
-        if let Some(file) = file {
-            properties.push(format!("file={}", escape_property(&file)));
-        }
-        if let Some(line) = line {
-            properties.push(format!("line={line}"));
-        }
-        properties.push(format!("title={}", escape_property(&title)));
-        let _ = writeln!(
-            out,
-            "::error {}::{}",
-            properties.join(","),
-            escape_data(message)
-        );
-    };
+    let mut annotate =
+        |file: Option<String>, line: Option<u64>, column: Option<u64>, message: &str| {
+            let mut properties = Vec::new();
+            if let Some(file) = file {
+                properties.push(format!("file={}", escape_property(&file)));
+            }
+            if let Some(line) = line {
+                properties.push(format!("line={line}"));
+            }
+            if let Some(column) = column {
+                properties.push(format!("col={column}"));
+            }
+            properties.push(format!("title={}", escape_property(&title)));
+            let _ = writeln!(
+                out,
+                "::error {}::{}",
+                properties.join(","),
+                escape_data(message)
+            );
+        };
     let mut annotated = false;
     for phase in outcome.failed_phases() {
         if phase.problems.is_empty() {
-            annotate(None, None, &format!("[{}] failed", phase.name));
+            annotate(None, None, None, &format!("[{}] failed", phase.name));
         }
         for problem in &phase.problems {
             annotate(
@@ -202,6 +206,7 @@ fn annotations(outcome: &TrialOutcome) -> String {
                     .as_ref()
                     .map(|file| file.to_string_lossy().into_owned()),
                 problem.line,
+                problem.column,
                 &format!("[{}] {}", phase.name, problem.message),
             );
         }
@@ -209,7 +214,7 @@ fn annotations(outcome: &TrialOutcome) -> String {
     }
     if !annotated {
         let message = outcome.failure_message();
-        annotate(None, None, message.lines().next().unwrap_or_default());
+        annotate(None, None, None, message.lines().next().unwrap_or_default());
     }
     out
 }
@@ -392,6 +397,25 @@ mod tests {
         assert_eq!(
             annotations(&outcome),
             "::error file=charts/a%2Cb/x%3Ay.yaml,line=3,title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] multi%0Aline\n"
+        );
+    }
+
+    #[test]
+    fn a_problem_with_a_column_is_annotated_at_it() {
+        let mut outcome = failing_lint();
+        outcome.phases.truncate(2);
+        outcome.phases[1].problems = vec![
+            Problem::in_file(
+                "charts/db/values.yaml",
+                "[error] trailing spaces (trailing-spaces)",
+            )
+            .at_line(Some(3))
+            .at_column(Some(16)),
+        ];
+        assert!(
+            annotations(&outcome).starts_with("::error file=charts/db/values.yaml,line=3,col=16,"),
+            "{}",
+            annotations(&outcome)
         );
     }
 

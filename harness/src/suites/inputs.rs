@@ -7,8 +7,10 @@
 //! settings and timeout are looked up once.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::lint::yamllint::YamllintConfig;
 use super::render::RenderCache;
 use super::{SuiteContext, ValuesFiles};
 use crate::changed::RunChanges;
@@ -94,6 +96,9 @@ pub fn target_kube_versions(
 pub struct RunInputs {
     pub changes: RunChanges,
     pub renders: RenderCache,
+    /// The yamllint configuration the session read (ct's default lintconf when built
+    /// without a session, as in tests).
+    pub yamllint: Arc<YamllintConfig>,
 }
 
 #[cfg(test)]

@@ -199,6 +199,29 @@ impl PhaseRecorder {
         });
     }
 
+    /// Records a phase some of whose findings do not fail it (yamllint's warnings, which
+    /// leave yamllint's exit code 0): every finding is kept, in order, so reports show
+    /// them, and the phase fails only when `failed`. Returns whether it passed.
+    pub fn record_findings(
+        &mut self,
+        name: &str,
+        duration: Duration,
+        problems: Vec<Problem>,
+        failed: bool,
+    ) -> bool {
+        self.phases.push(PhaseRecord {
+            name: name.to_string(),
+            status: if failed {
+                PhaseStatus::Failed
+            } else {
+                PhaseStatus::Passed
+            },
+            duration,
+            problems,
+        });
+        !failed
+    }
+
     pub fn not_run(&mut self, name: &str, reason: impl Into<String>) {
         self.phases.push(PhaseRecord {
             name: name.to_string(),

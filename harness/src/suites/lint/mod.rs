@@ -6,7 +6,7 @@
 //! already found, for example when the file it reads is not well-formed YAML.
 //!
 //! Phase names are stable identifiers used in messages, reports and snapshots:
-//! `chart-settings`, `yaml`, `chart-yaml`, `dependencies`, `values-schema`,
+//! `chart-settings`, `yaml`, `yamllint`, `chart-yaml`, `dependencies`, `values-schema`,
 //! `version-increment`, `helm-lint`, `additional-commands`.
 
 mod chart_yaml;
@@ -18,6 +18,7 @@ mod testing;
 mod values_schema;
 mod version_increment;
 mod yaml_files;
+pub mod yamllint;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -32,10 +33,12 @@ pub use yaml_files::{check_yaml_files, yaml_files};
 
 use super::{PhaseRecorder, SuiteContext, TrialInputs};
 use crate::plan::Trial;
+use crate::problem::Problem;
 
 /// Stable phase names.
 pub mod phase {
     pub const YAML: &str = "yaml";
+    pub const YAMLLINT: &str = "yamllint";
     pub const CHART_YAML: &str = "chart-yaml";
     pub const DEPENDENCIES: &str = "dependencies";
     pub const VALUES_SCHEMA: &str = "values-schema";
@@ -77,6 +80,36 @@ pub async fn run(
         recorder.not_run(phase::YAML, "validate-yaml is off");
         true
     };
+
+    // yamllint's rules over the files ct lints, as ct does when `validate-yaml` is on.
+    // Only errors fail (yamllint exits 0 on warnings); a file the `yaml` phase found
+    // malformed is left to that phase's report.
+    if !config.validate_yaml {
+        recorder.not_run(phase::YAMLLINT, "validate-yaml is off");
+    } else {
+        let started = std::time::Instant::now();
+        let files = yamllint::case_files(&chart.dir, case_file);
+        let found = yamllint::check_files(
+            &chart.dir,
+            &chart.rel_dir,
+            &files,
+            &unreadable,
+            &ctx.shared.yamllint,
+        );
+        let mut problems = found.problems;
+        if found.has_errors {
+            problems.push(Problem::new(format!(
+                "fix the yamllint errors above, or change their rules in {}",
+                yamllint_source_hint(&ctx.shared.yamllint.source)
+            )));
+        }
+        recorder.record_findings(
+            phase::YAMLLINT,
+            started.elapsed(),
+            problems,
+            found.has_errors,
+        );
+    }
 
     let chart_yaml_passed = if !config.validate_chart_schema {
         recorder.not_run(phase::CHART_YAML, "validate-chart-schema is off");
@@ -181,6 +214,18 @@ pub async fn run(
                 ),
             )
             .await;
+    }
+}
+
+/// Where to change a yamllint rule: the configuration file, or how to create one.
+fn yamllint_source_hint(source: &str) -> String {
+    if source == yamllint::CT_DEFAULT_SOURCE {
+        format!(
+            "a `{}` at the repository root (ct's default lintconf is in use)",
+            yamllint::LINTCONF_FILE
+        )
+    } else {
+        source.to_string()
     }
 }
 

@@ -125,6 +125,8 @@ async fn reports_every_phase_of_a_chart_with_many_problems() {
         summary(&phases),
         [
             row("yaml", "failed", 1),
+            // The case file is malformed (the `yaml` phase's report); the others are clean.
+            row("yamllint", "passed", 0),
             row("chart-yaml", "failed", 1),
             row("dependencies", "failed", 1),
             row(
@@ -164,6 +166,7 @@ async fn broken_chart_yaml_stops_the_checks_that_read_it() {
         summary(&phases),
         [
             row("yaml", "failed", 1),
+            row("yamllint", "passed", 0),
             row("chart-yaml", reason, 0),
             row("dependencies", reason, 0),
             row(
@@ -197,20 +200,74 @@ async fn switched_off_checks_say_why_and_the_rest_still_run() {
     .await;
     let rows = summary(&phases);
     assert_eq!(rows[0], row("yaml", "not run: validate-yaml is off", 0));
+    assert_eq!(rows[1], row("yamllint", "not run: validate-yaml is off", 0));
     assert_eq!(
-        rows[1],
+        rows[2],
         row("chart-yaml", "not run: validate-chart-schema is off", 0)
     );
-    assert_eq!(rows[2], row("dependencies", "passed", 0));
+    assert_eq!(rows[3], row("dependencies", "passed", 0));
     // With the YAML check off, the schema check is where the broken values surface.
-    assert_eq!(rows[3], row("values-schema", "failed", 1));
+    assert_eq!(rows[4], row("values-schema", "failed", 1));
     assert!(
-        phases[3].problems[0].message.contains("duplicate"),
+        phases[4].problems[0].message.contains("duplicate"),
         "{}",
-        phases[3].problems[0]
+        phases[4].problems[0]
     );
     assert_eq!(
-        rows[5],
+        rows[6],
         row("helm-lint", "not run: fix the problems above first", 0)
+    );
+}
+
+fn yamllint_phase(phases: &[PhaseRecord]) -> (&PhaseStatus, Vec<String>) {
+    let phase = phases
+        .iter()
+        .find(|phase| phase.name == phase::YAMLLINT)
+        .expect("a yamllint phase");
+    (
+        &phase.status,
+        phase.problems.iter().map(ToString::to_string).collect(),
+    )
+}
+
+#[tokio::test]
+async fn yamllint_errors_fail_and_its_warnings_are_kept_beside_them() {
+    let chart = TestChart::good("web");
+    chart.write("values.yaml", "enabled: yes  \n");
+    chart.write("ci/x-values.yaml", "on: 1\n");
+    // Not this trial's case file, so not linted here (its own trial lints it).
+    chart.write("ci/other-values.yaml", "a: 1   \n");
+    let ctx = context(&chart, config(chart.repo_root()));
+    let phases = phases(&trial(&chart, "x", Ok(ChartSettings::default())), &ctx).await;
+    let (status, problems) = yamllint_phase(&phases);
+    assert_eq!(status, &PhaseStatus::Failed);
+    assert_eq!(
+        problems,
+        [
+            "charts/web/values.yaml:1:10: [warning] truthy value should be one of [false, true] (truthy)",
+            "charts/web/values.yaml:1:13: [error] trailing spaces (trailing-spaces)",
+            "charts/web/ci/x-values.yaml:1:1: [warning] truthy value should be one of [false, true] (truthy)",
+            "fix the yamllint errors above, or change their rules in a `lintconf.yaml` at the repository root (ct's default lintconf is in use)",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn yamllint_warnings_alone_pass_as_they_do_in_ct() {
+    let chart = TestChart::good("web");
+    chart.write("values.yaml", "enabled: yes\n");
+    let ctx = context(&chart, config(chart.repo_root()));
+    let phases = phases(
+        &trial(&chart, "default", Ok(ChartSettings::default())),
+        &ctx,
+    )
+    .await;
+    let (status, problems) = yamllint_phase(&phases);
+    assert_eq!(status, &PhaseStatus::Passed);
+    assert_eq!(
+        problems,
+        [
+            "charts/web/values.yaml:1:10: [warning] truthy value should be one of [false, true] (truthy)"
+        ]
     );
 }
