@@ -142,7 +142,8 @@ fn scan_into(text: &str, tokens: &mut Vec<Token>) -> Result<(), String> {
 /// - `:` and `-` are one character wide (granit: zero-width), and a `-` starts at the
 ///   dash (granit: at the entry's content);
 /// - an explicit key starts at its `?` and is one character wide;
-/// - a block scalar (`|`, `>`) starts at its indicator (granit: at its first content line).
+/// - a block scalar (`|`, `>`) starts at its indicator (granit: at its first content line)
+///   and ends at the start of the line after it (granit: after that line's indentation).
 fn align_with_pyyaml(tokens: &mut [Token], buffer: &[char], starts: &LineStarts) {
     // The end of the last token that covers text: where the gap before a token begins.
     let mut covered = 0;
@@ -167,6 +168,16 @@ fn align_with_pyyaml(tokens: &mut [Token], buffer: &[char], starts: &LineStarts)
                     .filter(|&index| matches!(buffer[index], '|' | '>'))
                 {
                     token.start = starts.mark(indicator);
+                    // PyYAML ends a block scalar before the indentation of the line
+                    // that follows it (granit: after it), so a comment starting that
+                    // line is not inline.
+                    let mut end = token.end.index;
+                    while end > 0 && buffer[end - 1] == ' ' {
+                        end -= 1;
+                    }
+                    if end < token.end.index && (end == 0 || buffer[end - 1] == '\n') {
+                        token.end = starts.mark(end);
+                    }
                 }
             }
             _ => {}
