@@ -4,7 +4,8 @@
 //! These are the one place the harness uses a shell: the lines are written for `sh`,
 //! exactly as ct runs them.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::problem::Problem;
@@ -48,21 +49,52 @@ fn shell_word(text: &str) -> String {
     }
 }
 
-/// Runs every line with `sh -c` in `repo_root` (so relative chart paths resolve) and
-/// reports each failing one with its command and output. All lines run even after a
-/// failure, so one run shows every problem.
+/// A directory holding `helm`, a link to the run's helm, for the front of the lines'
+/// PATH: ct runs them with the user's helm on PATH (`helm unittest ...`), while ours may
+/// come from `.tools/bin` or the machine cache under another name (`helm4`). One
+/// directory per helm version, so runs with helm 3 and helm 4 never swap it under
+/// each other; the link is replaced atomically.
+pub fn helm_link_dir(report_dir: &Path, helm: &Path, version: &str) -> std::io::Result<PathBuf> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = report_dir.join("bin").join(format!("helm-v{version}"));
+    let link = dir.join("helm");
+    if std::fs::read_link(&link).is_ok_and(|target| target == helm) {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let temp = dir.join(format!(
+        ".helm-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::os::unix::fs::symlink(helm, &temp)?;
+    std::fs::rename(&temp, &link)?;
+    Ok(dir)
+}
+
+/// Runs every line with `sh -c` in `repo_root` (so relative chart paths resolve), with
+/// `helm_dir` first on PATH, and reports each failing one with its command and output.
+/// All lines run even after a failure, so one run shows every problem.
 pub async fn run_additional_commands(
     commands: &[String],
     repo_root: &Path,
     rel_dir: &Path,
+    helm_dir: &Path,
     timeout: Duration,
 ) -> Vec<Problem> {
+    let mut path = OsString::from(helm_dir);
+    if let Some(inherited) = std::env::var_os("PATH") {
+        path.push(":");
+        path.push(inherited);
+    }
     let mut problems = Vec::new();
     for line in commands {
         let command = substitute_path(line, rel_dir);
         let spec = ProcessSpec::new("sh", timeout)
             .arg("-c")
             .arg(&command)
+            .env("PATH", &path)
             .current_dir(repo_root);
         let message = match process::run(&spec).await {
             Ok(output) if output.success() => continue,
@@ -129,8 +161,14 @@ mod tests {
             "test -f {{ .Path }}/Chart.yaml".to_string(),
             "true".to_string(),
         ];
-        let problems =
-            run_additional_commands(&commands, root.path(), rel_dir, Duration::from_secs(10)).await;
+        let problems = run_additional_commands(
+            &commands,
+            root.path(),
+            rel_dir,
+            root.path(),
+            Duration::from_secs(10),
+        )
+        .await;
         assert_eq!(problems, vec![]);
         assert!(!root.path().join("pwned").exists());
     }
@@ -144,8 +182,14 @@ mod tests {
             "true".to_string(),
             "echo only stdout; false".to_string(),
         ];
-        let problems =
-            run_additional_commands(&commands, root.path(), rel_dir, Duration::from_secs(10)).await;
+        let problems = run_additional_commands(
+            &commands,
+            root.path(),
+            rel_dir,
+            root.path(),
+            Duration::from_secs(10),
+        )
+        .await;
         assert_eq!(problems.len(), 2, "{problems:#?}");
         assert!(
             problems[0]
@@ -175,6 +219,7 @@ mod tests {
             &commands,
             root.path(),
             Path::new("charts/web"),
+            root.path(),
             Duration::from_millis(300),
         )
         .await;

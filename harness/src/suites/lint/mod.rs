@@ -203,16 +203,27 @@ pub async fn run(
     }
 
     if !config.additional_commands.is_empty() {
+        let helm = &ctx.tools.helm;
         recorder
-            .run(
-                phase::ADDITIONAL_COMMANDS,
-                run_additional_commands(
-                    &config.additional_commands,
-                    &ctx.repo_root,
-                    &chart.rel_dir,
-                    timeout,
-                ),
-            )
+            .run(phase::ADDITIONAL_COMMANDS, async {
+                let version = helm.version.to_string();
+                match commands::helm_link_dir(&config.report_dir, &helm.path, &version) {
+                    Ok(helm_dir) => {
+                        run_additional_commands(
+                            &config.additional_commands,
+                            &ctx.repo_root,
+                            &chart.rel_dir,
+                            &helm_dir,
+                            timeout,
+                        )
+                        .await
+                    }
+                    Err(error) => vec![Problem::new(format!(
+                        "cannot put the run's helm on the additional commands' PATH under {}: {error}; check that the report directory is writable",
+                        config.report_dir.join("bin").display()
+                    ))],
+                }
+            })
             .await;
     }
 }

@@ -151,6 +151,39 @@ async fn reports_every_phase_of_a_chart_with_many_problems() {
     assert!(problem("additional-commands").contains("unittest failed"));
 }
 
+/// ct runs additional commands with the user's helm on PATH (`helm unittest ...`); the
+/// run's helm, wherever it came from and whatever its file is called, is the `helm`
+/// those lines find first.
+#[tokio::test]
+async fn additional_commands_find_the_runs_helm_first_on_path() {
+    use std::os::unix::fs::PermissionsExt;
+    let chart = TestChart::good("web");
+    // The run's helm under another name, as `.tools/bin/helm4` is.
+    let runs_helm = chart.repo_root().join("tools/helm-of-this-run");
+    std::fs::create_dir_all(runs_helm.parent().unwrap()).unwrap();
+    std::fs::write(&runs_helm, "#!/bin/sh\necho this-runs-helm\n").unwrap();
+    std::fs::set_permissions(&runs_helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut config = config(chart.repo_root());
+    config.additional_commands = vec!["test \"$(helm version)\" = this-runs-helm".to_string()];
+    let mut ctx = context(&chart, config);
+    Arc::make_mut(&mut ctx.tools).helm.path = runs_helm;
+    let phases = phases(
+        &trial(&chart, "default", Ok(ChartSettings::default())),
+        &ctx,
+    )
+    .await;
+    let commands = phases
+        .iter()
+        .find(|p| p.name == "additional-commands")
+        .unwrap();
+    assert_eq!(
+        commands.status,
+        PhaseStatus::Passed,
+        "{:?}",
+        commands.problems
+    );
+}
+
 #[tokio::test]
 async fn broken_chart_yaml_stops_the_checks_that_read_it() {
     let chart = TestChart::good("web");
