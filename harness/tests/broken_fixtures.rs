@@ -47,7 +47,6 @@ fn summarize(outcomes: &[TrialOutcome]) -> (BTreeSet<String>, String) {
 // helm cannot match an unparsable constraint, so it refuses to render as well.
 #[case::bad_kube_version("bad-kube-version", &["lint/chart-yaml", "template/render"])]
 #[case::lock_mismatch("lock-mismatch", &["lint/dependencies"])]
-#[case::deprecated_api("deprecated-api", &["lint/helm-lint"])]
 #[case::stale_snapshot("stale-snapshot", &["template/snapshot"])]
 #[case::bad_settings("bad-settings", &["lint/chart-settings", "template/chart-settings"])]
 #[case::unfetchable_dependency("unfetchable-dependency", &["lint/dependency-build", "template/dependency-build"])]
@@ -58,6 +57,37 @@ fn broken_fixture_is_caught(#[case] name: &str, #[case] expected: &[&str]) {
     let expected: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
     assert_eq!(failed, expected, "{messages}");
     insta::assert_snapshot!(name, messages);
+}
+
+/// ct runs `helm lint` without `--strict`, so a deprecated API is a warning shown with a
+/// passing lint; with `--strict` in `helm-lint-extra-args`, as ct users ask for it, the
+/// warning fails the chart.
+#[test]
+fn deprecated_api_fails_helm_lint_only_under_strict() {
+    let repo = TempRepo::new();
+    repo.add_chart("broken", "deprecated-api");
+    let outcomes = repo.run(STATIC_SUITES);
+    let (failed, messages) = summarize(&outcomes);
+    assert!(failed.is_empty(), "{messages}");
+    let warned = outcomes.iter().any(|outcome| {
+        outcome.phases.iter().any(|phase| {
+            phase.name == "helm-lint"
+                && phase
+                    .problems
+                    .iter()
+                    .any(|p| p.message.contains("deprecated"))
+        })
+    });
+    assert!(warned, "the deprecation warning is still reported");
+
+    repo.write_config("check-version-increment: false\nhelm-lint-extra-args: --strict\n");
+    let (failed, messages) = summarize(&repo.run(STATIC_SUITES));
+    assert_eq!(
+        failed,
+        BTreeSet::from(["lint/helm-lint".to_string()]),
+        "{messages}"
+    );
+    insta::assert_snapshot!("deprecated-api", messages);
 }
 
 #[test]

@@ -53,12 +53,13 @@ pub fn check_chart_yaml(
             "apiVersion",
             "apiVersion is missing; add `apiVersion: v2`".to_string(),
         )),
-        Some("v2") => {}
+        // helm 3 and 4 still read v1 charts (helm 2's format), and so does ct.
+        Some("v1" | "v2") => {}
         Some(other) => problems.push(problem(
             "apiVersion",
             format!(
-                "apiVersion is \"{other}\" but must be \"v2\"; set `apiVersion: v2` \
-                 (and move any requirements.yaml dependencies into Chart.yaml)"
+                "apiVersion is \"{other}\" but helm reads only \"v2\" (and the older \"v1\"); \
+                 set `apiVersion: v2`"
             ),
         )),
     }
@@ -183,17 +184,21 @@ mod tests {
     #[case::blank_kube_version(&GOOD_CHART_YAML.replace("\">= 1.25.0-0\"", "\"\""))]
     #[case::no_maintainers("apiVersion: v2\nname: web\ndescription: d\nversion: 0.1.0\n")]
     #[case::library("apiVersion: v2\nname: web\ndescription: d\nversion: 0.1.0\ntype: library\n")]
+    // helm 2's format, which helm 3 and 4 and ct still accept.
+    #[case::api_v1(
+        "apiVersion: v1\nname: web\ndescription: d\nversion: 0.1.0\nmaintainers: [{name: a}]\n"
+    )]
     fn accepts_good_chart_yaml(#[case] text: &str) {
         let chart = with_chart_yaml(text);
         assert_eq!(check(&chart, CHECK_MAINTAINERS), vec![]);
     }
 
     #[rstest]
-    #[case::api_v1(
+    #[case::api_v3(
         "apiVersion: v2",
-        "apiVersion: v1",
+        "apiVersion: v3",
         1,
-        "apiVersion is \"v1\" but must be \"v2\""
+        "apiVersion is \"v3\" but helm reads only \"v2\""
     )]
     #[case::api_missing("apiVersion: v2\n", "", 0, "apiVersion is missing")]
     #[case::name_mismatch(
@@ -265,7 +270,7 @@ mod tests {
     #[test]
     fn reports_all_problems_at_once() {
         let chart = with_chart_yaml(
-            "apiVersion: v1\nname: foo\nversion: \"1.0\"\nkubeVersion: \"~> banana\"\n",
+            "apiVersion: v3\nname: foo\nversion: \"1.0\"\nkubeVersion: \"~> banana\"\n",
         );
         let messages: Vec<String> = check(&chart, CHECK_MAINTAINERS)
             .into_iter()
@@ -273,7 +278,7 @@ mod tests {
             .collect();
         assert_eq!(messages.len(), 5, "{messages:#?}");
         for fragment in [
-            "apiVersion is \"v1\"",
+            "apiVersion is \"v3\"",
             "name \"foo\"",
             "version \"1.0\"",
             "description is missing",

@@ -50,10 +50,22 @@ pub fn check_dependencies(
         }
     };
     let Some(lock) = lock else {
-        if chart.dependencies.is_empty() {
+        // A dependency without a repository is vendored in `charts/`: helm needs no
+        // lock for it (prometheus-community's prometheus-operator-crds is one).
+        let locked: Vec<&str> = chart
+            .dependencies
+            .iter()
+            .filter(|d| {
+                d.repository
+                    .as_deref()
+                    .is_some_and(|r| !r.trim().is_empty())
+            })
+            .map(|d| d.name.as_str())
+            .collect();
+        if locked.is_empty() {
             return Vec::new();
         }
-        let names: Vec<&str> = chart.dependencies.iter().map(|d| d.name.as_str()).collect();
+        let names = locked;
         return vec![Problem::in_file(
             chart_yaml,
             format!(
@@ -225,6 +237,10 @@ generated: \"2024-01-01T00:00:00Z\"
 
     #[rstest]
     #[case::no_dependencies_no_lock("", None)]
+    #[case::vendored_without_repository_needs_no_lock(
+        "dependencies:\n- {name: crds, version: 0.0.0}\n",
+        None
+    )]
     #[case::in_sync(DEPENDENCIES, Some(LOCK))]
     #[case::same_chart_twice(
         "dependencies:\n- {name: redis, version: 17.x, repository: https://r, alias: a}\n- {name: redis, version: 17.x, repository: https://r, alias: b}\n",

@@ -1,5 +1,6 @@
-//! The `helm-lint` check: `helm lint --strict` with exactly the values a case renders
-//! with, each message helm prints becoming a problem in the file helm names.
+//! The `helm-lint` check: `helm lint` with exactly the values a case renders with, as
+//! ct runs it (warnings fail it only under `--strict` in `helm-lint-extra-args`), each
+//! message helm prints becoming a problem in the file helm names.
 
 use std::path::Path;
 
@@ -13,14 +14,15 @@ use crate::tools::{Helm, HelmLintReport};
 /// helm lint renders into a namespace too; nothing it checks depends on which.
 const LINT_NAMESPACE: &str = "default";
 
-/// Runs `helm lint --strict` for the trial's case against its primary Kubernetes
-/// version and turns its report into problems.
+/// Runs `helm lint` for the trial's case against its primary Kubernetes version and
+/// turns its report into problems, and whether helm failed the lint: warnings of a lint
+/// helm passed are shown without failing the phase.
 pub async fn lint_case(
     helm: &Helm,
     config: &HarnessConfig,
     trial: &Trial,
     inputs: &TrialInputs,
-) -> Vec<Problem> {
+) -> (Vec<Problem>, bool) {
     let target = RenderTarget {
         namespace: LINT_NAMESPACE,
         kube_version: inputs.primary_kube_version(),
@@ -28,16 +30,19 @@ pub async fn lint_case(
         timeout: inputs.timeout,
     };
     match helm.lint(&inputs.render_request(trial, &target)).await {
-        Ok(report) => lint_problems(&report, &trial.chart.rel_dir),
-        Err(err) => vec![Problem::in_file(
-            &trial.chart.rel_dir,
-            format!("helm lint could not run: {err}"),
-        )],
+        Ok(report) => (lint_problems(&report, &trial.chart.rel_dir), !report.passed),
+        Err(err) => (
+            vec![Problem::in_file(
+                &trial.chart.rel_dir,
+                format!("helm lint could not run: {err}"),
+            )],
+            true,
+        ),
     }
 }
 
-/// One problem per `[ERROR]` or `[WARNING]` (both fail `--strict`), in the file helm
-/// names; a failed lint that names nothing still fails, with helm's output.
+/// One problem per `[ERROR]` or `[WARNING]` (warnings fail only `--strict`), in the file
+/// helm names; a failed lint that names nothing still fails, with helm's output.
 pub fn lint_problems(report: &HelmLintReport, rel_dir: &Path) -> Vec<Problem> {
     let mut problems: Vec<Problem> = report
         .messages

@@ -192,12 +192,9 @@ pub async fn run(
     }
 
     if yaml_passed && chart_yaml_passed && values_schema_passed {
-        recorder
-            .run(
-                phase::HELM_LINT,
-                lint_case(&ctx.tools.helm, config, trial, inputs),
-            )
-            .await;
+        let started = std::time::Instant::now();
+        let (problems, failed) = lint_case(&ctx.tools.helm, config, trial, inputs).await;
+        recorder.record_findings(phase::HELM_LINT, started.elapsed(), problems, failed);
     } else {
         recorder.not_run(phase::HELM_LINT, FIX_ABOVE_FIRST);
     }
