@@ -114,11 +114,14 @@ pub fn check_values_schema(
                 } else {
                     format!("\"{pointer}\"")
                 };
+                // The message names the path and the rule, never the value: values
+                // often hold passwords, and this text reaches logs and reports.
                 Problem::in_file(
                     &case_shown,
                     format!(
-                        "values at {at}: {error} (schema rule {}); the values of case \"{}\" ({}) \
+                        "values at {at}: {} (schema rule {}); the values of case \"{}\" ({}) \
                          must satisfy values.schema.json",
+                        error.masked_with("the value"),
                         error.schema_path().as_str(),
                         case.case_name,
                         sources.join(" + ")
@@ -278,10 +281,14 @@ mod tests {
     #[case::wrong_type(
         "replicas: many\n",
         "\"/replicas\"",
-        "\"many\" is not of type \"integer\""
+        "the value is not of type \"integer\""
     )]
     #[case::below_minimum("replicas: 0\n", "\"/replicas\"", "minimum")]
-    #[case::nested_wrong_type("image: {tag: 5}\n", "\"/image/tag\"", "5 is not of type \"string\"")]
+    #[case::nested_wrong_type(
+        "image: {tag: 5}\n",
+        "\"/image/tag\"",
+        "the value is not of type \"string\""
+    )]
     #[case::not_in_enum("mode: reckless\n", "\"/mode\"", "fast")]
     #[case::null_removes_required_key(
         "replicas: null\n",
@@ -317,6 +324,32 @@ mod tests {
                 .contains("case \"case\" (charts/web/values.yaml + charts/web/ci/bad-values.yaml)"),
             "{problem}"
         );
+    }
+
+    /// Values hold passwords: a violation names the path and the rule, never the value.
+    #[rstest]
+    #[case::too_long("image: {tag: S3cr3t-Canary-123}\n", "maxLength")]
+    #[case::wrong_type("replicas: S3cr3t-Canary-123\n", "type")]
+    #[case::not_in_enum("mode: S3cr3t-Canary-123\n", "enum")]
+    fn violations_never_quote_the_value(#[case] case_text: &str, #[case] rule: &str) {
+        let chart = chart_with_schema();
+        chart.write(
+            "values.schema.json",
+            &SCHEMA.replace(
+                "\"tag\": {\"type\": \"string\"}",
+                "\"tag\": {\"type\": \"string\", \"maxLength\": 8}",
+            ),
+        );
+        chart.write("ci/bad-values.yaml", case_text);
+        let problems = check(
+            &chart,
+            Some("ci/bad-values.yaml"),
+            &ChartSettings::default(),
+        );
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        let message = &problems[0].message;
+        assert!(message.contains(&format!("/{rule}")), "{message}");
+        assert!(!message.contains("S3cr3t"), "{message}");
     }
 
     #[test]
