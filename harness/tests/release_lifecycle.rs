@@ -308,6 +308,9 @@ async fn rejections_missing_crds_never_ready_leftovers_and_chaos_are_reported() 
         .join("\n");
     assert!(text.contains("FailedScheduling"), "{text}");
     assert!(text.contains("PodScheduled=False"), "{text}");
+    // helm's view of the release, from `helm status -o json`, without the NOTES.
+    assert!(text.contains("STATUS: deployed"), "{text}");
+    assert!(text.contains("NOTES left out"), "{text}");
     assert!(text.contains("pods are simulated"), "{text}");
     assert!(text.contains("helm history"), "{text}");
     assert_eq!(

@@ -258,12 +258,41 @@ async fn helm_view(release: &ReleaseUnderTest<'_>) -> String {
         ),
     ] {
         let text = match outcome {
+            Ok(output) if what == "helm status" && output.success() => {
+                status_without_notes(&output.stdout)
+            }
             Ok(output) => format!("{}{}", output.stdout.trim(), output.stderr.trim()),
             Err(error) => error.to_string(),
         };
         out.push_str(&format!("{what}:\n{}\n", text.trim()));
     }
     out.trim_end().to_string()
+}
+
+/// `helm status -o json` as the lines `helm status` prints, without the chart's NOTES:
+/// they are rendered from values and often echo a password.
+fn status_without_notes(json: &str) -> String {
+    let Ok(status) = serde_json::from_str::<serde_json::Value>(json) else {
+        return "helm status printed no readable JSON".to_string();
+    };
+    let text = |pointer: &str| {
+        status
+            .pointer(pointer)
+            .map(|value| match value {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            })
+            .unwrap_or_else(|| "-".to_string())
+    };
+    format!(
+        "NAME: {}\nNAMESPACE: {}\nREVISION: {}\nSTATUS: {}\nLAST DEPLOYED: {}\nDESCRIPTION: {}\n(NOTES left out: they may hold secrets)",
+        text("/name"),
+        text("/namespace"),
+        text("/version"),
+        text("/info/status"),
+        text("/info/last_deployed"),
+        text("/info/description"),
+    )
 }
 
 /// Init containers first, then the others: the order they run in.
@@ -282,6 +311,25 @@ fn container_names(pod: &Pod) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_status_shows_the_release_but_never_its_notes() {
+        let json = r#"{"name":"web","namespace":"web-default-ab12c","version":2,
+            "info":{"status":"failed","last_deployed":"2026-11-26T10:00:00Z",
+            "description":"Upgrade \"web\" failed: timed out",
+            "notes":"Log in with admin / S3cr3t-Canary-123"}}"#;
+        let shown = status_without_notes(json);
+        assert!(
+            shown.contains("NAME: web\nNAMESPACE: web-default-ab12c\nREVISION: 2\nSTATUS: failed"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("Upgrade \"web\" failed: timed out"),
+            "{shown}"
+        );
+        assert!(!shown.contains("S3cr3t"), "{shown}");
+        assert!(shown.contains("NOTES left out"), "{shown}");
+    }
     use k8s_openapi::api::core::v1::{
         ContainerStateTerminated, ContainerStateWaiting, ContainerStatus, PodCondition, PodStatus,
     };

@@ -382,14 +382,17 @@ impl Helm {
             .await
     }
 
-    /// `helm status`, as text, for diagnostics.
+    /// `helm status -o json`, for diagnostics: as data, so the chart's NOTES (which often
+    /// echo a password) can be left out of what is shown.
     pub async fn status(
         &self,
         target: &ReleaseTarget<'_>,
         timeout: Duration,
     ) -> Result<ProcessOutput, ToolError> {
-        self.on_release("status", target, timeout, HelmTimeout::None)
-            .await
+        let spec = self
+            .on_release_spec("status", target, timeout, HelmTimeout::None)
+            .args(["-o", "json"]);
+        process::run(&spec).await
     }
 
     /// `helm history`, as a table, for diagnostics.
