@@ -334,16 +334,13 @@ fn spaces_after(
 ) -> Option<(Mark1, String)> {
     let next = next.filter(|next| token.end.line == next.start.line)?;
     let spaces = next.start.index as i64 - token.end.index as i64;
-    if max != -1 && spaces > max {
-        Some(((token.start.line + 1, next.start.column), max_desc.into()))
-    } else if min != -1 && spaces < min {
-        Some((
-            (token.start.line + 1, next.start.column + 1),
-            min_desc.into(),
-        ))
-    } else {
-        None
-    }
+    judge_spaces(
+        spaces,
+        (min, min_desc),
+        (max, max_desc),
+        token.start.line + 1,
+        next.start.column,
+    )
 }
 
 /// yamllint's `spaces_before` (rules/common.py).
@@ -362,13 +359,29 @@ fn spaces_before(
             && (prev.end.index == 0 || buffer[prev.end.index - 1] != '\n')
     })?;
     let spaces = token.start.index as i64 - prev.end.index as i64;
+    judge_spaces(
+        spaces,
+        (min, min_desc),
+        (max, max_desc),
+        token.start.line + 1,
+        token.start.column,
+    )
+}
+
+/// The verdict both `spaces_after` and `spaces_before` share: too many spaces is
+/// reported at `column` (0-based, where the spaces end), too few one column later, as
+/// yamllint reports them; -1 turns a limit off.
+fn judge_spaces(
+    spaces: i64,
+    (min, min_desc): (i64, &str),
+    (max, max_desc): (i64, &str),
+    line: usize,
+    column: usize,
+) -> Option<(Mark1, String)> {
     if max != -1 && spaces > max {
-        Some(((token.start.line + 1, token.start.column), max_desc.into()))
+        Some(((line, column), max_desc.into()))
     } else if min != -1 && spaces < min {
-        Some((
-            (token.start.line + 1, token.start.column + 1),
-            min_desc.into(),
-        ))
+        Some(((line, column + 1), min_desc.into()))
     } else {
         None
     }
