@@ -113,6 +113,8 @@ enum ClusterCommand {
         /// Cluster provider [default: as for a run]
         #[arg(long, value_parser = parse_provider)]
         cluster: Option<ProviderKind>,
+        #[command(flatten)]
+        kind_config: KindConfigArg,
     },
     /// Remove the cluster `cluster up` started
     Down,
@@ -141,7 +143,31 @@ struct RunArgs {
     #[arg(long, value_parser = parse_provider)]
     cluster: Option<ProviderKind>,
     #[command(flatten)]
+    kind_config: KindConfigArg,
+    #[command(flatten)]
     ct: CtArgs,
+}
+
+#[derive(Debug, Default, Args)]
+struct KindConfigArg {
+    /// The kind config kind clusters are created from: `single-node`, `multi-node` (both
+    /// built in), or the path of your own [default: the config's `kind-config`, else
+    /// single-node]
+    #[arg(long = "kind-config", value_name = "NAME|FILE")]
+    value: Option<String>,
+}
+
+impl KindConfigArg {
+    /// Overrides the config's `kind-config`; a path is relative to the working directory.
+    fn apply(&self, session: &mut Session) -> anyhow::Result<()> {
+        if let Some(value) = &self.value {
+            session.loaded.config.kind_config = Some(crate::cluster::KindConfigChoice::parse(
+                value,
+                &std::env::current_dir()?,
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// chart-testing's (ct v3.14) flags for lint, install, lint-and-install and list-changed,
@@ -510,7 +536,10 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Tools(ToolsCommand::Install(args)) => install_tools(&repo_root, args).await,
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
-        Command::Cluster(ClusterCommand::Up { cluster }) => cluster_up(&repo_root, cluster).await,
+        Command::Cluster(ClusterCommand::Up {
+            cluster,
+            kind_config,
+        }) => cluster_up(&repo_root, cluster, &kind_config).await,
         Command::Cluster(ClusterCommand::Down) => cluster_down(&repo_root).await,
         Command::Snapshots(command) => snapshots(&repo_root, command),
         Command::Suites => print_lines(Suite::ALL.iter().map(Suite::to_string)),
@@ -615,6 +644,7 @@ async fn run(
     args: RunArgs,
 ) -> anyhow::Result<ExitCode> {
     let mut session = open_session(repo_root, &args.ct)?;
+    args.kind_config.apply(&mut session)?;
     if let Some(dir) = args.report_dir {
         session.loaded.config.report_dir = if dir.is_absolute() {
             dir
@@ -716,8 +746,10 @@ fn shared_cluster_record(session: &Session) -> PathBuf {
 async fn cluster_up(
     repo_root: &std::path::Path,
     provider: Option<ProviderKind>,
+    kind_config: &KindConfigArg,
 ) -> anyhow::Result<ExitCode> {
-    let session = Session::open(repo_root)?;
+    let mut session = Session::open(repo_root)?;
+    kind_config.apply(&mut session)?;
     let record = shared_cluster_record(&session);
     if record.exists() {
         // A cluster left by an earlier `cluster up` whose `cluster down` never ran.

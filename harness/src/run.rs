@@ -16,6 +16,7 @@ use std::sync::Arc;
 use crate::cluster::{self, ClusterLease, ProviderKind};
 use crate::config::HarnessConfig;
 use crate::plan::Trial;
+use crate::registry::Suite;
 use crate::report::{self, ReportError, Reporter, RunInfo, RunSummary};
 use crate::runner::{self, Interruption};
 use crate::session::{Session, SessionError};
@@ -90,18 +91,35 @@ impl Run {
             };
             ctx.cluster = Some(Arc::new(lease));
         }
+        let mut warnings: Vec<String> = session
+            .loaded
+            .warnings
+            .iter()
+            .chain(&ctx.tools.warnings)
+            .cloned()
+            .collect();
+        // Said only when lint runs: the rules it skips mean nothing to a run that doesn't.
+        let lints = trials
+            .iter()
+            .any(|trial| trial.skipped.is_none() && trial.id.suite == Suite::Lint);
+        if lints {
+            warnings.extend(session.yamllint.unimplemented_warning());
+        }
+        if let (Some(lease), Some(kind_config)) = (&ctx.cluster, &config.kind_config)
+            && lease.provider() != ProviderKind::Kind
+        {
+            warnings.push(format!(
+                "kind-config {} is not used: this run's cluster is `{}`, and only kind clusters are made from a kind config",
+                kind_config.describe(),
+                lease.provider().as_str()
+            ));
+        }
         let info = RunInfo {
             trials: trials.iter().map(|trial| trial.id.clone()).collect(),
             jobs,
             helm: ctx.tools.helm_description(),
             config_source: session.loaded.source.to_string(),
-            warnings: session
-                .loaded
-                .warnings
-                .iter()
-                .chain(&ctx.tools.warnings)
-                .cloned()
-                .collect(),
+            warnings,
         };
         Ok(Run {
             trials,

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::cluster::{
-    self, AnyProvider, ClusterError, ClusterLease, ClusterRequest, ExistingProvider,
-    KindConfigName, KindProvider, LocalBinaries, LocalProvider, ProviderKind,
+    self, AnyProvider, ClusterError, ClusterLease, ClusterRequest, ExistingProvider, KindProvider,
+    LocalBinaries, LocalProvider, ProviderKind,
 };
 use crate::config::{self, ConfigError, LoadOptions, LoadedConfig};
 use crate::discovery::{self, Chart, DiscoveryError};
@@ -61,19 +61,14 @@ impl Session {
     /// A session with the configuration looked up and overridden as `options` say
     /// (the command line's `--config`, ct's search path, `CT_*` and ct's flags).
     pub fn open_with(repo_root: &Path, options: &LoadOptions) -> Result<Session, SessionError> {
-        let mut loaded = config::load_with(repo_root, options)?;
+        let loaded = config::load_with(repo_root, options)?;
         let charts = discovery::discover(&loaded.config, &loaded.repo_root)?
             .into_iter()
             .map(Arc::new)
             .collect();
         // Read only when used, as ct reads it only to run yamllint.
         let yamllint = if loaded.config.validate_yaml {
-            let yamllint = YamllintConfig::for_repository(
-                &loaded.repo_root,
-                loaded.config.lint_conf.as_deref(),
-            )?;
-            loaded.warnings.extend(yamllint.unimplemented_warning());
-            yamllint
+            YamllintConfig::for_repository(&loaded.repo_root, loaded.config.lint_conf.as_deref())?
         } else {
             YamllintConfig::default()
         };
@@ -217,8 +212,7 @@ impl Session {
                 })?;
                 AnyProvider::Kind(KindProvider {
                     kind,
-                    repo_root: self.repo_root().to_path_buf(),
-                    config: KindConfigName::SingleNode,
+                    config: config.kind_config.clone().unwrap_or_default(),
                     kube_version: Some(kube_version.to_string()),
                 })
             }

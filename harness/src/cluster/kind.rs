@@ -1,6 +1,8 @@
-//! kind clusters: real nodes in Docker containers, made from the configs in
-//! `kind-configs/`, with the node image picked per Kubernetes minor from
-//! `kind-configs/node-images.yaml`.
+//! kind clusters: real nodes in Docker containers, made from a kind config (one of the
+//! two built into the binary from `kind-configs/`, or the repository's own file named by
+//! `--kind-config` or `kind-config:`), with the node image picked per Kubernetes minor
+//! from `kind-configs/node-images.yaml`, also built in. Built in, because a user's chart
+//! repository has no `kind-configs/` of ours.
 //!
 //! The configs are parsed here against a model of kind's `kind.x-k8s.io/v1alpha4`
 //! Cluster that rejects unknown fields, so a typo in a config fails the harness's own
@@ -19,12 +21,14 @@ use super::{
 };
 use crate::tools::process::{self, ProcessSpec};
 
-/// Directory of the kind configs, relative to the repository root.
+/// Directory of the kind configs built into the binary, relative to this repository's
+/// root.
 pub const KIND_CONFIG_DIR: &str = "kind-configs";
 /// The file mapping each supported Kubernetes minor to its kind node image.
 pub const NODE_IMAGES_FILE: &str = "node-images.yaml";
+const NODE_IMAGES_TEXT: &str = include_str!("../../../kind-configs/node-images.yaml");
 
-/// The kind configs the repository ships.
+/// The kind configs built into the binary.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum KindConfigName {
     /// One control-plane node that also runs workloads.
@@ -43,8 +47,102 @@ impl KindConfigName {
         }
     }
 
-    pub fn path(self, repo_root: &Path) -> PathBuf {
-        repo_root.join(KIND_CONFIG_DIR).join(self.file_name())
+    /// What `--kind-config` and `kind-config:` call it.
+    pub fn name(self) -> &'static str {
+        match self {
+            KindConfigName::SingleNode => "single-node",
+            KindConfigName::MultiNode => "multi-node",
+        }
+    }
+
+    pub fn text(self) -> &'static str {
+        match self {
+            KindConfigName::SingleNode => include_str!("../../../kind-configs/single-node.yaml"),
+            KindConfigName::MultiNode => include_str!("../../../kind-configs/multi-node.yaml"),
+        }
+    }
+}
+
+/// The kind config a kind cluster is created from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KindConfigChoice {
+    BuiltIn(KindConfigName),
+    /// A repository's own config, for example with extra port mappings for an ingress.
+    File(PathBuf),
+}
+
+impl Default for KindConfigChoice {
+    fn default() -> Self {
+        KindConfigChoice::BuiltIn(KindConfigName::SingleNode)
+    }
+}
+
+impl KindConfigChoice {
+    /// `single-node`, `multi-node`, else a path, relative to `base` unless absolute.
+    pub fn parse(value: &str, base: &Path) -> KindConfigChoice {
+        KindConfigName::ALL
+            .into_iter()
+            .find(|built_in| built_in.name() == value)
+            .map(KindConfigChoice::BuiltIn)
+            .unwrap_or_else(|| KindConfigChoice::File(base.join(value)))
+    }
+
+    /// How messages and the cluster description name it.
+    pub fn describe(&self) -> String {
+        match self {
+            KindConfigChoice::BuiltIn(name) => format!("the built-in `{}` config", name.name()),
+            KindConfigChoice::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// The parsed config, and the file kind reads: the user's own, or the built-in text
+    /// written to a private temporary file that lives as long as the returned handle.
+    fn materialize(&self) -> Result<(KindCluster, ConfigFile), ClusterError> {
+        match self {
+            KindConfigChoice::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ClusterError::Io {
+                    action: "read the kind config",
+                    path: path.clone(),
+                    source,
+                })?;
+                let cluster = KindCluster::parse(&text, path)?;
+                Ok((cluster, ConfigFile::User(path.clone())))
+            }
+            KindConfigChoice::BuiltIn(name) => {
+                let shown = Path::new(KIND_CONFIG_DIR).join(name.file_name());
+                let cluster = KindCluster::parse(name.text(), &shown)?;
+                let file = tempfile::Builder::new()
+                    .prefix("chart-harness-kind-config-")
+                    .suffix(".yaml")
+                    .tempfile()
+                    .and_then(|mut file| {
+                        std::io::Write::write_all(&mut file, name.text().as_bytes())?;
+                        Ok(file.into_temp_path())
+                    })
+                    .map_err(|source| ClusterError::Io {
+                        action: "write the built-in kind config to a temporary file in",
+                        path: std::env::temp_dir(),
+                        source,
+                    })?;
+                Ok((cluster, ConfigFile::Temporary(file)))
+            }
+        }
+    }
+}
+
+/// The config file handed to `kind create cluster`.
+enum ConfigFile {
+    User(PathBuf),
+    /// Removed when dropped, once kind has read it.
+    Temporary(tempfile::TempPath),
+}
+
+impl ConfigFile {
+    fn path(&self) -> &Path {
+        match self {
+            ConfigFile::User(path) => path,
+            ConfigFile::Temporary(path) => path,
+        }
     }
 }
 
@@ -201,9 +299,9 @@ pub enum KindPortProtocol {
 impl KindCluster {
     /// Reads a kind config and checks what serde cannot: the type header and that
     /// there is a control-plane node.
-    pub fn read(path: &Path) -> Result<KindCluster, ClusterError> {
+    pub fn parse(text: &str, path: &Path) -> Result<KindCluster, ClusterError> {
         let cluster: KindCluster =
-            crate::yaml::read_file(path).map_err(|e| ClusterError::KindConfig {
+            crate::yaml::parse_str(text, path).map_err(|e| ClusterError::KindConfig {
                 path: path.to_path_buf(),
                 message: match e.line {
                     Some(line) => format!("line {line}: {}", e.message),
@@ -264,9 +362,17 @@ pub struct NodeImages {
 }
 
 impl NodeImages {
-    pub fn read(path: &Path) -> Result<NodeImages, ClusterError> {
+    /// The map built into the binary from `kind-configs/node-images.yaml`.
+    pub fn built_in() -> Result<NodeImages, ClusterError> {
+        NodeImages::parse(
+            NODE_IMAGES_TEXT,
+            &Path::new(KIND_CONFIG_DIR).join(NODE_IMAGES_FILE),
+        )
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<NodeImages, ClusterError> {
         let images: NodeImages =
-            crate::yaml::read_file(path).map_err(|e| ClusterError::KindConfig {
+            crate::yaml::parse_str(text, path).map_err(|e| ClusterError::KindConfig {
                 path: path.to_path_buf(),
                 message: e.message,
             })?;
@@ -334,8 +440,7 @@ impl NodeImages {
 pub struct KindProvider {
     /// The kind binary (resolved by the tools module).
     pub kind: PathBuf,
-    pub repo_root: PathBuf,
-    pub config: KindConfigName,
+    pub config: KindConfigChoice,
     /// Kubernetes version to run (`1.36`); `None` uses kind's default image.
     pub kube_version: Option<String>,
 }
@@ -385,8 +490,8 @@ impl KindProvider {
         let Some(version) = &self.kube_version else {
             return Ok(None);
         };
-        let path = self.repo_root.join(KIND_CONFIG_DIR).join(NODE_IMAGES_FILE);
-        let images = NodeImages::read(&path)?;
+        let path = Path::new(KIND_CONFIG_DIR).join(NODE_IMAGES_FILE);
+        let images = NodeImages::built_in()?;
         images
             .image_for(version)
             .map(|image| Some(image.to_string()))
@@ -406,15 +511,14 @@ impl ClusterProvider for KindProvider {
     }
 
     async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
-        let config_path = self.config.path(&self.repo_root);
-        let config = KindCluster::read(&config_path)?;
+        let (config, config_file) = self.config.materialize()?;
         let image = self.node_image()?;
         let name = unique_name(&request.name_prefix);
         let kubeconfig = private_temp_file("chart-harness-kind-")?;
         let spec = ProcessSpec::new(&self.kind, request.ready_timeout + Duration::from_secs(240))
             .args(create_args(
                 &name,
-                &config_path,
+                config_file.path(),
                 &kubeconfig,
                 image.as_deref(),
                 request.ready_timeout,
@@ -445,7 +549,7 @@ impl ClusterProvider for KindProvider {
             context: Some(format!("kind-{name}")),
             description: format!(
                 "kind cluster `{name}` from {} ({} control-plane, {} worker nodes, image {})",
-                config_path.display(),
+                self.config.describe(),
                 config.control_planes(),
                 config.workers(),
                 image.as_deref().unwrap_or("kind's default")
@@ -518,10 +622,7 @@ mod tests {
     }
 
     fn parse_cluster(text: &str) -> Result<KindCluster, String> {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("cluster.yaml");
-        std::fs::write(&path, text).unwrap();
-        KindCluster::read(&path).map_err(|e| e.to_string())
+        KindCluster::parse(text, Path::new("cluster.yaml")).map_err(|e| e.to_string())
     }
 
     #[rstest]
@@ -532,7 +633,7 @@ mod tests {
         #[case] control_planes: usize,
         #[case] workers: usize,
     ) {
-        let cluster = KindCluster::read(&config.path(&repo_root())).unwrap();
+        let cluster = parse_cluster(config.text()).unwrap();
         assert_eq!(cluster.control_planes(), control_planes);
         assert_eq!(cluster.workers(), workers);
     }
@@ -546,10 +647,11 @@ mod tests {
             if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
                 continue;
             }
+            let text = std::fs::read_to_string(&path).unwrap();
             if path.file_name().and_then(|n| n.to_str()) == Some(NODE_IMAGES_FILE) {
-                NodeImages::read(&path).unwrap();
+                NodeImages::parse(&text, &path).unwrap();
             } else {
-                KindCluster::read(&path).unwrap();
+                KindCluster::parse(&text, &path).unwrap();
             }
             checked += 1;
         }
@@ -588,6 +690,59 @@ mod tests {
     fn typos_in_kind_configs_are_caught(#[case] text: &str, #[case] expected: &str) {
         let message = parse_cluster(text).unwrap_err();
         assert!(message.contains(expected), "{message}");
+    }
+
+    #[rstest]
+    #[case("single-node", KindConfigChoice::BuiltIn(KindConfigName::SingleNode))]
+    #[case("multi-node", KindConfigChoice::BuiltIn(KindConfigName::MultiNode))]
+    #[case(
+        "kind-config.yaml",
+        KindConfigChoice::File(PathBuf::from("/repo/kind-config.yaml"))
+    )]
+    #[case(
+        "/abs/three.yaml",
+        KindConfigChoice::File(PathBuf::from("/abs/three.yaml"))
+    )]
+    fn kind_config_names_a_built_in_or_a_file(
+        #[case] value: &str,
+        #[case] expected: KindConfigChoice,
+    ) {
+        assert_eq!(KindConfigChoice::parse(value, Path::new("/repo")), expected);
+    }
+
+    /// A repository's own config reaches `kind create cluster` as the user's file, and
+    /// a built-in one as a temporary copy of the text compiled in, gone afterwards.
+    #[test]
+    fn the_chosen_config_is_the_file_kind_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("kind-config.yaml");
+        std::fs::write(
+            &own,
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - containerPort: 80\n    hostPort: 8080\n- role: worker\n- role: worker\n",
+        )
+        .unwrap();
+        let (cluster, file) = KindConfigChoice::File(own.clone()).materialize().unwrap();
+        assert_eq!(file.path(), own);
+        assert_eq!((cluster.control_planes(), cluster.workers()), (1, 2));
+
+        let (cluster, file) = KindConfigChoice::BuiltIn(KindConfigName::MultiNode)
+            .materialize()
+            .unwrap();
+        let copy = file.path().to_path_buf();
+        assert_eq!(
+            std::fs::read_to_string(&copy).unwrap(),
+            KindConfigName::MultiNode.text()
+        );
+        assert_eq!(cluster.workers(), 2);
+        drop(file);
+        assert!(!copy.exists(), "{} was left behind", copy.display());
+
+        let missing = KindConfigChoice::File(dir.path().join("nope.yaml"))
+            .materialize()
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(missing.contains("nope.yaml"), "{missing}");
     }
 
     #[test]
@@ -633,8 +788,7 @@ nodes:
 
     #[test]
     fn the_image_map_covers_recent_minors_with_digests() {
-        let images =
-            NodeImages::read(&repo_root().join(KIND_CONFIG_DIR).join(NODE_IMAGES_FILE)).unwrap();
+        let images = NodeImages::built_in().unwrap();
         for minor in ["1.35", "1.36", "1.37"] {
             let image = images
                 .image_for(minor)
@@ -661,10 +815,10 @@ nodes:
         "not a Kubernetes minor"
     )]
     fn malformed_image_maps_are_rejected(#[case] entry: &str, #[case] expected: &str) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(NODE_IMAGES_FILE);
-        std::fs::write(&path, format!("kindVersion: v0.33.0\nimages:\n  {entry}\n")).unwrap();
-        let message = NodeImages::read(&path).unwrap_err().to_string();
+        let text = format!("kindVersion: v0.33.0\nimages:\n  {entry}\n");
+        let message = NodeImages::parse(&text, Path::new(NODE_IMAGES_FILE))
+            .unwrap_err()
+            .to_string();
         assert!(message.contains(expected), "{message}");
     }
 
@@ -732,8 +886,7 @@ nodes:
     async fn an_unmapped_version_fails_before_kind_runs() {
         let provider = KindProvider {
             kind: PathBuf::from("/nonexistent/kind"),
-            repo_root: repo_root(),
-            config: KindConfigName::SingleNode,
+            config: KindConfigChoice::default(),
             kube_version: Some("1.20".to_string()),
         };
         let message = provider

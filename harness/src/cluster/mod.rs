@@ -32,7 +32,7 @@ use crate::tools::ToolError;
 use crate::tools::process::{self, ProcessSpec};
 
 pub use existing::ExistingProvider;
-pub use kind::{KindConfigName, KindProvider};
+pub use kind::{KindConfigChoice, KindConfigName, KindProvider};
 pub use lease::{ClusterAccess, ClusterLease};
 pub use local::{LocalBinaries, LocalProvider};
 

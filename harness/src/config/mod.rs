@@ -118,6 +118,9 @@ pub struct HarnessConfig {
     /// The cluster provider (`local`, `kind` or `existing`); `None` picks kind where
     /// Docker works and the local control plane otherwise.
     pub cluster: Option<crate::cluster::ProviderKind>,
+    /// `kind-config`: the config kind clusters are created from (`single-node`,
+    /// `multi-node` or the repository's own file); `None`: the built-in single node.
+    pub kind_config: Option<crate::cluster::KindConfigChoice>,
     /// `snapshots: true`: every chart's renders are compared with snapshots. Without it,
     /// only charts that already have `ci/__snapshots__` are.
     pub snapshots: bool,
@@ -159,6 +162,7 @@ impl HarnessConfig {
             kube_version: None,
             trial_timeout: DEFAULT_TRIAL_TIMEOUT,
             cluster: None,
+            kind_config: None,
             snapshots: false,
             values_files: None,
             config_file: None,
@@ -332,6 +336,8 @@ struct FileConfig {
     trial_timeout: Option<String>,
     #[serde(default, deserialize_with = "keys::text")]
     cluster: Option<String>,
+    #[serde(default, deserialize_with = "keys::text")]
+    kind_config: Option<String>,
     #[serde(default, deserialize_with = "keys::flag")]
     snapshots: Option<bool>,
     #[serde(default, deserialize_with = "keys::text")]
@@ -390,6 +396,7 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "kube-version",
     "trial-timeout",
     "cluster",
+    "kind-config",
 ];
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
@@ -779,6 +786,12 @@ fn apply(
                     invalid("cluster", error.to_string())
                 })?,
         );
+    }
+    if let Some(kind_config) = file.kind_config {
+        config.kind_config = Some(crate::cluster::KindConfigChoice::parse(
+            &kind_config,
+            repo_root,
+        ));
     }
     Ok(())
 }
