@@ -532,7 +532,16 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             for warning in &session.loaded.warnings {
                 eprintln!("chart-harness: warning: {warning}");
             }
-            print_lines(changed_names(&session).await?)
+            // As ct, the changed charts' directories relative to the repository root
+            // (what `--charts` takes back), one a line.
+            let changed = changed_names(&session).await?;
+            print_lines(
+                session
+                    .charts
+                    .iter()
+                    .filter(|chart| changed.contains(&chart.name))
+                    .map(|chart| chart.rel_dir.display().to_string()),
+            )
         }
         Command::Tools(ToolsCommand::Install(args)) => install_tools(&repo_root, args).await,
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
