@@ -514,7 +514,13 @@ impl ClusterProvider for KindProvider {
         let (config, config_file) = self.config.materialize()?;
         let image = self.node_image()?;
         let name = unique_name(&request.name_prefix);
-        let kubeconfig = private_temp_file("chart-harness-kind-")?;
+        let kubeconfig = private_temp_file("chart-harness-kind-")?
+            .keep()
+            .map_err(|error| ClusterError::Io {
+                action: "keep the kubeconfig",
+                path: error.path.to_path_buf(),
+                source: error.error,
+            })?;
         let spec = ProcessSpec::new(&self.kind, request.ready_timeout + Duration::from_secs(240))
             .args(create_args(
                 &name,
@@ -523,40 +529,44 @@ impl ClusterProvider for KindProvider {
                 image.as_deref(),
                 request.ready_timeout,
             ));
-        let cleanup = KindCleanup {
-            kind: self.kind.clone(),
+        // The handle owns the cleanup before kind starts: a failed or interrupted
+        // create can leave containers behind.
+        let mut handle = ClusterHandle {
+            provider: ProviderKind::Kind,
             name: name.clone(),
-            kubeconfig,
+            kubeconfig: kubeconfig.clone(),
+            context: Some(format!("kind-{name}")),
+            description: String::new(),
+            pods_simulated: false,
+            cleanup: Some(PendingCleanup::register(Cleanup::Kind(KindCleanup {
+                kind: self.kind.clone(),
+                name: name.clone(),
+                kubeconfig: kubeconfig.clone(),
+            }))),
         };
-        // From here on the cleanup owns the name: a failed create can leave containers.
-        if let Err(source) = process::run_checked(&spec).await {
-            let create_error = ClusterError::Tool {
+        let created = process::run_checked(&spec)
+            .await
+            .map_err(|source| ClusterError::Tool {
                 provider: ProviderKind::Kind,
                 name: name.clone(),
                 step: "kind create cluster",
                 source: Box::new(source),
-            };
-            if let Err(cleanup_error) = cleanup.run().await {
+            })
+            .and_then(|_| restrict_to_owner(&kubeconfig));
+        if let Err(error) = created {
+            if let Err(cleanup_error) = handle.teardown().await {
                 tracing::error!("{cleanup_error}");
             }
-            return Err(create_error);
+            return Err(error);
         }
-        restrict_to_owner(&cleanup.kubeconfig)?;
-        Ok(ClusterHandle {
-            provider: ProviderKind::Kind,
-            name: name.clone(),
-            kubeconfig: cleanup.kubeconfig.to_path_buf(),
-            context: Some(format!("kind-{name}")),
-            description: format!(
-                "kind cluster `{name}` from {} ({} control-plane, {} worker nodes, image {})",
-                self.config.describe(),
-                config.control_planes(),
-                config.workers(),
-                image.as_deref().unwrap_or("kind's default")
-            ),
-            pods_simulated: false,
-            cleanup: Some(PendingCleanup::register(Cleanup::Kind(cleanup))),
-        })
+        handle.description = format!(
+            "kind cluster `{name}` from {} ({} control-plane, {} worker nodes, image {})",
+            self.config.describe(),
+            config.control_planes(),
+            config.workers(),
+            image.as_deref().unwrap_or("kind's default")
+        );
+        Ok(handle)
     }
 }
 
@@ -565,27 +575,22 @@ impl ClusterProvider for KindProvider {
 pub(super) struct KindCleanup {
     kind: PathBuf,
     name: String,
-    kubeconfig: tempfile::TempPath,
+    kubeconfig: PathBuf,
 }
 
 impl KindCleanup {
     /// What a detached cluster must record besides its name and kubeconfig, which
-    /// its handle already has; the kubeconfig is kept on disk.
+    /// its handle already has.
     pub(super) fn detach(self) -> PathBuf {
-        super::keep_kubeconfig(self.kubeconfig);
         self.kind
     }
 
-    pub(super) fn reattach(
-        kind: PathBuf,
-        name: String,
-        kubeconfig: PathBuf,
-    ) -> Result<Self, ClusterError> {
-        Ok(KindCleanup {
+    pub(super) fn reattach(kind: PathBuf, name: String, kubeconfig: PathBuf) -> Self {
+        KindCleanup {
             kind,
             name,
-            kubeconfig: super::adopt_kubeconfig(kubeconfig)?,
-        })
+            kubeconfig,
+        }
     }
 
     pub(super) async fn run(self) -> Result<(), ClusterError> {
@@ -599,12 +604,14 @@ impl KindCleanup {
                 step: "kind delete cluster",
                 source: Box::new(source),
             });
-        let path = self.kubeconfig.to_path_buf();
-        let removed = self.kubeconfig.close().map_err(|source| ClusterError::Io {
-            action: "remove the kubeconfig",
-            path,
-            source,
-        });
+        let removed = match std::fs::remove_file(&self.kubeconfig) {
+            Err(source) if source.kind() != std::io::ErrorKind::NotFound => Err(ClusterError::Io {
+                action: "remove the kubeconfig",
+                path: self.kubeconfig.clone(),
+                source,
+            }),
+            _ => Ok(()),
+        };
         deleted.and(removed)
     }
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, PendingCleanup,
-    ProviderKind, private_temp_file, restrict_to_owner, unique_name,
+    ProviderKind, restrict_to_owner, unique_name,
 };
 use crate::tools::pins::ToolData;
 use crate::tools::process::{self, ProcessOutput, ProcessSpec};
@@ -184,7 +184,7 @@ impl LocalProvider {
     fn kubectl(&self, cluster: &LocalCleanup) -> ProcessSpec {
         ProcessSpec::new(&self.binaries.kubectl, PROBE_TIMEOUT)
             .arg("--kubeconfig")
-            .arg(&cluster.kubeconfig)
+            .arg(cluster.kubeconfig())
             .arg("--cache-dir")
             .arg(cluster.kubectl_cache())
     }
@@ -345,13 +345,23 @@ impl LocalProvider {
         request: &ClusterRequest,
     ) -> Result<(String, Duration), ClusterError> {
         let name = &cluster.name;
+        let config = kwokctl_config().map_err(|source| ClusterError::Io {
+            action: "reserve local ports for",
+            path: cluster.config_path(),
+            source,
+        })?;
+        std::fs::write(cluster.config_path(), config).map_err(|source| ClusterError::Io {
+            action: "write",
+            path: cluster.config_path(),
+            source,
+        })?;
         let started = Instant::now();
         let deadline = started + request.ready_timeout;
         let create = self
             .kwokctl(cluster, request.ready_timeout + Duration::from_secs(30))
             .args(self.create_args(
                 name,
-                &cluster.kubeconfig,
+                &cluster.kubeconfig(),
                 &cluster.config_path(),
                 request.ready_timeout,
             ));
@@ -363,7 +373,7 @@ impl LocalProvider {
             }
             component = cluster.first_exit() => return Err(cluster.exited(component)),
         }
-        restrict_to_owner(&cluster.kubeconfig)?;
+        restrict_to_owner(&cluster.kubeconfig())?;
         self.wait_ready(cluster, deadline, request.ready_timeout)
             .await?;
         let ready_after = started.elapsed();
@@ -392,11 +402,11 @@ impl ClusterProvider for LocalProvider {
     async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
         self.binaries.check()?;
         let name = unique_name(&request.name_prefix);
-        let kubeconfig = private_temp_file("chart-harness-local-")?;
         // Kept, not a TempDir: the cleanup removes it, and a detached cluster (see
-        // `ClusterHandle::detach`) must outlive this process.
+        // `ClusterHandle::detach`) must outlive this process. Private (0700), so the
+        // kubeconfig inside is too.
         let workdir = tempfile::Builder::new()
-            .prefix("chart-harness-kwok-")
+            .prefix(WORKDIR_PREFIX)
             .tempdir()
             .map_err(|source| ClusterError::Io {
                 action: "create the kwokctl work directory in",
@@ -407,37 +417,32 @@ impl ClusterProvider for LocalProvider {
         let cleanup = LocalCleanup {
             kwokctl: self.binaries.kwokctl.clone(),
             name: name.clone(),
-            kubeconfig,
             workdir,
         };
-        let config = kwokctl_config().map_err(|source| ClusterError::Io {
-            action: "reserve local ports for",
-            path: cleanup.config_path(),
-            source,
-        })?;
-        std::fs::write(cleanup.config_path(), config).map_err(|source| ClusterError::Io {
-            action: "write",
-            path: cleanup.config_path(),
-            source,
-        })?;
+        // The handle owns the cleanup before anything starts: a signal during the
+        // start finds it (`teardown_all`), and so does a run that drops this future.
+        let mut handle = ClusterHandle {
+            provider: ProviderKind::Local,
+            name: name.clone(),
+            kubeconfig: cleanup.kubeconfig(),
+            context: Some(format!("kwok-{name}")),
+            description: String::new(),
+            pods_simulated: true,
+            cleanup: Some(PendingCleanup::register(Cleanup::Local(cleanup.clone()))),
+        };
         match self.start(&cleanup, request).await {
-            Ok((version, ready_after)) => Ok(ClusterHandle {
-                provider: ProviderKind::Local,
-                name: name.clone(),
-                kubeconfig: cleanup.kubeconfig.to_path_buf(),
-                context: Some(format!("kwok-{name}")),
-                description: format!(
+            Ok((version, ready_after)) => {
+                handle.description = format!(
                     "local control plane `{name}`: real etcd and Kubernetes {version} API server, controller-manager \
                      and scheduler (API ready after {:.1} s), {} simulated nodes. Pods are simulated by kwok: no \
                      container runs, so probes, logs and helm test commands do not execute.",
                     ready_after.as_secs_f64(),
                     request.nodes
-                ),
-                pods_simulated: true,
-                cleanup: Some(PendingCleanup::register(Cleanup::Local(cleanup))),
-            }),
+                );
+                Ok(handle)
+            }
             Err(error) => {
-                if let Err(cleanup_error) = cleanup.run().await {
+                if let Err(cleanup_error) = handle.teardown().await {
                     tracing::error!("{cleanup_error}");
                 }
                 Err(error)
@@ -462,35 +467,34 @@ volumeBindingMode: Immediate
     )
 }
 
-/// Stops the control plane and removes its work directory and kubeconfig.
-#[derive(Debug)]
+/// The prefix of every local cluster's work directory in the temporary directory.
+pub(super) const WORKDIR_PREFIX: &str = "chart-harness-kwok-";
+
+/// Stops the control plane and removes its work directory, which holds everything of
+/// the cluster: kwokctl's state, the components' logs and pid files, the kubeconfig.
+#[derive(Clone, Debug)]
 pub(super) struct LocalCleanup {
     kwokctl: PathBuf,
     name: String,
-    kubeconfig: tempfile::TempPath,
     workdir: PathBuf,
 }
 
 impl LocalCleanup {
-    /// What a detached cluster must record besides its name and kubeconfig, which
-    /// its handle already has; the kubeconfig is kept on disk.
+    /// What a detached cluster must record besides its name, which its handle has.
     pub(super) fn detach(self) -> (PathBuf, PathBuf) {
-        super::keep_kubeconfig(self.kubeconfig);
         (self.kwokctl, self.workdir)
     }
 
-    pub(super) fn reattach(
-        kwokctl: PathBuf,
-        name: String,
-        kubeconfig: PathBuf,
-        workdir: PathBuf,
-    ) -> Result<Self, ClusterError> {
-        Ok(LocalCleanup {
+    pub(super) fn reattach(kwokctl: PathBuf, name: String, workdir: PathBuf) -> Self {
+        LocalCleanup {
             kwokctl,
             name,
-            kubeconfig: super::adopt_kubeconfig(kubeconfig)?,
             workdir,
-        })
+        }
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.workdir.join("kubeconfig")
     }
 
     fn config_path(&self) -> PathBuf {
@@ -557,31 +561,32 @@ impl LocalCleanup {
     /// it recorded, but only when that process still refers to this work directory, so
     /// a reused pid is never hit. Finally the files go.
     pub(super) async fn run(self) -> Result<(), ClusterError> {
-        let pids = recorded_pids(&self.pid_dir());
         let delete = ProcessSpec::new(&self.kwokctl, Duration::from_secs(60))
             .env("KWOK_WORKDIR", self.workdir.as_path())
             .args(["delete", "cluster", "--name", &self.name, "--config"])
             .arg(self.config_path())
             // Without it kwokctl edits ~/.kube/config.
             .arg("--kubeconfig")
-            .arg(&self.kubeconfig);
+            .arg(self.kubeconfig());
         let deleted = process::run_checked(&delete)
             .await
             .map(drop)
             .map_err(|source| tool_error(&self.name, "kwokctl delete cluster", source));
+        // The pid files name what kwokctl recorded; the scan finds a component started
+        // while a signal interrupted kwokctl, before its pid file was written.
+        let mut pids = recorded_pids(&self.pid_dir());
+        pids.extend(processes_mentioning(self.workdir.as_path()));
+        pids.sort_unstable();
+        pids.dedup();
         let survivors = kill_survivors(&pids, self.workdir.as_path()).await;
-        let removed_dir =
-            std::fs::remove_dir_all(&self.workdir).map_err(|source| ClusterError::Io {
+        let removed_dir = match std::fs::remove_dir_all(&self.workdir) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => Err(ClusterError::Io {
                 action: "remove the kwokctl work directory",
                 path: self.workdir.clone(),
-                source,
-            });
-        let kubeconfig = self.kubeconfig.to_path_buf();
-        let removed_config = self.kubeconfig.close().map_err(|source| ClusterError::Io {
-            action: "remove the kubeconfig",
-            path: kubeconfig,
-            source,
-        });
+                source: error,
+            }),
+            _ => Ok(()),
+        };
         let survivors = if survivors.is_empty() {
             Ok(())
         } else {
@@ -596,7 +601,7 @@ impl LocalCleanup {
         if let Err(error) = &deleted {
             tracing::warn!("{error}");
         }
-        survivors.and(removed_dir).and(removed_config)
+        survivors.and(removed_dir)
     }
 }
 
@@ -688,6 +693,19 @@ fn recorded_pids(dir: &Path) -> Vec<i32> {
         .filter_map(|entry| std::fs::read_to_string(entry.path()).ok())
         .filter_map(|text| text.trim().parse().ok())
         .filter(|pid: &i32| *pid > 1)
+        .collect()
+}
+
+/// Every process with `workdir` somewhere in its command line.
+fn processes_mentioning(workdir: &Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid > 1 && *pid != std::process::id() as i32)
+        .filter(|pid| belongs_to(*pid, workdir))
         .collect()
 }
 

@@ -408,35 +408,15 @@ impl DetachedCluster {
         let cleanup =
             match self.teardown {
                 None => return Ok(()),
-                Some(DetachedTeardown::Local { kwokctl, workdir }) => Cleanup::Local(
-                    local::LocalCleanup::reattach(kwokctl, self.name, self.kubeconfig, workdir)?,
-                ),
+                Some(DetachedTeardown::Local { kwokctl, workdir }) => {
+                    Cleanup::Local(local::LocalCleanup::reattach(kwokctl, self.name, workdir))
+                }
                 Some(DetachedTeardown::Kind { kind }) => Cleanup::Kind(
-                    kind::KindCleanup::reattach(kind, self.name, self.kubeconfig)?,
+                    kind::KindCleanup::reattach(kind, self.name, self.kubeconfig),
                 ),
             };
         cleanup.run().await
     }
-}
-
-/// Leaves a temporary kubeconfig on disk for the processes a detached cluster serves.
-fn keep_kubeconfig(kubeconfig: tempfile::TempPath) {
-    if let Err(error) = kubeconfig.keep() {
-        tracing::warn!(
-            "cannot keep the kubeconfig {}: {}",
-            error.path.display(),
-            error.error
-        );
-    }
-}
-
-/// Takes a detached cluster's kubeconfig back, so its teardown removes it.
-fn adopt_kubeconfig(kubeconfig: PathBuf) -> Result<tempfile::TempPath, ClusterError> {
-    tempfile::TempPath::try_from_path(&kubeconfig).map_err(|source| ClusterError::Io {
-        action: "take over the kubeconfig",
-        path: kubeconfig,
-        source,
-    })
 }
 
 /// A cluster name no other run uses: the prefix, the process id and a random suffix.
