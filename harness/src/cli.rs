@@ -118,6 +118,9 @@ enum ClusterCommand {
     },
     /// Remove the cluster `cluster up` started
     Down,
+    /// Remove the clusters of runs that ended without tearing them down (killed with
+    /// SIGKILL, for example); every run does this at its start too
+    Prune,
 }
 
 #[derive(Debug, Args)]
@@ -550,6 +553,17 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             kind_config,
         }) => cluster_up(&repo_root, cluster, &kind_config).await,
         Command::Cluster(ClusterCommand::Down) => cluster_down(&repo_root).await,
+        Command::Cluster(ClusterCommand::Prune) => {
+            let session = Session::open(&repo_root)?;
+            let said = crate::cluster::prune(session.kind_binary()?.as_deref()).await;
+            if said.is_empty() {
+                eprintln!("chart-harness: no cluster to prune");
+            }
+            for line in said {
+                eprintln!("chart-harness: {line}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Snapshots(command) => snapshots(&repo_root, command),
         Command::Suites => print_lines(Suite::ALL.iter().map(Suite::to_string)),
     }

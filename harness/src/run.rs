@@ -98,6 +98,8 @@ impl Run {
             .chain(&ctx.tools.warnings)
             .cloned()
             .collect();
+        // Clusters of runs that were killed outright (SIGKILL, the OOM killer) go first.
+        warnings.extend(cluster::prune(session.kind_binary()?.as_deref()).await);
         // Said only when lint runs: the rules it skips mean nothing to a run that doesn't.
         let lints = trials
             .iter()

@@ -156,6 +156,20 @@ impl Session {
         })
     }
 
+    /// kind from `tools install` (this repository's or the machine-wide cache), else the
+    /// user's own on PATH.
+    pub fn kind_binary(&self) -> Result<Option<PathBuf>, SessionError> {
+        let installed = Installed::open(self.repo_root())?;
+        Ok(Some(installed.binary("kind")?)
+            .filter(|installed| installed.exists())
+            .or_else(|| {
+                tools::ToolEnv::from_process()
+                    .find_on_path("kind", None)
+                    .into_iter()
+                    .next()
+            }))
+    }
+
     /// The run's cluster lease, of `kube_version`: the provider asked for (`flag`, then
     /// `CHART_HARNESS_CLUSTER`, then the config's `cluster`), else kind where Docker and
     /// kind work, else the local control plane. Nothing is started until a trial asks,
@@ -169,16 +183,7 @@ impl Session {
         let config = &self.loaded.config;
         let env = std::env::var("CHART_HARNESS_CLUSTER").ok();
         let installed = Installed::open(self.repo_root())?;
-        // kind from `tools install` (this repository's or the machine-wide cache), else
-        // the user's own on PATH.
-        let kind_binary = Some(installed.binary("kind")?)
-            .filter(|installed| installed.exists())
-            .or_else(|| {
-                tools::ToolEnv::from_process()
-                    .find_on_path("kind", None)
-                    .into_iter()
-                    .next()
-            });
+        let kind_binary = self.kind_binary()?;
         let kind = match cluster::requested_kind(flag, env.as_deref(), config.cluster)? {
             Some(kind) => kind,
             None => match &kind_binary {

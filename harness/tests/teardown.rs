@@ -202,3 +202,46 @@ fn sigint_during_cluster_start_leaves_nothing_behind() {
 fn sigterm_during_cluster_start_leaves_nothing_behind() {
     signal_during_cluster_start_leaves_nothing(libc::SIGTERM);
 }
+
+/// SIGKILL (a cancelled CI job, the OOM killer) gives the run no chance to clean up:
+/// its cluster keeps running. The next run, whatever it runs, removes it at its start
+/// and says so, and no process of the killed run is left.
+#[test]
+fn the_next_run_removes_what_a_killed_run_left() {
+    let repo = TempRepo::new();
+    repo.add_chart("broken", "never-ready");
+    let mut run = IsolatedRun::start(&repo);
+    let chart_dir = repo.root().join("fixtures/broken/never-ready");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while processes_mentioning(&chart_dir.to_string_lossy()).is_empty() {
+        assert!(Instant::now() < deadline, "helm never started on the chart");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_secs(1));
+    run.child.kill().unwrap();
+    run.child.wait().unwrap();
+    assert!(
+        !run.leftovers().is_empty(),
+        "a killed run should have left its cluster running"
+    );
+
+    let next = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args(["lint", "--jobs", "1"])
+        .env("TMPDIR", run.tmp.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&next.stdout),
+        String::from_utf8_lossy(&next.stderr)
+    );
+    assert!(
+        text.contains("removed the local cluster") && text.contains("left behind"),
+        "{text}"
+    );
+    let left = run.leftovers();
+    assert!(left.is_empty(), "left behind after the next run: {left:#?}");
+    assert!(processes_mentioning(&repo.root().to_string_lossy()).is_empty());
+}

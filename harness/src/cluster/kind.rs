@@ -24,6 +24,8 @@ use crate::tools::process::{self, ProcessSpec};
 /// Directory of the kind configs built into the binary, relative to this repository's
 /// root.
 pub const KIND_CONFIG_DIR: &str = "kind-configs";
+/// The prefix of a kind cluster's kubeconfig in the temporary directory.
+pub(super) const KUBECONFIG_PREFIX: &str = "chart-harness-kind-";
 /// The file mapping each supported Kubernetes minor to its kind node image.
 pub const NODE_IMAGES_FILE: &str = "node-images.yaml";
 const NODE_IMAGES_TEXT: &str = include_str!("../../../kind-configs/node-images.yaml");
@@ -514,7 +516,7 @@ impl ClusterProvider for KindProvider {
         let (config, config_file) = self.config.materialize()?;
         let image = self.node_image()?;
         let name = unique_name(&request.name_prefix);
-        let kubeconfig = private_temp_file("chart-harness-kind-")?
+        let kubeconfig = private_temp_file(KUBECONFIG_PREFIX)?
             .keep()
             .map_err(|error| ClusterError::Io {
                 action: "keep the kubeconfig",
@@ -531,6 +533,18 @@ impl ClusterProvider for KindProvider {
             ));
         // The handle owns the cleanup before kind starts: a failed or interrupted
         // create can leave containers behind.
+        let cleanup = KindCleanup {
+            kind: self.kind.clone(),
+            name: name.clone(),
+            kubeconfig: kubeconfig.clone(),
+        };
+        let registered = match PendingCleanup::register(Cleanup::Kind(cleanup)) {
+            Ok(registered) => registered,
+            Err(error) => {
+                let _ = std::fs::remove_file(&kubeconfig);
+                return Err(error);
+            }
+        };
         let mut handle = ClusterHandle {
             provider: ProviderKind::Kind,
             name: name.clone(),
@@ -538,11 +552,7 @@ impl ClusterProvider for KindProvider {
             context: Some(format!("kind-{name}")),
             description: String::new(),
             pods_simulated: false,
-            cleanup: Some(PendingCleanup::register(Cleanup::Kind(KindCleanup {
-                kind: self.kind.clone(),
-                name: name.clone(),
-                kubeconfig: kubeconfig.clone(),
-            }))),
+            cleanup: Some(registered),
         };
         let created = process::run_checked(&spec)
             .await
@@ -583,6 +593,14 @@ impl KindCleanup {
     /// its handle already has.
     pub(super) fn detach(self) -> PathBuf {
         self.kind
+    }
+
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) fn kubeconfig(&self) -> &Path {
+        &self.kubeconfig
     }
 
     pub(super) fn reattach(kind: PathBuf, name: String, kubeconfig: PathBuf) -> Self {

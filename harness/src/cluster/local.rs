@@ -421,6 +421,13 @@ impl ClusterProvider for LocalProvider {
         };
         // The handle owns the cleanup before anything starts: a signal during the
         // start finds it (`teardown_all`), and so does a run that drops this future.
+        let registered = match PendingCleanup::register(Cleanup::Local(cleanup.clone())) {
+            Ok(registered) => registered,
+            Err(error) => {
+                let _ = std::fs::remove_dir_all(&cleanup.workdir);
+                return Err(error);
+            }
+        };
         let mut handle = ClusterHandle {
             provider: ProviderKind::Local,
             name: name.clone(),
@@ -428,7 +435,7 @@ impl ClusterProvider for LocalProvider {
             context: Some(format!("kwok-{name}")),
             description: String::new(),
             pods_simulated: true,
-            cleanup: Some(PendingCleanup::register(Cleanup::Local(cleanup.clone()))),
+            cleanup: Some(registered),
         };
         match self.start(&cleanup, request).await {
             Ok((version, ready_after)) => {
@@ -493,7 +500,15 @@ impl LocalCleanup {
         }
     }
 
-    fn kubeconfig(&self) -> PathBuf {
+    pub(super) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(super) fn workdir(&self) -> &Path {
+        &self.workdir
+    }
+
+    pub(super) fn kubeconfig(&self) -> PathBuf {
         self.workdir.join("kubeconfig")
     }
 
@@ -694,6 +709,23 @@ fn recorded_pids(dir: &Path) -> Vec<i32> {
         .filter_map(|text| text.trim().parse().ok())
         .filter(|pid: &i32| *pid > 1)
         .collect()
+}
+
+/// Removes a local cluster whose owner died without tearing it down: kills every
+/// process that names its work directory (components, and helm or kubectl left running
+/// against it), then removes the directory. kwokctl is not needed for that.
+pub(super) async fn remove_orphan(workdir: &Path) -> Result<(), String> {
+    let pids = processes_mentioning(workdir);
+    let survivors = kill_survivors(&pids, workdir).await;
+    if !survivors.is_empty() {
+        return Err(format!("processes {survivors:?} survived SIGKILL"));
+    }
+    match std::fs::remove_dir_all(workdir) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(format!("cannot remove {}: {error}", workdir.display()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Every process with `workdir` somewhere in its command line.

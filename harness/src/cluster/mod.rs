@@ -17,6 +17,7 @@ pub mod kind;
 pub mod kubeconfig;
 mod lease;
 pub mod local;
+mod owner;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -35,6 +36,7 @@ pub use existing::ExistingProvider;
 pub use kind::{KindConfigChoice, KindConfigName, KindProvider};
 pub use lease::{ClusterAccess, ClusterLease};
 pub use local::{LocalBinaries, LocalProvider};
+pub use owner::prune;
 
 /// The environment variable that picks a provider when no `--cluster` flag is given.
 pub const CLUSTER_ENV: &str = "CHART_HARNESS_CLUSTER";
@@ -234,10 +236,45 @@ enum Cleanup {
 }
 
 impl Cleanup {
+    /// Removes the cluster; its owner record goes last, and only when nothing is left,
+    /// so that a later prune retries a teardown that failed.
     async fn run(self) -> Result<(), ClusterError> {
-        match self {
+        let name = self.name().to_string();
+        let result = match self {
             Cleanup::Local(cleanup) => cleanup.run().await,
             Cleanup::Kind(cleanup) => cleanup.run().await,
+        };
+        if result.is_ok() {
+            owner::OwnerRecord::remove(&name);
+        }
+        result
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Cleanup::Local(cleanup) => cleanup.name(),
+            Cleanup::Kind(cleanup) => cleanup.name(),
+        }
+    }
+
+    /// Who owns the cluster and where it lives, for the next run to find if this
+    /// process is killed.
+    fn owner_record(&self, owner: Option<owner::Owner>) -> owner::OwnerRecord {
+        match self {
+            Cleanup::Local(cleanup) => owner::OwnerRecord {
+                provider: ProviderKind::Local,
+                name: cleanup.name().to_string(),
+                owner,
+                kubeconfig: cleanup.kubeconfig(),
+                workdir: Some(cleanup.workdir().to_path_buf()),
+            },
+            Cleanup::Kind(cleanup) => owner::OwnerRecord {
+                provider: ProviderKind::Kind,
+                name: cleanup.name().to_string(),
+                owner,
+                kubeconfig: cleanup.kubeconfig().to_path_buf(),
+                workdir: None,
+            },
         }
     }
 }
@@ -253,10 +290,13 @@ static NEXT_CLEANUP: AtomicU64 = AtomicU64::new(0);
 struct PendingCleanup(u64);
 
 impl PendingCleanup {
-    fn register(cleanup: Cleanup) -> PendingCleanup {
+    /// Owns `cleanup` for this process, and records this process as the cluster's
+    /// owner on disk before anything of it starts.
+    fn register(cleanup: Cleanup) -> Result<PendingCleanup, ClusterError> {
+        cleanup.owner_record(owner::Owner::current()).write()?;
         let id = NEXT_CLEANUP.fetch_add(1, Ordering::Relaxed);
         pending().insert(id, cleanup);
-        PendingCleanup(id)
+        Ok(PendingCleanup(id))
     }
 
     /// The cleanup, unless [`teardown_all`] already took it.
@@ -380,6 +420,12 @@ impl ClusterHandle {
             .cleanup
             .take()
             .and_then(PendingCleanup::take)
+            .inspect(|cleanup| {
+                // Nobody owns it now: prune leaves it to `cluster down`.
+                if let Err(error) = cleanup.owner_record(None).write() {
+                    tracing::warn!("{error}");
+                }
+            })
             .map(|cleanup| match cleanup {
                 Cleanup::Local(cleanup) => {
                     let (kwokctl, workdir) = cleanup.detach();

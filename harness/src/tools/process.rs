@@ -93,6 +93,20 @@ pub async fn run(spec: &ProcessSpec) -> Result<ProcessOutput, ToolError> {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    // SIGKILL gives the harness no chance to kill its children, so the kernel does: the
+    // child dies with the thread that spawned it. Processes are spawned from the
+    // runtime's worker threads, which live as long as the run, or from a thread that
+    // waits for them (a handle's teardown in `Drop`). Grandchildren are not covered;
+    // the next run's cluster prune finds those that name a cluster of ours.
+    // SAFETY: prctl is async-signal-safe and touches only the child's own state.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     if let Some(dir) = &spec.cwd {
         command.current_dir(dir);
     }
@@ -349,5 +363,46 @@ mod tests {
     fn displayed_commands_quote_what_a_shell_would_split() {
         let spec = ProcessSpec::new("helm", SHORT).args(["template", "my chart", "$(x)", "plain"]);
         assert_eq!(spec.display(), "helm template 'my chart' '$(x)' plain");
+    }
+
+    /// A child whose spawning thread ends without killing it (the harness was SIGKILLed)
+    /// is killed by the kernel.
+    #[test]
+    fn a_child_dies_with_the_thread_that_spawned_it() {
+        let marker = format!("{}.{}", 600, std::process::id());
+        let spec = ProcessSpec::new("sleep", Duration::from_secs(600)).arg(&marker);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let task = tokio::spawn(async move { run(&spec).await });
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                // Neither the task nor the runtime is dropped: no kill_on_drop runs.
+                std::mem::forget(task);
+            });
+            std::mem::forget(runtime);
+        })
+        .join()
+        .unwrap();
+        let alive = || {
+            std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+                std::fs::read(entry.path().join("cmdline"))
+                    .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).contains(&marker))
+                    && !std::fs::read_to_string(entry.path().join("stat")).is_ok_and(|stat| {
+                        stat.rsplit_once(") ")
+                            .is_some_and(|(_, r)| r.starts_with('Z'))
+                    })
+            })
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive() {
+            assert!(
+                Instant::now() < deadline,
+                "`sleep {marker}` outlived its thread"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
