@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::ToolError;
 use super::download::{fetch_verified_binary, hex};
 use super::gobuild::GoBuild;
-use super::pins::{Pins, ToolData, ToolPin, go_arch, go_os};
+use super::pins::{Pins, ReleaseLocation, ToolData, ToolPin, go_arch, go_os};
 use super::process::{self, ProcessSpec};
 use super::resolve::{
     ToolEnv, VersionProbe, is_executable, probe_version, tools_bin_dir, version_matches,
@@ -448,51 +448,43 @@ impl Installer<'_> {
             (None, InstallFrom::Auto) => None,
         };
         let mut note = None;
-        let location = release
-            .map(|release| release.locate(&pin.version, self.options.release_mirror.as_deref()));
-        if let Some(location) = &location
-            && location.checksum_url.is_none()
-        {
-            let unverifiable = format!(
-                "its official release {} comes without a published checksum, and chart-harness never installs a download it cannot check",
-                location.url
-            );
-            if self.options.from == InstallFrom::Release {
-                return Err(ToolError::Install {
-                    tool: name.to_string(),
-                    version: pin.version.clone(),
-                    message: format!(
-                        "{unverifiable}; install it with `--from source` (or `--from auto`)"
-                    ),
-                });
-            }
-            tracing::info!(tool = name, "{unverifiable}; building from source");
-            note = Some(format!("{unverifiable}; built from source instead"));
-        }
-        if let Some(location) = location
-            && let Some(checksum_url) = location.checksum_url.clone()
-        {
-            tracing::info!(tool = name, url = %location.url, "downloading the official release");
-            let binary = scratch.join(&pin.binary);
-            let (download_dir, target) = (scratch.to_path_buf(), binary.clone());
-            let task_location = location.clone();
-            let fetched = tokio::task::spawn_blocking(move || {
-                fetch_verified_binary(&task_location, &checksum_url, &download_dir, &target)
-            })
-            .await
-            .map_err(|e| ToolError::Download {
-                url: location.url.clone(),
-                message: format!("the download task failed: {e}"),
-            })?;
-            match fetched {
-                Ok(()) => return Ok((binary, InstallAction::Downloaded(location.url), None)),
-                Err(error @ ToolError::Download { .. })
-                    if self.options.from == InstallFrom::Auto =>
-                {
-                    tracing::warn!(tool = name, %error, "release download failed; building from source");
-                    note = Some(format!("{error}; built from source instead"));
+        if let Some(release) = release {
+            let location = release.locate(&pin.version, self.options.release_mirror.as_deref());
+            match location.checksum_url.clone() {
+                None => {
+                    let unverifiable = format!(
+                        "its official release {} comes without a published checksum, and chart-harness never installs a download it cannot check",
+                        location.url
+                    );
+                    if self.options.from == InstallFrom::Release {
+                        return Err(ToolError::Install {
+                            tool: name.to_string(),
+                            version: pin.version.clone(),
+                            message: format!(
+                                "{unverifiable}; install it with `--from source` (or `--from auto`)"
+                            ),
+                        });
+                    }
+                    tracing::info!(tool = name, "{unverifiable}; building from source");
+                    note = Some(format!("{unverifiable}; built from source instead"));
                 }
-                Err(error) => return Err(error),
+                Some(checksum_url) => {
+                    match self
+                        .download(name, pin, &location, checksum_url, scratch)
+                        .await
+                    {
+                        Ok(binary) => {
+                            return Ok((binary, InstallAction::Downloaded(location.url), None));
+                        }
+                        Err(error @ ToolError::Download { .. })
+                            if self.options.from == InstallFrom::Auto =>
+                        {
+                            tracing::warn!(tool = name, %error, "release download failed; building from source");
+                            note = Some(format!("{error}; built from source instead"));
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
             }
         }
         let go = self.go(name, pin)?;
@@ -509,6 +501,31 @@ impl Installer<'_> {
         .run()
         .await?;
         Ok((binary, InstallAction::Built, note))
+    }
+
+    /// Downloads the release at `location` into `scratch` once its sha256 matches the
+    /// one published at `checksum_url`; returns the binary.
+    async fn download(
+        &self,
+        name: &str,
+        pin: &ToolPin,
+        location: &ReleaseLocation,
+        checksum_url: String,
+        scratch: &Path,
+    ) -> Result<PathBuf, ToolError> {
+        tracing::info!(tool = name, url = %location.url, "downloading the official release");
+        let binary = scratch.join(&pin.binary);
+        let (download_dir, target) = (scratch.to_path_buf(), binary.clone());
+        let task_location = location.clone();
+        tokio::task::spawn_blocking(move || {
+            fetch_verified_binary(&task_location, &checksum_url, &download_dir, &target)
+        })
+        .await
+        .map_err(|e| ToolError::Download {
+            url: location.url.clone(),
+            message: format!("the download task failed: {e}"),
+        })??;
+        Ok(binary)
     }
 
     fn go(&self, name: &str, pin: &ToolPin) -> Result<PathBuf, ToolError> {
