@@ -134,6 +134,10 @@ pub(crate) enum ChecksumProblem {
         file_name: String,
         listed: Vec<String>,
     },
+    #[error(
+        "it holds {count} digests naming no file, so none is known to be {file_name}'s; check checksum-file under the tool's release in ci/tools.toml"
+    )]
+    Unnamed { file_name: String, count: usize },
 }
 
 /// One line of a checksum file.
@@ -172,6 +176,16 @@ pub(crate) fn digest_for(text: &str, file_name: &str) -> Result<String, Checksum
     let digest = match lines.as_slice() {
         [] => return Err(ChecksumProblem::NoDigest),
         [ChecksumLine::Bare(digest)] => digest,
+        lines
+            if lines
+                .iter()
+                .all(|line| matches!(line, ChecksumLine::Bare(_))) =>
+        {
+            return Err(ChecksumProblem::Unnamed {
+                file_name: file_name.to_string(),
+                count: lines.len(),
+            });
+        }
         lines => lines
             .iter()
             .find_map(|line| match line {
@@ -253,7 +267,6 @@ mod tests {
     #[rstest]
     #[case::only_other_files(format!("{OTHER}  etcd.zip\n"), vec!["etcd.zip"])]
     #[case::a_prefix_of_the_name_is_not_the_name(format!("{OTHER}  etcd.tar\n"), vec!["etcd.tar"])]
-    #[case::bare_digests_among_many_name_nothing(format!("{DIGEST}\n{OTHER}\n"), vec![])]
     fn an_asset_missing_from_the_list_names_what_is_listed(
         #[case] text: String,
         #[case] listed: Vec<&str>,
@@ -269,6 +282,18 @@ mod tests {
         assert!(
             problem.to_string().contains("not for etcd.tar.gz"),
             "{problem}"
+        );
+    }
+
+    #[test]
+    fn several_bare_digests_name_no_file() {
+        let problem = digest_for(&format!("{DIGEST}\n{OTHER}\n"), "etcd.tar.gz").unwrap_err();
+        assert_eq!(
+            problem,
+            ChecksumProblem::Unnamed {
+                file_name: "etcd.tar.gz".into(),
+                count: 2
+            }
         );
     }
 
