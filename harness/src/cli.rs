@@ -432,10 +432,17 @@ struct InstallArgs {
     /// Install every pinned tool, including the cluster tools
     #[arg(long, conflicts_with = "names")]
     all: bool,
-    /// Where tools come from: a Go build, the official release (checksum-verified), or
-    /// the release with a build as fallback
+    /// Where tools come from: a Go build, the official release (checked against its
+    /// published sha256; a release without one is refused), or the release with a build
+    /// as fallback. helm, kind, etcd and the Kubernetes binaries have releases; kwok
+    /// publishes no checksum, so auto builds it
     #[arg(long, value_enum, default_value_t = FromArg::Auto)]
     from: FromArg,
+    /// Download releases from this mirror instead: it holds each official URL's host and
+    /// path under it, as `wget --force-directories` saves them
+    /// (URL/dl.k8s.io/release/v1.37.2/bin/linux/amd64/kubectl)
+    #[arg(long, value_name = "URL")]
+    mirror: Option<String>,
     /// Reinstall even when the version stamp says the tool is present
     #[arg(long)]
     force: bool,
@@ -713,6 +720,7 @@ async fn install_tools(repo_root: &std::path::Path, args: InstallArgs) -> anyhow
             FromArg::Auto => InstallFrom::Auto,
         },
         force: args.force,
+        release_mirror: args.mirror,
         ..InstallOptions::default()
     };
     let report = install::install(repo_root, &options).await?;

@@ -298,6 +298,34 @@ fn the_oldest_supported_helm_passes_the_integration_suite() {
     assert!(out.contains("3 passed, 0 failed"), "{out}");
 }
 
+/// `--mirror` replaces the official host by the mirror and keeps host and path under it;
+/// a release that cannot be fetched under `--from release` is exit 2 naming the URL and
+/// installs nothing (no server listens on port 1, so nothing leaves the machine).
+#[test]
+fn tools_install_fetches_releases_from_the_mirror_it_is_given() {
+    let machine = UsersMachine::new(&[]);
+    let output = machine
+        .command(&[
+            "tools",
+            "install",
+            "--from",
+            "release",
+            "--mirror",
+            "http://127.0.0.1:1/",
+            "kubectl",
+        ])
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("cannot download http://127.0.0.1:1/dl.k8s.io/release/v")
+            && out.contains("/kubectl.sha256"),
+        "{out}"
+    );
+    assert!(!machine.repo.root().join(".tools/bin/kubectl").exists());
+}
+
 /// A user's repository with neither `.tools` nor the cluster tools in the machine
 /// cache: the run stops before any trial with one message and exit 2.
 #[test]

@@ -18,11 +18,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// A whole download, however slow the link.
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-/// Downloads `location`, checks it against its published sha256, and writes the binary
-/// to `dest` (mode 0755). `scratch` holds the download and is the caller's to delete; on
-/// any error `dest` is not created.
+/// Downloads `location`, checks it against the sha256 published at `checksum_url`, and
+/// writes the binary to `dest` (mode 0755). `scratch` holds the download and is the
+/// caller's to delete; on any error `dest` is not created.
 pub(crate) fn fetch_verified_binary(
     location: &ReleaseLocation,
+    checksum_url: &str,
     scratch: &Path,
     dest: &Path,
 ) -> Result<(), ToolError> {
@@ -36,14 +37,14 @@ pub(crate) fn fetch_verified_binary(
         .into();
     let file_name = location.url.rsplit('/').next().unwrap_or_default();
 
-    let checksum_text = get(&agent, &location.checksum_url)?
+    let checksum_text = get(&agent, checksum_url)?
         .into_body()
         .read_to_string()
-        .map_err(|e| download_error(&location.checksum_url, e))?;
+        .map_err(|e| download_error(checksum_url, e))?;
     let expected =
-        parse_checksum(&checksum_text, file_name).ok_or_else(|| ToolError::Download {
-            url: location.checksum_url.clone(),
-            message: format!("it holds no sha256 for {file_name}"),
+        digest_for(&checksum_text, file_name).map_err(|problem| ToolError::Download {
+            url: checksum_url.to_string(),
+            message: problem.to_string(),
         })?;
 
     let download = scratch.join(file_name);
@@ -60,7 +61,7 @@ pub(crate) fn fetch_verified_binary(
         let _ = std::fs::remove_file(&download);
         return Err(ToolError::ChecksumMismatch {
             url: location.url.clone(),
-            checksum_url: location.checksum_url.clone(),
+            checksum_url: checksum_url.to_string(),
             expected,
             actual,
         });
@@ -121,28 +122,88 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The sha256 for `file_name` in a checksum file: either one bare digest (helm's
-/// `.sha256sum` files) or `sha256sum` lines of `<digest>  <name>` (checksums.txt).
-pub(crate) fn parse_checksum(text: &str, file_name: &str) -> Option<String> {
-    let is_digest = |s: &str| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit());
-    let lines: Vec<(&str, Option<&str>)> = text
-        .lines()
-        .filter_map(|line| {
-            let mut parts = line.split_whitespace();
-            let digest = parts.next()?;
-            let name = parts.next().map(|n| n.trim_start_matches('*'));
-            is_digest(digest).then_some((digest, name))
-        })
-        .collect();
-    let chosen =
+/// Why a checksum file gave no digest for the asset.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ChecksumProblem {
+    #[error(
+        "it is not a sha256 checksum file (neither a bare digest nor `<digest>  <file>` lines); check checksum-file under the tool's release in ci/tools.toml"
+    )]
+    NoDigest,
+    #[error("it lists sha256 digests for {} but not for {file_name}; check file under the tool's release in ci/tools.toml", listed.join(", "))]
+    NotListed {
+        file_name: String,
+        listed: Vec<String>,
+    },
+    #[error(
+        "it holds {count} digests naming no file, so none is known to be {file_name}'s; check checksum-file under the tool's release in ci/tools.toml"
+    )]
+    Unnamed { file_name: String, count: usize },
+}
+
+/// One line of a checksum file.
+enum ChecksumLine<'a> {
+    /// Only a digest: Kubernetes' `<binary>.sha256`, which names no file.
+    Bare(&'a str),
+    /// `<digest>  <file>` (or `<digest> *<file>`, binary mode) as `sha256sum` and
+    /// `shasum -a 256` print it: kind's and helm's `.sha256sum`, etcd's `SHA256SUMS`.
+    Named(&'a str, &'a str),
+}
+
+impl<'a> ChecksumLine<'a> {
+    fn parse(line: &'a str) -> Option<Self> {
+        let is_digest = |s: &str| s.len() == 64 && s.chars().all(|c| c.is_ascii_hexdigit());
+        let mut parts = line.split_whitespace();
+        let digest = parts.next().filter(|d| is_digest(d))?;
+        match (parts.next(), parts.next()) {
+            (None, _) => Some(ChecksumLine::Bare(digest)),
+            (Some(name), None) => {
+                let name = name.trim_start_matches('*');
+                Some(ChecksumLine::Named(
+                    digest,
+                    name.strip_prefix("./").unwrap_or(name),
+                ))
+            }
+            // File names with spaces are not release assets.
+            (Some(_), Some(_)) => None,
+        }
+    }
+}
+
+/// The sha256 of `file_name` from a checksum file: a lone bare digest, or the line
+/// naming `file_name` among any number of named lines. Lowercase hex.
+pub(crate) fn digest_for(text: &str, file_name: &str) -> Result<String, ChecksumProblem> {
+    let lines: Vec<ChecksumLine> = text.lines().filter_map(ChecksumLine::parse).collect();
+    let digest = match lines.as_slice() {
+        [] => return Err(ChecksumProblem::NoDigest),
+        [ChecksumLine::Bare(digest)] => digest,
         lines
+            if lines
+                .iter()
+                .all(|line| matches!(line, ChecksumLine::Bare(_))) =>
+        {
+            return Err(ChecksumProblem::Unnamed {
+                file_name: file_name.to_string(),
+                count: lines.len(),
+            });
+        }
+        lines => lines
             .iter()
-            .find(|(_, name)| *name == Some(file_name))
-            .or(match lines.as_slice() {
-                [only] if only.1.is_none() || only.1 == Some(file_name) => Some(only),
+            .find_map(|line| match line {
+                ChecksumLine::Named(digest, name) if *name == file_name => Some(digest),
                 _ => None,
-            })?;
-    Some(chosen.0.to_ascii_lowercase())
+            })
+            .ok_or_else(|| ChecksumProblem::NotListed {
+                file_name: file_name.to_string(),
+                listed: lines
+                    .iter()
+                    .filter_map(|line| match line {
+                        ChecksumLine::Named(_, name) => Some(name.to_string()),
+                        ChecksumLine::Bare(_) => None,
+                    })
+                    .collect(),
+            })?,
+    };
+    Ok(digest.to_ascii_lowercase())
 }
 
 /// Writes the tarball's `inner` file to `dest`.
@@ -188,18 +249,64 @@ mod tests {
     const OTHER: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
     #[rstest]
-    #[case::bare_digest(format!("{DIGEST}\n"), Some(DIGEST))]
-    #[case::named_line(format!("{DIGEST}  helm.tar.gz\n"), Some(DIGEST))]
-    #[case::binary_mode_marker(format!("{DIGEST} *helm.tar.gz\n"), Some(DIGEST))]
-    #[case::picks_the_named_file(format!("{OTHER}  other.tar.gz\n{DIGEST}  helm.tar.gz\n"), Some(DIGEST))]
-    #[case::uppercase(format!("{}\n", DIGEST.to_uppercase()), Some(DIGEST))]
-    #[case::only_other_files(format!("{OTHER}  other.tar.gz\n"), None)]
-    #[case::not_a_digest("404 page not found\n".to_string(), None)]
-    fn checksum_files_yield_the_digest_of_the_asset(
+    #[case::kubernetes_bare_digest(format!("{DIGEST}\n"), DIGEST)]
+    #[case::bare_digest_without_newline(DIGEST.to_string(), DIGEST)]
+    #[case::kind_sha256sum_line(format!("{DIGEST}  etcd.tar.gz\n"), DIGEST)]
+    #[case::binary_mode_marker(format!("{DIGEST} *etcd.tar.gz\n"), DIGEST)]
+    #[case::dot_slash_path(format!("{DIGEST}  ./etcd.tar.gz\n"), DIGEST)]
+    #[case::etcd_sha256sums_picks_the_asset(
+        format!("{OTHER}  etcd.zip\n{DIGEST}  etcd.tar.gz\n{OTHER}  etcd-arm64.tar.gz\n"),
+        DIGEST
+    )]
+    #[case::uppercase(format!("{}\n", DIGEST.to_uppercase()), DIGEST)]
+    #[case::crlf_and_blank_lines(format!("\r\n{DIGEST}  etcd.tar.gz\r\n\r\n"), DIGEST)]
+    fn checksum_files_yield_the_digest_of_the_asset(#[case] text: String, #[case] expected: &str) {
+        assert_eq!(digest_for(&text, "etcd.tar.gz"), Ok(expected.to_string()));
+    }
+
+    #[rstest]
+    #[case::only_other_files(format!("{OTHER}  etcd.zip\n"), vec!["etcd.zip"])]
+    #[case::a_prefix_of_the_name_is_not_the_name(format!("{OTHER}  etcd.tar\n"), vec!["etcd.tar"])]
+    fn an_asset_missing_from_the_list_names_what_is_listed(
         #[case] text: String,
-        #[case] expected: Option<&str>,
+        #[case] listed: Vec<&str>,
     ) {
-        assert_eq!(parse_checksum(&text, "helm.tar.gz").as_deref(), expected);
+        let problem = digest_for(&text, "etcd.tar.gz").unwrap_err();
+        assert_eq!(
+            problem,
+            ChecksumProblem::NotListed {
+                file_name: "etcd.tar.gz".into(),
+                listed: listed.iter().map(|n| n.to_string()).collect(),
+            }
+        );
+        assert!(
+            problem.to_string().contains("not for etcd.tar.gz"),
+            "{problem}"
+        );
+    }
+
+    #[test]
+    fn several_bare_digests_name_no_file() {
+        let problem = digest_for(&format!("{DIGEST}\n{OTHER}\n"), "etcd.tar.gz").unwrap_err();
+        assert_eq!(
+            problem,
+            ChecksumProblem::Unnamed {
+                file_name: "etcd.tar.gz".into(),
+                count: 2
+            }
+        );
+    }
+
+    #[rstest]
+    #[case::a_404_page("404 page not found\n".to_string())]
+    #[case::empty(String::new())]
+    #[case::short_hex("abc123  etcd.tar.gz\n".to_string())]
+    #[case::sha512_length(format!("{DIGEST}{DIGEST}  etcd.tar.gz\n"))]
+    fn text_without_a_sha256_is_not_a_checksum_file(#[case] text: String) {
+        assert_eq!(
+            digest_for(&text, "etcd.tar.gz"),
+            Err(ChecksumProblem::NoDigest)
+        );
     }
 
     #[test]

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use super::ToolError;
 use super::download::{fetch_verified_binary, hex};
 use super::gobuild::GoBuild;
-use super::pins::{Pins, ToolData, ToolPin, go_arch, go_os};
+use super::pins::{Pins, ReleaseLocation, ToolData, ToolPin, go_arch, go_os};
 use super::process::{self, ProcessSpec};
 use super::resolve::{
     ToolEnv, VersionProbe, is_executable, probe_version, tools_bin_dir, version_matches,
@@ -54,8 +54,9 @@ pub struct InstallOptions {
     /// Machine-wide cache of installed binaries; default
     /// `${XDG_CACHE_HOME:-~/.cache}/chart-harness/tools`.
     pub cache_dir: Option<PathBuf>,
-    /// Downloads releases from this base URL (a mirror) instead of the pinned one.
-    pub release_base: Option<String>,
+    /// Downloads releases from this mirror, which holds each official URL's host and
+    /// path under it (`<mirror>/dl.k8s.io/release/v1.37.2/bin/linux/amd64/kubectl`).
+    pub release_mirror: Option<String>,
 }
 
 /// What `install` did for each tool.
@@ -448,28 +449,42 @@ impl Installer<'_> {
         };
         let mut note = None;
         if let Some(release) = release {
-            let location = release.locate(&pin.version, self.options.release_base.as_deref());
-            tracing::info!(tool = name, url = %location.url, "downloading the official release");
-            let binary = scratch.join(&pin.binary);
-            let (download_dir, target) = (scratch.to_path_buf(), binary.clone());
-            let task_location = location.clone();
-            let fetched = tokio::task::spawn_blocking(move || {
-                fetch_verified_binary(&task_location, &download_dir, &target)
-            })
-            .await
-            .map_err(|e| ToolError::Download {
-                url: location.url.clone(),
-                message: format!("the download task failed: {e}"),
-            })?;
-            match fetched {
-                Ok(()) => return Ok((binary, InstallAction::Downloaded(location.url), None)),
-                Err(error @ ToolError::Download { .. })
-                    if self.options.from == InstallFrom::Auto =>
-                {
-                    tracing::warn!(tool = name, %error, "release download failed; building from source");
-                    note = Some(format!("{error}; built from source instead"));
+            let location = release.locate(&pin.version, self.options.release_mirror.as_deref());
+            match location.checksum_url.clone() {
+                None => {
+                    let unverifiable = format!(
+                        "its official release {} comes without a published checksum, and chart-harness never installs a download it cannot check",
+                        location.url
+                    );
+                    if self.options.from == InstallFrom::Release {
+                        return Err(ToolError::Install {
+                            tool: name.to_string(),
+                            version: pin.version.clone(),
+                            message: format!(
+                                "{unverifiable}; install it with `--from source` (or `--from auto`)"
+                            ),
+                        });
+                    }
+                    tracing::info!(tool = name, "{unverifiable}; building from source");
+                    note = Some(format!("{unverifiable}; built from source instead"));
                 }
-                Err(error) => return Err(error),
+                Some(checksum_url) => {
+                    match self
+                        .download(name, pin, &location, checksum_url, scratch)
+                        .await
+                    {
+                        Ok(binary) => {
+                            return Ok((binary, InstallAction::Downloaded(location.url), None));
+                        }
+                        Err(error @ ToolError::Download { .. })
+                            if self.options.from == InstallFrom::Auto =>
+                        {
+                            tracing::warn!(tool = name, %error, "release download failed; building from source");
+                            note = Some(format!("{error}; built from source instead"));
+                        }
+                        Err(error) => return Err(error),
+                    }
+                }
             }
         }
         let go = self.go(name, pin)?;
@@ -486,6 +501,31 @@ impl Installer<'_> {
         .run()
         .await?;
         Ok((binary, InstallAction::Built, note))
+    }
+
+    /// Downloads the release at `location` into `scratch` once its sha256 matches the
+    /// one published at `checksum_url`; returns the binary.
+    async fn download(
+        &self,
+        name: &str,
+        pin: &ToolPin,
+        location: &ReleaseLocation,
+        checksum_url: String,
+        scratch: &Path,
+    ) -> Result<PathBuf, ToolError> {
+        tracing::info!(tool = name, url = %location.url, "downloading the official release");
+        let binary = scratch.join(&pin.binary);
+        let (download_dir, target) = (scratch.to_path_buf(), binary.clone());
+        let task_location = location.clone();
+        tokio::task::spawn_blocking(move || {
+            fetch_verified_binary(&task_location, &checksum_url, &download_dir, &target)
+        })
+        .await
+        .map_err(|e| ToolError::Download {
+            url: location.url.clone(),
+            message: format!("the download task failed: {e}"),
+        })??;
+        Ok(binary)
     }
 
     fn go(&self, name: &str, pin: &ToolPin) -> Result<PathBuf, ToolError> {
@@ -663,40 +703,78 @@ mod tests {
         base
     }
 
-    /// A release tarball as helm publishes it, holding a `helm` that reports `version`.
-    fn helm_tarball(version: &str) -> Vec<u8> {
-        let script = format!("#!/bin/sh\necho {version}\n");
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::fast(),
-        ));
-        let mut header = tar::Header::new_gnu();
-        header.set_size(script.len() as u64);
-        header.set_mode(0o755);
-        header.set_cksum();
-        builder
-            .append_data(
-                &mut header,
-                format!("{}-{}/helm", go_os(), go_arch()),
-                script.as_bytes(),
-            )
-            .unwrap();
-        builder.into_inner().unwrap().finish().unwrap()
+    /// How a stand-in release publishes its sha256, as the real ones do.
+    #[derive(Clone, Copy)]
+    enum Published {
+        /// Kubernetes' `<binary>.sha256`: the digest alone.
+        BareDigest,
+        /// helm's and kind's `.sha256sum`: `<digest>  <file>`.
+        NamedLine,
+        /// etcd's `SHA256SUMS`: one line per asset of the release.
+        List,
     }
 
-    fn release_files(
-        tarball: Vec<u8>,
-        published_digest: Option<String>,
+    /// `tool`'s official release as a mirror serves it (keyed by the path under the
+    /// mirror): an asset holding a script that prints `version_output`, at the pinned
+    /// file name, inside a .tar.gz when the pin names an archive path, and the checksum
+    /// file in the `published` format with the asset's digest, or `wrong_digest`.
+    fn mirrored_release(
+        tool: &str,
+        version_output: &str,
+        published: Published,
+        wrong_digest: Option<&str>,
     ) -> HashMap<String, Vec<u8>> {
-        let name = format!("helm-v3.22.0-{}-{}.tar.gz", go_os(), go_arch());
-        let digest = published_digest.unwrap_or_else(|| hex(&Sha256::digest(&tarball)));
-        HashMap::from([
-            (
-                format!("{name}.sha256sum"),
-                format!("{digest}  {name}\n").into_bytes(),
+        let pins = Pins::embedded().unwrap();
+        let pin = pins.tool(tool).unwrap();
+        let location = pin.release.as_ref().unwrap().locate(&pin.version, Some(""));
+        let script = format!("#!/bin/sh\necho '{version_output}'\n");
+        let asset = match &location.archive_path {
+            Some(inner) => {
+                let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+                    Vec::new(),
+                    flate2::Compression::fast(),
+                ));
+                let decoy = inner.with_file_name("README.md");
+                for (path, body) in [(&decoy, "not the binary"), (inner, script.as_str())] {
+                    let mut header = tar::Header::new_gnu();
+                    header.set_size(body.len() as u64);
+                    header.set_mode(0o755);
+                    header.set_cksum();
+                    builder
+                        .append_data(&mut header, path, body.as_bytes())
+                        .unwrap();
+                }
+                builder.into_inner().unwrap().finish().unwrap()
+            }
+            None => script.into_bytes(),
+        };
+        let asset_name = location.url.rsplit('/').next().unwrap().to_string();
+        let digest = wrong_digest
+            .map(String::from)
+            .unwrap_or_else(|| hex(&Sha256::digest(&asset)));
+        let checksum_text = match published {
+            Published::BareDigest => format!("{digest}\n"),
+            Published::NamedLine => format!("{digest}  {asset_name}\n"),
+            Published::List => format!(
+                "{}  {}\n{digest}  {asset_name}\n{}  {}.zip\n",
+                "1".repeat(64),
+                asset_name.replace(go_arch(), "ppc64le"),
+                "2".repeat(64),
+                asset_name.trim_end_matches(".tar.gz"),
             ),
-            (name, tarball),
+        };
+        let key = |url: &str| url.trim_start_matches('/').to_string();
+        HashMap::from([
+            (key(&location.url), asset),
+            (
+                key(location.checksum_url.as_deref().unwrap()),
+                checksum_text.into_bytes(),
+            ),
         ])
+    }
+
+    fn helm_release(version_output: &str, wrong_digest: Option<&str>) -> HashMap<String, Vec<u8>> {
+        mirrored_release("helm3", version_output, Published::NamedLine, wrong_digest)
     }
 
     /// An environment where no helm is on PATH and no Go exists, so only the path under
@@ -716,7 +794,7 @@ mod tests {
             from,
             force: false,
             cache_dir: Some(cache.to_path_buf()),
-            release_base: base,
+            release_mirror: base,
         }
     }
 
@@ -732,7 +810,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_verified_release_installs_then_stamps_then_feeds_other_clones() {
-        let base = serve(release_files(helm_tarball("v3.22.0"), None));
+        let base = serve(helm_release("v3.22.0", None));
         let repo = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         let options = options(
@@ -774,7 +852,7 @@ mod tests {
         // A fresh clone on this machine copies from the cache, without the server.
         let clone = tempfile::tempdir().unwrap();
         let offline = InstallOptions {
-            release_base: Some("http://127.0.0.1:1".into()),
+            release_mirror: Some("http://127.0.0.1:1".into()),
             ..options.clone()
         };
         let copied = install_in(clone.path(), &offline, &bare_env())
@@ -791,7 +869,7 @@ mod tests {
     #[tokio::test]
     async fn a_checksum_mismatch_is_an_error_and_leaves_no_binary() {
         let wrong = "0".repeat(64);
-        let base = serve(release_files(helm_tarball("v3.22.0"), Some(wrong.clone())));
+        let base = serve(helm_release("v3.22.0", Some(&wrong)));
         let repo = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         let options = options(&["helm3"], InstallFrom::Auto, cache.path(), Some(base));
@@ -819,7 +897,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_release_with_the_wrong_binary_inside_is_refused() {
-        let base = serve(release_files(helm_tarball("v3.21.0"), None));
+        let base = serve(helm_release("v3.21.0", None));
         let repo = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         let options = options(&["helm3"], InstallFrom::Release, cache.path(), Some(base));
@@ -850,6 +928,226 @@ mod tests {
         // The build was attempted with the (absent) Go named in the environment.
         assert!(
             matches!(&error, ToolError::Spawn { command, .. } if command.starts_with("/nonexistent/go install")),
+            "{error}"
+        );
+    }
+
+    /// What each stand-in prints for its version, as the real release binaries do.
+    fn version_output(tool: &str) -> String {
+        let pins = Pins::embedded().unwrap();
+        let version = &pins.tool(tool).unwrap().version;
+        match tool {
+            "kubectl" => format!("Client Version: {version}\nKustomize Version: v5.7.1"),
+            "etcd" => format!(
+                "etcd Version: {}\nGit SHA: 0000000\nGo Version: go1.26",
+                version.trim_start_matches('v')
+            ),
+            "kind" => format!("kind {version} go1.26 {}/{}", go_os(), go_arch()),
+            _ => format!("Kubernetes {version}"),
+        }
+    }
+
+    /// Each official layout installs from a local mirror and the binary lands in
+    /// `.tools/bin`, runs, and reports the pinned version.
+    #[rstest::rstest]
+    #[case::kube_apiserver_bare_digest(
+        "kube-apiserver",
+        Published::BareDigest,
+        "/dl.k8s.io/release/"
+    )]
+    #[case::kube_controller_manager_bare_digest(
+        "kube-controller-manager",
+        Published::BareDigest,
+        "/dl.k8s.io/release/"
+    )]
+    #[case::kube_scheduler_bare_digest(
+        "kube-scheduler",
+        Published::BareDigest,
+        "/dl.k8s.io/release/"
+    )]
+    #[case::kubectl_bare_digest("kubectl", Published::BareDigest, "/dl.k8s.io/release/")]
+    #[case::kind_named_line("kind", Published::NamedLine, "/github.com/kubernetes-sigs/kind/")]
+    #[case::etcd_list_and_tarball("etcd", Published::List, "/github.com/etcd-io/etcd/")]
+    #[tokio::test]
+    async fn official_layouts_install_from_a_mirror(
+        #[case] tool: &str,
+        #[case] published: Published,
+        #[case] mirrored_under: &str,
+    ) {
+        let output = version_output(tool);
+        let base = serve(mirrored_release(tool, &output, published, None));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(
+            &[tool],
+            InstallFrom::Release,
+            cache.path(),
+            Some(base.clone()),
+        );
+
+        let report = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        let InstallAction::Downloaded(url) = &report.tools[0].action else {
+            panic!("expected a download, got {}", report.tools[0].action);
+        };
+        assert!(url.starts_with(&format!("{base}{mirrored_under}")), "{url}");
+        let binary = &report.tools[0].path;
+        let ran = std::process::Command::new(binary).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&ran.stdout), format!("{output}\n"));
+        let stamp = Stamp::read(&repo.path().join(".tools/stamp.json"));
+        assert!(stamp.tools.contains_key(tool));
+    }
+
+    #[rstest::rstest]
+    #[case::bare_digest("kube-apiserver", Published::BareDigest)]
+    #[case::named_line("kind", Published::NamedLine)]
+    #[case::list("etcd", Published::List)]
+    #[tokio::test]
+    async fn a_wrong_published_digest_is_refused_even_under_auto(
+        #[case] tool: &str,
+        #[case] published: Published,
+    ) {
+        let wrong = "ab".repeat(32);
+        let base = serve(mirrored_release(
+            tool,
+            &version_output(tool),
+            published,
+            Some(&wrong),
+        ));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let options = options(&[tool], InstallFrom::Auto, cache.path(), Some(base));
+
+        let error = install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap_err();
+        let ToolError::ChecksumMismatch {
+            url,
+            checksum_url,
+            expected,
+            ..
+        } = &error
+        else {
+            panic!("expected a checksum mismatch, got {error}");
+        };
+        assert_eq!(expected, &wrong);
+        let pins = Pins::embedded().unwrap();
+        let checksum_file = pins
+            .tool(tool)
+            .unwrap()
+            .release
+            .as_ref()
+            .unwrap()
+            .checksum_file
+            .clone()
+            .unwrap();
+        let checksum_name = checksum_file.rsplit('/').next().unwrap();
+        let checksum_name = checksum_name
+            .replace("{os}", go_os())
+            .replace("{arch}", go_arch());
+        assert!(checksum_url.ends_with(&checksum_name), "{checksum_url}");
+        assert!(error.to_string().contains(url.as_str()), "{error}");
+        let pinned_binary = &pins.tool(tool).unwrap().binary;
+        assert!(!tools_bin_dir(repo.path()).join(pinned_binary).exists());
+        assert_eq!(entries(cache.path()), Vec::<String>::new());
+    }
+
+    /// etcd's SHA256SUMS lists every asset of the release; one that lacks ours is a
+    /// broken pin or mirror: `release` stops naming the list, `auto` builds instead.
+    #[tokio::test]
+    async fn an_asset_missing_from_the_checksum_list_is_named() {
+        let mut files = mirrored_release("etcd", &version_output("etcd"), Published::List, None);
+        let sums_key = files
+            .keys()
+            .find(|k| k.ends_with("/SHA256SUMS"))
+            .unwrap()
+            .clone();
+        let sums = String::from_utf8(files[&sums_key].clone()).unwrap();
+        let version = &Pins::embedded()
+            .unwrap()
+            .tool("etcd")
+            .unwrap()
+            .version
+            .clone();
+        let asset = format!("etcd-{version}-{}-{}.tar.gz", go_os(), go_arch());
+        let without_ours: String = sums
+            .lines()
+            .filter(|l| !l.ends_with(&asset))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        files.insert(sums_key, without_ours.into_bytes());
+        let base = serve(files);
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+
+        let release = options(
+            &["etcd"],
+            InstallFrom::Release,
+            cache.path(),
+            Some(base.clone()),
+        );
+        let message = install_in(repo.path(), &release, &bare_env())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("/SHA256SUMS") && message.contains(&format!("but not for {asset}")),
+            "{message}"
+        );
+
+        let auto = options(&["etcd"], InstallFrom::Auto, cache.path(), Some(base));
+        let error = install_in(repo.path(), &auto, &bare_env())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ToolError::Spawn { command, .. } if command.starts_with("/nonexistent/go")),
+            "{error}"
+        );
+    }
+
+    /// kwok publishes no checksum: its release is never downloaded, whatever a mirror
+    /// holds. `release` says so and how to install it; `auto` builds from source.
+    #[tokio::test]
+    async fn a_release_without_a_published_checksum_is_never_downloaded() {
+        let pins = Pins::embedded().unwrap();
+        let kwokctl = pins.tool("kwokctl").unwrap();
+        let location = kwokctl
+            .release
+            .as_ref()
+            .unwrap()
+            .locate(&kwokctl.version, Some(""));
+        let base = serve(HashMap::from([(
+            location.url.trim_start_matches('/').to_string(),
+            format!("#!/bin/sh\necho {}\n", kwokctl.version).into_bytes(),
+        )]));
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+
+        let release = options(
+            &["kwokctl"],
+            InstallFrom::Release,
+            cache.path(),
+            Some(base.clone()),
+        );
+        let message = install_in(repo.path(), &release, &bare_env())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains(&format!("kwokctl {}", kwokctl.version))
+                && message.contains("without a published checksum")
+                && message.contains("--from source"),
+            "{message}"
+        );
+        assert!(!tools_bin_dir(repo.path()).join("kwokctl").exists());
+
+        let auto = options(&["kwokctl"], InstallFrom::Auto, cache.path(), Some(base));
+        let error = install_in(repo.path(), &auto, &bare_env())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ToolError::Spawn { command, .. } if command.starts_with("/nonexistent/go install") && command.contains("sigs.k8s.io/kwok/cmd/kwokctl@")),
             "{error}"
         );
     }
@@ -900,7 +1198,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_changed_pin_makes_the_stamp_stale() {
-        let base = serve(release_files(helm_tarball("v3.22.0"), None));
+        let base = serve(helm_release("v3.22.0", None));
         let repo = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
         let options = options(&["helm3"], InstallFrom::Release, cache.path(), Some(base));
@@ -959,13 +1257,13 @@ mod tests {
     async fn release_mode_needs_a_pinned_release() {
         let repo = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
-        let options = options(&["kind"], InstallFrom::Release, cache.path(), None);
+        let options = options(&["actionlint"], InstallFrom::Release, cache.path(), None);
         let message = install_in(repo.path(), &options, &bare_env())
             .await
             .unwrap_err()
             .to_string();
         assert!(
-            message.contains("kind v0.33.0") && message.contains("--from source"),
+            message.contains("actionlint v1.7.12") && message.contains("--from source"),
             "{message}"
         );
     }

@@ -153,7 +153,10 @@ impl BuildRecipe {
 pub struct ReleaseAsset {
     pub base: String,
     pub file: String,
-    pub checksum_file: String,
+    /// The published sha256 list or digest. Absent when upstream publishes none: such a
+    /// release is never installed, since nothing could check it.
+    #[serde(default)]
+    pub checksum_file: Option<String>,
     /// The binary inside a `.tar.gz`; absent when the download is the binary itself.
     #[serde(default)]
     pub archive_path: Option<String>,
@@ -263,18 +266,32 @@ impl ToolPin {
 }
 
 impl ReleaseAsset {
-    /// The download and checksum URLs and the archive path for this platform, under
-    /// `base_override` (a mirror) when given.
-    pub fn locate(&self, version: &str, base_override: Option<&str>) -> ReleaseLocation {
+    /// The download and checksum URLs and the archive path for this platform. With a
+    /// `mirror`, the URLs keep the official host and path under it
+    /// (`<mirror>/dl.k8s.io/release/...`), the layout `wget --force-directories` makes,
+    /// so releases of different projects never collide in one mirror.
+    pub fn locate(&self, version: &str, mirror: Option<&str>) -> ReleaseLocation {
         let vars = [
             ("version", version.to_string()),
             ("os", go_os().to_string()),
             ("arch", go_arch().to_string()),
         ];
-        let base = base_override.unwrap_or(&self.base).trim_end_matches('/');
+        let official = self.base.trim_end_matches('/');
+        let base = match mirror {
+            Some(mirror) => {
+                let host_and_path = official
+                    .split_once("://")
+                    .map_or(official, |(_, rest)| rest);
+                format!("{}/{host_and_path}", mirror.trim_end_matches('/'))
+            }
+            None => official.to_string(),
+        };
         ReleaseLocation {
             url: format!("{base}/{}", fill(&self.file, &vars)),
-            checksum_url: format!("{base}/{}", fill(&self.checksum_file, &vars)),
+            checksum_url: self
+                .checksum_file
+                .as_ref()
+                .map(|file| format!("{base}/{}", fill(file, &vars))),
             archive_path: self
                 .archive_path
                 .as_ref()
@@ -287,7 +304,8 @@ impl ReleaseAsset {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReleaseLocation {
     pub url: String,
-    pub checksum_url: String,
+    /// None when upstream publishes no checksum for the release.
+    pub checksum_url: Option<String>,
     pub archive_path: Option<PathBuf>,
 }
 
@@ -339,8 +357,8 @@ fn validate_tool(name: &str, pin: &ToolPin) -> Result<(), String> {
         validate_data(data)?;
     }
     if let Some(release) = &pin.release {
-        for template in [&release.file, &release.checksum_file]
-            .into_iter()
+        for template in std::iter::once(&release.file)
+            .chain(&release.checksum_file)
             .chain(&release.archive_path)
         {
             check_placeholders(template, RELEASE_PLACEHOLDERS)
@@ -512,15 +530,78 @@ archive-path = "{os}-{arch}/helm"
             official.url,
             format!("https://example.invalid/dl/helm-v3.16.2-{platform}.tar.gz")
         );
-        assert_eq!(official.checksum_url, format!("{}.sha256sum", official.url));
+        assert_eq!(
+            official.checksum_url,
+            Some(format!("{}.sha256sum", official.url))
+        );
         assert_eq!(
             official.archive_path,
             Some(PathBuf::from(format!("{platform}/helm")))
         );
-        let mirror = release.locate("v3.16.2", Some("http://127.0.0.1:9"));
+        let mirror = release.locate("v3.16.2", Some("http://127.0.0.1:9/"));
         assert_eq!(
             mirror.url,
-            format!("http://127.0.0.1:9/helm-v3.16.2-{platform}.tar.gz")
+            format!("http://127.0.0.1:9/example.invalid/dl/helm-v3.16.2-{platform}.tar.gz")
+        );
+        assert_eq!(
+            mirror.checksum_url,
+            Some(format!("{}.sha256sum", mirror.url))
+        );
+    }
+
+    /// The official layouts, as each project's release tooling publishes them.
+    #[rstest]
+    #[case::kubernetes_bare_digest(
+        "kube-apiserver",
+        "https://dl.k8s.io/release/{version}/bin/{os}/{arch}/kube-apiserver",
+        Some("https://dl.k8s.io/release/{version}/bin/{os}/{arch}/kube-apiserver.sha256"),
+        None
+    )]
+    #[case::kubectl(
+        "kubectl",
+        "https://dl.k8s.io/release/{version}/bin/{os}/{arch}/kubectl",
+        Some("https://dl.k8s.io/release/{version}/bin/{os}/{arch}/kubectl.sha256"),
+        None
+    )]
+    #[case::etcd_sha256sums_and_tarball(
+        "etcd",
+        "https://github.com/etcd-io/etcd/releases/download/{version}/etcd-{version}-{os}-{arch}.tar.gz",
+        Some("https://github.com/etcd-io/etcd/releases/download/{version}/SHA256SUMS"),
+        Some("etcd-{version}-{os}-{arch}/etcd")
+    )]
+    #[case::kind_sha256sum_with_name(
+        "kind",
+        "https://github.com/kubernetes-sigs/kind/releases/download/{version}/kind-{os}-{arch}",
+        Some(
+            "https://github.com/kubernetes-sigs/kind/releases/download/{version}/kind-{os}-{arch}.sha256sum"
+        ),
+        None
+    )]
+    #[case::kwok_publishes_no_checksum(
+        "kwokctl",
+        "https://github.com/kubernetes-sigs/kwok/releases/download/{version}/kwokctl-{os}-{arch}",
+        None,
+        None
+    )]
+    fn embedded_releases_point_at_the_official_layouts(
+        #[case] tool: &str,
+        #[case] url: &str,
+        #[case] checksum_url: Option<&str>,
+        #[case] archive_path: Option<&str>,
+    ) {
+        let pins = Pins::embedded().unwrap();
+        let pin = pins.tool(tool).unwrap();
+        let platform = |text: &str| {
+            text.replace("{version}", &pin.version)
+                .replace("{os}", go_os())
+                .replace("{arch}", go_arch())
+        };
+        let location = pin.release.as_ref().unwrap().locate(&pin.version, None);
+        assert_eq!(location.url, platform(url));
+        assert_eq!(location.checksum_url, checksum_url.map(platform));
+        assert_eq!(
+            location.archive_path,
+            archive_path.map(|p| PathBuf::from(platform(p)))
         );
     }
 
