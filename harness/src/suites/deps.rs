@@ -42,20 +42,34 @@ pub async fn ensure_built(
     ctx: &SuiteContext,
     recorder: &mut PhaseRecorder,
 ) -> Option<PathBuf> {
-    let Ok(chart_file) = chart.chart_file.get() else {
-        // The lint suite reports an unreadable Chart.yaml; helm will fail on it too.
-        return Some(chart.dir.clone());
-    };
-    if chart_file.dependencies.is_empty() {
+    let has_dependencies = chart
+        .chart_file
+        .get()
+        .as_ref()
+        .is_ok_and(|chart_file| !chart_file.dependencies.is_empty());
+    if !has_dependencies {
         return Some(chart.dir.clone());
     }
     let started = Instant::now();
-    let (built, problems) = match build_if_stale(chart, chart_file, ctx).await {
+    let (built, problems) = match built_dir(chart, ctx).await {
         Ok(dir) => (Some(dir), Vec::new()),
         Err(problem) => (None, vec![problem]),
     };
     recorder.record(PHASE, started.elapsed(), problems);
     built
+}
+
+/// The directory helm must be pointed at for `chart`: its own without dependencies,
+/// else the built scratch copy. Records nothing, for callers that report the build
+/// in a phase of their own (the previous revision of the upgrade test).
+pub async fn built_dir(chart: &Chart, ctx: &SuiteContext) -> Result<PathBuf, Problem> {
+    match chart.chart_file.get() {
+        // The lint suite reports an unreadable Chart.yaml; helm will fail on it too.
+        Ok(chart_file) if !chart_file.dependencies.is_empty() => {
+            build_if_stale(chart, chart_file, ctx).await
+        }
+        _ => Ok(chart.dir.clone()),
+    }
 }
 
 /// Where one chart's scratch copies live, keyed by the chart's directory.
