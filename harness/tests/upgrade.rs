@@ -191,3 +191,104 @@ fn upgrade_installs_the_previous_revision_then_upgrades_and_skips_as_ct_does() {
         1
     );
 }
+
+/// A small chart written in place: a Deployment whose selector comes from the values,
+/// and `extra` templates.
+fn write_chart(repo: &TempRepo, name: &str, version: &str, selector: &str, extra: &[(&str, &str)]) {
+    let dir = repo.root().join("fixtures/charts").join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        format!("apiVersion: v2\nname: {name}\ndescription: upgrade test\nversion: {version}\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("values.yaml"), format!("selector: {selector}\n")).unwrap();
+    std::fs::write(
+        dir.join("templates/deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {{ .Values.selector }}\n  template:\n    metadata:\n      labels:\n        app: {{ .Values.selector }}\n    spec:\n      containers:\n        - name: app\n          image: registry.invalid/app:1\n",
+    )
+    .unwrap();
+    for (file, text) in extra {
+        std::fs::write(dir.join("templates").join(file), text).unwrap();
+    }
+}
+
+#[test]
+fn a_failed_upgrade_fails_the_trial_and_a_broken_previous_revision_is_ignored_as_in_ct() {
+    let repo = TempRepo::new();
+    repo.write_config("check-version-increment: false\nupgrade: true\nsince: main\n");
+    std::fs::write(repo.root().join(".gitignore"), "report/\n.tools\n").unwrap();
+    // The API server refuses this name, so the previous revision never installs.
+    let bad_config_map = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Bad_Name\n";
+    write_chart(
+        &repo,
+        "refused",
+        "1.0.0",
+        "a",
+        &[("cm.yaml", bad_config_map)],
+    );
+    write_chart(&repo, "immutable", "1.0.0", "a", &[]);
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "main"]);
+    repo.git(&["checkout", "-qb", "feature"]);
+    write_chart(&repo, "refused", "1.0.1", "a", &[]);
+    // A Deployment's selector is immutable: helm upgrade fails.
+    write_chart(&repo, "immutable", "1.0.1", "b", &[]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "feature"]);
+
+    let outcomes = repo.run_with_jobs(&[Suite::Integration], 2);
+    let trial = |id: &str| {
+        outcomes
+            .iter()
+            .find(|o| o.id.to_string() == id)
+            .unwrap_or_else(|| panic!("no trial {id}"))
+    };
+
+    let refused = trial("integration::refused::default");
+    assert!(refused.passed(), "{}", refused.failure_message());
+    let PhaseStatus::NotRun(reason) = phase(refused, "from-previous:install") else {
+        panic!("{:?}", refused.phases);
+    };
+    assert!(
+        reason.starts_with("Upgrade testing for release \"refused\" skipped because of previous revision installation error: ")
+            && reason.contains("Bad_Name"),
+        "{reason}"
+    );
+    assert_passed(
+        refused,
+        &[
+            "from-previous:namespace-delete",
+            "in-place:upgrade",
+            "install",
+        ],
+    );
+
+    let immutable = trial("integration::immutable::default");
+    assert!(!immutable.passed());
+    assert_passed(immutable, &["previous-revision", "from-previous:install"]);
+    let upgrade = immutable
+        .phases
+        .iter()
+        .find(|p| p.name == "from-previous:upgrade")
+        .unwrap();
+    assert_eq!(upgrade.status, PhaseStatus::Failed);
+    assert!(
+        upgrade.problems[0].message.contains("immutable"),
+        "{}",
+        upgrade.problems[0].message
+    );
+    // Cleaned up, and, as in ct, nothing after a failed upgrade runs.
+    assert_passed(
+        immutable,
+        &["from-previous:uninstall", "from-previous:namespace-delete"],
+    );
+    let names: Vec<&str> = immutable.phases.iter().map(|p| p.name.as_str()).collect();
+    assert!(
+        !names.contains(&"install") && !names.contains(&"in-place:install"),
+        "{names:?}"
+    );
+    assert!(names.contains(&"namespace-delete"), "{names:?}");
+}
