@@ -292,3 +292,38 @@ fn a_failed_upgrade_fails_the_trial_and_a_broken_previous_revision_is_ignored_as
     );
     assert!(names.contains(&"namespace-delete"), "{names:?}");
 }
+
+#[test]
+fn without_a_merge_base_the_upgrade_test_fails_the_trial_naming_the_fix() {
+    let repo = TempRepo::new();
+    // No `origin/main` and no `since`: ct stops with "failed identifying merge base".
+    repo.write_config("check-version-increment: false\nupgrade: true\n");
+    std::fs::write(repo.root().join(".gitignore"), "report/\n.tools\n").unwrap();
+    write_chart(&repo, "lonely", "1.0.0", "a", &[]);
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "main"]);
+
+    let outcomes = repo.run(&[Suite::Integration]);
+    assert_eq!(outcomes.len(), 1);
+    let lonely = &outcomes[0];
+    assert!(!lonely.passed());
+    let previous = lonely
+        .phases
+        .iter()
+        .find(|p| p.name == "previous-revision")
+        .unwrap();
+    assert_eq!(previous.status, PhaseStatus::Failed);
+    let message = &previous.problems[0].message;
+    assert!(
+        message.contains("needs the merge-base") && message.contains("--since"),
+        "{message}"
+    );
+    let names: Vec<&str> = lonely.phases.iter().map(|p| p.name.as_str()).collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| *n == "install" || n.starts_with("in-place")),
+        "{names:?}"
+    );
+}

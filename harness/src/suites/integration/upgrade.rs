@@ -45,7 +45,13 @@ pub async fn run(
     ctx: &SuiteContext,
     recorder: &mut PhaseRecorder,
 ) -> bool {
-    if let Some(previous) = previous_revision(trial, ctx, recorder).await {
+    let previous = match previous_revision(trial, ctx, recorder).await {
+        Previous::Found(previous) => Some(previous),
+        Previous::Skipped => None,
+        // ct fails the chart before any upgrade or install.
+        Previous::Failed => return false,
+    };
+    if let Some(previous) = previous {
         for item in previous_values(trial, &previous.chart, ctx) {
             let label = |file: Option<&str>| match file {
                 Some(file) if !is_case_file(trial, file) => format!("from-previous[{file}]"),
@@ -88,6 +94,16 @@ pub async fn run(
     exercise(&in_place, base, trial, inputs, ctx, recorder).await
 }
 
+/// What `previous-revision` found.
+enum Previous {
+    /// Boxed: a `Chart` is large and the other variants are empty.
+    Found(Box<PreviousRevision>),
+    /// No upgrade from a previous revision (none, or a breaking change): not run.
+    Skipped,
+    /// It cannot be known (no merge-base, no semver version): the phase failed.
+    Failed,
+}
+
 /// The previous revision, ready for helm.
 struct PreviousRevision {
     /// The unpacked chart, with this chart's `rel_dir` so messages name the user's
@@ -103,13 +119,13 @@ async fn previous_revision(
     trial: &Trial,
     ctx: &SuiteContext,
     recorder: &mut PhaseRecorder,
-) -> Option<PreviousRevision> {
+) -> Previous {
     let started = Instant::now();
     let chart = &trial.chart;
     let chart_yaml = chart.rel_dir.join("Chart.yaml");
     let fail = |recorder: &mut PhaseRecorder, problem: Problem| {
         recorder.record(PREVIOUS_PHASE, started.elapsed(), vec![problem]);
-        None
+        Previous::Failed
     };
     let changes = match ctx
         .shared
@@ -144,7 +160,7 @@ async fn previous_revision(
                 PREVIOUS_PHASE,
                 skipping(chart, "chart has no previous revision"),
             );
-            return None;
+            return Previous::Skipped;
         }
         Err(error) => return fail(recorder, Problem::new(error.to_string())),
     };
@@ -175,7 +191,7 @@ async fn previous_revision(
         Ok(None) => {}
         Ok(Some(reason)) => {
             recorder.not_run(PREVIOUS_PHASE, skipping(chart, &reason));
-            return None;
+            return Previous::Skipped;
         }
         Err(error) => {
             // ct fails the chart here too ("Error comparing chart versions").
@@ -206,10 +222,10 @@ async fn previous_revision(
     match deps::built_dir(&previous_chart, ctx).await {
         Ok(helm_dir) => {
             recorder.record(PREVIOUS_PHASE, started.elapsed(), Vec::new());
-            Some(PreviousRevision {
+            Previous::Found(Box::new(PreviousRevision {
                 chart: previous_chart,
                 helm_dir,
-            })
+            }))
         }
         Err(problem) => {
             // ct only prints this and goes on; the install of the revision then fails
@@ -222,7 +238,7 @@ async fn previous_revision(
                     problem.message
                 ),
             );
-            None
+            Previous::Skipped
         }
     }
 }

@@ -9,13 +9,7 @@
 /// upgrade is skipped, `reason` as Masterminds words it. `Err`: a version is not
 /// semver, which fails the chart in ct.
 pub fn breaking_change(old: &str, new: &str) -> Result<Option<String>, String> {
-    let parse = |text: &str| {
-        // Masterminds accepts a leading `v`.
-        let bare = text.trim();
-        semver::Version::parse(bare.strip_prefix('v').unwrap_or(bare))
-            .map_err(|e| format!("failed parsing semantic version `{bare}`: {e}"))
-    };
-    let (old, new) = (parse(old)?, parse(new)?);
+    let (old, new) = (lenient_semver(old)?, lenient_semver(new)?);
     // A constraint without a prerelease never matches a prerelease version.
     if !new.pre.is_empty() && old.pre.is_empty() {
         return Ok(Some(format!(
@@ -32,6 +26,19 @@ pub fn breaking_change(old: &str, new: &str) -> Result<Option<String>, String> {
         (new.major != old.major).then(|| format!("{new} does not have same major version as {old}"))
     };
     Ok(reason)
+}
+
+/// `text` as Masterminds' `NewVersion` reads it: a leading `v` and a missing minor or
+/// patch (`1.2`, `v1`) are accepted, as helm and ct accept them in a chart's version.
+fn lenient_semver(text: &str) -> Result<semver::Version, String> {
+    let trimmed = text.trim();
+    let bare = trimmed.strip_prefix('v').unwrap_or(trimmed);
+    let core_end = bare.find(['-', '+']).unwrap_or(bare.len());
+    let (core, rest) = bare.split_at(core_end);
+    let missing = 3usize.saturating_sub(core.split('.').count());
+    let padded = format!("{core}{}{rest}", ".0".repeat(missing));
+    semver::Version::parse(&padded)
+        .map_err(|e| format!("failed parsing semantic version `{trimmed}`: {e}"))
 }
 
 /// One values file of the previous revision, as this trial handles it.
@@ -137,6 +144,14 @@ mod tests {
         )
     )]
     #[case::from_prerelease("1.0.0-rc.1", "1.0.0", None)]
+    #[case::short_versions("1.2", "v1.3", None)]
+    #[case::short_major(
+        "1",
+        "2.0.0-rc.1+build",
+        Some(
+            "2.0.0-rc.1+build is a prerelease version and the constraint is only looking for release versions"
+        )
+    )]
     fn breaking_changes_follow_cts_caret_and_tilde_rule(
         #[case] old: &str,
         #[case] new: &str,
@@ -147,8 +162,8 @@ mod tests {
 
     #[test]
     fn a_version_that_is_not_semver_is_an_error_naming_it() {
-        let error = breaking_change("1.0", "1.1.0").unwrap_err();
-        assert!(error.contains("`1.0`"), "{error}");
+        let error = breaking_change("1.0.0", "one").unwrap_err();
+        assert!(error.contains("`one`"), "{error}");
     }
 
     fn names(files: &[&str]) -> Vec<String> {
