@@ -5,12 +5,13 @@
 //!
 //! Phases: `cluster`, `namespace`, `prerequisites`, `dry-run`, `wait-for-claims` (only
 //! when another trial held a claim), with `upgrade` on `previous-revision`,
-//! `from-previous:*` and `in-place:*` (see `upgrade.rs`), `install`, `ready:<Kind>/<name>` (one per
-//! workload), `helm-test`, `chaos`, `diagnostics` (only on failure), `uninstall`,
-//! `namespace-delete`, `leftovers`. Cleanup runs whatever failed before it, and every
-//! step has a deadline. The steps themselves are the release layer's (`crate::release`);
-//! this module only orders them and records them as phases.
+//! `from-previous:*` and `in-place:*` (see `upgrade.rs`), `install`,
+//! `ready:<Kind>/<name>` (one per workload), `helm-test`, `chaos`, `diagnostics` (only
+//! on failure), `uninstall`, `namespace-delete`, `leftovers`. Cleanup runs whatever
+//! failed before it, and every step has a deadline. The steps themselves are the release
+//! layer's (`crate::release`); this module only orders them and records them as phases.
 
+mod previous_revision;
 mod upgrade;
 mod upgrade_rule;
 
