@@ -51,6 +51,14 @@ pub enum ChangedError {
     Git(#[from] ToolError),
     #[error("{}: {message}; fix the pattern or turn use-helmignore off", path.display())]
     Helmignore { path: PathBuf, message: String },
+    #[error(
+        "cannot unpack the chart's previous revision into {}: {source}; check that the report directory is writable",
+        path.display()
+    )]
+    Scratch {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The commit changes are measured from, and what it was derived from (for messages).
@@ -407,6 +415,8 @@ pub fn short(commit: &str) -> &str {
 fn non_empty_or(text: &str, fallback: &str) -> String {
     if text.is_empty() { fallback } else { text }.to_string()
 }
+
+pub mod previous;
 
 #[cfg(test)]
 pub(crate) mod git_fixture;

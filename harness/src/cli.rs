@@ -263,11 +263,12 @@ struct CtArgs {
     /// Group output in collapsible GitHub Actions groups
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     github_groups: Option<bool>,
-    /// Not implemented yet (warned): ct also tests an upgrade from the previous revision
+    /// Before the install test, install the chart's revision at the merge-base and upgrade
+    /// it to this one, then upgrade this one in place (skipped on a breaking version bump)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     upgrade: Option<bool>,
-    /// Not implemented yet (warned): with --upgrade, skip values files the previous
-    /// revision lacks
+    /// With --upgrade, do not upgrade-test a values file of the previous revision that
+    /// this revision no longer has
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     skip_missing_values: Option<bool>,
     /// Accepted for ct compatibility and ignored with a warning that says why

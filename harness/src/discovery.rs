@@ -194,7 +194,10 @@ fn walk_error(err: walkdir::Error) -> DiscoveryError {
 /// The chart's cases, sorted by name: the files at its root matching `values_files`
 /// (the `values-files` glob) when it is set, else ct's `ci/*-values.yaml`; one `default`
 /// case when there are none.
-fn find_cases(chart_dir: &Path, values_files: Option<&str>) -> Result<Vec<Case>, DiscoveryError> {
+pub(crate) fn find_cases(
+    chart_dir: &Path,
+    values_files: Option<&str>,
+) -> Result<Vec<Case>, DiscoveryError> {
     let files = match values_files {
         None => CaseFiles::Ci,
         Some(pattern) => CaseFiles::Glob {

@@ -103,6 +103,12 @@ pub struct HarnessConfig {
     /// Extra arguments for `helm dependency build` (ct's `helm-dependency-extra-args`).
     pub helm_dependency_extra_args: Vec<String>,
     pub chart_repos: Vec<ChartRepo>,
+    /// ct's `upgrade`: the integration suite first installs the chart's revision at the
+    /// merge-base and upgrades it to this one, then upgrades this one in place.
+    pub upgrade: bool,
+    /// ct's `skip-missing-values`: with `upgrade`, a values file of the previous revision
+    /// that this revision no longer has is not upgrade-tested.
+    pub skip_missing_values: bool,
     pub additional_commands: Vec<String>,
     pub use_helmignore: bool,
     pub github_groups: bool,
@@ -153,6 +159,8 @@ impl HarnessConfig {
             helm_lint_extra_args: Vec::new(),
             helm_dependency_extra_args: Vec::new(),
             chart_repos: Vec::new(),
+            upgrade: false,
+            skip_missing_values: false,
             additional_commands: Vec::new(),
             use_helmignore: false,
             github_groups: false,
@@ -605,26 +613,6 @@ fn apply(
         key,
         message,
     };
-    // Parsed so a ct.yaml that sets them loads, but not acted on yet: say so rather than
-    // pass as if ct's behaviour had been tested.
-    let not_implemented = [
-        (
-            "upgrade",
-            file.upgrade == Some(true),
-            "ct also installs the chart's previous revision and upgrades it to this one",
-        ),
-        (
-            "skip-missing-values",
-            file.skip_missing_values == Some(true),
-            "with upgrade, ct skips values files the previous revision does not have",
-        ),
-    ];
-    for (key, _, what) in not_implemented.iter().filter(|(_, set, _)| *set) {
-        warnings.push(format!(
-            "{}: not implemented yet: {key} ({what})",
-            shown.display()
-        ));
-    }
     if let Some(dirs) = file.chart_dirs {
         if dirs.is_empty() {
             return Err(invalid(
@@ -666,6 +654,8 @@ fn apply(
         config.lint_conf = Some(resolve(repo_root, &path));
     }
     set(&mut config.use_helmignore, file.use_helmignore);
+    set(&mut config.upgrade, file.upgrade);
+    set(&mut config.skip_missing_values, file.skip_missing_values);
     set(&mut config.github_groups, file.github_groups);
     if let Some(validate) = file.validate_maintainers {
         config.validate_maintainers = validate;

@@ -95,14 +95,9 @@ fn ct_yaml_with_every_supported_key_is_read() {
     assert_eq!(c.helm_extra_set_args, vec!["--set=a=b", "--set=c.d=e"]);
     assert_eq!(c.additional_commands, vec!["helm unittest {{ .Path }}"]);
     assert_eq!(c.config_file.as_deref(), Some(Path::new("ct.yaml")));
-    // upgrade and skip-missing-values load but are not acted on: one warning each.
-    assert_eq!(
-        loaded.warnings,
-        vec![
-            "ct.yaml: not implemented yet: upgrade (ct also installs the chart's previous revision and upgrades it to this one)",
-            "ct.yaml: not implemented yet: skip-missing-values (with upgrade, ct skips values files the previous revision does not have)",
-        ]
-    );
+    assert!(c.upgrade && c.skip_missing_values);
+    // Every key of this file is acted on, so none warns.
+    assert_eq!(loaded.warnings, Vec::<String>::new());
 }
 
 #[test]
@@ -485,12 +480,12 @@ fn ignored_keys_from_the_environment_warn_once_and_our_own_keys_are_not_read() {
     };
     let loaded = load_with(repo.path(), &options).unwrap();
     assert_eq!(loaded.config.jobs, None);
+    assert!(loaded.config.upgrade);
     assert_eq!(
         loaded.warnings,
         vec![
             "ct.yaml: `namespace` is ignored: chart-harness installs every trial into its own namespace",
             "CT_DEBUG is ignored: set RUST_LOG=debug to see every external command",
-            "the command line: not implemented yet: upgrade (ct also installs the chart's previous revision and upgrades it to this one)",
         ]
     );
 }
@@ -593,19 +588,44 @@ fn trial_timeout_leaves_room_for_helms_timeout(
 
 #[test]
 fn a_key_warned_in_the_file_and_again_by_a_flag_warns_once() {
-    let repo = repo_with(&[("ct.yaml", "validate-maintainers: true\nupgrade: true\n")]);
+    let repo = repo_with(&[("ct.yaml", "validate-maintainers: true\n")]);
     let options = LoadOptions {
-        env: vec![("CT_UPGRADE".to_string(), "true".to_string())],
-        flags: vec![
-            ("validate-maintainers".to_string(), serde_json::json!(true)),
-            ("upgrade".to_string(), serde_json::json!(true)),
-        ],
+        env: vec![("CT_VALIDATE_MAINTAINERS".to_string(), "true".to_string())],
+        flags: vec![("validate-maintainers".to_string(), serde_json::json!(true))],
         ..LoadOptions::default()
     };
     let warnings = load_with(repo.path(), &options).unwrap().warnings;
-    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings.iter().all(|w| w.starts_with("ct.yaml: ")),
         "{warnings:?}"
     );
+}
+
+/// `upgrade` and `skip-missing-values` as ct layers them: flag over `CT_*` over the file.
+#[rstest::rstest]
+#[case::file_alone(&[], &[], (true, true))]
+#[case::variable_over_file(&[("CT_UPGRADE", "false"), ("CT_SKIP_MISSING_VALUES", "false")], &[], (false, false))]
+#[case::flag_over_variable(&[("CT_UPGRADE", "false")], &[("upgrade", true), ("skip-missing-values", false)], (true, false))]
+fn upgrade_keys_layer_flag_over_variable_over_file(
+    #[case] env: &[(&str, &str)],
+    #[case] flags: &[(&str, bool)],
+    #[case] expected: (bool, bool),
+) {
+    let repo = repo_with(&[("ct.yaml", "upgrade: true\nskip-missing-values: true\n")]);
+    let options = LoadOptions {
+        env: env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        flags: flags
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .collect(),
+        ..LoadOptions::default()
+    };
+    let loaded = load_with(repo.path(), &options).unwrap();
+    let c = &loaded.config;
+    assert_eq!((c.upgrade, c.skip_missing_values), expected);
+    assert_eq!(loaded.warnings, Vec::<String>::new());
 }

@@ -42,20 +42,34 @@ pub async fn ensure_built(
     ctx: &SuiteContext,
     recorder: &mut PhaseRecorder,
 ) -> Option<PathBuf> {
-    let Ok(chart_file) = chart.chart_file.get() else {
-        // The lint suite reports an unreadable Chart.yaml; helm will fail on it too.
-        return Some(chart.dir.clone());
-    };
-    if chart_file.dependencies.is_empty() {
+    let has_dependencies = chart
+        .chart_file
+        .get()
+        .as_ref()
+        .is_ok_and(|chart_file| !chart_file.dependencies.is_empty());
+    if !has_dependencies {
         return Some(chart.dir.clone());
     }
     let started = Instant::now();
-    let (built, problems) = match build_if_stale(chart, chart_file, ctx).await {
+    let (built, problems) = match built_dir(chart, ctx).await {
         Ok(dir) => (Some(dir), Vec::new()),
         Err(problem) => (None, vec![problem]),
     };
     recorder.record(PHASE, started.elapsed(), problems);
     built
+}
+
+/// The directory helm must be pointed at for `chart`: its own without dependencies,
+/// else the built scratch copy. Records nothing, for callers that report the build
+/// in a phase of their own (the previous revision of the upgrade test).
+pub async fn built_dir(chart: &Chart, ctx: &SuiteContext) -> Result<PathBuf, Problem> {
+    match chart.chart_file.get() {
+        // The lint suite reports an unreadable Chart.yaml; helm will fail on it too.
+        Ok(chart_file) if !chart_file.dependencies.is_empty() => {
+            build_if_stale(chart, chart_file, ctx).await
+        }
+        _ => Ok(chart.dir.clone()),
+    }
 }
 
 /// Where one chart's scratch copies live, keyed by the chart's directory.
@@ -91,7 +105,13 @@ async fn build_if_stale(
     chart_file: &ChartFile,
     ctx: &SuiteContext,
 ) -> Result<PathBuf, Problem> {
-    let digest = input_digest(&chart.dir, chart_file, &ctx.config.report_dir).map_err(|e| {
+    let digest = input_digest(
+        &chart.dir,
+        chart_file,
+        &ctx.config.report_dir,
+        &ctx.config.helm_dependency_extra_args,
+    )
+    .map_err(|e| {
         Problem::in_file(
             chart.rel_dir.join("Chart.yaml"),
             format!("cannot read the chart's dependency inputs: {e}"),
@@ -326,14 +346,20 @@ fn is_fresh(stamp: &Path, digest: &str, chart_dir: &Path, chart_file: &ChartFile
 }
 
 /// Digest of everything the scratch copy is made of: the chart's files (the copy is
-/// what helm renders, so an edited template needs a fresh one) and every `file://`
-/// dependency's.
+/// what helm renders, so an edited template needs a fresh one), every `file://`
+/// dependency's, and `helm-dependency-extra-args` (`--verify`, say, must not be
+/// skipped because a build without it is cached).
 fn input_digest(
     chart_dir: &Path,
     chart_file: &ChartFile,
     report_dir: &Path,
+    extra_args: &[String],
 ) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
+    for arg in extra_args {
+        hasher.update(arg.as_bytes());
+        hasher.update([0]);
+    }
     hash_tree(&mut hasher, chart_dir, report_dir)?;
     for dep in &chart_file.dependencies {
         if let Some(local) = dep.local_path() {
@@ -392,8 +418,10 @@ mod tests {
             "apiVersion: v2\nname: lib\nversion: 1.0.0\n",
         );
         let chart_file = ChartFile::read(&chart).unwrap();
-        let digest = || input_digest(&chart, &chart_file, &report_dir).unwrap();
+        let digest = || input_digest(&chart, &chart_file, &report_dir, &[]).unwrap();
         let before = digest();
+        let with_args = input_digest(&chart, &chart_file, &report_dir, &["--verify".into()]);
+        assert_ne!(before, with_args.unwrap(), "extra args make another build");
         // The report directory's contents (the copies themselves) and snapshots are not
         // inputs.
         write(&report_dir, "deps/x.stamp", "abc");

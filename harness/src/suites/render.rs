@@ -16,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::OnceCell;
 
 use super::{SuiteContext, TrialInputs};
+use crate::discovery::Chart;
 use crate::manifest::{self, Manifest};
 use crate::plan::Trial;
 use crate::problem::Problem;
@@ -69,13 +70,17 @@ pub async fn render(
     inputs: &TrialInputs,
     target: &RenderTarget<'_>,
 ) -> Result<Rendered, Problem> {
-    let chart = &trial.chart;
-    let rendered = match ctx
-        .tools
-        .helm
-        .template(&inputs.render_request(trial, target))
-        .await
-    {
+    render_request(ctx, &trial.chart, &inputs.render_request(trial, target)).await
+}
+
+/// Renders and parses `request` (for the trial's chart or another revision of it);
+/// problems name the template in `chart`'s directory.
+pub async fn render_request(
+    ctx: &SuiteContext,
+    chart: &Chart,
+    request: &RenderRequest<'_>,
+) -> Result<Rendered, Problem> {
+    let rendered = match ctx.tools.helm.template(request).await {
         Ok(Ok(rendered)) => rendered,
         Ok(Err(failure)) => {
             let problem = match &failure.template {

@@ -4,11 +4,16 @@
 //! prove nothing of the release is left. Diagnostics are collected only on failure.
 //!
 //! Phases: `cluster`, `namespace`, `prerequisites`, `dry-run`, `wait-for-claims` (only
-//! when another trial held a claim), `install`, `ready:<Kind>/<name>` (one per
-//! workload), `helm-test`, `chaos`, `diagnostics` (only on failure), `uninstall`,
-//! `namespace-delete`, `leftovers`. Cleanup runs whatever failed before it, and every
-//! step has a deadline. The steps themselves are the release layer's (`crate::release`);
-//! this module only orders them and records them as phases.
+//! when another trial held a claim), with `upgrade` on `previous-revision`,
+//! `from-previous:*` and `in-place:*` (see `upgrade.rs`), `install`,
+//! `ready:<Kind>/<name>` (one per workload), `helm-test`, `chaos`, `diagnostics` (only
+//! on failure), `uninstall`, `namespace-delete`, `leftovers`. Cleanup runs whatever
+//! failed before it, and every step has a deadline. The steps themselves are the release
+//! layer's (`crate::release`); this module only orders them and records them as phases.
+
+mod previous_revision;
+mod upgrade;
+mod upgrade_rule;
 
 use std::time::{Duration, Instant};
 
@@ -169,6 +174,11 @@ async fn exercise(
         recorder.record("wait-for-claims", held.elapsed, Vec::new());
     }
     state.held_locks = Some(held.value);
+
+    // ct tests the upgrade first and installs only when it passed.
+    if ctx.config.upgrade && !upgrade::run(release, trial, inputs, ctx, recorder).await {
+        return;
+    }
 
     state.install_attempted = true;
     let installed = release.install().await;
