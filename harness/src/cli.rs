@@ -115,6 +115,10 @@ enum ClusterCommand {
         cluster: Option<ProviderKind>,
         #[command(flatten)]
         kind_config: KindConfigArg,
+        /// Remove the cluster an earlier `cluster up` left running and start a new one
+        /// (without it, a running one is an error: other processes may be using it)
+        #[arg(long)]
+        replace: bool,
     },
     /// Remove the cluster `cluster up` started
     Down,
@@ -559,7 +563,8 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cluster(ClusterCommand::Up {
             cluster,
             kind_config,
-        }) => cluster_up(&repo_root, cluster, &kind_config).await,
+            replace,
+        }) => cluster_up(&repo_root, cluster, &kind_config, replace).await,
         Command::Cluster(ClusterCommand::Down) => cluster_down(&repo_root).await,
         Command::Cluster(ClusterCommand::Prune) => {
             let session = Session::open(&repo_root)?;
@@ -779,13 +784,21 @@ async fn cluster_up(
     repo_root: &std::path::Path,
     provider: Option<ProviderKind>,
     kind_config: &KindConfigArg,
+    replace: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut session = Session::open(repo_root)?;
     kind_config.apply(&mut session)?;
     let record = shared_cluster_record(&session);
-    if record.exists() {
-        // A cluster left by an earlier `cluster up` whose `cluster down` never ran.
-        cluster_down(repo_root).await?;
+    match read_shared_cluster(&record)? {
+        Some(shared) if shared.is_present() && !replace => anyhow::bail!(
+            "cluster `{}` that an earlier `cluster up` shared is still there (recorded in {}), and other processes may be using it; remove it with `chart-harness cluster down`, or start a new one in its place with `cluster up --replace`",
+            shared.name,
+            record.display()
+        ),
+        Some(_) => {
+            cluster_down(repo_root).await?;
+        }
+        None => {}
     }
     let lease = session
         .cluster_lease(provider, &session.kube_version()?)
@@ -824,23 +837,39 @@ async fn cluster_up(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The cluster `cluster up` recorded in `record`, if there is a record. A damaged one
+/// is an error that names the file and how to get past it.
+fn read_shared_cluster(
+    record: &std::path::Path,
+) -> anyhow::Result<Option<crate::cluster::DetachedCluster>> {
+    let text = match std::fs::read(record) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => anyhow::bail!(
+            "cannot read the shared-cluster record {}: {error}",
+            record.display()
+        ),
+    };
+    serde_json::from_slice(&text).map(Some).map_err(|error| {
+        anyhow::anyhow!(
+            "the shared-cluster record {} is damaged ({error}); delete it, then run `chart-harness cluster prune` to remove a cluster it may have left",
+            record.display()
+        )
+    })
+}
+
 async fn cluster_down(repo_root: &std::path::Path) -> anyhow::Result<ExitCode> {
     let session = Session::open(repo_root)?;
     let record = shared_cluster_record(&session);
-    let text = match std::fs::read(&record) {
-        Ok(text) => text,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            eprintln!(
-                "chart-harness: no shared cluster is recorded in {}",
-                record.display()
-            );
-            return Ok(ExitCode::SUCCESS);
-        }
-        Err(error) => return Err(error.into()),
+    let Some(shared) = read_shared_cluster(&record)? else {
+        eprintln!(
+            "chart-harness: no shared cluster is recorded in {}",
+            record.display()
+        );
+        return Ok(ExitCode::SUCCESS);
     };
-    let detached: crate::cluster::DetachedCluster = serde_json::from_slice(&text)?;
-    let name = detached.name.clone();
-    detached.teardown().await?;
+    let name = shared.name.clone();
+    shared.teardown(&session.teardown_tools()?).await?;
     std::fs::remove_file(&record)?;
     eprintln!("chart-harness: removed cluster {name}");
     Ok(ExitCode::SUCCESS)

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::cluster::{
     self, AnyProvider, ClusterError, ClusterLease, ClusterRequest, ExistingProvider, KindProvider,
-    LocalBinaries, LocalProvider, ProviderKind,
+    LocalBinaries, LocalProvider, ProviderKind, TeardownTools,
 };
 use crate::config::{self, ConfigError, LoadOptions, LoadedConfig};
 use crate::discovery::{self, Chart, DiscoveryError};
@@ -168,6 +168,19 @@ impl Session {
                     .into_iter()
                     .next()
             }))
+    }
+
+    /// The programs that may tear down a cluster `cluster up` left: ours, never the
+    /// ones a record names.
+    pub fn teardown_tools(&self) -> Result<TeardownTools, SessionError> {
+        let kwokctl = LocalBinaries::find(self.repo_root())
+            .ok()
+            .map(|binaries| binaries.kwokctl)
+            .filter(|kwokctl| kwokctl.exists());
+        Ok(TeardownTools {
+            kwokctl,
+            kind: self.kind_binary()?,
+        })
     }
 
     /// The run's cluster lease, of `kube_version`: the provider asked for (`flag`, then

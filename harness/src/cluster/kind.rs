@@ -589,12 +589,6 @@ pub(super) struct KindCleanup {
 }
 
 impl KindCleanup {
-    /// What a detached cluster must record besides its name and kubeconfig, which
-    /// its handle already has.
-    pub(super) fn detach(self) -> PathBuf {
-        self.kind
-    }
-
     pub(super) fn name(&self) -> &str {
         &self.name
     }

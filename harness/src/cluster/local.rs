@@ -487,11 +487,6 @@ pub(super) struct LocalCleanup {
 }
 
 impl LocalCleanup {
-    /// What a detached cluster must record besides its name, which its handle has.
-    pub(super) fn detach(self) -> (PathBuf, PathBuf) {
-        (self.kwokctl, self.workdir)
-    }
-
     pub(super) fn reattach(kwokctl: PathBuf, name: String, workdir: PathBuf) -> Self {
         LocalCleanup {
             kwokctl,

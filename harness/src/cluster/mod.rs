@@ -147,6 +147,10 @@ pub enum ClusterError {
     KindConfig { path: PathBuf, message: String },
     #[error("kubeconfig {}: {message}", path.display())]
     Kubeconfig { path: PathBuf, message: String },
+    #[error(
+        "the record of cluster `{name}` is not acted on: {problem}; it was not written by chart-harness, so remove the cluster and the record by hand"
+    )]
+    ForeignRecord { name: String, problem: String },
     #[error("{provider} cluster `{name}`: teardown left {what}; remove it by hand")]
     Leftover {
         provider: ProviderKind,
@@ -394,6 +398,10 @@ impl Drop for ClusterHandle {
 /// A cluster handed to other processes: nextest's setup script starts one cluster
 /// (`chart-harness cluster up`), every test process uses it through `KUBECONFIG`, and
 /// CI's teardown step removes it (`chart-harness cluster down`) from this record.
+///
+/// The record names no program: the teardown runs the kwokctl or kind the harness
+/// resolves itself, and acts only on paths that are ours (the record lives in the report
+/// directory, which a repository's own config chooses).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct DetachedCluster {
     pub provider: ProviderKind,
@@ -402,38 +410,33 @@ pub struct DetachedCluster {
     pub context: Option<String>,
     pub description: String,
     pub pods_simulated: bool,
-    teardown: Option<DetachedTeardown>,
+    /// The local cluster's work directory.
+    workdir: Option<PathBuf>,
 }
 
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "provider", rename_all = "kebab-case")]
-enum DetachedTeardown {
-    Local { kwokctl: PathBuf, workdir: PathBuf },
-    Kind { kind: PathBuf },
+/// The programs a detached cluster's teardown may run, as this harness resolves them.
+#[derive(Debug, Default)]
+pub struct TeardownTools {
+    pub kwokctl: Option<PathBuf>,
+    pub kind: Option<PathBuf>,
 }
 
 impl ClusterHandle {
     /// Leaves the cluster running past this handle and this process; the returned
     /// record is what tears it down later.
     pub fn detach(mut self) -> DetachedCluster {
-        let teardown = self
+        let workdir = self
             .cleanup
             .take()
             .and_then(PendingCleanup::take)
-            .inspect(|cleanup| {
+            .and_then(|cleanup| {
                 // Nobody owns it now: prune leaves it to `cluster down`.
                 if let Err(error) = cleanup.owner_record(None).write() {
                     tracing::warn!("{error}");
                 }
-            })
-            .map(|cleanup| match cleanup {
-                Cleanup::Local(cleanup) => {
-                    let (kwokctl, workdir) = cleanup.detach();
-                    DetachedTeardown::Local { kwokctl, workdir }
-                }
-                Cleanup::Kind(cleanup) => {
-                    let kind = cleanup.detach();
-                    DetachedTeardown::Kind { kind }
+                match cleanup {
+                    Cleanup::Local(cleanup) => Some(cleanup.workdir().to_path_buf()),
+                    Cleanup::Kind(_) => None,
                 }
             });
         DetachedCluster {
@@ -443,24 +446,86 @@ impl ClusterHandle {
             context: self.context.clone(),
             description: self.description.clone(),
             pods_simulated: self.pods_simulated,
-            teardown,
+            workdir,
         }
     }
 }
 
 impl DetachedCluster {
+    /// Whether the cluster's files are still there; a record whose cluster is gone is
+    /// stale.
+    pub fn is_present(&self) -> bool {
+        match self.provider {
+            ProviderKind::Existing => false,
+            _ => self.kubeconfig.exists(),
+        }
+    }
+
     /// Removes the cluster, its processes, work directory and kubeconfig.
-    pub async fn teardown(self) -> Result<(), ClusterError> {
-        let cleanup =
-            match self.teardown {
-                None => return Ok(()),
-                Some(DetachedTeardown::Local { kwokctl, workdir }) => {
-                    Cleanup::Local(local::LocalCleanup::reattach(kwokctl, self.name, workdir))
-                }
-                Some(DetachedTeardown::Kind { kind }) => Cleanup::Kind(
-                    kind::KindCleanup::reattach(kind, self.name, self.kubeconfig),
-                ),
-            };
+    pub async fn teardown(self, tools: &TeardownTools) -> Result<(), ClusterError> {
+        if self.provider == ProviderKind::Existing {
+            return Ok(());
+        }
+        let record = owner::OwnerRecord {
+            provider: self.provider,
+            name: self.name.clone(),
+            owner: None,
+            kubeconfig: self.kubeconfig.clone(),
+            workdir: self.workdir.clone(),
+        };
+        record
+            .validate()
+            .map_err(|problem| ClusterError::ForeignRecord {
+                name: self.name.clone(),
+                problem,
+            })?;
+        let cleanup = match (self.provider, self.workdir, tools) {
+            (
+                ProviderKind::Local,
+                Some(workdir),
+                TeardownTools {
+                    kwokctl: Some(kwokctl),
+                    ..
+                },
+            ) => Cleanup::Local(local::LocalCleanup::reattach(
+                kwokctl.clone(),
+                self.name,
+                workdir,
+            )),
+            // Without kwokctl, killing the components and removing the directory is
+            // all a local cluster needs.
+            (ProviderKind::Local, Some(workdir), _) => {
+                return local::remove_orphan(&workdir)
+                    .await
+                    .map(|()| owner::OwnerRecord::remove(&self.name))
+                    .map_err(|what| ClusterError::Leftover {
+                        provider: ProviderKind::Local,
+                        name: self.name,
+                        what,
+                    });
+            }
+            (
+                ProviderKind::Kind,
+                _,
+                TeardownTools {
+                    kind: Some(kind), ..
+                },
+            ) => Cleanup::Kind(kind::KindCleanup::reattach(
+                kind.clone(),
+                self.name,
+                self.kubeconfig,
+            )),
+            _ => {
+                return Err(ClusterError::Leftover {
+                    provider: self.provider,
+                    name: self.name.clone(),
+                    what: format!(
+                        "the cluster, because kind is not installed here (run `kind delete cluster --name {}`)",
+                        self.name
+                    ),
+                });
+            }
+        };
         cleanup.run().await
     }
 }
