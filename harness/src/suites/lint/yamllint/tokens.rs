@@ -79,8 +79,8 @@ impl Token {
 }
 
 /// The tokens of `text` (comments left out: yamllint finds those itself), up to the
-/// first scanner error, which is returned instead when there is one.
-pub fn scan(text: &str) -> Result<Vec<Token>, (Vec<Token>, String)> {
+/// first scanner error; then those tokens and the character index it stopped at.
+pub fn scan(text: &str) -> Result<Vec<Token>, (Vec<Token>, usize)> {
     let buffer: Vec<char> = text.chars().collect();
     let starts = LineStarts::new(&buffer);
     let mut tokens = Vec::new();
@@ -88,15 +88,15 @@ pub fn scan(text: &str) -> Result<Vec<Token>, (Vec<Token>, String)> {
     align_with_pyyaml(&mut tokens, &buffer, &starts);
     match result {
         Ok(()) => Ok(tokens),
-        Err(message) => Err((tokens, message)),
+        Err(stop) => Err((tokens, stop)),
     }
 }
 
-fn scan_into(text: &str, tokens: &mut Vec<Token>) -> Result<(), String> {
+fn scan_into(text: &str, tokens: &mut Vec<Token>) -> Result<(), usize> {
     for item in Scanner::new(StrInput::new(text)) {
         let (span, token) = match item {
             Ok(token) => token.into_parts(),
-            Err(err) => return Err(err.to_string()),
+            Err(err) => return Err(err.marker().index()),
         };
         let kind = match token {
             TokenType::StreamStart => Kind::StreamStart,
