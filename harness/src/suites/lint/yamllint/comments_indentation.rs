@@ -25,6 +25,7 @@ pub fn check(
                 level: conf.level,
                 message: "comment not indented like content".into(),
                 rule: RULE,
+                directive_line: comment.line,
             });
         }
     }

@@ -40,6 +40,8 @@ pub fn check(config: &YamllintConfig, buffer: &[char], tokens: &[Token], out: &m
             level: conf.level,
             message,
             rule: RULE,
+            // Even a multi-line scalar's findings: yamllint judges the token as a whole.
+            directive_line: around.token.start.line + 1,
         }));
     }
 }

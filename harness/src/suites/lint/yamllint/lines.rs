@@ -49,6 +49,7 @@ pub fn check(config: &YamllintConfig, buffer: &[char], line: &Line, out: &mut Ve
             level: conf.level,
             message,
             rule,
+            directive_line: line.number,
         });
     };
     if let Some(conf) = rules.get("trailing-spaces")

@@ -66,6 +66,10 @@ pub struct Finding {
     pub level: Level,
     pub message: String,
     pub rule: &'static str,
+    /// The 1-based line whose `# yamllint` directives decide whether the finding is
+    /// shown. yamllint applies them at the line a finding's token starts on, which is
+    /// not the finding's own line for a multi-line scalar's continuation lines.
+    pub directive_line: usize,
 }
 
 impl fmt::Display for Finding {
@@ -204,7 +208,7 @@ fn apply_directives(
         return findings;
     }
     let enabled: BTreeSet<&str> = config.rules.keys().map(String::as_str).collect();
-    let last_line = findings.iter().map(|f| f.line).max().unwrap_or(0);
+    let last_line = findings.iter().map(|f| f.directive_line).max().unwrap_or(0);
     let mut disabled: BTreeSet<&str> = BTreeSet::new();
     let mut for_line: BTreeSet<&str> = BTreeSet::new();
     let mut for_next_line: BTreeSet<&str> = BTreeSet::new();
@@ -245,7 +249,9 @@ fn apply_directives(
             findings
                 .iter()
                 .filter(|f| {
-                    f.line == line && !disabled.contains(f.rule) && !for_line.contains(f.rule)
+                    f.directive_line == line
+                        && !disabled.contains(f.rule)
+                        && !for_line.contains(f.rule)
                 })
                 .cloned(),
         );

@@ -252,6 +252,7 @@ pub fn check(config: &YamllintConfig, buffer: &[char], tokens: &[Token], out: &m
                     level: conf.level,
                     message,
                     rule,
+                    directive_line: line,
                 });
             }
         };
@@ -315,6 +316,7 @@ pub fn check(config: &YamllintConfig, buffer: &[char], tokens: &[Token], out: &m
                     level: conf.level,
                     message,
                     rule: "comments",
+                    directive_line: line,
                 });
             }
         }
