@@ -158,6 +158,34 @@ fn configs(scratch: &Path) -> Vec<(String, PathBuf)> {
     configs
 }
 
+/// Messages the corpus must produce besides one finding per rule: each form of the
+/// messages that come in several (numbers written as N).
+const REQUIRED_MESSAGES: &[&str] = &[
+    "wrong indentation: expected N but found N",
+    // check-multi-line-strings: yamllint's message has no space before "but".
+    "wrong indentation: expected Nbut found N",
+    "wrong indentation: expected at least N",
+    "comment not indented like content",
+];
+
+/// The message of a parsable line, its numbers written as N.
+fn message_form(line: &str) -> String {
+    let message = line
+        .split_once("] ")
+        .map_or("", |(_, rest)| rest)
+        .rsplit_once(" (")
+        .map_or("", |(message, _)| message);
+    let mut form = String::new();
+    for c in message.chars() {
+        if !c.is_ascii_digit() {
+            form.push(c);
+        } else if !form.ends_with('N') {
+            form.push('N');
+        }
+    }
+    form
+}
+
 fn rule_of(line: &str) -> &str {
     line.rsplit_once(" (")
         .and_then(|(_, rule)| rule.strip_suffix(')'))
@@ -170,6 +198,7 @@ fn findings_match_real_yamllint() {
     let files = corpus();
     let root = workspace_root();
     let mut tripped: BTreeSet<String> = BTreeSet::new();
+    let mut forms: BTreeSet<String> = BTreeSet::new();
     for (name, config_path) in configs(scratch.path()) {
         let config = YamllintConfig::read(&config_path, &config_path)
             .unwrap_or_else(|err| panic!("{name}: {err}"));
@@ -209,6 +238,7 @@ fn findings_match_real_yamllint() {
             );
         }
         tripped.extend(expected.iter().map(|line| rule_of(line).to_string()));
+        forms.extend(expected.iter().map(|line| message_form(line)));
         expected.sort();
         ours.sort();
         if ours != expected {
@@ -229,5 +259,13 @@ fn findings_match_real_yamllint() {
     assert!(
         untested.is_empty(),
         "no corpus file trips {untested:?}; add one under harness/tests/yamllint/corpus"
+    );
+    let missing: Vec<&&str> = REQUIRED_MESSAGES
+        .iter()
+        .filter(|form| !forms.contains(**form))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no corpus file produces {missing:?}; add one under harness/tests/yamllint/corpus"
     );
 }

@@ -49,6 +49,7 @@ pub fn check(config: &YamllintConfig, buffer: &[char], line: &Line, out: &mut Ve
             level: conf.level,
             message,
             rule,
+            directive_line: line.number,
         });
     };
     if let Some(conf) = rules.get("trailing-spaces")
@@ -149,8 +150,18 @@ fn line_length(conf: &RuleConf, buffer: &[char], line: &Line) -> Option<(usize, 
 /// scalar, has no space in it.
 fn non_breakable_inline_mapping(content: &[char]) -> bool {
     let text: String = content.iter().collect();
-    let Ok(tokens) = super::tokens::scan(&text) else {
-        return false;
+    let tokens = match super::tokens::scan(&text) {
+        Ok(tokens) => tokens,
+        // granit-parser stops at a `,` outside a flow collection, where PyYAML's scanner
+        // reads a flow entry and goes on (a JSON line in a block scalar ends with one):
+        // PyYAML's tokens up to there are those of the text before it.
+        Err((_, stop)) => {
+            let before: String = content[..stop.min(content.len())].iter().collect();
+            match super::tokens::scan(&before) {
+                Ok(tokens) => tokens,
+                Err(_) => return false,
+            }
+        }
     };
     let mut rest = tokens
         .iter()

@@ -10,11 +10,15 @@
 //! The configuration is, as in ct: the file named by `lint-conf`, else `lintconf.yaml`
 //! at the repository root, else ct's default lintconf ([`config::CT_DEFAULT_LINTCONF`]).
 //! `# yamllint disable`, `enable`, `disable-line` and `disable-file` comments and the
-//! `ignore` patterns act as in yamllint. Rules the configuration enables that are not
-//! implemented here are named once per run ([`YamllintConfig::unimplemented`]), never
-//! skipped silently.
+//! `ignore` patterns act as in yamllint. Every rule ct's default lintconf enables is
+//! implemented ([`IMPLEMENTED_RULES`]): the line rules in `lines`, the token and comment
+//! rules in `tokens`, and `indentation` and `comments-indentation` in modules of their
+//! own. Rules a configuration enables that are not implemented here are named once per
+//! run ([`YamllintConfig::unimplemented`]), never skipped silently.
 
+mod comments_indentation;
 mod config;
+mod indentation;
 mod lines;
 mod tokens;
 
@@ -36,9 +40,11 @@ pub const IMPLEMENTED_RULES: &[&str] = &[
     "colons",
     "commas",
     "comments",
+    "comments-indentation",
     "document-start",
     "empty-lines",
     "hyphens",
+    "indentation",
     "key-duplicates",
     "line-length",
     "new-line-at-end-of-file",
@@ -60,6 +66,10 @@ pub struct Finding {
     pub level: Level,
     pub message: String,
     pub rule: &'static str,
+    /// The 1-based line whose `# yamllint` directives decide whether the finding is
+    /// shown. yamllint applies them at the line a finding's token starts on, which is
+    /// not the finding's own line for a multi-line scalar's continuation lines.
+    pub directive_line: usize,
 }
 
 impl fmt::Display for Finding {
@@ -173,10 +183,12 @@ pub fn lint(text: &str, config: &YamllintConfig) -> Vec<Finding> {
     let tokens = tokens::scan(text).unwrap_or_else(|(partial, _)| partial);
     let mut findings = Vec::new();
     tokens::check(config, &buffer, &tokens, &mut findings);
+    indentation::check(config, &buffer, &tokens, &mut findings);
+    let comments = tokens::all_comments(&buffer, &tokens);
+    comments_indentation::check(config, &buffer, &comments, &mut findings);
     for line in &lines {
         lines::check(config, &buffer, line, &mut findings);
     }
-    let comments = tokens::all_comments(&buffer, &tokens);
     let mut findings = apply_directives(config, &buffer, &comments, findings);
     findings.sort_by_key(|finding| (finding.line, finding.column));
     findings
@@ -196,7 +208,7 @@ fn apply_directives(
         return findings;
     }
     let enabled: BTreeSet<&str> = config.rules.keys().map(String::as_str).collect();
-    let last_line = findings.iter().map(|f| f.line).max().unwrap_or(0);
+    let last_line = findings.iter().map(|f| f.directive_line).max().unwrap_or(0);
     let mut disabled: BTreeSet<&str> = BTreeSet::new();
     let mut for_line: BTreeSet<&str> = BTreeSet::new();
     let mut for_next_line: BTreeSet<&str> = BTreeSet::new();
@@ -237,7 +249,9 @@ fn apply_directives(
             findings
                 .iter()
                 .filter(|f| {
-                    f.line == line && !disabled.contains(f.rule) && !for_line.contains(f.rule)
+                    f.directive_line == line
+                        && !disabled.contains(f.rule)
+                        && !for_line.contains(f.rule)
                 })
                 .cloned(),
         );
@@ -387,17 +401,24 @@ mod tests {
 
     #[test]
     fn unimplemented_rules_are_named_in_one_warning() {
+        // Every rule ct's default lintconf enables is implemented.
         let config = YamllintConfig::ct_default();
-        assert_eq!(config.unimplemented(), ["indentation"]);
-        let warning = config.unimplemented_warning().unwrap();
-        assert!(warning.contains("ct's default lintconf"), "{warning}");
-        assert!(warning.contains("`indentation`"), "{warning}");
+        assert_eq!(config.unimplemented(), Vec::<&str>::new());
+        assert_eq!(config.unimplemented_warning(), None);
 
-        let all = YamllintConfig::parse("extends: default\n", "d.yaml", None).unwrap();
-        assert_eq!(
-            all.unimplemented(),
-            ["anchors", "comments-indentation", "indentation"]
+        let all = YamllintConfig::parse(
+            "extends: default\nrules:\n  empty-values: enable\n",
+            "d.yaml",
+            None,
+        )
+        .unwrap();
+        assert_eq!(all.unimplemented(), ["anchors", "empty-values"]);
+        let warning = all.unimplemented_warning().unwrap();
+        assert!(
+            warning.starts_with("yamllint configuration d.yaml:"),
+            "{warning}"
         );
+        assert!(warning.contains("`anchors`, `empty-values`"), "{warning}");
         let none = YamllintConfig::parse("rules:\n  colons: enable\n", "c.yaml", None).unwrap();
         assert_eq!(none.unimplemented_warning(), None);
     }

@@ -6,7 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use granit_parser::{Marker, ScalarStyle, Scanner, StrInput, TokenType};
+pub use granit_parser::ScalarStyle;
+use granit_parser::{Marker, Scanner, StrInput, TokenType};
 
 use super::Finding;
 use super::config::{RuleConf, YamllintConfig};
@@ -55,7 +56,7 @@ pub enum Kind {
     Anchor,
     Tag,
     Scalar {
-        plain: bool,
+        style: ScalarStyle,
         value: String,
     },
 }
@@ -78,8 +79,8 @@ impl Token {
 }
 
 /// The tokens of `text` (comments left out: yamllint finds those itself), up to the
-/// first scanner error, which is returned instead when there is one.
-pub fn scan(text: &str) -> Result<Vec<Token>, (Vec<Token>, String)> {
+/// first scanner error; then those tokens and the character index it stopped at.
+pub fn scan(text: &str) -> Result<Vec<Token>, (Vec<Token>, usize)> {
     let buffer: Vec<char> = text.chars().collect();
     let starts = LineStarts::new(&buffer);
     let mut tokens = Vec::new();
@@ -87,15 +88,15 @@ pub fn scan(text: &str) -> Result<Vec<Token>, (Vec<Token>, String)> {
     align_with_pyyaml(&mut tokens, &buffer, &starts);
     match result {
         Ok(()) => Ok(tokens),
-        Err(message) => Err((tokens, message)),
+        Err(stop) => Err((tokens, stop)),
     }
 }
 
-fn scan_into(text: &str, tokens: &mut Vec<Token>) -> Result<(), String> {
+fn scan_into(text: &str, tokens: &mut Vec<Token>) -> Result<(), usize> {
     for item in Scanner::new(StrInput::new(text)) {
         let (span, token) = match item {
             Ok(token) => token.into_parts(),
-            Err(err) => return Err(err.to_string()),
+            Err(err) => return Err(err.marker().index()),
         };
         let kind = match token {
             TokenType::StreamStart => Kind::StreamStart,
@@ -121,7 +122,7 @@ fn scan_into(text: &str, tokens: &mut Vec<Token>) -> Result<(), String> {
             TokenType::Anchor(_) => Kind::Anchor,
             TokenType::Tag(..) => Kind::Tag,
             TokenType::Scalar(style, value) => Kind::Scalar {
-                plain: style == ScalarStyle::Plain,
+                style,
                 value: value.into_owned(),
             },
             // Comments: yamllint finds them in the gaps between tokens itself. The enum
@@ -163,7 +164,7 @@ fn align_with_pyyaml(tokens: &mut [Token], buffer: &[char], starts: &LineStarts)
                     token.end = starts.mark(dash + 1);
                 }
             }
-            Kind::Scalar { plain: false, .. } => {
+            Kind::Scalar { style, .. } if style != ScalarStyle::Plain => {
                 if let Some(indicator) = first_after_gap(buffer, covered, token.start.index)
                     .filter(|&index| matches!(buffer[index], '|' | '>'))
                 {
@@ -251,6 +252,7 @@ pub fn check(config: &YamllintConfig, buffer: &[char], tokens: &[Token], out: &m
                     level: conf.level,
                     message,
                     rule,
+                    directive_line: line,
                 });
             }
         };
@@ -314,6 +316,7 @@ pub fn check(config: &YamllintConfig, buffer: &[char], tokens: &[Token], out: &m
                     level: conf.level,
                     message,
                     rule: "comments",
+                    directive_line: line,
                 });
             }
         }
@@ -578,7 +581,11 @@ fn truthy(
     if prev_kind == Some(&Kind::Tag) {
         return None;
     }
-    let Kind::Scalar { plain: true, value } = &token.kind else {
+    let Kind::Scalar {
+        style: ScalarStyle::Plain,
+        value,
+    } = &token.kind
+    else {
         return None;
     };
     if !conf.flag("check-keys") && prev_kind == Some(&Kind::Key) {
@@ -647,22 +654,28 @@ impl KeyStack {
 }
 
 /// A comment as yamllint's parser finds it: the `#` at `pointer`, 1-based line and
-/// column, and the token before it.
+/// column, the tokens around the gap it lies in, and the comment before it in that gap.
 pub struct Comment<'a> {
     pub line: usize,
-    column: usize,
+    pub column: usize,
     pointer: usize,
-    before: &'a Token,
+    pub before: &'a Token,
+    /// `None` only after the stream's last token.
+    pub after: Option<&'a Token>,
+    /// The line and column of the previous comment between the same two tokens.
+    pub earlier: Option<(usize, usize)>,
 }
 
 impl Comment<'_> {
     /// yamllint's `Comment.is_inline`: on the line of the content before it.
     pub fn is_inline(&self, buffer: &[char]) -> bool {
-        let before = self.before;
-        before.kind != Kind::StreamStart
-            && self.line == before.end.line + 1
-            && before.end.index > 0
-            && buffer[before.end.index - 1] != '\n'
+        inline_after(self.before, self.line, buffer)
+    }
+
+    /// Whether the previous comment in the same gap is inline (it can only be the first).
+    pub fn earlier_is_inline(&self, buffer: &[char]) -> bool {
+        self.earlier
+            .is_some_and(|(line, _)| inline_after(self.before, line, buffer))
     }
 
     /// The comment from its `#` to the end of its line, as yamllint's `str(comment)`.
@@ -672,6 +685,15 @@ impl Comment<'_> {
             .take_while(|c| !matches!(c, '\n' | '\0'))
             .collect()
     }
+}
+
+/// Whether a comment on 1-based `line` after `before` shares that token's last line
+/// (a token that ends at the start of a line, as a block scalar does, is not on it).
+fn inline_after(before: &Token, line: usize, buffer: &[char]) -> bool {
+    before.kind != Kind::StreamStart
+        && line == before.end.line + 1
+        && before.end.index > 0
+        && buffer[before.end.index - 1] != '\n'
 }
 
 /// Every comment of the file, in order, found as yamllint finds them.
@@ -688,7 +710,7 @@ pub fn all_comments<'a>(buffer: &[char], tokens: &'a [Token]) -> Vec<Comment<'a>
 fn comments_between<'a>(
     buffer: &[char],
     token: &'a Token,
-    next: Option<&Token>,
+    next: Option<&'a Token>,
 ) -> Vec<Comment<'a>> {
     let end = match next {
         None => buffer.len(),
@@ -705,6 +727,7 @@ fn comments_between<'a>(
     let mut column = token.end.column + 1;
     let mut pointer = token.end.index;
     let gap = buffer.get(token.end.index..end).unwrap_or_default();
+    let mut earlier = None;
     for (line, part) in (token.end.line + 1..).zip(gap.split(|c| *c == '\n')) {
         if let Some(pos) = part.iter().position(|c| *c == '#') {
             found.push(Comment {
@@ -712,7 +735,10 @@ fn comments_between<'a>(
                 column: column + pos,
                 pointer: pointer + pos,
                 before: token,
+                after: next,
+                earlier,
             });
+            earlier = Some((line, column + pos));
         }
         pointer += part.len() + 1;
         column = 1;
