@@ -171,6 +171,11 @@ impl PlainLines {
 /// One `::error` annotation per problem, placed on the file and line when known so
 /// GitHub shows it in the pull request diff. A failure without problems (a timeout,
 /// a check that failed without saying why) still gets one annotation.
+///
+/// An annotation carries only the first line of its problem: GitHub prints each
+/// `::error` in full in the log, right after the group that already holds the
+/// details, so a multi-line problem (helm's output of a failed `helm test`) would
+/// otherwise be printed twice.
 fn annotations(outcome: &TrialOutcome) -> String {
     let title = outcome.id.to_string();
     let mut out = String::new();
@@ -207,7 +212,7 @@ fn annotations(outcome: &TrialOutcome) -> String {
                     .map(|file| file.to_string_lossy().into_owned()),
                 problem.line,
                 problem.column,
-                &format!("[{}] {}", phase.name, problem.message),
+                &format!("[{}] {}", phase.name, headline(&problem.message)),
             );
         }
         annotated = true;
@@ -217,6 +222,15 @@ fn annotations(outcome: &TrialOutcome) -> String {
         annotate(None, None, None, message.lines().next().unwrap_or_default());
     }
     out
+}
+
+/// The first non-empty line of a problem, which says what is wrong; the rest is detail.
+fn headline(message: &str) -> &str {
+    message
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default()
 }
 
 /// Escaping for the message part of a workflow command, as GitHub's toolkit does it.
@@ -344,6 +358,7 @@ mod tests {
     use super::*;
     use crate::problem::Problem;
     use crate::suites::PhaseStatus;
+    use std::sync::Arc;
 
     fn plain_output(github_groups: bool) -> String {
         let buffer = SharedBuffer::default();
@@ -393,10 +408,10 @@ mod tests {
         let mut outcome = failing_lint();
         outcome.phases.truncate(2);
         outcome.phases[1].problems =
-            vec![Problem::in_file("charts/a,b/x:y.yaml", "multi\nline").at_line(Some(3))];
+            vec![Problem::in_file("charts/a,b/x:y.yaml", "100% wrong").at_line(Some(3))];
         assert_eq!(
             annotations(&outcome),
-            "::error file=charts/a%2Cb/x%3Ay.yaml,line=3,title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] multi%0Aline\n"
+            "::error file=charts/a%2Cb/x%3Ay.yaml,line=3,title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] 100%25 wrong\n"
         );
     }
 
@@ -416,6 +431,48 @@ mod tests {
             annotations(&outcome).starts_with("::error file=charts/db/values.yaml,line=3,col=16,"),
             "{}",
             annotations(&outcome)
+        );
+    }
+
+    /// helm test's output is several lines; under `github-groups` it is printed once, in
+    /// the group, and the annotation after the group names only its first line.
+    #[test]
+    fn github_groups_print_a_multi_line_failure_once() {
+        let mut outcome = failing_lint();
+        outcome.phases.truncate(2);
+        outcome.phases[1].name = "helm-test".into();
+        outcome.phases[1].problems = vec![Problem::in_file(
+            "charts/db/templates/tests/test.yaml",
+            "helm test failed (exit status: 1): Error: job db-test failed\nNAME: db\nPhase:          Failed",
+        )];
+        let buffer = SharedBuffer::default();
+        let mut reporter = ProgressReporter::new(ProgressMode::Plain {
+            out: Box::new(buffer.clone()),
+            github_groups: true,
+        });
+        feed(
+            &mut reporter,
+            &[Event::TrialFinished {
+                outcome: Arc::new(outcome),
+            }],
+        );
+        // As GitHub shows the log: workflow-command data decoded.
+        let shown = buffer.contents().replace("%0A", "\n");
+        for detail in ["NAME: db", "Phase:          Failed"] {
+            assert_eq!(shown.matches(detail).count(), 1, "{detail}:\n{shown}");
+        }
+        assert_eq!(shown.matches("::error ").count(), 1, "{shown}");
+        assert_eq!(
+            shown.matches("helm test failed (exit status: 1)").count(),
+            2,
+            "in the group and in its annotation:\n{shown}"
+        );
+        let annotation = shown.lines().find(|l| l.starts_with("::error ")).unwrap();
+        assert!(
+            annotation.ends_with(
+                "::[helm-test] helm test failed (exit status: 1): Error: job db-test failed"
+            ),
+            "{annotation}"
         );
     }
 
