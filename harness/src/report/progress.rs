@@ -113,6 +113,37 @@ fn finished_line(outcome: &TrialOutcome) -> String {
     }
 }
 
+/// `CLUSTER creating local control plane: Kubernetes v1.37.2, 2 simulated nodes; ...`
+fn cluster_starting_line(intent: &str) -> String {
+    format!("CLUSTER creating {intent}")
+}
+
+/// `CLUSTER ready after 4.62s: local control plane ...`
+fn cluster_ready_line(description: &str, took: Duration) -> String {
+    format!("CLUSTER ready after {}: {description}", seconds(took))
+}
+
+/// `CLUSTER failed after 0.02s: ...`; the trials that need it fail with the same text.
+fn cluster_failed_line(error: &str, took: Duration) -> String {
+    format!("CLUSTER failed after {}: {error}", seconds(took))
+}
+
+/// `SLOW  integration::kvstore::default still in ready after 20s: waiting for
+/// StatefulSet/kvstore: 0 of 1 replicas ready`. Whole seconds: the heartbeat comes
+/// every few seconds, so hundredths would only look precise.
+fn heartbeat_line(
+    id: &TrialId,
+    phase: &str,
+    elapsed: Duration,
+    waiting_for: Option<&str>,
+) -> String {
+    let mut line = format!("SLOW  {id} still in {phase} after {}s", elapsed.as_secs());
+    if let Some(what) = waiting_for {
+        let _ = write!(line, ": waiting for {what}");
+    }
+    line
+}
+
 /// The failure message, indented under its status line.
 fn indented_failure(outcome: &TrialOutcome) -> String {
     let mut out = String::new();
@@ -145,6 +176,27 @@ impl PlainLines {
                 let _ = writeln!(text, "START {id}");
             }
             Event::TrialFinished { outcome } => self.finished(outcome, &mut text),
+            Event::ClusterStarting { intent } => {
+                let _ = writeln!(text, "{}", cluster_starting_line(intent));
+            }
+            Event::ClusterReady { description, took } => {
+                let _ = writeln!(text, "{}", cluster_ready_line(description, *took));
+            }
+            Event::ClusterFailed { error, took } => {
+                let _ = writeln!(text, "{}", cluster_failed_line(error, *took));
+            }
+            Event::TrialHeartbeat {
+                id,
+                phase,
+                elapsed,
+                waiting_for,
+            } => {
+                let _ = writeln!(
+                    text,
+                    "{}",
+                    heartbeat_line(id, phase, *elapsed, waiting_for.as_deref())
+                );
+            }
             // The summary reporter owns the end of the run.
             Event::RunFinished(_) => {}
         }
@@ -328,6 +380,29 @@ impl LiveDisplay {
                 }
                 self.multi.println(text)?;
             }
+            Event::ClusterStarting { intent } => {
+                self.multi.println(cluster_starting_line(intent))?;
+            }
+            Event::ClusterReady { description, took } => {
+                self.multi.println(cluster_ready_line(description, *took))?;
+            }
+            Event::ClusterFailed { error, took } => {
+                self.multi.println(cluster_failed_line(error, *took))?;
+            }
+            // On the trial's own spinner line, which already shows how long it runs.
+            Event::TrialHeartbeat {
+                id,
+                phase,
+                waiting_for,
+                ..
+            } => {
+                if let Some(spinner) = self.running.get(id) {
+                    spinner.set_message(match waiting_for {
+                        Some(what) => format!("{id}  {phase}: waiting for {what}"),
+                        None => format!("{id}  {phase}"),
+                    });
+                }
+            }
             Event::RunFinished(summary) => {
                 for (_, spinner) in self.running.drain() {
                     spinner.finish_and_clear();
@@ -394,6 +469,100 @@ mod tests {
         assert!(text.contains(
             "::error file=charts/db/templates/statefulset.yaml,line=12,title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] function \"tpl2\" not defined\n"
         ));
+    }
+
+    #[rstest]
+    #[case::waiting(
+        Some("StatefulSet/kvstore: 0 of 1 replicas ready"),
+        20_400,
+        "SLOW  integration::kvstore::default still in ready after 20s: waiting for StatefulSet/kvstore: 0 of 1 replicas ready"
+    )]
+    #[case::busy_without_a_condition(
+        None,
+        10_000,
+        "SLOW  integration::kvstore::default still in ready after 10s"
+    )]
+    fn a_heartbeat_names_trial_phase_time_and_the_pending_condition(
+        #[case] waiting_for: Option<&str>,
+        #[case] millis: u64,
+        #[case] expected: &str,
+    ) {
+        let id = TrialId {
+            suite: crate::plan::Suite::Integration,
+            chart: "kvstore".into(),
+            case: "default".into(),
+        };
+        assert_eq!(
+            heartbeat_line(&id, "ready", Duration::from_millis(millis), waiting_for),
+            expected
+        );
+    }
+
+    /// Cluster and heartbeat events are plain lines, in order, between the trials'
+    /// lines; GitHub mode adds no workflow command to them.
+    #[rstest]
+    fn plain_progress_prints_cluster_and_heartbeat_lines(#[values(false, true)] github: bool) {
+        let id = TrialId {
+            suite: crate::plan::Suite::Integration,
+            chart: "web".into(),
+            case: "default".into(),
+        };
+        let buffer = SharedBuffer::default();
+        let mut reporter = ProgressReporter::new(ProgressMode::Plain {
+            out: Box::new(buffer.clone()),
+            github_groups: github,
+        });
+        feed(
+            &mut reporter,
+            &[
+                Event::ClusterStarting {
+                    intent: "local control plane: Kubernetes v1.37.2; pods are simulated by kwok"
+                        .into(),
+                },
+                Event::TrialHeartbeat {
+                    id: id.clone(),
+                    phase: "cluster".into(),
+                    elapsed: Duration::from_secs(10),
+                    waiting_for: Some("the run's cluster".into()),
+                },
+                Event::ClusterReady {
+                    description: "local control plane `c`".into(),
+                    took: Duration::from_millis(12_345),
+                },
+            ],
+        );
+        assert_eq!(
+            buffer.contents(),
+            "CLUSTER creating local control plane: Kubernetes v1.37.2; pods are simulated by kwok\n\
+             SLOW  integration::web::default still in cluster after 10s: waiting for the run's cluster\n\
+             CLUSTER ready after 12.35s: local control plane `c`\n"
+        );
+    }
+
+    #[test]
+    fn live_display_shows_a_heartbeat_on_the_trials_spinner() {
+        let id = TrialId {
+            suite: crate::plan::Suite::Integration,
+            chart: "web".into(),
+            case: "default".into(),
+        };
+        let mut live = LiveDisplay::new(ProgressDrawTarget::hidden());
+        live.handle(&Event::TrialStarted {
+            id: id.clone(),
+            at: std::time::Instant::now(),
+        })
+        .unwrap();
+        live.handle(&Event::TrialHeartbeat {
+            id: id.clone(),
+            phase: "helm-test".into(),
+            elapsed: Duration::from_secs(10),
+            waiting_for: Some("`helm test` to run Job/web-test".into()),
+        })
+        .unwrap();
+        assert_eq!(
+            live.running[&id].message(),
+            "integration::web::default  helm-test: waiting for `helm test` to run Job/web-test"
+        );
     }
 
     #[rstest]
