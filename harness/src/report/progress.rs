@@ -389,18 +389,20 @@ impl LiveDisplay {
             Event::ClusterFailed { error, took } => {
                 self.multi.println(cluster_failed_line(error, *took))?;
             }
-            // On the trial's own spinner line, which already shows how long it runs.
+            // On the trial's own spinner line. It stays until the next beat or the end
+            // of the trial, so it says how long the phase had run when it was true.
             Event::TrialHeartbeat {
                 id,
                 phase,
+                elapsed,
                 waiting_for,
-                ..
             } => {
                 if let Some(spinner) = self.running.get(id) {
-                    spinner.set_message(match waiting_for {
-                        Some(what) => format!("{id}  {phase}: waiting for {what}"),
-                        None => format!("{id}  {phase}"),
-                    });
+                    let mut message = format!("{id}  {phase} after {}s", elapsed.as_secs());
+                    if let Some(what) = waiting_for {
+                        let _ = write!(message, ": waiting for {what}");
+                    }
+                    spinner.set_message(message);
                 }
             }
             Event::RunFinished(summary) => {
@@ -561,7 +563,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             live.running[&id].message(),
-            "integration::web::default  helm-test: waiting for `helm test` to run Job/web-test"
+            "integration::web::default  helm-test after 10s: waiting for `helm test` to run Job/web-test"
         );
     }
 
