@@ -7,7 +7,7 @@
 
 mod heartbeat;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,8 @@ pub async fn run(
     let mut ticks = tokio::time::interval(heartbeats.tick());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut activities: BTreeMap<TrialId, Arc<TrialActivity>> = BTreeMap::new();
+    // Which trial each task runs, so a task that panicked stops being reported as busy.
+    let mut tasks: HashMap<tokio::task::Id, TrialId> = HashMap::new();
     let permits = Arc::new(Semaphore::new(jobs));
     let (events, mut received) = mpsc::unbounded_channel::<Event>();
     let mut running: JoinSet<TrialOutcome> = JoinSet::new();
@@ -89,7 +91,8 @@ pub async fn run(
         let activity = TrialActivity::new();
         activities.insert(trial.id.clone(), Arc::clone(&activity));
         let (ctx, permits, events) = (Arc::clone(&ctx), Arc::clone(&permits), events.clone());
-        running.spawn(async move {
+        let id = trial.id.clone();
+        let task = running.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
@@ -100,6 +103,7 @@ pub async fn run(
             });
             activity.scope(run_with_timeout(&trial, &ctx)).await
         });
+        tasks.insert(task.id(), id);
     }
     drop(events);
 
@@ -122,10 +126,16 @@ pub async fn run(
             Some(change) = next_lease_event(&mut lease_events) => {
                 emit(reporters, &cluster_event(change))?;
             }
-            Some(joined) = running.join_next() => {
-                let Ok(outcome) = joined else { continue };
-                activities.remove(&outcome.id);
-                heartbeats.forget(&outcome.id);
+            Some(joined) = running.join_next_with_id() => {
+                let task = match &joined {
+                    Ok((task, _)) => *task,
+                    Err(error) => error.id(),
+                };
+                if let Some(id) = tasks.remove(&task) {
+                    activities.remove(&id);
+                    heartbeats.forget(&id);
+                }
+                let Ok((_, outcome)) = joined else { continue };
                 unfinished.remove(&outcome.id);
                 let outcome = Arc::new(outcome);
                 emit(reporters, &Event::TrialFinished { outcome: Arc::clone(&outcome) })?;
