@@ -7,6 +7,7 @@
 //! [`report`] events, and reporters turn events into output. Every external process goes
 //! through [`tools`]. The cluster suites act through the [`release`] lifecycle layer.
 
+pub mod activity;
 pub mod changed;
 pub mod chartfile;
 pub mod cli;

@@ -12,13 +12,14 @@
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::cluster::{self, ClusterLease, ProviderKind};
 use crate::config::HarnessConfig;
 use crate::plan::Trial;
 use crate::registry::Suite;
 use crate::report::{self, ReportError, Reporter, RunInfo, RunSummary};
-use crate::runner::{self, Interruption};
+use crate::runner::{self, Interruption, Pace};
 use crate::session::{Session, SessionError};
 use crate::suites::{SnapshotMode, SuiteContext, TrialOutcome};
 use crate::tools::{self, HelmMajor};
@@ -32,6 +33,8 @@ pub struct RunOptions {
     /// Trials at once; `None`: the config's `jobs`, else the number of CPUs.
     pub jobs: Option<usize>,
     pub snapshot_mode: SnapshotMode,
+    /// A phase running this long is reported, and again every interval (tests shorten it).
+    pub heartbeat: Duration,
 }
 
 impl Default for RunOptions {
@@ -41,6 +44,7 @@ impl Default for RunOptions {
             cluster: ClusterChoice::Provider(None),
             jobs: None,
             snapshot_mode: SnapshotMode::from_env(),
+            heartbeat: runner::DEFAULT_HEARTBEAT,
         }
     }
 }
@@ -58,7 +62,7 @@ pub enum ClusterChoice {
 pub struct Run {
     pub trials: Vec<Trial>,
     pub ctx: SuiteContext,
-    pub jobs: usize,
+    pub pace: Pace,
     pub info: RunInfo,
 }
 
@@ -126,7 +130,10 @@ impl Run {
         Ok(Run {
             trials,
             ctx,
-            jobs,
+            pace: Pace {
+                jobs,
+                heartbeat: options.heartbeat,
+            },
             info,
         })
     }
@@ -141,7 +148,7 @@ impl Run {
         runner::run(
             self.trials,
             self.ctx,
-            self.jobs,
+            self.pace,
             self.info,
             reporters,
             interrupt,

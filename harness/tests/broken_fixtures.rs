@@ -40,6 +40,8 @@ fn summarize(outcomes: &[TrialOutcome]) -> (BTreeSet<String>, String) {
 #[case::schema_violation("schema-violation", &["lint/values-schema", "template/render"])]
 // `helm lint` only logs a failed `required`; the render catches it.
 #[case::template_error("template-error", &["template/render"])]
+// helm's warnings come first on its stderr; the problem starts with the error.
+#[case::warnings_before_error("warnings-before-error", &["template/render"])]
 #[case::duplicate_resource("duplicate-resource", &["template/manifests"])]
 #[case::missing_name("missing-name", &["template/manifests"])]
 #[case::name_mismatch("name-mismatch", &["lint/chart-yaml"])]

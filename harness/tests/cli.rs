@@ -79,6 +79,31 @@ fn failing_run_exits_one_and_names_chart_and_check() {
     assert!(out.contains("[chart-yaml]"), "{out}");
 }
 
+/// ct's `--github-groups`: a failure's details are printed once, inside its group, and
+/// its annotation names only the first line (GitHub prints every `::error` in full).
+/// The render failure here is several lines: helm's error, then the warning before it.
+#[test]
+fn github_groups_print_each_failure_once() {
+    let repo = TempRepo::new();
+    repo.add_chart("broken", "warnings-before-error");
+    let output = chart_harness(repo.root(), &["template", "--github-groups"]);
+    assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr).replace("%0A", "\n");
+    assert_eq!(stderr.matches("::group::FAIL").count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("::error ").count(), 1, "{stderr}");
+    assert_eq!(
+        stderr.matches("helm warned before the error:").count(),
+        1,
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("skipped value for").count(), 1, "{stderr}");
+    let annotation = stderr.lines().find(|l| l.starts_with("::error ")).unwrap();
+    assert!(
+        annotation.ends_with("::[render] execution error at (warnings-before-error/templates/configmap.yaml:10:12): owner must be set"),
+        "{annotation}"
+    );
+}
+
 #[test]
 fn listing_runs_no_helm() {
     let repo = TempRepo::new();

@@ -11,7 +11,8 @@ use std::sync::{Arc, Mutex};
 use chart_harness::cluster::ProviderKind;
 use chart_harness::plan::Suite;
 use chart_harness::report::{
-    Event, JsonReporter, JunitReporter, ReportError, Reporter, SummaryReporter,
+    Event, JsonReporter, JunitReporter, ProgressMode, ProgressReporter, ReportError, Reporter,
+    SummaryReporter,
 };
 use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
 use chart_harness::runner::Interruption;
@@ -213,4 +214,73 @@ fn a_cluster_is_leased_only_when_a_trial_that_runs_needs_one() {
     assert!(!leased(&repo));
     repo.add_chart("charts", "web");
     assert!(leased(&repo));
+}
+
+/// What a person watching a cluster run sees: the cluster announced (with what it
+/// simulates) when it starts being created and when it is ready, before any trial's
+/// result, and a heartbeat while a phase runs longer than the interval, naming the
+/// trial, the phase, the time so far and the condition it waits for. The interval is
+/// shortened to 1 s; `never-ready` waits 10 s for a Deployment that never schedules.
+#[test]
+fn progress_announces_the_cluster_and_beats_during_long_phases() {
+    let repo = TempRepo::new();
+    repo.add_chart("broken", "never-ready");
+    let progress = Buffer::default();
+    let mut reporters: Vec<Box<dyn Reporter>> =
+        vec![Box::new(ProgressReporter::new(ProgressMode::Plain {
+            out: Box::new(progress.clone()),
+            github_groups: false,
+        }))];
+    let summary = repo.run_with_heartbeat(
+        &[Suite::Integration],
+        1,
+        std::time::Duration::from_secs(1),
+        &mut reporters,
+        std::future::pending(),
+    );
+    assert_eq!(summary.outcomes[0].status, TrialStatus::Failed);
+    let text = String::from_utf8(progress.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let position = |prefix: &str| {
+        lines
+            .iter()
+            .position(|line| line.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no line starting {prefix:?}:\n{text}"))
+    };
+    let creating = position("CLUSTER creating local control plane");
+    let ready = position("CLUSTER ready after ");
+    let result = position("FAIL  integration::never-ready::default");
+    assert!(creating < ready && ready < result, "{text}");
+    for line in [lines[creating], lines[ready]] {
+        assert!(line.contains("pods are simulated by kwok"), "{line}");
+    }
+    let kube_version = chart_harness::tools::pinned_kube_version(&testing::workspace_root())
+        .unwrap()
+        .to_string();
+    assert!(lines[creating].contains(&kube_version), "{text}");
+
+    let waiting_for_ready: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|line| {
+            line.starts_with("SLOW  integration::never-ready::default still in ready after ")
+        })
+        .collect();
+    assert!(
+        waiting_for_ready.len() >= 5,
+        "a beat a second of the 10 s wait:\n{text}"
+    );
+    assert!(
+        waiting_for_ready.iter().any(|line| line
+            .contains("s: waiting for Deployment/never-ready-never-ready: 0 of 1 replicas ready")),
+        "{text}"
+    );
+    let last_beat = lines
+        .iter()
+        .rposition(|line| line.starts_with("SLOW  "))
+        .unwrap();
+    assert!(
+        last_beat < result,
+        "no beat after the trial finished:\n{text}"
+    );
 }

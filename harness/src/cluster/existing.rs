@@ -39,6 +39,22 @@ impl ClusterProvider for ExistingProvider {
         ProviderKind::Existing
     }
 
+    fn intent(&self, _request: &ClusterRequest) -> String {
+        format!(
+            "existing cluster from {} ({}), Kubernetes version as it reports{}",
+            self.kubeconfig.display(),
+            match &self.context {
+                Some(context) => format!("context `{context}`"),
+                None => "its current context".to_string(),
+            },
+            if self.pods_simulated {
+                "; pods are simulated by kwok (no container runs)"
+            } else {
+                ""
+            }
+        )
+    }
+
     /// Checks that the kubeconfig parses and has the context, so a typo fails here with
     /// the list of contexts instead of in every trial.
     async fn acquire(&self, _request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {

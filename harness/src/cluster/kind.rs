@@ -512,6 +512,16 @@ impl ClusterProvider for KindProvider {
         ProviderKind::Kind
     }
 
+    fn intent(&self, _request: &ClusterRequest) -> String {
+        format!(
+            "kind cluster from {} with Kubernetes {} (real nodes in Docker containers)",
+            self.config.describe(),
+            self.kube_version
+                .as_deref()
+                .unwrap_or("of kind's default node image")
+        )
+    }
+
     async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
         let (config, config_file) = self.config.materialize()?;
         let image = self.node_image()?;

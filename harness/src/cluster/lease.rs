@@ -2,8 +2,9 @@
 //! the end, whatever way the run ends.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, broadcast};
 
 use super::{
     AnyProvider, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, DetachedCluster,
@@ -33,11 +34,32 @@ enum LeaseState {
     Released,
 }
 
+/// What happened to the lease, for whoever watches the run (the runner turns these
+/// into report events; the lease knows nothing of reporting).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseEvent {
+    /// Acquisition began; `intent` is the provider's [`ClusterProvider::intent`].
+    Creating {
+        intent: String,
+    },
+    Ready {
+        description: String,
+        took: Duration,
+    },
+    Failed {
+        error: String,
+        took: Duration,
+    },
+}
+
 /// The run's cluster. Cheap to create: nothing happens until [`ClusterLease::access`].
 pub struct ClusterLease {
     provider: AnyProvider,
     request: ClusterRequest,
     state: Mutex<LeaseState>,
+    /// A broadcast, not a watch: a quick acquisition (an existing cluster) must still
+    /// deliver `Creating` before `Ready`. One acquisition per run sends two events.
+    events: broadcast::Sender<LeaseEvent>,
 }
 
 impl std::fmt::Debug for ClusterLease {
@@ -54,7 +76,13 @@ impl ClusterLease {
             provider,
             request,
             state: Mutex::new(LeaseState::NotAcquired),
+            events: broadcast::channel(4).0,
         }
+    }
+
+    /// Events of this lease from now on; subscribe before a trial can acquire it.
+    pub fn subscribe(&self) -> broadcast::Receiver<LeaseEvent> {
+        self.events.subscribe()
     }
 
     pub fn provider(&self) -> ProviderKind {
@@ -64,8 +92,15 @@ impl ClusterLease {
     /// The cluster, acquired on the first call. Concurrent callers wait for that one
     /// acquisition; a failure is remembered, so it is attempted once per run.
     pub async fn access(&self) -> Result<ClusterAccess, String> {
+        // The run's announcement says what the cluster is; the heartbeat only which.
+        crate::activity::waiting_for(|| format!("the run's {} cluster", self.provider.kind()));
         let mut state = self.state.lock().await;
         if let LeaseState::NotAcquired = *state {
+            let started = Instant::now();
+            // No subscriber (a run without reporters) is no error.
+            let _ = self.events.send(LeaseEvent::Creating {
+                intent: self.provider.intent(&self.request),
+            });
             *state = match self.provider.acquire(&self.request).await {
                 Ok(handle) => {
                     let access = ClusterAccess {
@@ -76,9 +111,19 @@ impl ClusterLease {
                         description: handle.description().to_string(),
                         pods_simulated: handle.pods_simulated(),
                     };
+                    let _ = self.events.send(LeaseEvent::Ready {
+                        description: access.description.clone(),
+                        took: started.elapsed(),
+                    });
                     LeaseState::Acquired(handle, access)
                 }
-                Err(error) => LeaseState::Failed(error.to_string()),
+                Err(error) => {
+                    let _ = self.events.send(LeaseEvent::Failed {
+                        error: error.to_string(),
+                        took: started.elapsed(),
+                    });
+                    LeaseState::Failed(error.to_string())
+                }
             };
         }
         match &*state {
@@ -112,6 +157,64 @@ impl ClusterLease {
         match previous {
             LeaseState::Acquired(handle, _) => handle.teardown().await,
             _ => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::ExistingProvider;
+
+    fn lease_on(kubeconfig: &str, context: Option<&str>) -> (tempfile::TempDir, ClusterLease) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, kubeconfig).unwrap();
+        let provider = AnyProvider::Existing(ExistingProvider {
+            kubeconfig: path,
+            context: context.map(str::to_string),
+            pods_simulated: true,
+        });
+        (dir, ClusterLease::new(provider, ClusterRequest::default()))
+    }
+
+    const KUBECONFIG: &str = "apiVersion: v1\nkind: Config\ncurrent-context: ci\nclusters:\n- name: ci\n  cluster:\n    server: https://127.0.0.1:6443\ncontexts:\n- name: ci\n  context:\n    cluster: ci\nusers: []\n";
+
+    /// A quick acquisition still announces itself before it is ready, once per run.
+    #[tokio::test]
+    async fn acquiring_announces_creating_then_ready_once() {
+        let (_dir, lease) = lease_on(KUBECONFIG, None);
+        let mut events = lease.subscribe();
+        lease.access().await.unwrap();
+        lease.access().await.unwrap();
+        let Ok(LeaseEvent::Creating { intent }) = events.try_recv() else {
+            panic!("first comes Creating");
+        };
+        assert!(intent.contains("pods are simulated by kwok"), "{intent}");
+        let Ok(LeaseEvent::Ready { description, .. }) = events.try_recv() else {
+            panic!("then Ready");
+        };
+        assert!(
+            description.contains("https://127.0.0.1:6443"),
+            "{description}"
+        );
+        assert!(
+            events.try_recv().is_err(),
+            "the second access announces nothing"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_acquisition_is_announced_with_its_error() {
+        let (_dir, lease) = lease_on(KUBECONFIG, Some("prod"));
+        let mut events = lease.subscribe();
+        let error = lease.access().await.unwrap_err();
+        assert!(matches!(events.try_recv(), Ok(LeaseEvent::Creating { .. })));
+        match events.try_recv() {
+            Ok(LeaseEvent::Failed {
+                error: announced, ..
+            }) => assert_eq!(announced, error),
+            other => panic!("expected Failed, got {other:?}"),
         }
     }
 }

@@ -399,6 +399,14 @@ impl ClusterProvider for LocalProvider {
         ProviderKind::Local
     }
 
+    fn intent(&self, request: &ClusterRequest) -> String {
+        format!(
+            "local control plane: real etcd and Kubernetes {} control plane, {} simulated nodes; \
+             pods are simulated by kwok (no container runs)",
+            self.kube_version, request.nodes
+        )
+    }
+
     async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
         self.binaries.check()?;
         let name = unique_name(&request.name_prefix);
@@ -441,7 +449,7 @@ impl ClusterProvider for LocalProvider {
             Ok((version, ready_after)) => {
                 handle.description = format!(
                     "local control plane `{name}`: real etcd and Kubernetes {version} API server, controller-manager \
-                     and scheduler (API ready after {:.1} s), {} simulated nodes. Pods are simulated by kwok: no \
+                     and scheduler (API ready after {:.1} s), {} simulated nodes; pods are simulated by kwok: no \
                      container runs, so probes, logs and helm test commands do not execute.",
                     ready_after.as_secs_f64(),
                     request.nodes

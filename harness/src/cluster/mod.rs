@@ -34,7 +34,7 @@ use crate::tools::process::{self, ProcessSpec};
 
 pub use existing::ExistingProvider;
 pub use kind::{KindConfigChoice, KindConfigName, KindProvider};
-pub use lease::{ClusterAccess, ClusterLease};
+pub use lease::{ClusterAccess, ClusterLease, LeaseEvent};
 pub use local::{LocalBinaries, LocalProvider};
 pub use owner::prune;
 
@@ -188,6 +188,11 @@ impl Default for ClusterRequest {
 pub trait ClusterProvider: Send + Sync {
     fn kind(&self) -> ProviderKind;
 
+    /// What [`ClusterProvider::acquire`] will make, in one line, said before it starts
+    /// so a person knows what the wait is for: the provider, the Kubernetes version
+    /// and whether pods are simulated. Reads nothing and starts nothing.
+    fn intent(&self, request: &ClusterRequest) -> String;
+
     fn acquire(
         &self,
         request: &ClusterRequest,
@@ -208,6 +213,14 @@ impl ClusterProvider for AnyProvider {
             AnyProvider::Local(p) => p.kind(),
             AnyProvider::Kind(p) => p.kind(),
             AnyProvider::Existing(p) => p.kind(),
+        }
+    }
+
+    fn intent(&self, request: &ClusterRequest) -> String {
+        match self {
+            AnyProvider::Local(p) => p.intent(request),
+            AnyProvider::Kind(p) => p.intent(request),
+            AnyProvider::Existing(p) => p.intent(request),
         }
     }
 

@@ -9,6 +9,7 @@
 //! one retry rule: a failed request is retried until the deadline, like a pending
 //! verdict, because an API server under load answers again a moment later.
 
+use std::fmt::Display;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
@@ -71,8 +72,11 @@ pub struct Settled<T> {
 
 /// Looks at every pending item once per round (`look(item, waited)`) until each is
 /// Ready or Failed, or the deadline passes. Results come in the order items settled.
+/// After each round the trial's activity says what is still pending (see
+/// [`crate::activity`]), so a long wait is reported with its reason.
 pub async fn await_all<T, F, Fut>(items: Vec<T>, policy: WaitPolicy, mut look: F) -> Vec<Settled<T>>
 where
+    T: Display,
     F: FnMut(&T, Duration) -> Fut,
     Fut: Future<Output = Result<Readiness, KubeError>>,
 {
@@ -110,6 +114,7 @@ where
         if pending.is_empty() {
             return settled;
         }
+        crate::activity::waiting_for(|| pending_description(&pending));
         if Instant::now() >= deadline {
             settled.extend(pending.into_iter().map(|(item, reason)| Settled {
                 item,
@@ -122,6 +127,18 @@ where
     }
 }
 
+/// What the trial waits for, in one line: the first pending item and its reason, and
+/// how many more there are.
+fn pending_description<T: Display>(pending: &[(T, String)]) -> String {
+    let Some((first, reason)) = pending.first() else {
+        return String::new();
+    };
+    match pending.len() - 1 {
+        0 => format!("{first}: {reason}"),
+        more => format!("{first}: {reason} (and {more} more)"),
+    }
+}
+
 /// Waits until `condition` holds for object `name` of `api` (`None` while it does not
 /// exist, or once it is gone): kube-runtime's `await_condition` with a deadline.
 pub async fn await_condition<K>(
@@ -131,10 +148,11 @@ pub async fn await_condition<K>(
     condition: impl Fn(Option<&K>) -> Readiness,
 ) -> Settlement
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource<DynamicType = ()> + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let condition = &condition;
-    let mut settled = await_all(vec![()], policy, |_, _| async move {
+    let object = format!("{}/{name}", K::kind(&()));
+    let mut settled = await_all(vec![object], policy, |_, _| async move {
         let object = request(format!("get {name}"), api.get_opt(name)).await?;
         Ok(condition(object.as_ref()))
     })
@@ -211,10 +229,48 @@ mod tests {
         assert_eq!(settled[1].settlement, Settlement::TimedOut("slow".into()));
     }
 
+    #[rstest::rstest]
+    #[case::one(&[("StatefulSet/kvstore", "0 of 1 replicas ready")], "StatefulSet/kvstore: 0 of 1 replicas ready")]
+    #[case::several(
+        &[("Deployment/web", "0 of 2 replicas ready"), ("Service/web", "no ready endpoints"), ("PVC/data", "Pending")],
+        "Deployment/web: 0 of 2 replicas ready (and 2 more)"
+    )]
+    fn a_wait_describes_its_first_pending_item(
+        #[case] pending: &[(&str, &str)],
+        #[case] expected: &str,
+    ) {
+        let pending: Vec<(&str, String)> = pending
+            .iter()
+            .map(|(item, reason)| (*item, reason.to_string()))
+            .collect();
+        assert_eq!(pending_description(&pending), expected);
+    }
+
+    /// Inside a trial, a pending wait is published to the trial's activity.
+    #[tokio::test]
+    async fn a_pending_wait_is_published_to_the_trials_activity() {
+        let activity = crate::activity::TrialActivity::new();
+        std::sync::Arc::clone(&activity)
+            .scope(async {
+                crate::activity::phase_started("ready");
+                await_all(vec!["Deployment/web"], policy(30, 30), |_, _| async {
+                    Ok(Readiness::Pending("0 of 1 replicas ready".into()))
+                })
+                .await
+            })
+            .await;
+        let current = activity.current().unwrap();
+        assert_eq!(current.phase, "ready");
+        assert_eq!(
+            current.waiting_for.as_deref(),
+            Some("Deployment/web: 0 of 1 replicas ready")
+        );
+    }
+
     #[tokio::test]
     async fn failed_requests_are_retried_until_the_deadline() {
         let looks = AtomicUsize::new(0);
-        let settled = await_all(vec![()], policy(5_000, 5_000), |_, _| {
+        let settled = await_all(vec!["Job/x"], policy(5_000, 5_000), |_, _| {
             let round = looks.fetch_add(1, Ordering::SeqCst);
             async move {
                 if round < 3 {

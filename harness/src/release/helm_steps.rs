@@ -112,6 +112,7 @@ impl ReleaseUnderTest<'_> {
     /// `helm install` of the chart with the release's values files.
     pub async fn install(&self) -> Timed<Result<(), HelmError>> {
         timed(async {
+            crate::activity::waiting_for(|| format!("`helm install` of release {}", self.name));
             let outcome = self
                 .helm
                 .install(
@@ -135,6 +136,7 @@ impl ReleaseUnderTest<'_> {
         values_files: &[PathBuf],
     ) -> Timed<Result<(), HelmError>> {
         timed(async {
+            crate::activity::waiting_for(|| format!("`helm upgrade` of release {}", self.name));
             let outcome = self
                 .helm
                 .upgrade(
@@ -153,6 +155,12 @@ impl ReleaseUnderTest<'_> {
     /// `helm rollback` of the release to `revision`.
     pub async fn rollback(&self, revision: u32) -> Timed<Result<(), HelmError>> {
         timed(async {
+            crate::activity::waiting_for(|| {
+                format!(
+                    "`helm rollback` of release {} to revision {revision}",
+                    self.name
+                )
+            });
             let outcome = self
                 .helm
                 .rollback(&self.target(&self.name), revision, self.timeout)
@@ -173,6 +181,7 @@ impl ReleaseUnderTest<'_> {
         timed(async {
             let mut errors = Vec::new();
             for release in releases {
+                crate::activity::waiting_for(|| format!("`helm uninstall` of release {release}"));
                 let outcome = self
                     .helm
                     .uninstall(&self.target(release), CLEANUP_TIMEOUT)
@@ -197,6 +206,10 @@ impl ReleaseUnderTest<'_> {
             let Some(first) = hooks.first() else {
                 return Ok(HelmTestRun::NoHooks);
             };
+            crate::activity::waiting_for(|| {
+                let names: Vec<String> = hooks.iter().map(|hook| hook_name(hook)).collect();
+                format!("`helm test`: test hook {}", names.join(", "))
+            });
             let outcome = self
                 .helm
                 .test(&self.target(&self.name), self.helm_extra_args, self.timeout)
@@ -219,6 +232,15 @@ impl ReleaseUnderTest<'_> {
         })
         .await
     }
+}
+
+/// `Job/kvstore-test`, as a person finds it with kubectl.
+fn hook_name(manifest: &Manifest) -> String {
+    format!(
+        "{}/{}",
+        text_at(&manifest.value, "/kind").unwrap_or("object"),
+        text_at(&manifest.value, "/metadata/name").unwrap_or("(unnamed)")
+    )
 }
 
 fn is_test_hook(manifest: &Manifest) -> bool {

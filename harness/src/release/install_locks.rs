@@ -43,6 +43,11 @@ impl InstallLocks {
             let guard = match Arc::clone(&lock).try_lock_owned() {
                 Ok(guard) => guard,
                 Err(_) => {
+                    crate::activity::waiting_for(|| {
+                        format!(
+                            "another trial to finish with {claim}, which this chart renders too"
+                        )
+                    });
                     let started = Instant::now();
                     let guard = lock.lock_owned().await;
                     waited.push((claim.clone(), started.elapsed()));

@@ -79,7 +79,13 @@ impl Reporter for JsonReporter {
                 });
             }
             Event::RunFinished(summary) => self.write(summary)?,
-            Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}
+            // The summary carries the cluster; progress is for people watching.
+            Event::TrialStarted { .. }
+            | Event::TrialFinished { .. }
+            | Event::ClusterStarting { .. }
+            | Event::ClusterReady { .. }
+            | Event::ClusterFailed { .. }
+            | Event::TrialHeartbeat { .. } => {}
         }
         Ok(())
     }

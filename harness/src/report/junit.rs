@@ -66,6 +66,11 @@ impl Reporter for JunitReporter {
                 write_atomically(&self.path, xml.as_bytes())?;
             }
             Event::RunStarted(_) => super::remove_stale_report(&self.path)?,
+            // Live progress only: JUnit records how trials ended, not how they went.
+            Event::ClusterStarting { .. }
+            | Event::ClusterReady { .. }
+            | Event::ClusterFailed { .. }
+            | Event::TrialHeartbeat { .. } => {}
         }
         Ok(())
     }

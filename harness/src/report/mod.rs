@@ -38,6 +38,31 @@ pub enum Event {
     TrialFinished {
         outcome: Arc<TrialOutcome>,
     },
+    /// The first trial that needs the run's cluster started creating (or connecting
+    /// to) it; `intent` says what the provider will make (provider, Kubernetes
+    /// version, whether pods are simulated).
+    ClusterStarting {
+        intent: String,
+    },
+    /// The cluster answers; `description` is the one line the summary repeats.
+    ClusterReady {
+        description: String,
+        took: Duration,
+    },
+    /// The cluster could not be had; every trial that needs it fails with `error`.
+    ClusterFailed {
+        error: String,
+        took: Duration,
+    },
+    /// A trial's phase has run for `elapsed`, another heartbeat interval; sent again
+    /// every interval until the phase ends. `waiting_for` is the pending condition,
+    /// when the trial said what it is.
+    TrialHeartbeat {
+        id: TrialId,
+        phase: String,
+        elapsed: Duration,
+        waiting_for: Option<String>,
+    },
     RunFinished(RunSummary),
 }
 

@@ -113,6 +113,37 @@ fn finished_line(outcome: &TrialOutcome) -> String {
     }
 }
 
+/// `CLUSTER creating local control plane: Kubernetes v1.37.2, 2 simulated nodes; ...`
+fn cluster_starting_line(intent: &str) -> String {
+    format!("CLUSTER creating {intent}")
+}
+
+/// `CLUSTER ready after 4.62s: local control plane ...`
+fn cluster_ready_line(description: &str, took: Duration) -> String {
+    format!("CLUSTER ready after {}: {description}", seconds(took))
+}
+
+/// `CLUSTER failed after 0.02s: ...`; the trials that need it fail with the same text.
+fn cluster_failed_line(error: &str, took: Duration) -> String {
+    format!("CLUSTER failed after {}: {error}", seconds(took))
+}
+
+/// `SLOW  integration::kvstore::default still in ready after 20s: waiting for
+/// StatefulSet/kvstore: 0 of 1 replicas ready`. Whole seconds: the heartbeat comes
+/// every few seconds, so hundredths would only look precise.
+fn heartbeat_line(
+    id: &TrialId,
+    phase: &str,
+    elapsed: Duration,
+    waiting_for: Option<&str>,
+) -> String {
+    let mut line = format!("SLOW  {id} still in {phase} after {}s", elapsed.as_secs());
+    if let Some(what) = waiting_for {
+        let _ = write!(line, ": waiting for {what}");
+    }
+    line
+}
+
 /// The failure message, indented under its status line.
 fn indented_failure(outcome: &TrialOutcome) -> String {
     let mut out = String::new();
@@ -145,6 +176,27 @@ impl PlainLines {
                 let _ = writeln!(text, "START {id}");
             }
             Event::TrialFinished { outcome } => self.finished(outcome, &mut text),
+            Event::ClusterStarting { intent } => {
+                let _ = writeln!(text, "{}", cluster_starting_line(intent));
+            }
+            Event::ClusterReady { description, took } => {
+                let _ = writeln!(text, "{}", cluster_ready_line(description, *took));
+            }
+            Event::ClusterFailed { error, took } => {
+                let _ = writeln!(text, "{}", cluster_failed_line(error, *took));
+            }
+            Event::TrialHeartbeat {
+                id,
+                phase,
+                elapsed,
+                waiting_for,
+            } => {
+                let _ = writeln!(
+                    text,
+                    "{}",
+                    heartbeat_line(id, phase, *elapsed, waiting_for.as_deref())
+                );
+            }
             // The summary reporter owns the end of the run.
             Event::RunFinished(_) => {}
         }
@@ -171,6 +223,11 @@ impl PlainLines {
 /// One `::error` annotation per problem, placed on the file and line when known so
 /// GitHub shows it in the pull request diff. A failure without problems (a timeout,
 /// a check that failed without saying why) still gets one annotation.
+///
+/// An annotation carries only the first line of its problem: GitHub prints each
+/// `::error` in full in the log, right after the group that already holds the
+/// details, so a multi-line problem (helm's output of a failed `helm test`) would
+/// otherwise be printed twice.
 fn annotations(outcome: &TrialOutcome) -> String {
     let title = outcome.id.to_string();
     let mut out = String::new();
@@ -207,7 +264,7 @@ fn annotations(outcome: &TrialOutcome) -> String {
                     .map(|file| file.to_string_lossy().into_owned()),
                 problem.line,
                 problem.column,
-                &format!("[{}] {}", phase.name, problem.message),
+                &format!("[{}] {}", phase.name, headline(&problem.message)),
             );
         }
         annotated = true;
@@ -217,6 +274,15 @@ fn annotations(outcome: &TrialOutcome) -> String {
         annotate(None, None, None, message.lines().next().unwrap_or_default());
     }
     out
+}
+
+/// The first non-empty line of a problem, which says what is wrong; the rest is detail.
+fn headline(message: &str) -> &str {
+    message
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or_default()
 }
 
 /// Escaping for the message part of a workflow command, as GitHub's toolkit does it.
@@ -314,6 +380,31 @@ impl LiveDisplay {
                 }
                 self.multi.println(text)?;
             }
+            Event::ClusterStarting { intent } => {
+                self.multi.println(cluster_starting_line(intent))?;
+            }
+            Event::ClusterReady { description, took } => {
+                self.multi.println(cluster_ready_line(description, *took))?;
+            }
+            Event::ClusterFailed { error, took } => {
+                self.multi.println(cluster_failed_line(error, *took))?;
+            }
+            // On the trial's own spinner line. It stays until the next beat or the end
+            // of the trial, so it says how long the phase had run when it was true.
+            Event::TrialHeartbeat {
+                id,
+                phase,
+                elapsed,
+                waiting_for,
+            } => {
+                if let Some(spinner) = self.running.get(id) {
+                    let mut message = format!("{id}  {phase} after {}s", elapsed.as_secs());
+                    if let Some(what) = waiting_for {
+                        let _ = write!(message, ": waiting for {what}");
+                    }
+                    spinner.set_message(message);
+                }
+            }
             Event::RunFinished(summary) => {
                 for (_, spinner) in self.running.drain() {
                     spinner.finish_and_clear();
@@ -344,6 +435,7 @@ mod tests {
     use super::*;
     use crate::problem::Problem;
     use crate::suites::PhaseStatus;
+    use std::sync::Arc;
 
     fn plain_output(github_groups: bool) -> String {
         let buffer = SharedBuffer::default();
@@ -382,6 +474,100 @@ mod tests {
     }
 
     #[rstest]
+    #[case::waiting(
+        Some("StatefulSet/kvstore: 0 of 1 replicas ready"),
+        20_400,
+        "SLOW  integration::kvstore::default still in ready after 20s: waiting for StatefulSet/kvstore: 0 of 1 replicas ready"
+    )]
+    #[case::busy_without_a_condition(
+        None,
+        10_000,
+        "SLOW  integration::kvstore::default still in ready after 10s"
+    )]
+    fn a_heartbeat_names_trial_phase_time_and_the_pending_condition(
+        #[case] waiting_for: Option<&str>,
+        #[case] millis: u64,
+        #[case] expected: &str,
+    ) {
+        let id = TrialId {
+            suite: crate::plan::Suite::Integration,
+            chart: "kvstore".into(),
+            case: "default".into(),
+        };
+        assert_eq!(
+            heartbeat_line(&id, "ready", Duration::from_millis(millis), waiting_for),
+            expected
+        );
+    }
+
+    /// Cluster and heartbeat events are plain lines, in order, between the trials'
+    /// lines; GitHub mode adds no workflow command to them.
+    #[rstest]
+    fn plain_progress_prints_cluster_and_heartbeat_lines(#[values(false, true)] github: bool) {
+        let id = TrialId {
+            suite: crate::plan::Suite::Integration,
+            chart: "web".into(),
+            case: "default".into(),
+        };
+        let buffer = SharedBuffer::default();
+        let mut reporter = ProgressReporter::new(ProgressMode::Plain {
+            out: Box::new(buffer.clone()),
+            github_groups: github,
+        });
+        feed(
+            &mut reporter,
+            &[
+                Event::ClusterStarting {
+                    intent: "local control plane: Kubernetes v1.37.2; pods are simulated by kwok"
+                        .into(),
+                },
+                Event::TrialHeartbeat {
+                    id: id.clone(),
+                    phase: "cluster".into(),
+                    elapsed: Duration::from_secs(10),
+                    waiting_for: Some("the run's cluster".into()),
+                },
+                Event::ClusterReady {
+                    description: "local control plane `c`".into(),
+                    took: Duration::from_millis(12_345),
+                },
+            ],
+        );
+        assert_eq!(
+            buffer.contents(),
+            "CLUSTER creating local control plane: Kubernetes v1.37.2; pods are simulated by kwok\n\
+             SLOW  integration::web::default still in cluster after 10s: waiting for the run's cluster\n\
+             CLUSTER ready after 12.35s: local control plane `c`\n"
+        );
+    }
+
+    #[test]
+    fn live_display_shows_a_heartbeat_on_the_trials_spinner() {
+        let id = TrialId {
+            suite: crate::plan::Suite::Integration,
+            chart: "web".into(),
+            case: "default".into(),
+        };
+        let mut live = LiveDisplay::new(ProgressDrawTarget::hidden());
+        live.handle(&Event::TrialStarted {
+            id: id.clone(),
+            at: std::time::Instant::now(),
+        })
+        .unwrap();
+        live.handle(&Event::TrialHeartbeat {
+            id: id.clone(),
+            phase: "helm-test".into(),
+            elapsed: Duration::from_secs(10),
+            waiting_for: Some("`helm test` to run Job/web-test".into()),
+        })
+        .unwrap();
+        assert_eq!(
+            live.running[&id].message(),
+            "integration::web::default  helm-test after 10s: waiting for `helm test` to run Job/web-test"
+        );
+    }
+
+    #[rstest]
     #[case::percent("100% done", "100%25 done")]
     #[case::newlines("first\r\nsecond", "first%0D%0Asecond")]
     fn workflow_command_data_is_escaped(#[case] raw: &str, #[case] escaped: &str) {
@@ -393,10 +579,10 @@ mod tests {
         let mut outcome = failing_lint();
         outcome.phases.truncate(2);
         outcome.phases[1].problems =
-            vec![Problem::in_file("charts/a,b/x:y.yaml", "multi\nline").at_line(Some(3))];
+            vec![Problem::in_file("charts/a,b/x:y.yaml", "100% wrong").at_line(Some(3))];
         assert_eq!(
             annotations(&outcome),
-            "::error file=charts/a%2Cb/x%3Ay.yaml,line=3,title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] multi%0Aline\n"
+            "::error file=charts/a%2Cb/x%3Ay.yaml,line=3,title=lint%3A%3Adb%3A%3Aci-prod::[helm-lint] 100%25 wrong\n"
         );
     }
 
@@ -416,6 +602,48 @@ mod tests {
             annotations(&outcome).starts_with("::error file=charts/db/values.yaml,line=3,col=16,"),
             "{}",
             annotations(&outcome)
+        );
+    }
+
+    /// helm test's output is several lines; under `github-groups` it is printed once, in
+    /// the group, and the annotation after the group names only its first line.
+    #[test]
+    fn github_groups_print_a_multi_line_failure_once() {
+        let mut outcome = failing_lint();
+        outcome.phases.truncate(2);
+        outcome.phases[1].name = "helm-test".into();
+        outcome.phases[1].problems = vec![Problem::in_file(
+            "charts/db/templates/tests/test.yaml",
+            "helm test failed (exit status: 1): Error: job db-test failed\nNAME: db\nPhase:          Failed",
+        )];
+        let buffer = SharedBuffer::default();
+        let mut reporter = ProgressReporter::new(ProgressMode::Plain {
+            out: Box::new(buffer.clone()),
+            github_groups: true,
+        });
+        feed(
+            &mut reporter,
+            &[Event::TrialFinished {
+                outcome: Arc::new(outcome),
+            }],
+        );
+        // As GitHub shows the log: workflow-command data decoded.
+        let shown = buffer.contents().replace("%0A", "\n");
+        for detail in ["NAME: db", "Phase:          Failed"] {
+            assert_eq!(shown.matches(detail).count(), 1, "{detail}:\n{shown}");
+        }
+        assert_eq!(shown.matches("::error ").count(), 1, "{shown}");
+        assert_eq!(
+            shown.matches("helm test failed (exit status: 1)").count(),
+            2,
+            "in the group and in its annotation:\n{shown}"
+        );
+        let annotation = shown.lines().find(|l| l.starts_with("::error ")).unwrap();
+        assert!(
+            annotation.ends_with(
+                "::[helm-test] helm test failed (exit status: 1): Error: job db-test failed"
+            ),
+            "{annotation}"
         );
     }
 

@@ -38,7 +38,13 @@ impl Reporter for SummaryReporter {
                 self.out.write_all(text.as_bytes()).map_err(output_error)?;
                 self.out.flush().map_err(output_error)?;
             }
-            Event::TrialStarted { .. } | Event::TrialFinished { .. } => {}
+            // The end of the run repeats the cluster's description; the rest is progress.
+            Event::TrialStarted { .. }
+            | Event::TrialFinished { .. }
+            | Event::ClusterStarting { .. }
+            | Event::ClusterReady { .. }
+            | Event::ClusterFailed { .. }
+            | Event::TrialHeartbeat { .. } => {}
         }
         Ok(())
     }

@@ -19,7 +19,7 @@
 
 use std::fs::File;
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
@@ -50,7 +50,7 @@ pub async fn ensure_built(
     if !has_dependencies {
         return Some(chart.dir.clone());
     }
-    let started = Instant::now();
+    let started = recorder.begin(PHASE);
     let (built, problems) = match built_dir(chart, ctx).await {
         Ok(dir) => (Some(dir), Vec::new()),
         Err(problem) => (None, vec![problem]),

@@ -163,12 +163,19 @@ impl PhaseRecorder {
         PhaseRecorder { phases: Vec::new() }
     }
 
+    /// Says that phase `name` begins now, for the run's heartbeat (see
+    /// [`crate::activity`]); returns the instant to time it from, so the phase's
+    /// recorded duration and the heartbeat's count agree.
+    pub fn begin(&self, name: &str) -> Instant {
+        crate::activity::phase_started(name)
+    }
+
     /// Runs `phase` and records its duration; an empty problem list is a pass.
     pub async fn run<F>(&mut self, name: &str, phase: F) -> bool
     where
         F: std::future::Future<Output = Vec<Problem>>,
     {
-        let started = Instant::now();
+        let started = self.begin(name);
         let problems = phase.await;
         self.record(name, started.elapsed(), problems)
     }

@@ -2,7 +2,6 @@
 //! Kubernetes version, check every document, and compare with the snapshot.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::render::{self, RenderTarget, Rendered};
 use super::snapshot;
@@ -29,7 +28,7 @@ pub async fn run(
         } else {
             String::new()
         };
-        let started = Instant::now();
+        let started = recorder.begin(&format!("render{suffix}"));
         let target = RenderTarget {
             namespace: RENDER_NAMESPACE,
             kube_version,
@@ -51,7 +50,7 @@ pub async fn run(
             manifests: mut documents,
             mut problems,
         } = Arc::unwrap_or_clone(rendered);
-        let started = Instant::now();
+        let started = recorder.begin(&format!("manifests{suffix}"));
         problems.extend(manifests::check(&documents, &chart.rel_dir));
         let manifests_ok =
             recorder.record(&format!("manifests{suffix}"), started.elapsed(), problems);
@@ -74,7 +73,7 @@ pub async fn run(
             );
             continue;
         }
-        let started = Instant::now();
+        let started = recorder.begin(&snapshot_phase);
         documents.iter_mut().for_each(manifests::redact);
         let name = snapshot_name(trial, index, kube_version);
         let result = snapshot::compare(

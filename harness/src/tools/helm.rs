@@ -545,24 +545,45 @@ fn lint_failure_reason(output: &ProcessOutput) -> String {
 
 /// Turns helm's render error into the template and line it names. When helm names
 /// several (an error inside an `include`d helper), the last one is where it happened.
+///
+/// helm logs its warnings (`walk.go: found symbolic link`, `coalesce.go` value
+/// warnings, deprecations) while it loads and renders, so they come before the
+/// `Error:` line on stderr. A reader wants the reason first: the message starts with
+/// the error, and the warnings follow it, and only the error is searched for a
+/// template and line (a warning may name an unrelated file).
 pub(crate) fn parse_render_failure(stderr: &str) -> RenderFailure {
-    let message = stderr
+    let lines: Vec<&str> = stderr
         .lines()
         .filter(|line| !line.starts_with("Use --debug flag"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let message = message.trim();
-    let message = message
-        .strip_prefix("Error: ")
-        .unwrap_or(message)
-        .to_string();
-    let (template, line) = match yaml_error_location(&message) {
+        .collect();
+    let error_start = lines
+        .iter()
+        .position(|line| line.starts_with("Error:"))
+        .unwrap_or(0);
+    let (warnings, error) = lines.split_at(error_start);
+    let error = error.join("\n");
+    let error = error.trim();
+    let error = error.strip_prefix("Error: ").unwrap_or(error);
+    let (template, line) = match yaml_error_location(error) {
         Some(location) => location,
-        None => match template_references(&message).pop() {
+        None => match template_references(error).pop() {
             Some((path, line)) => (Some(path), Some(line)),
             None => (None, None),
         },
     };
+    let mut message = error.to_string();
+    let warnings: Vec<&str> = warnings
+        .iter()
+        .map(|line| line.trim())
+        .filter(|line| !line.is_empty())
+        .collect();
+    if !warnings.is_empty() {
+        message.push_str("\nhelm warned before the error:");
+        for warning in warnings {
+            message.push_str("\n  ");
+            message.push_str(warning);
+        }
+    }
     RenderFailure {
         template: template.map(|path| chart_relative(&path)),
         line,
@@ -674,6 +695,40 @@ mod tests {
         assert_eq!(failure.line, line, "{failure:?}");
         assert!(!failure.message.starts_with("Error: "), "{failure:?}");
         assert!(!failure.message.contains("--debug"), "{failure:?}");
+    }
+
+    #[rstest]
+    #[case::helm3_symlink_and_coalesce(
+        "walk.go:75: found symbolic link in path: /c/files/a.txt resolves to /c/files/b.txt. Contents of linked file included and used\ncoalesce.go:237: warning: skipped value for web.replicas: Not a table.\nError: execution error at (web/templates/x.yaml:6:8): image must be set\n\nUse --debug flag to render out invalid YAML\n",
+        "execution error at (web/templates/x.yaml:6:8): image must be set\nhelm warned before the error:\n  walk.go:75: found symbolic link in path: /c/files/a.txt resolves to /c/files/b.txt. Contents of linked file included and used\n  coalesce.go:237: warning: skipped value for web.replicas: Not a table."
+    )]
+    #[case::helm4_log_lines(
+        "level=INFO msg=\"warning: skipped value for web.replicas: Not a table.\"\nError: web/templates/x.yaml:6:15\n  executing \"web/templates/x.yaml\" at <.Values.a.b>:\n    nil pointer\n",
+        "web/templates/x.yaml:6:15\n  executing \"web/templates/x.yaml\" at <.Values.a.b>:\n    nil pointer\nhelm warned before the error:\n  level=INFO msg=\"warning: skipped value for web.replicas: Not a table.\""
+    )]
+    #[case::no_warnings(
+        "Error: execution error at (web/templates/x.yaml:6:8): boom\n",
+        "execution error at (web/templates/x.yaml:6:8): boom"
+    )]
+    fn render_failures_put_the_error_before_helms_warnings(
+        #[case] stderr: &str,
+        #[case] message: &str,
+    ) {
+        let failure = parse_render_failure(stderr);
+        assert_eq!(failure.message, message);
+        assert_eq!(failure.template.as_deref(), Some("templates/x.yaml"));
+        assert_eq!(failure.line, Some(6));
+    }
+
+    /// A warning naming some other chart file must not become the problem's location.
+    #[test]
+    fn a_warning_never_names_the_failing_template() {
+        let failure = parse_render_failure(
+            "coalesce.go:237: warning: web/templates/other.yaml:99 looked odd\nError: chart requires kubeVersion: >=1.99.0\n",
+        );
+        assert_eq!(failure.template, None);
+        assert_eq!(failure.line, None);
+        assert!(failure.message.starts_with("chart requires kubeVersion"));
     }
 
     /// ct's `helm-extra-args` and `helm-extra-set-args` reach install, upgrade and test

@@ -158,12 +158,32 @@ impl TempRepo {
         reporters: &mut [Box<dyn Reporter>],
         interrupt: impl std::future::Future<Output = Interruption>,
     ) -> RunSummary {
+        self.run_with_heartbeat(
+            suites,
+            jobs,
+            chart_harness::runner::DEFAULT_HEARTBEAT,
+            reporters,
+            interrupt,
+        )
+    }
+
+    /// Like [`TempRepo::run_with`], reporting phases that run longer than `heartbeat`
+    /// (a test shortens it instead of waiting out the default).
+    pub fn run_with_heartbeat(
+        &self,
+        suites: &[Suite],
+        jobs: usize,
+        heartbeat: std::time::Duration,
+        reporters: &mut [Box<dyn Reporter>],
+        interrupt: impl std::future::Future<Output = Interruption>,
+    ) -> RunSummary {
         let session = Session::open(self.root()).expect("the session opens");
         let trials = session.plan(&session.charts, suites);
         let options = RunOptions {
             jobs: Some(jobs),
             cluster: ClusterChoice::Provider(Some(ProviderKind::Local)),
             snapshot_mode: SnapshotMode::Check,
+            heartbeat,
             ..RunOptions::default()
         };
         run::runtime().unwrap().block_on(async {

@@ -15,7 +15,7 @@ mod previous_revision;
 mod upgrade;
 mod upgrade_rule;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::render::{self, RenderTarget};
 use super::{PhaseRecorder, SuiteContext, TrialInputs};
@@ -35,6 +35,7 @@ pub async fn run(
     recorder: &mut PhaseRecorder,
 ) {
     let chart = &trial.chart;
+    recorder.begin("cluster");
     let connected = release::connect(ctx.cluster.as_deref()).await;
     let (cluster, kube) = match connected.value {
         Ok(connected) => connected,
@@ -45,6 +46,7 @@ pub async fn run(
     };
     recorder.record("cluster", connected.elapsed, Vec::new());
     let settings = &inputs.settings;
+    recorder.begin("namespace");
     let created = TrialNamespace::create(&kube, &trial.id.chart, &trial.id.case).await;
     let namespace = match created.value {
         Ok(namespace) => namespace,
@@ -76,6 +78,7 @@ pub async fn run(
     let mut state = Exercised::default();
     exercise(&release, trial, inputs, ctx, &mut state, recorder).await;
     if recorder.has_failures() {
+        recorder.begin("diagnostics");
         let diagnosed = release.diagnose(state.install_attempted).await;
         recorder.context("diagnostics", diagnosed.elapsed, diagnosed.value);
     }
@@ -117,6 +120,7 @@ async fn exercise(
     if wanted.crds.is_empty() && wanted.charts.is_empty() {
         recorder.not_run("prerequisites", "ci/harness.yaml names none");
     } else {
+        recorder.begin("prerequisites");
         let installed = release.install_prerequisites(wanted).await;
         state.prerequisite_releases = installed.value.releases;
         if !record(
@@ -131,7 +135,7 @@ async fn exercise(
 
     // Rendered for this namespace with the CRDs, so the API server sees exactly what
     // helm will install.
-    let started = Instant::now();
+    let started = recorder.begin("dry-run");
     // helm-extra-set-args too, so the dry-run checks the values install will use.
     let render_args = [&["--include-crds".to_string()], release.helm_set_args].concat();
     let target = RenderTarget {
@@ -158,6 +162,7 @@ async fn exercise(
     // Another trial installing an object with the same fixed cluster-scoped name
     // would collide with this one: wait for it to finish.
     let claims = k8s::cluster_scoped_claims(&state.rendered);
+    recorder.begin("wait-for-claims");
     let held = timed(ctx.claims.acquire(&claims)).await;
     if !held.value.waited.is_empty() {
         let waited: Vec<String> = held
@@ -181,6 +186,7 @@ async fn exercise(
     }
 
     state.install_attempted = true;
+    recorder.begin("install");
     let installed = release.install().await;
     if !record(
         recorder,
@@ -195,6 +201,7 @@ async fn exercise(
     if workloads.is_empty() {
         recorder.not_run("ready", "the chart renders no workload, Service or claim");
     }
+    recorder.begin("ready");
     let waits = release.wait_ready(&workloads).await;
     let all_ready = waits.iter().all(|wait| wait.result.is_ok());
     for wait in waits {
@@ -205,6 +212,7 @@ async fn exercise(
         return;
     }
 
+    recorder.begin("helm-test");
     let tested = release.helm_test(&state.rendered).await;
     match tested.value {
         Ok(HelmTestRun::NoHooks) => recorder.not_run(
@@ -223,6 +231,7 @@ async fn exercise(
     }
 
     if inputs.settings.chaos {
+        recorder.begin("chaos");
         let chaos = release.chaos(&workloads).await;
         record(recorder, "chaos", chaos.elapsed, chaos.value);
     } else {
@@ -244,6 +253,7 @@ async fn clean_up(
             .into_iter()
             .chain(state.prerequisite_releases.iter().rev().map(String::as_str))
             .collect();
+        recorder.begin("uninstall");
         let uninstalled = release.uninstall(&releases).await;
         record(
             recorder,
@@ -252,6 +262,7 @@ async fn clean_up(
             uninstalled.value,
         );
     }
+    recorder.begin("namespace-delete");
     let deleted = namespace.delete(release.kube).await;
     record(
         recorder,
@@ -260,6 +271,7 @@ async fn clean_up(
         deleted.value.err(),
     );
     if state.install_attempted {
+        recorder.begin("leftovers");
         let leftovers = release.leftovers(&state.rendered).await;
         record(recorder, "leftovers", leftovers.elapsed, leftovers.value);
     }

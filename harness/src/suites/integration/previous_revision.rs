@@ -3,7 +3,6 @@
 //! is nothing to upgrade from (a new chart, a breaking version change).
 
 use std::path::PathBuf;
-use std::time::Instant;
 
 use super::upgrade_rule;
 use super::{PhaseRecorder, SuiteContext};
@@ -42,7 +41,7 @@ pub(super) async fn previous_revision(
     ctx: &SuiteContext,
     recorder: &mut PhaseRecorder,
 ) -> Previous {
-    let started = Instant::now();
+    let started = recorder.begin(PHASE);
     let chart = &trial.chart;
     let chart_yaml = chart.rel_dir.join("Chart.yaml");
     let fail = |recorder: &mut PhaseRecorder, problem: Problem| {

@@ -18,7 +18,7 @@
 //! ct returns before it.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::previous_revision::{Previous, previous_revision};
 use super::render;
@@ -172,6 +172,7 @@ async fn exercise(
 ) -> bool {
     let phase = |name: &str| format!("{}:{name}", path.label);
     let case = format!("{}-upgrade", trial.id.case);
+    recorder.begin(&phase("namespace"));
     let created = TrialNamespace::create(base.kube, &trial.id.chart, &case).await;
     let namespace = match created.value {
         Ok(namespace) => namespace,
@@ -187,9 +188,11 @@ async fn exercise(
     let mut rendered = Vec::new();
     let passed = steps(path, &release, trial, inputs, ctx, &mut rendered, recorder).await;
     if !passed {
+        recorder.begin(&phase("diagnostics"));
         let diagnosed = release.diagnose(true).await;
         recorder.context(&phase("diagnostics"), diagnosed.elapsed, diagnosed.value);
     }
+    recorder.begin(&phase("uninstall"));
     let uninstalled = release.uninstall(&[release.name.as_str()]).await;
     let uninstalled = record(
         recorder,
@@ -197,6 +200,7 @@ async fn exercise(
         uninstalled.elapsed,
         uninstalled.value,
     );
+    recorder.begin(&phase("namespace-delete"));
     let deleted = namespace.delete(base.kube).await;
     let deleted = record(
         recorder,
@@ -204,6 +208,7 @@ async fn exercise(
         deleted.elapsed,
         deleted.value.err(),
     );
+    recorder.begin(&phase("leftovers"));
     let leftovers = release.leftovers(&rendered).await;
     let clean = record(
         recorder,
@@ -250,7 +255,7 @@ async fn steps(
         true
     };
 
-    let started = Instant::now();
+    let started = recorder.begin(&phase("install"));
     let from_render = render_in_namespace(ctx, path.from, path.from_dir, release, inputs).await;
     let from_manifests = match from_render {
         Ok(manifests) => manifests,
@@ -276,6 +281,7 @@ async fn steps(
         );
     }
     recorder.record(&phase("install"), started.elapsed(), Vec::new());
+    recorder.begin(&phase("ready"));
     for wait in release
         .wait_ready(&readiness::workloads(&from_manifests))
         .await
@@ -290,6 +296,7 @@ async fn steps(
             }
         }
     }
+    recorder.begin(&phase("helm-test"));
     let tested = release.helm_test(&from_manifests).await;
     match tested.value {
         Ok(HelmTestRun::NoHooks) => recorder.not_run(&phase("helm-test"), NO_TEST_HOOKS),
@@ -308,7 +315,7 @@ async fn steps(
     }
 
     // The upgrade to this revision: every failure counts.
-    let started = Instant::now();
+    let started = recorder.begin(&phase("upgrade"));
     let to_manifests =
         match render_in_namespace(ctx, &trial.chart, &inputs.chart_dir, release, inputs).await {
             Ok(manifests) => manifests,
@@ -329,6 +336,7 @@ async fn steps(
         return false;
     }
     let mut passed = true;
+    recorder.begin(&phase("upgraded-ready"));
     for wait in release
         .wait_ready(&readiness::workloads(&to_manifests))
         .await
@@ -339,6 +347,7 @@ async fn steps(
     if !passed {
         return false;
     }
+    recorder.begin(&phase("upgraded-helm-test"));
     let tested = release.helm_test(&to_manifests).await;
     match tested.value {
         Ok(HelmTestRun::NoHooks) => {

@@ -87,7 +87,7 @@ pub async fn run(
     if !config.validate_yaml {
         recorder.not_run(phase::YAMLLINT, "validate-yaml is off");
     } else {
-        let started = std::time::Instant::now();
+        let started = recorder.begin(phase::YAMLLINT);
         let files = yamllint::case_files(&chart.dir, case_file);
         let found = yamllint::check_files(
             &chart.dir,
@@ -165,7 +165,7 @@ pub async fn run(
             case_file,
             settings,
         };
-        let started = std::time::Instant::now();
+        let started = recorder.begin(phase::VALUES_SCHEMA);
         match check_values_schema(&chart.dir, &chart.rel_dir, &case) {
             Some(problems) => recorder.record(phase::VALUES_SCHEMA, started.elapsed(), problems),
             None => {
@@ -192,7 +192,7 @@ pub async fn run(
     }
 
     if yaml_passed && chart_yaml_passed && values_schema_passed {
-        let started = std::time::Instant::now();
+        let started = recorder.begin(phase::HELM_LINT);
         let (problems, failed) = lint_case(&ctx.tools.helm, config, trial, inputs).await;
         recorder.record_findings(phase::HELM_LINT, started.elapsed(), problems, failed);
     } else {

@@ -1,13 +1,24 @@
 //! Runs planned trials with bounded parallelism, per-trial timeouts and orderly
 //! cancellation, and turns what happens into [`Event`]s for the reporters.
+//!
+//! The runner owns time: it announces the run's cluster as the lease reports it, and
+//! every heartbeat interval it reads each running trial's [`TrialActivity`] and
+//! reports the phases that have run that long, with what they wait for.
 
-use std::collections::{BTreeMap, HashSet};
+mod heartbeat;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, broadcast, mpsc};
 use tokio::task::JoinSet;
 
+pub use heartbeat::DEFAULT_INTERVAL as DEFAULT_HEARTBEAT;
+use heartbeat::Heartbeats;
+
+use crate::activity::TrialActivity;
+use crate::cluster::LeaseEvent;
 use crate::plan::{Trial, TrialId};
 use crate::report::{Event, ReportError, Reporter, RunInfo, RunSummary};
 use crate::suites::{self, PhaseRecord, SuiteContext, TrialOutcome, TrialStatus};
@@ -18,8 +29,18 @@ pub enum Interruption {
     Signal,
 }
 
-/// Runs every trial, at most `jobs` at a time, and feeds every reporter. Stops early
-/// and cancels running trials (killing their processes) when `interrupt` resolves.
+/// How the runner paces the run.
+#[derive(Clone, Copy, Debug)]
+pub struct Pace {
+    /// Trials at once.
+    pub jobs: usize,
+    /// A phase running this long gets a heartbeat event, and again every interval.
+    pub heartbeat: Duration,
+}
+
+/// Runs every trial, at most `pace.jobs` at a time, and feeds every reporter. Stops
+/// early and cancels running trials (killing their processes) when `interrupt`
+/// resolves.
 ///
 /// Every listed trial gets exactly one outcome: skipped trials are reported as such
 /// without running; when interrupted, trials that had started are cancelled and
@@ -27,16 +48,24 @@ pub enum Interruption {
 pub async fn run(
     trials: Vec<Trial>,
     ctx: SuiteContext,
-    jobs: usize,
+    pace: Pace,
     info: RunInfo,
     reporters: &mut [Box<dyn Reporter>],
     interrupt: impl std::future::Future<Output = Interruption>,
 ) -> Result<RunSummary, ReportError> {
     let started = Instant::now();
-    let jobs = jobs.max(1);
+    let jobs = pace.jobs.max(1);
     emit(reporters, &Event::RunStarted(info))?;
 
     let ctx = Arc::new(ctx);
+    // Before any trial can acquire the cluster, so no announcement is missed.
+    let mut lease_events = ctx.cluster.as_ref().map(|lease| lease.subscribe());
+    let mut heartbeats = Heartbeats::new(pace.heartbeat);
+    let mut ticks = tokio::time::interval(heartbeats.tick());
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut activities: BTreeMap<TrialId, Arc<TrialActivity>> = BTreeMap::new();
+    // Which trial each task runs, so a task that panicked stops being reported as busy.
+    let mut tasks: HashMap<tokio::task::Id, TrialId> = HashMap::new();
     let permits = Arc::new(Semaphore::new(jobs));
     let (events, mut received) = mpsc::unbounded_channel::<Event>();
     let mut running: JoinSet<TrialOutcome> = JoinSet::new();
@@ -59,8 +88,11 @@ pub async fn run(
             continue;
         }
         unfinished.insert(trial.id.clone(), trial.clone());
+        let activity = TrialActivity::new();
+        activities.insert(trial.id.clone(), Arc::clone(&activity));
         let (ctx, permits, events) = (Arc::clone(&ctx), Arc::clone(&permits), events.clone());
-        running.spawn(async move {
+        let id = trial.id.clone();
+        let task = running.spawn(async move {
             let _permit = permits
                 .acquire_owned()
                 .await
@@ -69,8 +101,9 @@ pub async fn run(
                 id: trial.id.clone(),
                 at: Instant::now(),
             });
-            run_with_timeout(&trial, &ctx).await
+            activity.scope(run_with_timeout(&trial, &ctx)).await
         });
+        tasks.insert(task.id(), id);
     }
     drop(events);
 
@@ -88,18 +121,52 @@ pub async fn run(
                 }
                 emit(reporters, &event)?;
             }
-            Some(joined) = running.join_next() => {
-                let Ok(outcome) = joined else { continue };
+            // Before finished trials: a trial that failed for want of the cluster
+            // finishes after the lease said why.
+            Some(change) = next_lease_event(&mut lease_events) => {
+                emit(reporters, &cluster_event(change))?;
+            }
+            Some(joined) = running.join_next_with_id() => {
+                let task = match &joined {
+                    Ok((task, _)) => *task,
+                    Err(error) => error.id(),
+                };
+                if let Some(id) = tasks.remove(&task) {
+                    activities.remove(&id);
+                    heartbeats.forget(&id);
+                }
+                let Ok((_, outcome)) = joined else { continue };
                 unfinished.remove(&outcome.id);
                 let outcome = Arc::new(outcome);
                 emit(reporters, &Event::TrialFinished { outcome: Arc::clone(&outcome) })?;
                 outcomes.push(outcome);
             }
+            _ = ticks.tick() => {
+                let now = Instant::now();
+                for (id, activity) in &activities {
+                    let Some(current) = activity.current() else { continue };
+                    if let Some(elapsed) = heartbeats.due(id, &current, now) {
+                        emit(reporters, &Event::TrialHeartbeat {
+                            id: id.clone(),
+                            phase: current.phase,
+                            elapsed,
+                            waiting_for: current.waiting_for,
+                        })?;
+                    }
+                }
+            }
             _ = &mut interrupt, if !interrupted => {
                 interrupted = true;
                 // Dropping the trial futures kills their process groups.
                 running.abort_all();
+                activities.clear();
             }
+        }
+    }
+    // An interrupted acquisition may have announced itself unread.
+    if let Some(lease_events) = &mut lease_events {
+        while let Ok(change) = lease_events.try_recv() {
+            emit(reporters, &cluster_event(change))?;
         }
     }
     // Trials aborted right after they started may have left their start unread.
@@ -178,6 +245,31 @@ pub async fn run_with_timeout(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome
             duration: started.elapsed(),
             reason: None,
         },
+    }
+}
+
+/// The lease's next event; never resolves for a run without a cluster.
+async fn next_lease_event(
+    events: &mut Option<broadcast::Receiver<LeaseEvent>>,
+) -> Option<LeaseEvent> {
+    let Some(events) = events else {
+        return std::future::pending().await;
+    };
+    loop {
+        match events.recv().await {
+            Ok(change) => return Some(change),
+            // Two events per run never overflow the channel; if they did, go on.
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return std::future::pending().await,
+        }
+    }
+}
+
+fn cluster_event(change: LeaseEvent) -> Event {
+    match change {
+        LeaseEvent::Creating { intent } => Event::ClusterStarting { intent },
+        LeaseEvent::Ready { description, took } => Event::ClusterReady { description, took },
+        LeaseEvent::Failed { error, took } => Event::ClusterFailed { error, took },
     }
 }
 
