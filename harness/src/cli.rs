@@ -517,8 +517,10 @@ pub fn main() -> ExitCode {
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Absolute, so every path built from it is: a relative `--repo` made the scratch
+    // copy of a chart miss its `file://` dependencies outside the repository.
     let start = match cli.repo {
-        Some(dir) => dir,
+        Some(dir) => std::path::absolute(dir)?,
         None => std::env::current_dir()?,
     };
     let repo_root = find_repo_root(&start);

@@ -997,3 +997,22 @@ fn a_missing_file_dependency_names_the_users_path_not_the_scratch_copy() {
         "nothing is built into the chart"
     );
 }
+
+/// `--repo` given relative to the working directory: a chart's `file://` dependency
+/// outside that repository still reaches the scratch copy dependencies are built in.
+#[test]
+fn a_relative_repo_finds_file_dependencies_outside_it() {
+    let repo = TempRepo::new();
+    repo.add_chart("broken", "lock-mismatch");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .args(["--repo", "fixtures/broken", "lint", "lock-mismatch"])
+        .current_dir(repo.root())
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let out = text(&output);
+    // The chart's own defect, and not a dependency the copy lacks.
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert!(out.contains("[dependencies]"), "{out}");
+    assert!(!out.contains("[dependency-build]"), "{out}");
+}
