@@ -220,8 +220,9 @@ pub(crate) fn find_cases(
                 let Some(name) = file_name.to_str().and_then(|file| files.case_name(file)) else {
                     continue;
                 };
-                // `ci/-values.yaml` would make a trial name with an empty case.
-                if name.is_empty() || !entry.path().is_file() {
+                // `ci/-values.yaml` would make a trial name with an empty case. A FIFO
+                // or other special file stays a case, which then fails naming it.
+                if name.is_empty() || entry.path().is_dir() {
                     continue;
                 }
                 cases.push(Case {

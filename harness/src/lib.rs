@@ -14,6 +14,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod discovery;
+pub mod files;
 pub mod k8s;
 pub mod kube_version;
 pub mod libtest;

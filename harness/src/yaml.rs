@@ -70,7 +70,7 @@ pub fn parse_multi<T: DeserializeOwned>(text: &str, path: &Path) -> Result<Vec<T
 
 /// Reads and parses a YAML file.
 pub fn read_file<T: DeserializeOwned>(path: &Path) -> Result<T, YamlError> {
-    let text = std::fs::read_to_string(path).map_err(|e| YamlError {
+    let text = crate::files::read_to_string(path).map_err(|e| YamlError {
         path: path.to_path_buf(),
         line: None,
         message: format!("cannot read file: {e}"),

@@ -147,3 +147,88 @@ fn repository_lintconf_drives_the_yamllint_phase() {
         phase.problems
     );
 }
+
+/// Makes a FIFO (a named pipe nobody writes to): reading it blocks forever.
+fn mkfifo(path: &std::path::Path) {
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo only reads the NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+}
+
+fn binary(repo: &TempRepo, args: &[&str]) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_chart-harness"));
+    command
+        .arg("--repo")
+        .arg(repo.root())
+        .args(args)
+        .env("CI", "true")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
+/// A FIFO as a case's values file fails the chart's trials at once, naming it, instead
+/// of hanging on the read (it hung for 614 s, deaf to the timeout and to signals).
+#[test]
+fn a_fifo_values_file_fails_at_once() {
+    let repo = TempRepo::new();
+    let web = repo.add_chart("charts", "web");
+    mkfifo(&web.join("ci/evil-values.yaml"));
+    for suite in ["lint", "template"] {
+        let started = Instant::now();
+        let output = binary(&repo, &[suite, "web"]).output().unwrap();
+        let out = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+        assert_eq!(output.status.code(), Some(1), "{suite}: {out}");
+        assert!(
+            out.contains("ci/evil-values.yaml") && out.contains("a FIFO"),
+            "{suite}: {out}"
+        );
+    }
+}
+
+/// Something of the user's that blocks on a FIFO (here an additional command reading
+/// one) is bounded by the trial timeout, and the run answers SIGINT at once.
+#[test]
+fn a_command_stuck_on_a_fifo_is_bounded_by_the_trial_timeout_and_interruptible() {
+    let repo = TempRepo::new();
+    let blocker = repo.root().join("blocker");
+    mkfifo(&blocker);
+    repo.write_config(&format!(
+        "trial-timeout: 4s\nadditional-commands:\n  - cat {}\n",
+        blocker.display()
+    ));
+    repo.add_chart("charts", "web");
+
+    let started = Instant::now();
+    let output = binary(&repo, &["lint", "web", "--jobs", "3"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert_eq!(out.matches("timed out after 4.00s").count(), 3, "{out}");
+    assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+
+    let mut run = binary(&repo, &["lint", "web"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: kill only sends a signal to the child just spawned.
+    unsafe {
+        libc::kill(run.id() as libc::pid_t, libc::SIGINT);
+    }
+    let interrupted = Instant::now();
+    let status = loop {
+        if let Some(status) = run.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            interrupted.elapsed() < Duration::from_secs(10),
+            "no exit within 10 s of SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(130));
+}

@@ -102,11 +102,12 @@ impl KindConfigChoice {
     fn materialize(&self) -> Result<(KindCluster, ConfigFile), ClusterError> {
         match self {
             KindConfigChoice::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ClusterError::Io {
-                    action: "read the kind config",
-                    path: path.clone(),
-                    source,
-                })?;
+                let text =
+                    crate::files::read_to_string(path).map_err(|source| ClusterError::Io {
+                        action: "read the kind config",
+                        path: path.clone(),
+                        source,
+                    })?;
                 let cluster = KindCluster::parse(&text, path)?;
                 Ok((cluster, ConfigFile::User(path.clone())))
             }

@@ -141,7 +141,7 @@ pub fn load_chart_settings(chart_dir: &Path, repo_root: &Path) -> Result<ChartSe
         .strip_prefix(repo_root)
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| path.clone());
-    let text = match std::fs::read_to_string(&path) {
+    let text = match crate::files::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ChartSettings::default()),
         Err(e) => {

@@ -420,7 +420,7 @@ pub fn load_with(repo_root: &Path, options: &LoadOptions) -> Result<LoadedConfig
     let mut config = HarnessConfig::defaults(repo_root);
     let mut warnings = Vec::new();
     if let Some(path) = source.file() {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = crate::files::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;

@@ -153,7 +153,7 @@ impl ReleaseUnderTest<'_> {
         let mut crds = Vec::new();
         for file in files {
             let shown = self.chart.rel_dir.join(file);
-            let text = match std::fs::read_to_string(self.chart.dir.join(file)) {
+            let text = match crate::files::read_to_string(&self.chart.dir.join(file)) {
                 Ok(text) => text,
                 Err(source) => {
                     errors.push(PrerequisiteError::Unreadable {

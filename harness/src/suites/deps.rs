@@ -253,6 +253,10 @@ fn copy_tree(from: &Path, to: &Path, report_dir: &Path) -> std::io::Result<()> {
         if entry.file_type().is_dir() {
             std::fs::create_dir_all(&dest)?;
         } else {
+            // Copying a FIFO would wait for a writer forever.
+            crate::files::ensure_regular(entry.path()).map_err(|error| {
+                std::io::Error::new(error.kind(), format!("{}: {error}", entry.path().display()))
+            })?;
             std::fs::copy(entry.path(), &dest)?;
         }
     }

@@ -39,7 +39,8 @@ pub struct TrialInputs {
 
 impl TrialInputs {
     /// Prepares the inputs of `trial`. The error is the one problem that stops the trial:
-    /// the inline values could not be written for helm.
+    /// the inline values could not be written for helm, or a values file is not a
+    /// regular file.
     pub fn prepare(trial: &Trial, ctx: &SuiteContext) -> Result<TrialInputs, Problem> {
         let chart = &trial.chart;
         let settings = chart.settings.clone().unwrap_or_default();
@@ -52,6 +53,17 @@ impl TrialInputs {
                     ),
                 )
             })?;
+        // helm would wait forever on a values file that is a FIFO, and so would the
+        // suites' own reads: refuse it before any suite starts.
+        for file in values.files.iter().filter(|file| file.exists()) {
+            if let Err(error) = crate::files::ensure_regular(file) {
+                let shown = file.strip_prefix(&chart.dir).unwrap_or(file);
+                return Err(Problem::in_file(
+                    chart.rel_dir.join(shown),
+                    format!("cannot be used as a values file: {error}"),
+                ));
+            }
+        }
         let kube_versions = target_kube_versions(trial.id.suite, &settings, &ctx.kube_version);
         let timeout = ctx.trial_timeout(trial);
         Ok(TrialInputs {

@@ -42,7 +42,7 @@ pub fn check_chart_yaml(
         }
     };
     // Read only to point problems at their line; the fields come from `chart_file`.
-    let text = std::fs::read_to_string(chart_dir.join("Chart.yaml")).unwrap_or_default();
+    let text = crate::files::read_to_string(&chart_dir.join("Chart.yaml")).unwrap_or_default();
     let problem = |key: &str, message: String| {
         Problem::in_file(&shown, message).at_line(top_level_key_line(&text, key))
     };

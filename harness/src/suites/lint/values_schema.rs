@@ -151,7 +151,7 @@ pub fn merge_values(base: &mut Map<String, Value>, overlay: Map<String, Value>) 
 }
 
 fn read_schema(path: &Path) -> Result<Value, (String, Option<u64>)> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_to_string(path).map_err(|e| {
         (
             format!("cannot read values.schema.json ({e}); check that it is readable"),
             None,

@@ -48,13 +48,16 @@ pub fn check_yaml_files(chart_dir: &Path, rel_dir: &Path) -> Vec<Problem> {
 
 fn check_yaml_file(chart_dir: &Path, rel_dir: &Path, file: &Path) -> Option<Problem> {
     let shown = rel_dir.join(file);
-    let text = match std::fs::read_to_string(chart_dir.join(file)) {
+    let text = match crate::files::read_to_string(&chart_dir.join(file)) {
         Ok(text) => text,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return Some(Problem::in_file(
                 shown,
                 "the file is missing; every chart needs a Chart.yaml",
             ));
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::InvalidInput => {
+            return Some(Problem::in_file(shown, format!("cannot be read: {err}")));
         }
         Err(err) => {
             return Some(Problem::in_file(

@@ -270,7 +270,7 @@ impl YamllintConfig {
     /// Reads the configuration file at `path` (`extends` of a relative path is resolved
     /// against its directory, as yamllint does).
     pub fn read(path: &Path, shown: &Path) -> Result<YamllintConfig, YamllintConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|err| YamllintConfigError {
+        let text = crate::files::read_to_string(path).map_err(|err| YamllintConfigError {
             source_name: shown.display().to_string(),
             message: format!("cannot read it ({err}); check the path and its permissions"),
         })?;
@@ -386,7 +386,7 @@ fn raw_rules(
         "relaxed" => raw_rules(PRESET_RELAXED, "yamllint's relaxed preset", None, depth + 1)?,
         file => {
             let path: PathBuf = dir.map(|d| d.join(file)).unwrap_or_else(|| file.into());
-            let base_text = std::fs::read_to_string(&path).map_err(|err| {
+            let base_text = crate::files::read_to_string(&path).map_err(|err| {
                 fail(format!(
                     "cannot read `extends: {file}` ({err}); name `default`, `relaxed` or a readable file"
                 ))

@@ -318,7 +318,7 @@ pub fn check_files(
         if skip.contains(&shown) {
             continue;
         }
-        let text = match std::fs::read_to_string(chart_dir.join(file)) {
+        let text = match crate::files::read_to_string(&chart_dir.join(file)) {
             Ok(text) => text,
             Err(err) => {
                 found.has_errors = true;
