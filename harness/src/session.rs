@@ -62,6 +62,8 @@ impl Session {
     /// (the command line's `--config`, ct's search path, `CT_*` and ct's flags).
     pub fn open_with(repo_root: &Path, options: &LoadOptions) -> Result<Session, SessionError> {
         let loaded = config::load_with(repo_root, options)?;
+        // Before any chart file is read.
+        crate::yaml::set_limits(loaded.config.yaml_limits);
         let charts = discovery::discover(&loaded.config, &loaded.repo_root)?
             .into_iter()
             .map(Arc::new)

@@ -3,12 +3,18 @@
 //! Charts are Kubernetes YAML: it allows YAML 1.1 octal literals (`0644`), so
 //! `legacy_octal_numbers` is on. Duplicate keys are an error rather than "last wins",
 //! because a silently dropped key is exactly the kind of bug a chart linter must catch.
-//! The alias budget stays at serde-saphyr's defaults, which stop alias bombs early.
+//! The alias budget stays at serde-saphyr's defaults, which stop alias bombs early. The
+//! size limits (events, nodes, depth, documents, scalar bytes) are serde-saphyr's too,
+//! unless the configuration's `yaml-limits` raises them for a repository with huge
+//! values files; a file over a limit is told apart from a malformed one.
 
 use std::path::{Path, PathBuf};
+use std::sync::RwLock;
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_saphyr::DuplicateKeyPolicy;
+use serde_saphyr::budget::BudgetBreach;
+use serde_saphyr::{Budget, DuplicateKeyPolicy};
 
 /// A YAML document that could not be read or parsed, with the file and line it came from.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -17,6 +23,50 @@ pub struct YamlError {
     pub path: PathBuf,
     pub line: Option<u64>,
     pub message: String,
+    /// The file is over a size limit (`yaml-limits`), not malformed.
+    pub over_limit: bool,
+}
+
+/// `yaml-limits` in the configuration: size limits raised above the parser's defaults
+/// (a value below a default leaves the default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct YamlLimits {
+    pub max_events: Option<usize>,
+    pub max_nodes: Option<usize>,
+    pub max_depth: Option<usize>,
+    pub max_documents: Option<usize>,
+    pub max_total_scalar_bytes: Option<usize>,
+}
+
+/// Process-wide, as the rest of the parser configuration: the run sets it once from its
+/// configuration, before any file of a chart is read.
+static LIMITS: RwLock<YamlLimits> = RwLock::new(YamlLimits {
+    max_events: None,
+    max_nodes: None,
+    max_depth: None,
+    max_documents: None,
+    max_total_scalar_bytes: None,
+});
+
+pub fn set_limits(limits: YamlLimits) {
+    *LIMITS.write().unwrap_or_else(|e| e.into_inner()) = limits;
+}
+
+/// The parser's defaults, raised where the configuration raises them. Only raised: the
+/// harness parses its own built-in files (ct's lintconf, kind configs) with the same
+/// parser, and those must never fail on a repository's setting.
+fn budget() -> Budget {
+    let limits = *LIMITS.read().unwrap_or_else(|e| e.into_inner());
+    let raise = |default: usize, configured: Option<usize>| configured.unwrap_or(0).max(default);
+    let mut budget = Budget::default();
+    budget.max_events = raise(budget.max_events, limits.max_events);
+    budget.max_nodes = raise(budget.max_nodes, limits.max_nodes);
+    budget.max_depth = raise(budget.max_depth, limits.max_depth);
+    budget.max_documents = raise(budget.max_documents, limits.max_documents);
+    budget.max_total_scalar_bytes =
+        raise(budget.max_total_scalar_bytes, limits.max_total_scalar_bytes);
+    budget
 }
 
 fn options() -> serde_saphyr::Options {
@@ -24,15 +74,53 @@ fn options() -> serde_saphyr::Options {
         legacy_octal_numbers: true,
         duplicate_keys: DuplicateKeyPolicy::Error,
         with_snippet: false,
+        budget: Some(budget()),
     }
 }
 
 fn to_yaml_error(path: &Path, err: serde_saphyr::Error) -> YamlError {
     let line = err.location().map(|l| l.line());
+    let (message, over_limit) = match &err {
+        serde_saphyr::Error::Budget { breach, .. } => (limit_message(breach, &budget()), true),
+        _ => (user_message(&err.to_string()), false),
+    };
     YamlError {
         path: path.to_path_buf(),
         line,
-        message: user_message(&err.to_string()),
+        message,
+        over_limit,
+    }
+}
+
+/// Which limit a file went over, and how to raise it when raising it is reasonable.
+fn limit_message(breach: &BudgetBreach, budget: &Budget) -> String {
+    let raisable = |what: &str, limit: usize, key: &str| {
+        format!(
+            "the file is larger than chart-harness parses: more than {limit} {what} (limit `{key}`); if it is meant to be this large, raise it with `yaml-limits: {{{key}: {}}}` in the configuration",
+            limit.saturating_mul(2)
+        )
+    };
+    match breach {
+        BudgetBreach::Events { .. } => raisable("parser events", budget.max_events, "max-events"),
+        BudgetBreach::Nodes { .. } => raisable("nodes", budget.max_nodes, "max-nodes"),
+        BudgetBreach::Depth { .. } => raisable("levels of nesting", budget.max_depth, "max-depth"),
+        BudgetBreach::Documents { .. } => {
+            raisable("documents", budget.max_documents, "max-documents")
+        }
+        BudgetBreach::ScalarBytes { .. } => raisable(
+            "bytes of scalar values",
+            budget.max_total_scalar_bytes,
+            "max-total-scalar-bytes",
+        ),
+        BudgetBreach::Aliases { .. }
+        | BudgetBreach::Anchors { .. }
+        | BudgetBreach::AliasAnchorRatio { .. }
+        | BudgetBreach::MergeKeys { .. }
+        | BudgetBreach::RecordedAnchorEvents { .. }
+        | BudgetBreach::RecordedAnchorBytes { .. } => {
+            "its aliases expand beyond what chart-harness parses (an alias bomb?); reduce the aliases and anchors".to_string()
+        }
+        other => format!("the file is over a parser limit ({other:?})"),
     }
 }
 
@@ -74,6 +162,7 @@ pub fn read_file<T: DeserializeOwned>(path: &Path) -> Result<T, YamlError> {
         path: path.to_path_buf(),
         line: None,
         message: format!("cannot read file: {e}"),
+        over_limit: false,
     })?;
     parse_str(&text, path)
 }
@@ -110,5 +199,26 @@ mod tests {
         assert_eq!(err.to_string(), "v.yaml:2: duplicate mapping key: a");
         let value: serde_json::Value = parse_str("mode: 0644\n", Path::new("v.yaml")).unwrap();
         assert_eq!(value["mode"], 420);
+    }
+
+    #[test]
+    fn a_file_over_a_size_limit_names_the_limit_and_how_to_raise_it() {
+        let budget = Budget::default();
+        let message = limit_message(&BudgetBreach::Events { events: 1 }, &budget);
+        assert!(
+            message.contains(&format!("more than {} parser events", budget.max_events))
+                && message.contains("yaml-limits: {max-events: "),
+            "{message}"
+        );
+        let nodes: String = (0..budget.max_nodes + 1)
+            .map(|i| format!("k{i}: 1\n"))
+            .collect();
+        let err = parse_str::<serde_json::Value>(&nodes, Path::new("values.yaml")).unwrap_err();
+        assert!(err.over_limit, "{err}");
+        assert!(err.message.contains("(limit `max-"), "{err}");
+        assert!(
+            !user_message(&err.message).contains("budget breached"),
+            "{err}"
+        );
     }
 }

@@ -232,3 +232,53 @@ fn a_command_stuck_on_a_fifo_is_bounded_by_the_trial_timeout_and_interruptible()
     };
     assert_eq!(status.code(), Some(130));
 }
+
+/// A valid values file over the parser's default size limits (300,000 keys): the
+/// problem names the limit and the key that raises it, and `yaml-limits` raises it.
+#[test]
+fn a_huge_values_file_names_the_limit_and_yaml_limits_raises_it() {
+    let repo = TempRepo::new();
+    let chart = repo.root().join("fixtures/charts/big");
+    std::fs::create_dir_all(chart.join("ci")).unwrap();
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: big\ndescription: big values\nversion: 0.1.0\nmaintainers:\n  - name: team\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("values.yaml"), "name: big\n").unwrap();
+    std::fs::write(
+        chart.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.name }}\n",
+    )
+    .unwrap();
+    let huge: String = (0..300_000).map(|i| format!("key{i}: {i}\n")).collect();
+    std::fs::write(chart.join("ci/huge-values.yaml"), huge).unwrap();
+    let yaml_phase = |repo: &TempRepo| -> serde_json::Value {
+        binary(repo, &["lint", "big"]).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(repo.root().join("report/report.json")).unwrap(),
+        )
+        .unwrap();
+        report["trials"][0]["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|phase| phase["name"] == "yaml")
+            .cloned()
+            .unwrap()
+    };
+    let phase = yaml_phase(&repo);
+    assert_eq!(phase["status"], "failed", "{phase}");
+    let message = phase["problems"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("more than 250000 nodes (limit `max-nodes`)")
+            && message.contains("yaml-limits: {max-nodes: 500000}"),
+        "{message}"
+    );
+    assert!(!message.contains("fix the YAML syntax"), "{message}");
+
+    repo.write_config("yaml-limits: {max-nodes: 1000000, max-events: 2000000}\n");
+    let phase = yaml_phase(&repo);
+    assert_eq!(phase["status"], "passed", "{phase}");
+}

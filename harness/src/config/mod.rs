@@ -127,6 +127,9 @@ pub struct HarnessConfig {
     /// `kind-config`: the config kind clusters are created from (`single-node`,
     /// `multi-node` or the repository's own file); `None`: the built-in single node.
     pub kind_config: Option<crate::cluster::KindConfigChoice>,
+    /// `yaml-limits`: size limits for the YAML files charts are made of, raised above
+    /// the parser's defaults.
+    pub yaml_limits: crate::yaml::YamlLimits,
     /// `snapshots: true`: every chart's renders are compared with snapshots. Without it,
     /// only charts that already have `ci/__snapshots__` are.
     pub snapshots: bool,
@@ -171,6 +174,7 @@ impl HarnessConfig {
             trial_timeout: DEFAULT_TRIAL_TIMEOUT,
             cluster: None,
             kind_config: None,
+            yaml_limits: Default::default(),
             snapshots: false,
             values_files: None,
             config_file: None,
@@ -346,6 +350,7 @@ struct FileConfig {
     cluster: Option<String>,
     #[serde(default, deserialize_with = "keys::text")]
     kind_config: Option<String>,
+    yaml_limits: Option<crate::yaml::YamlLimits>,
     #[serde(default, deserialize_with = "keys::flag")]
     snapshots: Option<bool>,
     #[serde(default, deserialize_with = "keys::text")]
@@ -405,6 +410,7 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "trial-timeout",
     "cluster",
     "kind-config",
+    "yaml-limits",
 ];
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
@@ -776,6 +782,9 @@ fn apply(
                     invalid("cluster", error.to_string())
                 })?,
         );
+    }
+    if let Some(limits) = file.yaml_limits {
+        config.yaml_limits = limits;
     }
     if let Some(kind_config) = file.kind_config {
         config.kind_config = Some(crate::cluster::KindConfigChoice::parse(

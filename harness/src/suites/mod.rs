@@ -126,3 +126,15 @@ macro_rules! dispatch_suites {
     };
 }
 registered_suites!(dispatch_suites);
+
+/// Runs file- or CPU-bound work (parsing a chart's YAML, yamllint's rules, a values
+/// schema) on tokio's blocking pool, so the runtime's workers stay free for timeouts,
+/// signals and other trials' processes: a 300,000-key values file once held a worker
+/// for a minute, and another trial's helm lint, done after 0.1 s, was seen only then.
+/// A panic in `work` is resumed here, as if it had run inline.
+pub(crate) async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(value) => value,
+        Err(error) => std::panic::resume_unwind(error.into_panic()),
+    }
+}

@@ -31,7 +31,7 @@ pub use values_schema::{CaseValues, check_values_schema, merge_values};
 pub use version_increment::check_version_increment;
 pub use yaml_files::{check_yaml_files, yaml_files};
 
-use super::{PhaseRecorder, SuiteContext, TrialInputs};
+use super::{PhaseRecorder, SuiteContext, TrialInputs, off_runtime};
 use crate::plan::Trial;
 use crate::problem::Problem;
 
@@ -69,9 +69,10 @@ pub async fn run(
     let mut unreadable: BTreeSet<PathBuf> = BTreeSet::new();
 
     let yaml_passed = if config.validate_yaml {
+        let (dir, rel_dir) = (chart.dir.clone(), chart.rel_dir.clone());
         recorder
             .run(phase::YAML, async {
-                let problems = check_yaml_files(&chart.dir, &chart.rel_dir);
+                let problems = off_runtime(move || check_yaml_files(&dir, &rel_dir)).await;
                 unreadable.extend(problems.iter().filter_map(|p| p.file.clone()));
                 problems
             })
@@ -89,13 +90,12 @@ pub async fn run(
     } else {
         let started = recorder.begin(phase::YAMLLINT);
         let files = yamllint::case_files(&chart.dir, case_file);
-        let found = yamllint::check_files(
-            &chart.dir,
-            &chart.rel_dir,
-            &files,
-            &unreadable,
-            &ctx.shared.yamllint,
-        );
+        let (dir, rel_dir, skip) = (chart.dir.clone(), chart.rel_dir.clone(), unreadable.clone());
+        let yamllint_config = ctx.shared.yamllint.clone();
+        let found = off_runtime(move || {
+            yamllint::check_files(&dir, &rel_dir, &files, &skip, &yamllint_config)
+        })
+        .await;
         let mut problems = found.problems;
         if found.has_errors {
             problems.push(Problem::new(format!(
@@ -160,13 +160,23 @@ pub async fn run(
         recorder.not_run(phase::VALUES_SCHEMA, unreadable_reason(file));
         false
     } else {
-        let case = CaseValues {
-            case_name: &trial.case.name,
-            case_file,
-            settings,
-        };
+        let (dir, rel_dir) = (chart.dir.clone(), chart.rel_dir.clone());
+        let (case_name, case_path, case_settings) = (
+            trial.case.name.clone(),
+            case_file.map(Path::to_path_buf),
+            settings.clone(),
+        );
         let started = recorder.begin(phase::VALUES_SCHEMA);
-        match check_values_schema(&chart.dir, &chart.rel_dir, &case) {
+        let checked = off_runtime(move || {
+            let case = CaseValues {
+                case_name: &case_name,
+                case_file: case_path.as_deref(),
+                settings: &case_settings,
+            };
+            check_values_schema(&dir, &rel_dir, &case)
+        })
+        .await;
+        match checked {
             Some(problems) => recorder.record(phase::VALUES_SCHEMA, started.elapsed(), problems),
             None => {
                 recorder.not_run(phase::VALUES_SCHEMA, "the chart has no values.schema.json");

@@ -68,6 +68,10 @@ fn check_yaml_file(chart_dir: &Path, rel_dir: &Path, file: &Path) -> Option<Prob
     };
     // Every stream is accepted, including empty values files and a leading `---`.
     let err = yaml::parse_multi::<IgnoredAny>(&text, file).err()?;
+    if err.over_limit {
+        // Well-formed perhaps, but too large to check: the message says which limit.
+        return Some(Problem::in_file(shown, err.message).at_line(err.line));
+    }
     let advice = if err.message.to_ascii_lowercase().contains("duplicate") {
         "remove or rename one of the duplicate keys (helm would silently keep only the last)"
     } else {
