@@ -256,10 +256,9 @@ fn a_huge_values_file_names_the_limit_and_yaml_limits_raises_it() {
     std::fs::write(chart.join("ci/huge-values.yaml"), huge).unwrap();
     let yaml_phase = |repo: &TempRepo| -> serde_json::Value {
         binary(repo, &["lint", "big"]).output().unwrap();
-        let report: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(repo.root().join("report/report.json")).unwrap(),
-        )
-        .unwrap();
+        let report: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(repo.root().join("report/report.json")).unwrap())
+                .unwrap();
         report["trials"][0]["phases"]
             .as_array()
             .unwrap()
