@@ -84,6 +84,15 @@ pub fn waiting_for(describe: impl FnOnce() -> String) {
     let _ = ACTIVITY.try_with(|activity| activity.wait_for(describe()));
 }
 
+/// The phase the trial running on this task is in, for a suite that stops its own work
+/// at a deadline and reports where it stopped.
+pub fn current_phase() -> Option<Current> {
+    ACTIVITY
+        .try_with(|activity| activity.current())
+        .ok()
+        .flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -159,7 +159,8 @@ impl Run {
     /// Runs one trial, for front ends that schedule trials themselves, and leaves its
     /// outcome in `<report-dir>/trials/`.
     pub async fn run_one(&self, trial: &Trial) -> TrialOutcome {
-        let outcome = runner::run_with_timeout(trial, &self.ctx).await;
+        let outcome =
+            runner::run_with_timeout(trial, &self.ctx, runner::TrialWatch::default()).await;
         write_trial_report(&self.ctx.config.report_dir, &outcome);
         outcome
     }

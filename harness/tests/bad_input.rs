@@ -199,7 +199,7 @@ fn a_command_stuck_on_a_fifo_is_bounded_by_the_trial_timeout_and_interruptible()
     let blocker = repo.root().join("blocker");
     mkfifo(&blocker);
     repo.write_config(&format!(
-        "trial-timeout: 4s\nadditional-commands:\n  - cat {}\n",
+        "check-version-increment: false\ntrial-timeout: 4s\nadditional-commands:\n  - cat {}\n",
         blocker.display()
     ));
     repo.add_chart("charts", "web");
@@ -210,8 +210,32 @@ fn a_command_stuck_on_a_fifo_is_bounded_by_the_trial_timeout_and_interruptible()
         .unwrap();
     let out = String::from_utf8_lossy(&output.stdout).into_owned();
     assert_eq!(output.status.code(), Some(1), "{out}");
-    assert_eq!(out.matches("timed out after 4.00s").count(), 3, "{out}");
+    assert_eq!(out.matches("timed out after 4.0").count(), 3, "{out}");
     assert!(started.elapsed() < Duration::from_secs(30), "{out}");
+    // Each timed-out trial keeps the phases it finished and the one it was stuck in.
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.root().join("report/report.json")).unwrap())
+            .unwrap();
+    for trial in report["trials"].as_array().unwrap() {
+        let phase = |name: &str| {
+            trial["phases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|phase| phase["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {name} phase: {trial}"))
+        };
+        assert_eq!(phase("helm-lint")["status"], "passed", "{trial}");
+        let stuck = phase("additional-commands");
+        assert!(
+            stuck["reason"]
+                .as_str()
+                .is_some_and(|reason| reason.starts_with("stopped by the trial's timeout")),
+            "{stuck}"
+        );
+        assert_eq!(phase("timeout")["status"], "failed", "{trial}");
+    }
 
     let mut run = binary(&repo, &["lint", "web"]).spawn().unwrap();
     std::thread::sleep(Duration::from_secs(2));

@@ -245,3 +245,126 @@ fn the_next_run_removes_what_a_killed_run_left() {
     assert!(left.is_empty(), "left behind after the next run: {left:#?}");
     assert!(processes_mentioning(&repo.root().to_string_lossy()).is_empty());
 }
+
+/// The phases of a trial's report, as (name, status) pairs.
+fn phases_of(report: &serde_json::Value, chart: &str) -> Vec<(String, String)> {
+    let trial = report["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|trial| trial["id"]["chart"] == chart)
+        .unwrap_or_else(|| panic!("no trial of {chart}: {report}"));
+    trial["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|phase| {
+            let status = match phase["status"].as_str() {
+                Some(status) => status.to_string(),
+                None => phase["status"].to_string(),
+            };
+            (phase["name"].as_str().unwrap().to_string(), status)
+        })
+        .collect()
+}
+
+/// An integration trial that runs out of time stops its own work at the timeout, keeps
+/// the phases it finished and the one it was in, then collects its diagnostics and
+/// removes what it installed; the trial is reported as timed out.
+#[test]
+fn a_timed_out_integration_trial_keeps_its_phases_and_is_diagnosed_and_cleaned_up() {
+    let repo = TempRepo::new();
+    let chart = repo.add_chart("broken", "never-ready");
+    // Readiness would give up after 60 s; the trial's timeout comes first.
+    std::fs::write(
+        chart.join("ci/harness.yaml"),
+        "readiness-timeout: 60s\ntimeout: 12s\n",
+    )
+    .unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args(["integration", "--cluster", "local"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.root().join("report/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report["summary"]["timed_out"], 1, "{text}");
+    let phases = phases_of(&report, "never-ready");
+    let names: Vec<&str> = phases.iter().map(|(name, _)| name.as_str()).collect();
+    for expected in [
+        "install",
+        "timeout",
+        "diagnostics",
+        "uninstall",
+        "leftovers",
+    ] {
+        assert!(names.contains(&expected), "no {expected} phase: {phases:?}");
+    }
+    assert!(
+        phases.contains(&("install".to_string(), "passed".to_string())),
+        "{phases:?}"
+    );
+    let stopped = report["trials"][0]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|phase| {
+            phase["reason"]
+                .as_str()
+                .is_some_and(|reason| reason.starts_with("stopped by the trial's timeout"))
+        })
+        .cloned();
+    let stopped = stopped.unwrap_or_else(|| panic!("the phase it was in is missing: {phases:?}"));
+    assert!(
+        stopped["name"].as_str().unwrap().starts_with("ready"),
+        "{stopped}"
+    );
+    assert!(
+        phases.contains(&("leftovers".to_string(), "passed".to_string())),
+        "{phases:?}"
+    );
+}
+
+/// Ctrl-C during an install: the cancelled trial still reports the phases it finished
+/// and the one it was in, with their times.
+#[test]
+fn an_interrupted_trial_keeps_the_phases_it_ran() {
+    let repo = TempRepo::new();
+    repo.add_chart("broken", "never-ready");
+    let run = IsolatedRun::start(&repo);
+    let chart_dir = repo.root().join("fixtures/broken/never-ready");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while processes_mentioning(&chart_dir.to_string_lossy()).is_empty() {
+        assert!(Instant::now() < deadline, "helm never started on the chart");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Into the readiness wait, which never ends for this chart.
+    std::thread::sleep(Duration::from_secs(3));
+    let (status, text, _run) = run.stop_with(libc::SIGINT);
+    assert_eq!(status.code(), Some(130), "{text}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo.root().join("report/report.json")).unwrap())
+            .unwrap();
+    let trial = &report["trials"][0];
+    assert_eq!(trial["status"], "cancelled", "{trial}");
+    assert!(trial["duration_ms"].as_f64().unwrap() > 1000.0, "{trial}");
+    let phases = phases_of(&report, "never-ready");
+    assert!(
+        phases.contains(&("install".to_string(), "passed".to_string())),
+        "{phases:?}"
+    );
+    let last = &trial["phases"].as_array().unwrap().last().unwrap();
+    assert!(
+        last.to_string()
+            .contains("stopped by the run was interrupted"),
+        "{last}"
+    );
+}

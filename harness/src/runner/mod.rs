@@ -7,7 +7,7 @@
 
 mod heartbeat;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,11 +17,11 @@ use tokio::task::JoinSet;
 pub use heartbeat::DEFAULT_INTERVAL as DEFAULT_HEARTBEAT;
 use heartbeat::Heartbeats;
 
-use crate::activity::TrialActivity;
+use crate::activity::{Current, TrialActivity};
 use crate::cluster::LeaseEvent;
 use crate::plan::{Trial, TrialId};
 use crate::report::{Event, ReportError, Reporter, RunInfo, RunSummary};
-use crate::suites::{self, PhaseRecord, SuiteContext, TrialOutcome, TrialStatus};
+use crate::suites::{self, PhaseLog, PhaseRecord, SuiteContext, TrialOutcome, TrialStatus};
 
 /// Why a run stopped early.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -64,6 +64,8 @@ pub async fn run(
     let mut ticks = tokio::time::interval(heartbeats.tick());
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut activities: BTreeMap<TrialId, Arc<TrialActivity>> = BTreeMap::new();
+    // What each started trial has done so far, for the outcome of one the run stops.
+    let mut logs: HashMap<TrialId, PhaseLog> = HashMap::new();
     // Which trial each task runs, so a task that panicked stops being reported as busy.
     let mut tasks: HashMap<tokio::task::Id, TrialId> = HashMap::new();
     let permits = Arc::new(Semaphore::new(jobs));
@@ -90,6 +92,8 @@ pub async fn run(
         unfinished.insert(trial.id.clone(), trial.clone());
         let activity = TrialActivity::new();
         activities.insert(trial.id.clone(), Arc::clone(&activity));
+        let log = PhaseLog::default();
+        logs.insert(trial.id.clone(), log.clone());
         let (ctx, permits, events) = (Arc::clone(&ctx), Arc::clone(&permits), events.clone());
         let id = trial.id.clone();
         let task = running.spawn(async move {
@@ -101,13 +105,19 @@ pub async fn run(
                 id: trial.id.clone(),
                 at: Instant::now(),
             });
-            activity.scope(run_with_timeout(&trial, &ctx)).await
+            let watch = TrialWatch {
+                log,
+                activity: Arc::clone(&activity),
+            };
+            activity.scope(run_with_timeout(&trial, &ctx, watch)).await
         });
         tasks.insert(task.id(), id);
     }
     drop(events);
 
-    let mut started_ids: HashSet<TrialId> = HashSet::new();
+    let mut started_at: HashMap<TrialId, Instant> = HashMap::new();
+    // The phase each trial was in when the run was interrupted.
+    let mut in_progress: HashMap<TrialId, Current> = HashMap::new();
     let mut interrupted = false;
     tokio::pin!(interrupt);
     while !running.is_empty() {
@@ -116,8 +126,8 @@ pub async fn run(
             // first keeps every reporter's view in order.
             biased;
             Some(event) = received.recv() => {
-                if let Event::TrialStarted { id, .. } = &event {
-                    started_ids.insert(id.clone());
+                if let Event::TrialStarted { id, at } = &event {
+                    started_at.insert(id.clone(), *at);
                 }
                 emit(reporters, &event)?;
             }
@@ -157,6 +167,9 @@ pub async fn run(
             }
             _ = &mut interrupt, if !interrupted => {
                 interrupted = true;
+                for (id, activity) in &activities {
+                    in_progress.extend(activity.current().map(|current| (id.clone(), current)));
+                }
                 // Dropping the trial futures kills their process groups.
                 running.abort_all();
                 activities.clear();
@@ -171,19 +184,26 @@ pub async fn run(
     }
     // Trials aborted right after they started may have left their start unread.
     while let Ok(event) = received.try_recv() {
-        if let Event::TrialStarted { id, .. } = &event {
-            started_ids.insert(id.clone());
+        if let Event::TrialStarted { id, at } = &event {
+            started_at.insert(id.clone(), *at);
         }
         emit(reporters, &event)?;
     }
     for (id, trial) in unfinished {
-        let outcome = Arc::new(if started_ids.contains(&id) {
+        let outcome = Arc::new(if let Some(at) = started_at.get(&id) {
+            // The phases it finished, and the one it was in, with their times.
+            let mut phases = logs.get(&id).map(PhaseLog::phases).unwrap_or_default();
+            phases.extend(
+                in_progress
+                    .get(&id)
+                    .map(|current| stopped_phase(current, "the run was interrupted")),
+            );
             TrialOutcome {
                 id,
                 chart_dir: trial.chart.rel_dir.clone(),
                 status: TrialStatus::Cancelled,
-                phases: Vec::new(),
-                duration: Duration::ZERO,
+                phases,
+                duration: at.elapsed(),
                 reason: Some("the run was interrupted while this trial ran".into()),
             }
         } else {
@@ -222,33 +242,74 @@ pub async fn run(
     Ok(summary)
 }
 
+/// What the runner keeps of a running trial: the phases it finished and the one it is
+/// in, so a trial it stops still reports the work it did.
+#[derive(Clone, Debug, Default)]
+pub struct TrialWatch {
+    pub log: PhaseLog,
+    pub activity: Arc<TrialActivity>,
+}
+
 /// Runs one trial under its chart's timeout. A timed-out trial's processes are killed
-/// when its future is dropped.
-pub async fn run_with_timeout(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
-    let timeout = ctx.trial_timeout(trial);
+/// when its future is dropped; its outcome keeps the phases it finished, the one it
+/// was in, and the timeout.
+pub async fn run_with_timeout(
+    trial: &Trial,
+    ctx: &SuiteContext,
+    watch: TrialWatch,
+) -> TrialOutcome {
+    let timeout = ctx.trial_timeout(trial) + suites::cleanup_allowance(trial);
     let started = Instant::now();
-    match tokio::time::timeout(timeout, suites::run_trial(trial, ctx)).await {
+    match tokio::time::timeout(timeout, suites::run_trial(trial, ctx, watch.log.clone())).await {
         Ok(outcome) => outcome,
-        Err(_) => TrialOutcome {
-            id: trial.id.clone(),
-            chart_dir: trial.chart.rel_dir.clone(),
-            status: TrialStatus::TimedOut,
-            phases: vec![PhaseRecord {
-                name: "timeout".into(),
+        Err(_) => {
+            let mut phases = watch.log.phases();
+            phases.extend(
+                watch
+                    .activity
+                    .current()
+                    .map(|current| stopped_phase(&current, "the trial's timeout")),
+            );
+            phases.push(PhaseRecord {
+                name: suites::TIMEOUT_PHASE.into(),
                 status: suites::PhaseStatus::Failed,
                 duration: started.elapsed(),
                 problems: vec![crate::problem::Problem::new(format!(
                     "the trial did not finish within {timeout:?}; raise `timeout` in {}/ci/harness.yaml or `trial-timeout` in the config",
                     trial.chart.rel_dir.display()
                 ))],
-            }],
-            duration: started.elapsed(),
-            reason: None,
-        },
+            });
+            TrialOutcome {
+                id: trial.id.clone(),
+                chart_dir: trial.chart.rel_dir.clone(),
+                status: TrialStatus::TimedOut,
+                phases,
+                duration: started.elapsed(),
+                reason: None,
+            }
+        }
     }
 }
 
-/// The lease's next event; never resolves for a run without a cluster.
+/// The phase a trial was in when it was stopped, with how long it had run and what it
+/// was waiting for.
+fn stopped_phase(current: &Current, by: &str) -> PhaseRecord {
+    let waiting = current
+        .waiting_for
+        .as_ref()
+        .map(|what| format!(", waiting for {what}"))
+        .unwrap_or_default();
+    PhaseRecord {
+        name: current.phase.clone(),
+        status: suites::PhaseStatus::NotRun(format!(
+            "stopped by {by} after {:.1}s{waiting}",
+            current.since.elapsed().as_secs_f64()
+        )),
+        duration: current.since.elapsed(),
+        problems: Vec::new(),
+    }
+}
+
 async fn next_lease_event(
     events: &mut Option<broadcast::Receiver<LeaseEvent>>,
 ) -> Option<LeaseEvent> {

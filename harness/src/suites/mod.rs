@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use inputs::{RunInputs, TrialInputs};
-pub use outcome::{PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome, TrialStatus};
+pub use outcome::{PhaseLog, PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome, TrialStatus};
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
 
@@ -59,14 +59,31 @@ impl SuiteContext {
     }
 }
 
+/// The phase that says a trial ran out of time.
+pub const TIMEOUT_PHASE: &str = "timeout";
+
+/// How long past its timeout a trial of a cluster suite may run: such a suite stops its
+/// own work at the timeout, then collects diagnostics and removes what it installed, each
+/// step bounded; the runner's hard stop comes only after this.
+pub fn cleanup_allowance(trial: &Trial) -> Duration {
+    if trial.id.suite.needs_cluster() {
+        CLUSTER_CLEANUP_ALLOWANCE
+    } else {
+        Duration::ZERO
+    }
+}
+
+const CLUSTER_CLEANUP_ALLOWANCE: Duration = Duration::from_secs(150);
+
 /// The phase that fails when a trial's inputs cannot be prepared (see [`TrialInputs`]).
 pub const INPUTS_PHASE: &str = "values";
 
 /// Runs one trial to completion and reports it as an outcome; never panics on chart
-/// problems, which are the outcome's problems.
-pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
+/// problems, which are the outcome's problems. Every phase it finishes is also copied
+/// into `log`, for a caller that may have to stop it early.
+pub async fn run_trial(trial: &Trial, ctx: &SuiteContext, log: PhaseLog) -> TrialOutcome {
     let started = Instant::now();
-    let mut recorder = PhaseRecorder::new();
+    let mut recorder = PhaseRecorder::logging_to(log);
     if let Err(message) = &trial.chart.settings {
         // The message names ci/harness.yaml and the line already.
         recorder.record(
@@ -86,7 +103,9 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext) -> TrialOutcome {
             }
         }
     }
-    let status = if recorder.has_failures() {
+    let status = if recorder.timed_out() {
+        TrialStatus::TimedOut
+    } else if recorder.has_failures() {
         TrialStatus::Failed
     } else {
         TrialStatus::Passed

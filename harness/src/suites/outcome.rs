@@ -147,9 +147,32 @@ impl TrialOutcome {
     }
 }
 
+/// The phases a trial has finished so far, readable while it runs: when the runner
+/// drops a trial (its timeout, an interrupt), the trial's own recorder goes with it, and
+/// this copy is what the report keeps of the work done.
+#[derive(Clone, Debug, Default)]
+pub struct PhaseLog(std::sync::Arc<std::sync::Mutex<Vec<PhaseRecord>>>);
+
+impl PhaseLog {
+    pub fn phases(&self) -> Vec<PhaseRecord> {
+        self.lock().clone()
+    }
+
+    fn push(&self, phase: PhaseRecord) {
+        self.lock().push(phase);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<PhaseRecord>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// Records phases as a suite runs them.
 pub struct PhaseRecorder {
     phases: Vec<PhaseRecord>,
+    log: PhaseLog,
 }
 
 impl Default for PhaseRecorder {
@@ -160,7 +183,20 @@ impl Default for PhaseRecorder {
 
 impl PhaseRecorder {
     pub fn new() -> Self {
-        PhaseRecorder { phases: Vec::new() }
+        PhaseRecorder::logging_to(PhaseLog::default())
+    }
+
+    /// A recorder that also copies every phase it records into `log`.
+    pub fn logging_to(log: PhaseLog) -> Self {
+        PhaseRecorder {
+            phases: Vec::new(),
+            log,
+        }
+    }
+
+    fn push(&mut self, phase: PhaseRecord) {
+        self.log.push(phase.clone());
+        self.phases.push(phase);
     }
 
     /// Says that phase `name` begins now, for the run's heartbeat (see
@@ -183,7 +219,7 @@ impl PhaseRecorder {
     /// Records a phase that was timed elsewhere. Returns whether it passed.
     pub fn record(&mut self, name: &str, duration: Duration, problems: Vec<Problem>) -> bool {
         let passed = problems.is_empty();
-        self.phases.push(PhaseRecord {
+        self.push(PhaseRecord {
             name: name.to_string(),
             status: if passed {
                 PhaseStatus::Passed
@@ -198,7 +234,7 @@ impl PhaseRecorder {
 
     /// Records what was collected to explain a failure (see [`PhaseStatus::Context`]).
     pub fn context(&mut self, name: &str, duration: Duration, notes: Vec<Problem>) {
-        self.phases.push(PhaseRecord {
+        self.push(PhaseRecord {
             name: name.to_string(),
             status: PhaseStatus::Context,
             duration,
@@ -216,7 +252,7 @@ impl PhaseRecorder {
         problems: Vec<Problem>,
         failed: bool,
     ) -> bool {
-        self.phases.push(PhaseRecord {
+        self.push(PhaseRecord {
             name: name.to_string(),
             status: if failed {
                 PhaseStatus::Failed
@@ -229,13 +265,30 @@ impl PhaseRecorder {
         !failed
     }
 
+    /// Records a phase that began but was stopped (by a deadline) after `duration`.
+    pub fn stopped(&mut self, name: &str, duration: Duration, reason: impl Into<String>) {
+        self.push(PhaseRecord {
+            name: name.to_string(),
+            status: PhaseStatus::NotRun(reason.into()),
+            duration,
+            problems: Vec::new(),
+        });
+    }
+
     pub fn not_run(&mut self, name: &str, reason: impl Into<String>) {
-        self.phases.push(PhaseRecord {
+        self.push(PhaseRecord {
             name: name.to_string(),
             status: PhaseStatus::NotRun(reason.into()),
             duration: Duration::ZERO,
             problems: Vec::new(),
         });
+    }
+
+    /// A suite stopped itself at the trial's timeout (see [`super::TIMEOUT_PHASE`]).
+    pub fn timed_out(&self) -> bool {
+        self.phases
+            .iter()
+            .any(|p| p.name == super::TIMEOUT_PHASE && p.status == PhaseStatus::Failed)
     }
 
     pub fn has_failures(&self) -> bool {

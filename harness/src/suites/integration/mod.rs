@@ -76,7 +76,39 @@ pub async fn run(
             .unwrap_or(DEFAULT_READINESS_TIMEOUT),
     };
     let mut state = Exercised::default();
-    exercise(&release, trial, inputs, ctx, &mut state, recorder).await;
+    // The trial's timeout ends the exercise here, not in the runner, so that what it
+    // did is still diagnosed and removed (the runner allows for that, see
+    // `suites::cleanup_allowance`).
+    let exercised = tokio::time::timeout(
+        inputs.timeout,
+        exercise(&release, trial, inputs, ctx, &mut state, recorder),
+    )
+    .await;
+    if exercised.is_err() {
+        if let Some(current) = crate::activity::current_phase() {
+            let waiting = current
+                .waiting_for
+                .map(|what| format!(", waiting for {what}"))
+                .unwrap_or_default();
+            recorder.stopped(
+                &current.phase,
+                current.since.elapsed(),
+                format!(
+                    "stopped by the trial's timeout after {:.1}s{waiting}",
+                    current.since.elapsed().as_secs_f64()
+                ),
+            );
+        }
+        recorder.record(
+            super::TIMEOUT_PHASE,
+            inputs.timeout,
+            vec![Problem::new(format!(
+                "the trial did not finish within {:?}; its diagnostics follow; raise `timeout` in {}/ci/harness.yaml or `trial-timeout` in the config",
+                inputs.timeout,
+                chart.rel_dir.display()
+            ))],
+        );
+    }
     if recorder.has_failures() {
         recorder.begin("diagnostics");
         let diagnosed = release.diagnose(state.install_attempted).await;
