@@ -708,7 +708,12 @@ async fn run(
         ..RunOptions::default()
     };
     let run = Run::assemble(&session, trials, options).await?;
-    let mut reporters = run::reporters(&session.loaded.config);
+    // Held until the run ends, so a concurrent run writes elsewhere and says so.
+    let reports = crate::report::claim(&session.loaded.config.report_dir)?;
+    if let Some(note) = &reports.note {
+        eprintln!("chart-harness: {note}");
+    }
+    let mut reporters = run::reporters(&session.loaded.config, &reports);
     let summary = run.execute(&mut reporters, run::interrupted()).await?;
     Ok(run::exit_code(&summary))
 }

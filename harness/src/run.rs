@@ -232,9 +232,9 @@ pub fn exit_code(summary: &RunSummary) -> ExitCode {
 }
 
 /// Live progress (or plain lines) on stderr, the summary on stdout, JUnit and JSON in
-/// the report directory.
-pub fn reporters(config: &HarnessConfig) -> Vec<Box<dyn Reporter>> {
-    let (junit, json) = report::report_paths(&config.report_dir);
+/// the directory this run claimed (see [`report::claim`]).
+pub fn reporters(config: &HarnessConfig, reports: &report::ReportClaim) -> Vec<Box<dyn Reporter>> {
+    let (junit, json) = report::report_paths(&reports.dir);
     vec![
         Box::new(report::ProgressReporter::new(report::ProgressMode::detect(
             config.github_groups,

@@ -1016,3 +1016,60 @@ fn a_relative_repo_finds_file_dependencies_outside_it() {
     assert!(out.contains("[dependencies]"), "{out}");
     assert!(!out.contains("[dependency-build]"), "{out}");
 }
+
+/// Two runs with one report directory: the second says so and writes its reports in a
+/// directory of its own, so neither overwrites the other's verdict.
+#[test]
+fn concurrent_runs_keep_their_reports_apart() {
+    let repo = TempRepo::new();
+    let blocker = repo.root().join("blocker");
+    let c_path = std::ffi::CString::new(blocker.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo only reads the NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    // The first run waits on the FIFO until its trial times out.
+    repo.write_config(&format!(
+        "check-version-increment: false\ntrial-timeout: 6s\nadditional-commands:\n  - cat {}\n",
+        blocker.display()
+    ));
+    repo.add_chart("charts", "web");
+    let first = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args(["lint", "web", "--jobs", "3"])
+        .env("CI", "true")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let report = repo.root().join("report");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !report.join(".reports.lock").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let second = chart_harness(repo.root(), &["lint", "web", "--jobs", "3"]);
+    let out = text(&second);
+    let own = report.join(format!("concurrent-{}", second_pid(&out)));
+    assert!(
+        out.contains(&format!("process {}", first.id()))
+            && out.contains("this run's reports go to"),
+        "{out}"
+    );
+    assert!(own.join("report.json").exists(), "{out}");
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(1));
+    assert!(report.join("report.json").exists());
+}
+
+/// The pid in the `concurrent-<pid>` directory a run's note names.
+fn second_pid(out: &str) -> String {
+    let at = out
+        .find("concurrent-")
+        .expect("a concurrent directory is named")
+        + "concurrent-".len();
+    out[at..].chars().take_while(char::is_ascii_digit).collect()
+}

@@ -3,6 +3,7 @@
 //! [`Event`] is the only interface between the runner and reporters: adding an output
 //! format means adding a reporter, nothing else.
 
+mod claim;
 mod json;
 mod junit;
 mod progress;
@@ -18,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+pub use claim::{ReportClaim, claim};
 pub use json::JsonReporter;
 pub use junit::JunitReporter;
 pub use progress::{ProgressMode, ProgressReporter, github_annotations_wanted};
@@ -210,10 +212,6 @@ fn seconds(duration: Duration) -> String {
     format!("{:.2}s", duration.as_secs_f64())
 }
 
-/// Writes a report so that readers never see a half-written file: the content goes to a
-/// temporary file in the same directory, which is then renamed over `path`. The
-/// directory is created first, because the default report directory lives in `target/`,
-/// which `cargo clean` removes.
 /// Removes the previous run's report at `path` when a run starts, so a run that dies
 /// before it writes its own (SIGKILL, OOM) leaves no earlier verdict behind to be
 /// mistaken for its own.
@@ -227,6 +225,10 @@ fn remove_stale_report(path: &Path) -> Result<(), ReportError> {
     }
 }
 
+/// Writes a report so that readers never see a half-written file: the content goes to a
+/// temporary file in the same directory, which is then renamed over `path`. The
+/// directory is created first, because the default report directory lives in `target/`,
+/// which `cargo clean` removes.
 fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), ReportError> {
     let write_error = |source| ReportError::Write {
         path: path.to_path_buf(),
