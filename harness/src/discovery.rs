@@ -91,8 +91,13 @@ pub enum DiscoveryError {
     },
 }
 
-/// Discovers every chart under `config.chart_dirs`, sorted by name.
-pub fn discover(config: &HarnessConfig, repo_root: &Path) -> Result<Vec<Chart>, DiscoveryError> {
+/// Discovers every chart under `config.chart_dirs`, sorted by name. What is skipped with a
+/// reason (a dangling symlink outside any chart) goes to `warnings`.
+pub fn discover(
+    config: &HarnessConfig,
+    repo_root: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<Chart>, DiscoveryError> {
     let skipped_dirs = [
         normalize(&config.report_dir),
         normalize(&repo_root.join("target")),
@@ -106,7 +111,7 @@ pub fn discover(config: &HarnessConfig, repo_root: &Path) -> Result<Vec<Chart>, 
                 origin: config.describe_key("chart-dirs"),
             });
         }
-        for dir in find_chart_dirs(root, &skipped_dirs)? {
+        for dir in find_chart_dirs(root, &skipped_dirs, warnings)? {
             if seen.insert(dir.clone()) {
                 chart_dirs.push(dir);
             }
@@ -147,14 +152,34 @@ pub fn discover(config: &HarnessConfig, repo_root: &Path) -> Result<Vec<Chart>, 
 }
 
 /// Every directory with a `Chart.yaml` under `root` (including `root` itself).
-fn find_chart_dirs(root: &Path, skipped: &[PathBuf]) -> Result<Vec<PathBuf>, DiscoveryError> {
+fn find_chart_dirs(
+    root: &Path,
+    skipped: &[PathBuf],
+    warnings: &mut Vec<String>,
+) -> Result<Vec<PathBuf>, DiscoveryError> {
     let mut found = Vec::new();
     let mut walker = WalkDir::new(root)
         .follow_links(true)
         .sort_by_file_name()
         .into_iter();
     while let Some(entry) = walker.next() {
-        let entry = entry.map_err(walk_error)?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // A dangling symlink is no chart and holds none: say so and go on. (Inside a
+            // chart, its own directories are not walked; helm reports it there.)
+            Err(error) if dangling_symlink(&error) => {
+                let path = error.path().map(Path::to_path_buf).unwrap_or_default();
+                let target = std::fs::read_link(&path)
+                    .map(|target| target.display().to_string())
+                    .unwrap_or_default();
+                warnings.push(format!(
+                    "ignored `{}`: a symlink to `{target}`, which does not exist",
+                    path.display()
+                ));
+                continue;
+            }
+            Err(error) => return Err(walk_error(error)),
+        };
         if !entry.file_type().is_dir() {
             continue;
         }
@@ -175,6 +200,14 @@ fn find_chart_dirs(root: &Path, skipped: &[PathBuf]) -> Result<Vec<PathBuf>, Dis
         }
     }
     Ok(found)
+}
+
+fn dangling_symlink(error: &walkdir::Error) -> bool {
+    error.io_error().map(std::io::Error::kind) == Some(std::io::ErrorKind::NotFound)
+        && error
+            .path()
+            .and_then(|path| std::fs::symlink_metadata(path).ok())
+            .is_some_and(|meta| meta.file_type().is_symlink())
 }
 
 fn walk_error(err: walkdir::Error) -> DiscoveryError {
@@ -370,7 +403,7 @@ mod tests {
         }
 
         fn discover(&self, config: &HarnessConfig) -> Result<Vec<Chart>, DiscoveryError> {
-            discover(config, self.root())
+            discover(config, self.root(), &mut Vec::new())
         }
     }
 
@@ -620,6 +653,23 @@ mod tests {
         assert_eq!(path, &repo.root().join("charts/web/loop"));
         assert_eq!(ancestor, &repo.root().join("charts"));
         assert!(err.to_string().contains("symlink loop"));
+    }
+
+    /// It aborted every run, with a hint to fix its permissions.
+    #[test]
+    fn a_dangling_symlink_outside_any_chart_is_a_warning() {
+        let repo = Repo::new();
+        repo.chart("charts/web");
+        std::os::unix::fs::symlink("/nonexistent/old-chart", repo.root().join("charts/gone"))
+            .unwrap();
+        let mut warnings = Vec::new();
+        let charts = discover(&repo.config(), repo.root(), &mut warnings).unwrap();
+        assert_eq!(names(&charts), ["web"]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].contains("charts/gone") && warnings[0].contains("/nonexistent/old-chart"),
+            "{warnings:?}"
+        );
     }
 
     #[test]

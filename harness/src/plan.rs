@@ -97,7 +97,7 @@ mod tests {
 
     fn charts(root: &std::path::Path) -> Vec<Arc<Chart>> {
         let loaded = config::load(root).unwrap();
-        discovery::discover(&loaded.config, root)
+        discovery::discover(&loaded.config, root, &mut Vec::new())
             .unwrap()
             .into_iter()
             .map(Arc::new)

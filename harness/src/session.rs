@@ -61,10 +61,10 @@ impl Session {
     /// A session with the configuration looked up and overridden as `options` say
     /// (the command line's `--config`, ct's search path, `CT_*` and ct's flags).
     pub fn open_with(repo_root: &Path, options: &LoadOptions) -> Result<Session, SessionError> {
-        let loaded = config::load_with(repo_root, options)?;
+        let mut loaded = config::load_with(repo_root, options)?;
         // Before any chart file is read.
         crate::yaml::set_limits(loaded.config.yaml_limits);
-        let charts = discovery::discover(&loaded.config, &loaded.repo_root)?
+        let charts = discovery::discover(&loaded.config, &loaded.repo_root, &mut loaded.warnings)?
             .into_iter()
             .map(Arc::new)
             .collect();

@@ -88,7 +88,7 @@ impl Fixture {
     }
 
     pub(crate) fn charts(&self, config: &HarnessConfig) -> Vec<Chart> {
-        discover(config, &self.work()).unwrap()
+        discover(config, &self.work(), &mut Vec::new()).unwrap()
     }
 
     pub(crate) async fn changed(&self, config: &HarnessConfig, since: Option<&str>) -> Vec<String> {

@@ -208,7 +208,7 @@ mod tests {
     fn trial(ctx: &SuiteContext, kind: &str, name: &str) -> Trial {
         let mut config = (*ctx.config).clone();
         config.chart_dirs = vec![ctx.repo_root.join("fixtures").join(kind)];
-        let charts = discovery::discover(&config, &ctx.repo_root).unwrap();
+        let charts = discovery::discover(&config, &ctx.repo_root, &mut Vec::new()).unwrap();
         let chart = charts.into_iter().find(|c| c.name == name).unwrap();
         plan::plan(&[Arc::new(chart)], &[Suite::Template]).remove(0)
     }
