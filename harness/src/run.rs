@@ -183,18 +183,20 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
-/// Resolves on the first SIGINT or SIGTERM: pass it to [`Run::execute`], which then
-/// cancels the running trials (killing their processes) and releases the cluster.
+/// Resolves on the first SIGINT, SIGTERM or SIGHUP (a closed terminal or SSH session):
+/// pass it to [`Run::execute`], which then cancels the running trials (killing their
+/// processes) and releases the cluster.
 pub async fn interrupted() -> Interruption {
     use tokio::signal::unix::{SignalKind, signal};
-    match signal(SignalKind::terminate()) {
-        Ok(mut terminate) => {
+    match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+        (Ok(mut terminate), Ok(mut hangup)) => {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = terminate.recv() => {}
+                _ = hangup.recv() => {}
             }
         }
-        Err(_) => {
+        _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
     }
@@ -202,7 +204,7 @@ pub async fn interrupted() -> Interruption {
 }
 
 /// For front ends that cannot cancel their trials (libtest dies on Ctrl-C without
-/// unwinding): on the first SIGINT or SIGTERM, kill every child process group (they
+/// unwinding): on the first SIGINT, SIGTERM or SIGHUP, kill every child process group (they
 /// live in their own groups, the cluster's components even in their own sessions, so
 /// they would outlive us), tear every cluster down, and exit 130.
 pub async fn exit_on_interrupt() {

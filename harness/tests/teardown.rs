@@ -203,6 +203,11 @@ fn sigterm_during_cluster_start_leaves_nothing_behind() {
     signal_during_cluster_start_leaves_nothing(libc::SIGTERM);
 }
 
+#[test]
+fn sighup_during_cluster_start_leaves_nothing_behind() {
+    signal_during_cluster_start_leaves_nothing(libc::SIGHUP);
+}
+
 /// SIGKILL (a cancelled CI job, the OOM killer) gives the run no chance to clean up:
 /// its cluster keeps running. The next run, whatever it runs, removes it at its start
 /// and says so, and no process of the killed run is left.

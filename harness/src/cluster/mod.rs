@@ -297,7 +297,7 @@ impl Cleanup {
 }
 
 /// Cleanups of handles not torn down yet. `Drop` does not run when the process exits
-/// on SIGINT or SIGTERM, so the signal handler calls [`teardown_all`], which finds every
+/// on SIGINT, SIGTERM or SIGHUP, so the signal handler calls [`teardown_all`], which finds every
 /// live cluster here.
 static PENDING: Mutex<BTreeMap<u64, Cleanup>> = Mutex::new(BTreeMap::new());
 static NEXT_CLEANUP: AtomicU64 = AtomicU64::new(0);

@@ -84,7 +84,7 @@ pub struct RunInfo {
 pub struct RunSummary {
     pub outcomes: Vec<Arc<TrialOutcome>>,
     pub elapsed: Duration,
-    /// The run was stopped by SIGINT or SIGTERM before every trial finished.
+    /// The run was stopped by SIGINT, SIGTERM or SIGHUP before every trial finished.
     pub interrupted: bool,
     /// The cluster the run used, described in one line (provider, version, and that pods
     /// are simulated where they are); `None` when no trial needed one.
