@@ -188,7 +188,10 @@ pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// processes) and releases the cluster.
 pub async fn interrupted() -> Interruption {
     use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::hangup())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) {
         (Ok(mut terminate), Ok(mut hangup)) => {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
