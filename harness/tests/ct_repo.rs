@@ -196,7 +196,7 @@ fn the_teams_two_ci_lines_run_verbatim_and_leave_only_the_report_directory() {
         1,
         "expected one warning about kind-config.yaml: {out}"
     );
-    assert!(out.contains("Pods are simulated by kwok"), "{out}");
+    assert!(out.contains("pods are simulated by kwok"), "{out}");
     assert_eq!(repo.status_outside_reports(), Vec::<String>::new());
 }
 
