@@ -13,10 +13,15 @@ use testing::TempRepo;
 /// Fixture, the phase it fails, and whether diagnostics are collected: they are for a
 /// failure while the release is installed; leftovers are only found after uninstall,
 /// when there is nothing left to diagnose.
-const BROKEN: [(&str, &str, bool); 5] = [
+const BROKEN: [(&str, &str, bool); 6] = [
     (
         "never-ready",
         "ready:Deployment/never-ready-never-ready",
+        true,
+    ),
+    (
+        "slow-to-ready",
+        "ready:Deployment/slow-to-ready-slow-to-ready",
         true,
     ),
     ("failing-helm-test", "helm-test", true),

@@ -220,11 +220,11 @@ fn a_cluster_is_leased_only_when_a_trial_that_runs_needs_one() {
 /// simulates) when it starts being created and when it is ready, before any trial's
 /// result, and a heartbeat while a phase runs longer than the interval, naming the
 /// trial, the phase, the time so far and the condition it waits for. The interval is
-/// shortened to 1 s; `never-ready` waits 10 s for a Deployment that never schedules.
+/// shortened to 1 s; `slow-to-ready` waits 10 s for a Deployment that never becomes available.
 #[test]
 fn progress_announces_the_cluster_and_beats_during_long_phases() {
     let repo = TempRepo::new();
-    repo.add_chart("broken", "never-ready");
+    repo.add_chart("broken", "slow-to-ready");
     let progress = Buffer::default();
     let mut reporters: Vec<Box<dyn Reporter>> =
         vec![Box::new(ProgressReporter::new(ProgressMode::Plain {
@@ -249,7 +249,7 @@ fn progress_announces_the_cluster_and_beats_during_long_phases() {
     };
     let creating = position("CLUSTER creating local control plane");
     let ready = position("CLUSTER ready after ");
-    let result = position("FAIL  integration::never-ready::default");
+    let result = position("FAIL  integration::slow-to-ready::default");
     assert!(creating < ready && ready < result, "{text}");
     for line in [lines[creating], lines[ready]] {
         assert!(line.contains("pods are simulated by kwok"), "{line}");
@@ -263,7 +263,7 @@ fn progress_announces_the_cluster_and_beats_during_long_phases() {
         .iter()
         .copied()
         .filter(|line| {
-            line.starts_with("SLOW  integration::never-ready::default still in ready after ")
+            line.starts_with("SLOW  integration::slow-to-ready::default still in ready after ")
         })
         .collect();
     assert!(
@@ -272,7 +272,7 @@ fn progress_announces_the_cluster_and_beats_during_long_phases() {
     );
     assert!(
         waiting_for_ready.iter().any(|line| line
-            .contains("s: waiting for Deployment/never-ready-never-ready: 0 of 1 replicas ready")),
+            .contains("s: waiting for Deployment/slow-to-ready-slow-to-ready: 1 of 1 replicas ready, 0 available")),
         "{text}"
     );
     let last_beat = lines

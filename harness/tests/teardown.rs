@@ -28,7 +28,7 @@ fn cluster_files() -> BTreeSet<PathBuf> {
 fn sigint_during_install_leaves_nothing_behind() {
     let repo = TempRepo::new();
     // It never becomes ready, so the run is certain to be busy with it when interrupted.
-    repo.add_chart("broken", "never-ready");
+    repo.add_chart("broken", "slow-to-ready");
     let before = cluster_files();
     let mut run = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
         .arg("--repo")
@@ -41,7 +41,7 @@ fn sigint_during_install_leaves_nothing_behind() {
 
     // Wait until the release is being installed or waited for: a kwokctl work
     // directory of ours exists and helm has been started on the chart.
-    let chart_dir = repo.root().join("fixtures/broken/never-ready");
+    let chart_dir = repo.root().join("fixtures/broken/slow-to-ready");
     let deadline = Instant::now() + Duration::from_secs(120);
     let mut workdirs;
     loop {
@@ -214,9 +214,9 @@ fn sighup_during_cluster_start_leaves_nothing_behind() {
 #[test]
 fn the_next_run_removes_what_a_killed_run_left() {
     let repo = TempRepo::new();
-    repo.add_chart("broken", "never-ready");
+    repo.add_chart("broken", "slow-to-ready");
     let mut run = IsolatedRun::start(&repo);
-    let chart_dir = repo.root().join("fixtures/broken/never-ready");
+    let chart_dir = repo.root().join("fixtures/broken/slow-to-ready");
     let deadline = Instant::now() + Duration::from_secs(120);
     while processes_mentioning(&chart_dir.to_string_lossy()).is_empty() {
         assert!(Instant::now() < deadline, "helm never started on the chart");
@@ -279,7 +279,7 @@ fn phases_of(report: &serde_json::Value, chart: &str) -> Vec<(String, String)> {
 #[test]
 fn a_timed_out_integration_trial_keeps_its_phases_and_is_diagnosed_and_cleaned_up() {
     let repo = TempRepo::new();
-    let chart = repo.add_chart("broken", "never-ready");
+    let chart = repo.add_chart("broken", "slow-to-ready");
     // Readiness would give up after 60 s; the trial's timeout comes first.
     std::fs::write(
         chart.join("ci/harness.yaml"),
@@ -302,7 +302,7 @@ fn a_timed_out_integration_trial_keeps_its_phases_and_is_diagnosed_and_cleaned_u
         serde_json::from_slice(&std::fs::read(repo.root().join("report/report.json")).unwrap())
             .unwrap();
     assert_eq!(report["summary"]["timed_out"], 1, "{text}");
-    let phases = phases_of(&report, "never-ready");
+    let phases = phases_of(&report, "slow-to-ready");
     let names: Vec<&str> = phases.iter().map(|(name, _)| name.as_str()).collect();
     for expected in [
         "install",
@@ -343,9 +343,9 @@ fn a_timed_out_integration_trial_keeps_its_phases_and_is_diagnosed_and_cleaned_u
 #[test]
 fn an_interrupted_trial_keeps_the_phases_it_ran() {
     let repo = TempRepo::new();
-    repo.add_chart("broken", "never-ready");
+    repo.add_chart("broken", "slow-to-ready");
     let run = IsolatedRun::start(&repo);
-    let chart_dir = repo.root().join("fixtures/broken/never-ready");
+    let chart_dir = repo.root().join("fixtures/broken/slow-to-ready");
     let deadline = Instant::now() + Duration::from_secs(120);
     while processes_mentioning(&chart_dir.to_string_lossy()).is_empty() {
         assert!(Instant::now() < deadline, "helm never started on the chart");
@@ -361,7 +361,7 @@ fn an_interrupted_trial_keeps_the_phases_it_ran() {
     let trial = &report["trials"][0];
     assert_eq!(trial["status"], "cancelled", "{trial}");
     assert!(trial["duration_ms"].as_f64().unwrap() > 1000.0, "{trial}");
-    let phases = phases_of(&report, "never-ready");
+    let phases = phases_of(&report, "slow-to-ready");
     assert!(
         phases.contains(&("install".to_string(), "passed".to_string())),
         "{phases:?}"

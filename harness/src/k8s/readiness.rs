@@ -310,6 +310,74 @@ pub fn pod(pod: &Pod) -> Readiness {
     }
 }
 
+/// How long a pod may stay unschedulable before its workload is failed instead of waited
+/// for: the scheduler says within a second when no node fits, and nothing on the clusters
+/// chart-harness makes (no cluster autoscaler) will add one. On a user's own cluster an
+/// autoscaler may, so there the rule is off (`unschedulable_is_final`).
+pub const UNSCHEDULABLE_GRACE: Duration = Duration::from_secs(5);
+
+/// Restarts after which a container in CrashLoopBackOff is taken to crash for good.
+pub const CRASH_LOOP_RESTARTS: i32 = 3;
+
+/// Why `pod` can never become ready without a change to the chart or cluster, when it
+/// can't; `None` while waiting can still help (Pending, ContainerCreating, a pull in
+/// progress). `waited`: how long the caller has been waiting, for the rule that needs
+/// patience.
+pub fn pod_blocker(pod: &Pod, waited: Duration, unschedulable_is_final: bool) -> Option<String> {
+    // Pods of a workload have generated names; the diagnostics list them.
+    let status = pod.status.as_ref()?;
+    let unschedulable = status.conditions.iter().flatten().find(|c| {
+        c.type_ == "PodScheduled"
+            && c.status == "False"
+            && c.reason.as_deref() == Some("Unschedulable")
+    });
+    if let Some(condition) = unschedulable
+        && unschedulable_is_final
+        && waited >= UNSCHEDULABLE_GRACE
+    {
+        return Some(format!(
+            "its pod cannot be scheduled: {}",
+            condition.message.as_deref().unwrap_or("no node fits it")
+        ));
+    }
+    let containers = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    for container in containers {
+        let Some(waiting) = container.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
+            continue;
+        };
+        let reason = waiting.reason.as_deref().unwrap_or_default();
+        let message = waiting.message.as_deref().unwrap_or("no message");
+        let lowered = message.to_ascii_lowercase();
+        let blocked = match reason {
+            "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" => {
+                reason == "InvalidImageName"
+                    || ["not found", "manifest unknown", "unauthorized"]
+                        .iter()
+                        .any(|needle| lowered.contains(needle))
+            }
+            "CrashLoopBackOff" => container.restart_count >= CRASH_LOOP_RESTARTS,
+            "CreateContainerConfigError" | "CreateContainerError" => true,
+            _ => false,
+        };
+        if blocked {
+            let restarts = if reason == "CrashLoopBackOff" {
+                format!(" after {} restarts", container.restart_count)
+            } else {
+                String::new()
+            };
+            return Some(format!(
+                "container {} of its pod: {reason}{restarts}: {message}",
+                container.name
+            ));
+        }
+    }
+    None
+}
+
 /// How long a claim may stay unbound on a cluster without a storage provisioner before
 /// it is reported: long enough for a PersistentVolume the chart creates itself to bind.
 pub const UNPROVISIONED_CLAIM_GRACE: Duration = Duration::from_secs(10);
@@ -798,5 +866,87 @@ mod tests {
     fn deletions(#[case] uid: Option<&str>, #[case] object: Option<Pod>, #[case] done: bool) {
         let rule = gone::<Pod>(uid.map(str::to_string));
         assert_eq!(rule(object.as_ref()).is_ready(), done);
+    }
+
+    fn pod_in(
+        scheduled: Option<(&str, &str)>,
+        waiting: Option<(&str, &str)>,
+        restarts: i32,
+    ) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "web-1"},
+            "status": {
+                "phase": "Pending",
+                "conditions": scheduled.map(|(reason, message)| vec![serde_json::json!({
+                    "type": "PodScheduled", "status": "False", "reason": reason, "message": message
+                })]).unwrap_or_default(),
+                "containerStatuses": waiting.map(|(reason, message)| vec![serde_json::json!({
+                    "name": "app", "image": "x", "imageID": "", "ready": false,
+                    "restartCount": restarts,
+                    "state": {"waiting": {"reason": reason, "message": message}}
+                })]).unwrap_or_default(),
+            }
+        }))
+        .unwrap()
+    }
+
+    #[rstest]
+    #[case::unschedulable_after_grace(
+        pod_in(Some(("Unschedulable", "0/2 nodes are available: 2 Insufficient cpu.")), None, 0),
+        6,
+        Some("its pod cannot be scheduled: 0/2 nodes are available: 2 Insufficient cpu.")
+    )]
+    #[case::unschedulable_within_grace(
+        pod_in(Some(("Unschedulable", "0/2 nodes are available")), None, 0),
+        1,
+        None
+    )]
+    #[case::image_not_found(
+        pod_in(None, Some(("ErrImagePull", "rpc error: docker.io/x/y:1: not found")), 0),
+        0,
+        Some("container app of its pod: ErrImagePull: rpc error: docker.io/x/y:1: not found")
+    )]
+    #[case::pull_backoff_unauthorized(
+        pod_in(None, Some(("ImagePullBackOff", "pull access denied: 401 Unauthorized")), 0),
+        0,
+        Some("container app of its pod: ImagePullBackOff: pull access denied: 401 Unauthorized")
+    )]
+    #[case::pull_backoff_network_is_transient(
+        pod_in(None, Some(("ImagePullBackOff", "dial tcp: i/o timeout")), 0),
+        30,
+        None
+    )]
+    #[case::crash_loop_at_three_restarts(
+        pod_in(None, Some(("CrashLoopBackOff", "back-off 40s restarting failed container")), 3),
+        0,
+        Some("container app of its pod: CrashLoopBackOff after 3 restarts: back-off 40s restarting failed container")
+    )]
+    #[case::crash_loop_before_three(
+        pod_in(None, Some(("CrashLoopBackOff", "back-off 10s")), 2),
+        60,
+        None
+    )]
+    #[case::missing_secret_key(
+        pod_in(None, Some(("CreateContainerConfigError", "couldn't find key password in Secret ns/auth")), 0),
+        0,
+        Some("container app of its pod: CreateContainerConfigError: couldn't find key password in Secret ns/auth")
+    )]
+    #[case::creating_is_transient(pod_in(None, Some(("ContainerCreating", "")), 0), 90, None)]
+    fn pods_that_can_never_become_ready_are_named(
+        #[case] pod: Pod,
+        #[case] waited_secs: u64,
+        #[case] expected: Option<&str>,
+    ) {
+        assert_eq!(
+            pod_blocker(&pod, Duration::from_secs(waited_secs), true).as_deref(),
+            expected
+        );
+    }
+
+    /// A user's cluster may have an autoscaler that adds the node the pod needs.
+    #[test]
+    fn an_unschedulable_pod_is_waited_for_where_an_autoscaler_may_help() {
+        let pod = pod_in(Some(("Unschedulable", "0/2 nodes")), None, 0);
+        assert_eq!(pod_blocker(&pod, Duration::from_secs(60), false), None);
     }
 }

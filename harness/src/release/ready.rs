@@ -13,6 +13,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams};
 
 use super::{AFTER_FAILURE_GRACE, ReleaseUnderTest, Timed, timed};
+use crate::cluster::ProviderKind;
 use crate::k8s::readiness::{self, Readiness, Workload, WorkloadKind};
 use crate::k8s::{self, KubeError, Settlement, WaitPolicy};
 use crate::problem::Problem;
@@ -139,51 +140,101 @@ impl ReleaseUnderTest<'_> {
         waits
     }
 
-    /// One look at `workload`, judged by its readiness rule.
+    /// One look at `workload`, judged by its readiness rule; a workload still pending
+    /// whose pods can never become ready (see [`readiness::pod_blocker`]) has failed.
     async fn look(&self, workload: &Workload, waited: Duration) -> Result<Readiness, KubeError> {
+        let (verdict, selector) = self.look_at_workload(workload, waited).await?;
+        let (Readiness::Pending(_), Some(selector)) = (&verdict, selector) else {
+            return Ok(verdict);
+        };
+        let labels = match_labels(&selector);
+        if labels.is_empty() {
+            return Ok(verdict);
+        }
+        let pods = k8s::request(
+            format!("list the pods of {workload}"),
+            Api::<Pod>::namespaced(self.kube.client(), &self.namespace)
+                .list(&ListParams::default().labels(&labels)),
+        )
+        .await?;
+        // The clusters chart-harness makes have no autoscaler to add a node.
+        let unschedulable_is_final = self.cluster.provider != ProviderKind::Existing;
+        Ok(pods
+            .items
+            .iter()
+            .find_map(|pod| readiness::pod_blocker(pod, waited, unschedulable_is_final))
+            .map_or(verdict, Readiness::Failed))
+    }
+
+    /// The workload's own verdict, and the selector of its pods where it runs pods.
+    async fn look_at_workload(
+        &self,
+        workload: &Workload,
+        waited: Duration,
+    ) -> Result<(Readiness, Option<LabelSelector>), KubeError> {
         let client = self.kube.client();
         let ns = self.namespace.as_str();
         let name = workload.name.as_str();
         let what = format!("get {workload}");
         let missing = || Readiness::Pending("not created yet".into());
+        let with_pods = |verdict: Readiness, selector: LabelSelector| (verdict, Some(selector));
         Ok(match workload.kind {
             WorkloadKind::Deployment => k8s::request(
                 what,
                 Api::<Deployment>::namespaced(client, ns).get_opt(name),
             )
             .await?
-            .map_or_else(missing, |o| readiness::deployment(&o)),
+            .map_or_else(
+                || (missing(), None),
+                |o| with_pods(readiness::deployment(&o), o.spec.selector),
+            ),
             WorkloadKind::StatefulSet => k8s::request(
                 what,
                 Api::<StatefulSet>::namespaced(client, ns).get_opt(name),
             )
             .await?
-            .map_or_else(missing, |o| readiness::stateful_set(&o)),
+            .map_or_else(
+                || (missing(), None),
+                |o| with_pods(readiness::stateful_set(&o), o.spec.selector),
+            ),
             WorkloadKind::DaemonSet => {
                 k8s::request(what, Api::<DaemonSet>::namespaced(client, ns).get_opt(name))
                     .await?
-                    .map_or_else(missing, |o| readiness::daemon_set(&o))
+                    .map_or_else(
+                        || (missing(), None),
+                        |o| with_pods(readiness::daemon_set(&o), o.spec.selector),
+                    )
             }
-            WorkloadKind::Job => {
+            WorkloadKind::Job => (
                 k8s::request(what, Api::<Job>::namespaced(client, ns).get_opt(name))
                     .await?
-                    .map_or_else(missing, |o| readiness::job(&o))
-            }
+                    .map_or_else(missing, |o| readiness::job(&o)),
+                None,
+            ),
             WorkloadKind::Pod => {
-                k8s::request(what, Api::<Pod>::namespaced(client, ns).get_opt(name))
+                let unschedulable_is_final = self.cluster.provider != ProviderKind::Existing;
+                let verdict = k8s::request(what, Api::<Pod>::namespaced(client, ns).get_opt(name))
                     .await?
-                    .map_or_else(missing, |o| readiness::pod(&o))
+                    .map_or_else(missing, |o| match readiness::pod(&o) {
+                        Readiness::Pending(pending) => {
+                            readiness::pod_blocker(&o, waited, unschedulable_is_final)
+                                .map_or(Readiness::Pending(pending), Readiness::Failed)
+                        }
+                        other => other,
+                    });
+                (verdict, None)
             }
             WorkloadKind::PersistentVolumeClaim => {
                 let provisioner = !self.pods_simulated();
-                k8s::request(
+                let verdict = k8s::request(
                     what,
                     Api::<PersistentVolumeClaim>::namespaced(client, ns).get_opt(name),
                 )
                 .await?
                 .map_or_else(missing, |o| {
                     readiness::persistent_volume_claim(&o, provisioner, waited)
-                })
+                });
+                (verdict, None)
             }
             WorkloadKind::Service => {
                 let Some(service) = k8s::request(
@@ -192,7 +243,7 @@ impl ReleaseUnderTest<'_> {
                 )
                 .await?
                 else {
-                    return Ok(missing());
+                    return Ok((missing(), None));
                 };
                 let selector = format!("kubernetes.io/service-name={name}");
                 let slices = k8s::request(
@@ -201,7 +252,7 @@ impl ReleaseUnderTest<'_> {
                         .list(&ListParams::default().labels(&selector)),
                 )
                 .await?;
-                readiness::service(&service, &slices.items)
+                (readiness::service(&service, &slices.items), None)
             }
         })
     }
@@ -258,13 +309,7 @@ impl ReleaseUnderTest<'_> {
             _ => return Ok(()),
         }
         .map_err(cluster_error)?;
-        let labels = selector
-            .match_labels
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(",");
+        let labels = match_labels(&selector);
         let pods_api = Api::<Pod>::namespaced(client, ns);
         let pods = k8s::request(
             "list its pods",
@@ -309,6 +354,17 @@ impl ReleaseUnderTest<'_> {
             })
         }
     }
+}
+
+/// A label selector's `matchLabels` as a list query (`app=web,tier=front`).
+fn match_labels(selector: &LabelSelector) -> String {
+    selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]
