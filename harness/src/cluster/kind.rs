@@ -99,38 +99,97 @@ impl KindConfigChoice {
 
     /// The parsed config, and the file kind reads: the user's own, or the built-in text
     /// written to a private temporary file that lives as long as the returned handle.
-    fn materialize(&self) -> Result<(KindCluster, ConfigFile), ClusterError> {
-        match self {
-            KindConfigChoice::File(path) => {
-                let text =
-                    crate::files::read_to_string(path).map_err(|source| ClusterError::Io {
-                        action: "read the kind config",
-                        path: path.clone(),
-                        source,
-                    })?;
-                let cluster = KindCluster::parse(&text, path)?;
-                Ok((cluster, ConfigFile::User(path.clone())))
+    /// With `cgroup_v1_patch`, the file kind reads is a copy with the kubelet patch added
+    /// (see [`needs_cgroup_v1_patch`]).
+    fn materialize(
+        &self,
+        cgroup_v1_patch: bool,
+    ) -> Result<(KindCluster, ConfigFile), ClusterError> {
+        let (text, shown) = match self {
+            KindConfigChoice::File(path) => (
+                crate::files::read_to_string(path).map_err(|source| ClusterError::Io {
+                    action: "read the kind config",
+                    path: path.clone(),
+                    source,
+                })?,
+                path.clone(),
+            ),
+            KindConfigChoice::BuiltIn(name) => (
+                name.text().to_string(),
+                Path::new(KIND_CONFIG_DIR).join(name.file_name()),
+            ),
+        };
+        let cluster = KindCluster::parse(&text, &shown)?;
+        let text = match (self, cgroup_v1_patch) {
+            (KindConfigChoice::File(path), false) => {
+                return Ok((cluster, ConfigFile::User(path.clone())));
             }
-            KindConfigChoice::BuiltIn(name) => {
-                let shown = Path::new(KIND_CONFIG_DIR).join(name.file_name());
-                let cluster = KindCluster::parse(name.text(), &shown)?;
-                let file = tempfile::Builder::new()
-                    .prefix("chart-harness-kind-config-")
-                    .suffix(".yaml")
-                    .tempfile()
-                    .and_then(|mut file| {
-                        std::io::Write::write_all(&mut file, name.text().as_bytes())?;
-                        Ok(file.into_temp_path())
-                    })
-                    .map_err(|source| ClusterError::Io {
-                        action: "write the built-in kind config to a temporary file in",
-                        path: std::env::temp_dir(),
-                        source,
-                    })?;
-                Ok((cluster, ConfigFile::Temporary(file)))
-            }
-        }
+            (_, false) => text,
+            (_, true) => with_cgroup_v1_patch(&text, &shown)?,
+        };
+        let file = tempfile::Builder::new()
+            .prefix("chart-harness-kind-config-")
+            .suffix(".yaml")
+            .tempfile()
+            .and_then(|mut file| {
+                std::io::Write::write_all(&mut file, text.as_bytes())?;
+                Ok(file.into_temp_path())
+            })
+            .map_err(|source| ClusterError::Io {
+                action: "write the kind config to a temporary file in",
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        Ok((cluster, ConfigFile::Temporary(file)))
     }
+}
+
+/// The kubelet patch a host on cgroup v1 needs: from Kubernetes 1.35 the kubelet refuses
+/// to start there unless `failCgroupV1` is false (older self-hosted runners, this
+/// project's CI machines).
+const CGROUP_V1_PATCH: &str = "kind: KubeletConfiguration\nfailCgroupV1: false\n";
+
+/// Whether a node of `kube_version` on this host needs [`CGROUP_V1_PATCH`].
+pub fn needs_cgroup_v1_patch(kube_version: &str, host_on_cgroup_v1: bool) -> bool {
+    let minor = kube_version
+        .trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|minor| minor.parse::<u64>().ok());
+    host_on_cgroup_v1 && minor.is_some_and(|minor| minor >= 35)
+}
+
+/// The host mounts the cgroup v1 hierarchies (not the unified cgroup2 file system) at
+/// `/sys/fs/cgroup`.
+pub fn host_on_cgroup_v1() -> bool {
+    const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+    let path = std::ffi::CString::new("/sys/fs/cgroup").expect("no NUL");
+    let mut stat: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: statfs writes only into `stat`, which is large enough for it.
+    let found = unsafe { libc::statfs(path.as_ptr(), &mut stat) } == 0;
+    found && stat.f_type as i64 != CGROUP2_SUPER_MAGIC
+}
+
+/// `text` with [`CGROUP_V1_PATCH`] appended to its cluster-wide `kubeadmConfigPatches`,
+/// written as JSON, which kind reads as YAML.
+fn with_cgroup_v1_patch(text: &str, shown: &Path) -> Result<String, ClusterError> {
+    let mut config: serde_json::Value =
+        crate::yaml::parse_str(text, shown).map_err(|e| ClusterError::KindConfig {
+            path: shown.to_path_buf(),
+            message: e.message,
+        })?;
+    let patches = config
+        .as_object_mut()
+        .ok_or_else(|| ClusterError::KindConfig {
+            path: shown.to_path_buf(),
+            message: "is not a mapping".into(),
+        })?
+        .entry("kubeadmConfigPatches")
+        .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+    if let Some(patches) = patches.as_array_mut() {
+        patches.push(serde_json::Value::String(CGROUP_V1_PATCH.into()));
+    }
+    Ok(serde_json::to_string_pretty(&config).expect("a JSON value serializes"))
 }
 
 /// The config file handed to `kind create cluster`.
@@ -524,7 +583,14 @@ impl ClusterProvider for KindProvider {
     }
 
     async fn acquire(&self, request: &ClusterRequest) -> Result<ClusterHandle, ClusterError> {
-        let (config, config_file) = self.config.materialize()?;
+        let kube_version = self.kube_version.as_deref().unwrap_or_default();
+        let cgroup_v1_patch = needs_cgroup_v1_patch(kube_version, host_on_cgroup_v1());
+        if cgroup_v1_patch {
+            tracing::warn!(
+                "the host runs cgroup v1: the kind config gets a kubelet patch `failCgroupV1: false`, without which Kubernetes {kube_version} refuses to start"
+            );
+        }
+        let (config, config_file) = self.config.materialize(cgroup_v1_patch)?;
         let image = self.node_image()?;
         let name = unique_name(&request.name_prefix);
         let kubeconfig = private_temp_file(KUBECONFIG_PREFIX)?
@@ -581,8 +647,13 @@ impl ClusterProvider for KindProvider {
             return Err(error);
         }
         handle.description = format!(
-            "kind cluster `{name}` from {} ({} control-plane, {} worker nodes, image {})",
+            "kind cluster `{name}` from {}{} ({} control-plane, {} worker nodes, image {})",
             self.config.describe(),
+            if cgroup_v1_patch {
+                " with `failCgroupV1: false` (the host runs cgroup v1)"
+            } else {
+                ""
+            },
             config.control_planes(),
             config.workers(),
             image.as_deref().unwrap_or("kind's default")
@@ -751,12 +822,14 @@ mod tests {
             "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraPortMappings:\n  - containerPort: 80\n    hostPort: 8080\n- role: worker\n- role: worker\n",
         )
         .unwrap();
-        let (cluster, file) = KindConfigChoice::File(own.clone()).materialize().unwrap();
+        let (cluster, file) = KindConfigChoice::File(own.clone())
+            .materialize(false)
+            .unwrap();
         assert_eq!(file.path(), own);
         assert_eq!((cluster.control_planes(), cluster.workers()), (1, 2));
 
         let (cluster, file) = KindConfigChoice::BuiltIn(KindConfigName::MultiNode)
-            .materialize()
+            .materialize(false)
             .unwrap();
         let copy = file.path().to_path_buf();
         assert_eq!(
@@ -768,11 +841,61 @@ mod tests {
         assert!(!copy.exists(), "{} was left behind", copy.display());
 
         let missing = KindConfigChoice::File(dir.path().join("nope.yaml"))
-            .materialize()
+            .materialize(false)
             .err()
             .unwrap()
             .to_string();
         assert!(missing.contains("nope.yaml"), "{missing}");
+    }
+
+    #[rstest]
+    #[case("1.37.2", true, true)]
+    #[case("v1.35.0", true, true)]
+    #[case("1.34.11", true, false)]
+    #[case("1.37.2", false, false)]
+    fn the_cgroup_v1_patch_is_for_new_kubelets_on_cgroup_v1_hosts(
+        #[case] version: &str,
+        #[case] host_v1: bool,
+        #[case] expected: bool,
+    ) {
+        assert_eq!(needs_cgroup_v1_patch(version, host_v1), expected);
+    }
+
+    /// The user's own config keeps everything it had, gains the kubelet patch beside
+    /// its own patches, and is still a valid kind config (kind reads JSON as YAML).
+    #[test]
+    fn the_cgroup_v1_patch_is_added_to_a_copy_of_the_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let own = dir.path().join("kind-config.yaml");
+        std::fs::write(
+            &own,
+            "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nkubeadmConfigPatches:\n- |\n  kind: InitConfiguration\nnodes:\n- role: control-plane\n- role: worker\n",
+        )
+        .unwrap();
+        let (_, file) = KindConfigChoice::File(own.clone())
+            .materialize(true)
+            .unwrap();
+        assert_ne!(file.path(), own, "the user's file is never changed");
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        let patched = KindCluster::parse(&text, file.path()).unwrap();
+        assert_eq!(patched.workers(), 1);
+        assert_eq!(
+            patched.kubeadm_config_patches,
+            ["kind: InitConfiguration\n", CGROUP_V1_PATCH]
+        );
+        let (_, file) = KindConfigChoice::BuiltIn(KindConfigName::SingleNode)
+            .materialize(true)
+            .unwrap();
+        let text = std::fs::read_to_string(file.path()).unwrap();
+        let patched = KindCluster::parse(&text, file.path()).unwrap();
+        assert_eq!(patched.kubeadm_config_patches, [CGROUP_V1_PATCH]);
+    }
+
+    /// This machine's CI hosts run cgroup v1 (issue 9); the check reads the mount.
+    #[test]
+    fn the_host_cgroup_version_is_read_from_the_mount() {
+        let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+        assert_eq!(host_on_cgroup_v1(), !unified);
     }
 
     #[test]
