@@ -196,7 +196,7 @@ pub async fn run(
             phases.extend(
                 in_progress
                     .get(&id)
-                    .map(|current| stopped_phase(current, "the run was interrupted")),
+                    .map(|current| PhaseRecord::stopped(current, "the run was interrupted")),
             );
             TrialOutcome {
                 id,
@@ -268,7 +268,7 @@ pub async fn run_with_timeout(
                 watch
                     .activity
                     .current()
-                    .map(|current| stopped_phase(&current, "the trial's timeout")),
+                    .map(|current| PhaseRecord::stopped(&current, "the trial's timeout")),
             );
             phases.push(PhaseRecord {
                 name: suites::TIMEOUT_PHASE.into(),
@@ -288,25 +288,6 @@ pub async fn run_with_timeout(
                 reason: None,
             }
         }
-    }
-}
-
-/// The phase a trial was in when it was stopped, with how long it had run and what it
-/// was waiting for.
-fn stopped_phase(current: &Current, by: &str) -> PhaseRecord {
-    let waiting = current
-        .waiting_for
-        .as_ref()
-        .map(|what| format!(", waiting for {what}"))
-        .unwrap_or_default();
-    PhaseRecord {
-        name: current.phase.clone(),
-        status: suites::PhaseStatus::NotRun(format!(
-            "stopped by {by} after {:.1}s{waiting}",
-            current.since.elapsed().as_secs_f64()
-        )),
-        duration: current.since.elapsed(),
-        problems: Vec::new(),
     }
 }
 

@@ -38,6 +38,27 @@ pub struct PhaseRecord {
     pub problems: Vec<Problem>,
 }
 
+impl PhaseRecord {
+    /// The phase a trial was in when something stopped it (its timeout, an interrupt),
+    /// with how long it had run and what it was waiting for.
+    pub fn stopped(current: &crate::activity::Current, by: &str) -> PhaseRecord {
+        let waiting = current
+            .waiting_for
+            .as_ref()
+            .map(|what| format!(", waiting for {what}"))
+            .unwrap_or_default();
+        PhaseRecord {
+            name: current.phase.clone(),
+            status: PhaseStatus::NotRun(format!(
+                "stopped by {by} after {:.1}s{waiting}",
+                current.since.elapsed().as_secs_f64()
+            )),
+            duration: current.since.elapsed(),
+            problems: Vec::new(),
+        }
+    }
+}
+
 /// How a listed trial ended. Every listed trial gets exactly one status, so the
 /// categories partition the list (see `report::RunCounts`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,14 +286,10 @@ impl PhaseRecorder {
         !failed
     }
 
-    /// Records a phase that began but was stopped (by a deadline) after `duration`.
-    pub fn stopped(&mut self, name: &str, duration: Duration, reason: impl Into<String>) {
-        self.push(PhaseRecord {
-            name: name.to_string(),
-            status: PhaseStatus::NotRun(reason.into()),
-            duration,
-            problems: Vec::new(),
-        });
+    /// Records the phase `current` as stopped `by` a deadline (see
+    /// [`PhaseRecord::stopped`]).
+    pub fn stopped(&mut self, current: &crate::activity::Current, by: &str) {
+        self.push(PhaseRecord::stopped(current, by));
     }
 
     pub fn not_run(&mut self, name: &str, reason: impl Into<String>) {

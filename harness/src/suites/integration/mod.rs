@@ -86,18 +86,7 @@ pub async fn run(
     .await;
     if exercised.is_err() {
         if let Some(current) = crate::activity::current_phase() {
-            let waiting = current
-                .waiting_for
-                .map(|what| format!(", waiting for {what}"))
-                .unwrap_or_default();
-            recorder.stopped(
-                &current.phase,
-                current.since.elapsed(),
-                format!(
-                    "stopped by the trial's timeout after {:.1}s{waiting}",
-                    current.since.elapsed().as_secs_f64()
-                ),
-            );
+            recorder.stopped(&current, "the trial's timeout");
         }
         recorder.record(
             super::TIMEOUT_PHASE,
