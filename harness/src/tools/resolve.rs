@@ -175,10 +175,15 @@ pub(crate) async fn probe_version(path: &Path, pin: &ToolPin) -> VersionProbe {
 }
 
 /// The first semver-looking token of a version output (`kind v0.33.0 go1.26 ...`,
-/// `etcd Version: 3.6.16`, `v3.22.0`), else its first line.
+/// `etcd Version: 3.6.16`, `v3.22.0`, `CoreDNS-1.14.6`), else its first line.
 pub(crate) fn extract_version(output: &str) -> VersionProbe {
     for token in output.split_whitespace() {
         let token = token.trim_matches(|c: char| "\"'(),;".contains(c));
+        // `Name-1.2.3`: a version glued to the program's name.
+        let token = match token.split_once('-') {
+            Some((name, rest)) if name.chars().all(char::is_alphabetic) => rest,
+            _ => token,
+        };
         if let Some(version) = parse_version(token) {
             return VersionProbe {
                 reported: token.to_string(),
@@ -431,6 +436,7 @@ mod tests {
         "3.6.16"
     )]
     #[case::kubernetes("Kubernetes v1.37.2\n", Some("1.37.2"), "v1.37.2")]
+    #[case::coredns("CoreDNS-1.14.6\nlinux/amd64, go1.26.8, \n", Some("1.14.6"), "1.14.6")]
     #[case::kwok(
         "kwok version v0.8.0 go1.26.8 (linux/amd64)\n",
         Some("0.8.0"),

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Makes a Docker engine available for the kind provider, and removes what it started.
+#
+#   ci/docker-engine.sh start   when `docker info` fails: installs Debian's docker.io if
+#                               dockerd is missing, starts dockerd in the background with
+#                               its log in a file, and waits (bounded) until it answers
+#   ci/docker-engine.sh stop    stops the dockerd that `start` started, and nothing else
+#
+# Why: CI machines and fresh development machines have the package installable but no
+# engine running. A machine where `docker info` already works is left alone, so a GitHub
+# runner keeps its own engine.
+set -euo pipefail
+
+state_dir=${CHART_HARNESS_DOCKER_STATE:-${TMPDIR:-/tmp}/chart-harness-dockerd}
+pid_file=$state_dir/dockerd.pid
+log_file=$state_dir/dockerd.log
+start_timeout_seconds=60
+
+engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+start() {
+  if engine_answers; then
+    echo "docker engine: already running ($(docker version --format '{{.Server.Version}}' 2>/dev/null))"
+    return 0
+  fi
+  if ! command -v dockerd >/dev/null 2>&1; then
+    echo "docker engine: installing Debian's docker.io"
+    local sudo=()
+    [ "$(id -u)" = 0 ] || sudo=(sudo)
+    timeout 600 "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive timeout 900 "${sudo[@]}" apt-get install -y -qq \
+      --no-install-recommends docker.io >/dev/null
+  fi
+  mkdir -p "$state_dir"
+  # setsid: the engine outlives this script (stop ends it), and a Ctrl-C meant for the
+  # test run does not reach it.
+  setsid dockerd >"$log_file" 2>&1 </dev/null &
+  echo $! >"$pid_file"
+  local waited=0
+  until engine_answers; do
+    if ! kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+      echo "docker engine: dockerd exited at start; the end of $log_file:" >&2
+      tail -n 20 "$log_file" >&2
+      return 1
+    fi
+    if [ "$waited" -ge "$start_timeout_seconds" ]; then
+      echo "docker engine: dockerd did not answer within ${start_timeout_seconds}s; see $log_file" >&2
+      return 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  echo "docker engine: started dockerd $(docker version --format '{{.Server.Version}}') (log: $log_file)"
+}
+
+stop() {
+  [ -f "$pid_file" ] || return 0
+  local pid
+  pid=$(cat "$pid_file")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid"
+    # dockerd stops its containers first; bounded, then forced.
+    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pid_file"
+  echo "docker engine: stopped the dockerd this script started"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac
