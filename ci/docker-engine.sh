@@ -14,6 +14,10 @@ set -euo pipefail
 state_dir=${CHART_HARNESS_DOCKER_STATE:-${TMPDIR:-/tmp}/chart-harness-dockerd}
 pid_file=$state_dir/dockerd.pid
 log_file=$state_dir/dockerd.log
+sysctl_file=$state_dir/host-sysctls
+# kubelet in a kind node sets these on the host kernel (as it does on a GitHub runner);
+# `stop` puts back what `start` found.
+kubelet_sysctls=(kernel.panic kernel.panic_on_oops vm.overcommit_memory)
 start_timeout_seconds=60
 
 engine_answers() { timeout 10 docker info >/dev/null 2>&1; }
@@ -32,6 +36,7 @@ start() {
       --no-install-recommends docker.io >/dev/null
   fi
   mkdir -p "$state_dir"
+  sysctl -e "${kubelet_sysctls[@]}" 2>/dev/null | sed 's/ //g' >"$sysctl_file" || true
   # setsid: the engine outlives this script (stop ends it), and a Ctrl-C meant for the
   # test run does not reach it.
   setsid dockerd >"$log_file" 2>&1 </dev/null &
@@ -64,6 +69,10 @@ stop() {
     kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$pid_file"
+  if [ -s "$sysctl_file" ]; then
+    xargs -r sysctl -q -w <"$sysctl_file" 2>/dev/null || true
+  fi
+  rm -f "$sysctl_file"
   echo "docker engine: stopped the dockerd this script started"
 }
 
