@@ -64,6 +64,8 @@ current_hash() {
 
 built=()
 fresh=()
+# What this run had to download (the cache did not have it).
+fetched=()
 # needs_build NAME HASH: true when the image is missing, stale or a rebuild is forced.
 needs_build() {
   local image="$registry/fixture-$1:$tag"
@@ -99,6 +101,7 @@ busybox_binary() {
   if [ ! -f "$deb" ]; then
     mkdir -p "$debs"
     log "downloading busybox-static $BUSYBOX_STATIC_VERSION"
+    fetched+=(busybox-static)
     (cd "$work" && apt-get download -q -o APT::Sandbox::User=root "busybox-static=$BUSYBOX_STATIC_VERSION")
     # apt-get download escapes the epoch's colon as %3a; the cache uses the plain name.
     mv "$work"/busybox-static_*.deb "$deb"
@@ -115,6 +118,7 @@ debian_rootfs() {
     mkdir -p "$cache/rootfs" "$cache/debootstrap-debs"
     dir="$work/rootfs"
     log "debootstrap --variant=$DEBOOTSTRAP_VARIANT $DEBIAN_SUITE (its .debs cached too)"
+    touch "$work/fetched-rootfs"
     debootstrap --variant="$DEBOOTSTRAP_VARIANT" ${DEBOOTSTRAP_INCLUDE:+--include="$DEBOOTSTRAP_INCLUDE"} \
       --cache-dir="$cache/debootstrap-debs" "$DEBIAN_SUITE" "$dir" "$DEBIAN_MIRROR" >"$work/debootstrap.log" 2>&1 ||
       { tail -20 "$work/debootstrap.log" >&2; exit 1; }
@@ -139,6 +143,7 @@ kvstore_debs() {
     rm -rf "$debs"
     mkdir -p "$debs"
     log "downloading redis-server and redis-tools $REDIS_VERSION and their dependencies"
+    fetched+=(redis)
     docker run --rm --user 0 -v "$debs:/out" "$base" sh -ec "
       apt-get update -qq
       apt-get install -qq --download-only --no-install-recommends \
@@ -174,6 +179,8 @@ debian_hash=$(hash_of "$recipes/debian" "$DEBIAN_SUITE" "$DEBIAN_MIRROR")
 if needs_build debian "$debian_hash"; then
   t0=$(date +%s.%N)
   tarball=$(debian_rootfs "$debian_hash")
+  # debian_rootfs runs in a subshell, which cannot add to fetched.
+  [ ! -f "$work/fetched-rootfs" ] || fetched+=(rootfs)
   docker import --change "LABEL $label=$debian_hash" --change 'CMD ["bash"]' \
     "$tarball" "$registry/fixture-debian:$tag" >/dev/null
   log "imported $registry/fixture-debian:$tag ($debian_hash) in $(elapsed "$t0") s"
@@ -191,16 +198,17 @@ if needs_build kvstore "$kvstore_hash"; then
 fi
 
 # --- timings ------------------------------------------------------------------------------
-# The last run that built every image is the cold figure; a run that built nothing is the
-# warm one. Both are kept in the cache so that every run can print them.
+# Cold: the last run that built every image and downloaded what it needed (an empty cache);
+# warm: the last run that had nothing to build. Both are kept in the cache so that every run
+# can print them.
 took=$(elapsed "$started")
-if [ "${#built[@]}" -eq 5 ]; then
+if [ "${#built[@]}" -eq 5 ] && [ "${#fetched[@]}" -eq 3 ]; then
   printf '%s s on %s\n' "$took" "$(date -u +%FT%TZ)" >"$cache/cold-build-time"
 elif [ "${#built[@]}" -eq 0 ]; then
   printf '%s s on %s\n' "$took" "$(date -u +%FT%TZ)" >"$cache/warm-build-time"
 fi
-log "built: ${built[*]:-none}; up to date: ${fresh[*]:-none}; this run: $took s"
-log "cold build (every image): $(cat "$cache/cold-build-time" 2>/dev/null || echo 'not measured yet')"
+log "built: ${built[*]:-none}; up to date: ${fresh[*]:-none}; downloaded: ${fetched[*]:-nothing}; this run: $took s"
+log "cold build (every image, empty cache): $(cat "$cache/cold-build-time" 2>/dev/null || echo 'not measured yet')"
 log "warm build (nothing to do): $(cat "$cache/warm-build-time" 2>/dev/null || echo 'not measured yet')"
 for name in busybox web api debian kvstore; do
   docker image inspect -f "$registry/fixture-$name:$tag {{ .Size }}" "$registry/fixture-$name:$tag" |
