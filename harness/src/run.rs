@@ -120,6 +120,11 @@ impl Run {
                 lease.provider().as_str()
             ));
         }
+        if let Some(lease) = &ctx.cluster
+            && let Some(note) = images_note(lease.provider(), &config.images)
+        {
+            warnings.push(note);
+        }
         let info = RunInfo {
             trials: trials.iter().map(|trial| trial.id.clone()).collect(),
             jobs,
@@ -173,6 +178,24 @@ impl Run {
         {
             eprintln!("chart-harness: cluster teardown failed: {error}");
         }
+    }
+}
+
+/// What `images:` means on a cluster kind does not make, said once per run: only kind
+/// clusters get the images loaded.
+pub fn images_note(provider: ProviderKind, images: &[String]) -> Option<String> {
+    if images.is_empty() {
+        return None;
+    }
+    let listed = images.join(", ");
+    match provider {
+        ProviderKind::Kind => None,
+        ProviderKind::Existing => Some(format!(
+            "images {listed} are not loaded into an existing cluster: they must be pullable from a registry the cluster can reach"
+        )),
+        ProviderKind::Local => Some(format!(
+            "images {listed} are not needed on the local control plane: its pods are simulated by kwok and pull no image"
+        )),
     }
 }
 
