@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
+use crate::cluster::LeaseEvent;
 use crate::plan::{Suite, Trial};
 use crate::run::{self, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
@@ -134,6 +135,7 @@ impl Shared {
                 for warning in &run.ctx.tools.warnings {
                     eprintln!("chart-harness: warning: {warning}");
                 }
+                announce_cluster(&run);
                 Ok(run)
             })
             .as_ref()
@@ -152,6 +154,31 @@ impl Shared {
             runtime().block_on(run.release_cluster());
         }
     }
+}
+
+/// Says what happens to the run's cluster, once per process, as the CLI's runner does:
+/// a failure is printed here once, and each trial that needed the cluster refers to it.
+fn announce_cluster(run: &Run) {
+    let Some(lease) = &run.ctx.cluster else {
+        return;
+    };
+    // Subscribed before any trial can acquire the cluster, so nothing is missed.
+    let mut events = lease.subscribe();
+    runtime().spawn(async move {
+        while let Ok(event) = events.recv().await {
+            match event {
+                LeaseEvent::Creating { intent } => {
+                    eprintln!("chart-harness: creating {intent}")
+                }
+                LeaseEvent::Ready { description, took } => {
+                    eprintln!("chart-harness: cluster ready after {took:.1?}: {description}")
+                }
+                LeaseEvent::Failed { error, took } => {
+                    eprintln!("chart-harness: CLUSTER failed after {took:.1?}: {error}")
+                }
+            }
+        }
+    });
 }
 
 /// libtest-mimic's trials call into async code from its own threads.

@@ -296,3 +296,36 @@ fn write_trial_report(report_dir: &Path, outcome: &TrialOutcome) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(ProviderKind::Kind, None)]
+    #[case(
+        ProviderKind::Existing,
+        Some("must be pullable from a registry the cluster can reach")
+    )]
+    #[case(ProviderKind::Local, Some("pods are simulated by kwok"))]
+    fn images_are_loaded_on_kind_and_explained_elsewhere(
+        #[case] provider: ProviderKind,
+        #[case] note: Option<&str>,
+    ) {
+        let images = [
+            "myapp:dev".to_string(),
+            "registry.example/x:1.2".to_string(),
+        ];
+        let said = images_note(provider, &images);
+        match (note, said) {
+            (None, None) => {}
+            (Some(expected), Some(said)) => {
+                assert!(said.contains(expected), "{said}");
+                assert!(said.contains("myapp:dev, registry.example/x:1.2"), "{said}");
+            }
+            (expected, said) => panic!("expected {expected:?}, said {said:?}"),
+        }
+        assert_eq!(images_note(provider, &[]), None);
+    }
+}
