@@ -4,7 +4,8 @@
 //!
 //! - [`local`]: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler
 //!   started by kwokctl's binary runtime, with nodes and pods simulated by kwok. It
-//!   needs no Docker, so it is the default where Docker is absent (CI here).
+//!   needs no Docker and no image, so it is the default wherever kind's node image cannot
+//!   be had (see [`detect_default`]).
 //! - [`kind`]: real nodes in Docker containers, created from `kind-configs/`, on a node
 //!   image chosen by [`node_image`] and made present by [`docker`] before kind runs.
 //! - [`existing`]: a kubeconfig and context the user gives; never deleted.

@@ -36,7 +36,7 @@ impl fmt::Display for NodeImageSource {
             NodeImageSource::Config(None) => f.write_str("from `kind-node-image`"),
             NodeImageSource::BuiltIn(version) => write!(
                 f,
-                "built in for Kubernetes {version} ({KIND_CONFIG_DIR}/{NODE_IMAGES_FILE})"
+                "built in for Kubernetes {version} by {KIND_CONFIG_DIR}/{NODE_IMAGES_FILE}"
             ),
         }
     }

@@ -122,7 +122,8 @@ pub struct HarnessConfig {
     /// Per-trial timeout when a chart sets none.
     pub trial_timeout: Duration,
     /// The cluster provider (`local`, `kind` or `existing`); `None` picks kind where
-    /// Docker works and the local control plane otherwise.
+    /// Docker and kind work and the kind node image is present or can be pulled, and the
+    /// local control plane otherwise (`cluster::detect_default`).
     pub cluster: Option<crate::cluster::ProviderKind>,
     /// `kind-config`: the config kind clusters are created from (`single-node`,
     /// `multi-node` or the repository's own file); `None`: the built-in single node.
