@@ -120,6 +120,26 @@ impl Run {
                 lease.provider().as_str()
             ));
         }
+        // Named for this run (flag or config), not the machine-wide variable, which may
+        // well be set for runs that use kind.
+        let node_image = session
+            .kind_node_image_flag
+            .as_deref()
+            .map(|image| format!("--kind-node-image {image}"))
+            .or_else(|| {
+                config
+                    .kind_node_image
+                    .as_deref()
+                    .map(|image| format!("{} ({image})", config.describe_key("kind-node-image")))
+            });
+        if let (Some(lease), Some(node_image)) = (&ctx.cluster, node_image)
+            && lease.provider() != ProviderKind::Kind
+        {
+            warnings.push(format!(
+                "{node_image} is not used: this run's cluster is `{}`, and only kind clusters run a node image",
+                lease.provider().as_str()
+            ));
+        }
         if let Some(lease) = &ctx.cluster
             && let Some(note) = images_note(lease.provider(), &config.images)
         {

@@ -434,6 +434,44 @@ fn an_absent_kind_node_image_is_one_error_per_run() {
     assert!(!out.contains("kind create cluster"), "{out}");
 }
 
+/// On a cluster kind does not make, `images:` and a node image named for this run are
+/// each explained once (not once per trial); the run goes on (here, to an existing
+/// cluster whose kubeconfig is missing, which fails fast once).
+#[test]
+fn image_settings_on_a_cluster_that_is_not_kind_are_noted_once() {
+    let repo = TempRepo::new();
+    repo.write_config(
+        "check-version-increment: false\nimages: [myapp:dev, registry.example/x:1.2]\n",
+    );
+    repo.add_chart("charts", "web");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args([
+            "integration",
+            "--cluster",
+            "existing",
+            "--kind-node-image",
+            "chart-harness.local/kind-node:v1.37.2-abc",
+        ])
+        .env("CI", "true")
+        .env("KUBECONFIG", repo.root().join("no-such-kubeconfig"))
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert_eq!(
+        out.matches("images myapp:dev, registry.example/x:1.2 are not loaded into an existing cluster: they must be pullable from a registry the cluster can reach").count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("--kind-node-image chart-harness.local/kind-node:v1.37.2-abc is not used: this run's cluster is `existing`").count(),
+        1,
+        "{out}"
+    );
+}
+
 #[test]
 fn changed_runs_only_the_changed_charts() {
     let repo = TempRepo::new();

@@ -38,7 +38,7 @@ use crate::tools::process::{self, ProcessSpec};
 
 pub use existing::ExistingProvider;
 pub use kind::{KindConfigChoice, KindConfigName, KindProvider};
-pub use lease::{ClusterAccess, ClusterLease, LeaseEvent};
+pub use lease::{ANNOUNCED_FAILURE, ClusterAccess, ClusterLease, LeaseEvent};
 pub use local::{LocalBinaries, LocalProvider};
 pub use node_image::{NODE_IMAGE_ENV, NodeImage, NodeImageSource};
 pub use owner::prune;
