@@ -146,7 +146,8 @@ struct RunArgs {
     #[arg(long, value_name = "DIR")]
     report_dir: Option<PathBuf>,
     /// Cluster provider for the cluster suites [default: CHART_HARNESS_CLUSTER, the config,
-    /// else kind where Docker works and the local control plane otherwise]
+    /// else kind where Docker and kind work and the node image is present or can be
+    /// pulled, and the local control plane otherwise]
     #[arg(long, value_parser = parse_provider)]
     cluster: Option<ProviderKind>,
     #[command(flatten)]
@@ -162,11 +163,21 @@ struct KindConfigArg {
     /// single-node]
     #[arg(long = "kind-config", value_name = "NAME|FILE")]
     value: Option<String>,
+    /// The node image kind clusters run, used as given (a local tag such as
+    /// chart-harness.local/kind-node:v1.37.2-<hash> is never pulled when present)
+    /// [default: CHART_HARNESS_KIND_NODE_IMAGE, the config's `kind-node-image`, else the
+    /// built-in image for the Kubernetes version]
+    #[arg(long = "kind-node-image", value_name = "IMAGE")]
+    node_image: Option<String>,
 }
 
 impl KindConfigArg {
     /// Overrides the config's `kind-config`; a path is relative to the working directory.
+    /// `--kind-node-image` goes to the session, which weighs it against the variable.
     fn apply(&self, session: &mut Session) -> anyhow::Result<()> {
+        if let Some(image) = &self.node_image {
+            session.kind_node_image_flag = Some(image.clone());
+        }
         if let Some(value) = &self.value {
             session.loaded.config.kind_config = Some(crate::cluster::KindConfigChoice::parse(
                 value,

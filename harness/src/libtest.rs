@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
+use crate::cluster::{LeaseEvent, ProviderKind};
 use crate::plan::{Suite, Trial};
 use crate::run::{self, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
@@ -49,7 +50,7 @@ pub fn main(suite_name: &str, manifest_dir: &str) -> ExitCode {
     // with the fix; in CI that would hide a broken setup, so they run and fail.
     let unavailable = suite
         .needs_cluster()
-        .then(|| cluster_unavailable(session.repo_root()))
+        .then(|| cluster_unavailable(&session))
         .flatten()
         .filter(|_| !in_ci());
     if let (Some(reason), false) = (&unavailable, listing) {
@@ -85,22 +86,57 @@ pub fn main(suite_name: &str, manifest_dir: &str) -> ExitCode {
     conclusion.exit_code()
 }
 
-/// Why no cluster can be made here, judged from files alone (listing must not start
-/// processes): neither an existing kubeconfig was asked for, nor are the local control
-/// plane's binaries installed, nor is there a Docker socket for kind.
-fn cluster_unavailable(repo_root: &Path) -> Option<String> {
-    let asked_existing = std::env::var("CHART_HARNESS_CLUSTER").is_ok_and(|v| v == "existing");
-    let installed = crate::cluster::LocalBinaries::find(repo_root)
+/// Why no cluster can be made here, judged from files and variables alone (listing must
+/// not start processes, and nextest lists before it runs): see [`unavailable_reason`].
+fn cluster_unavailable(session: &Session) -> Option<String> {
+    let env = std::env::var(crate::cluster::CLUSTER_ENV).ok();
+    // A bad value is reported by the run itself, with the choices.
+    let asked = crate::cluster::requested_kind(None, env.as_deref(), session.loaded.config.cluster)
+        .ok()
+        .flatten();
+    let local_installed = crate::cluster::LocalBinaries::find(session.repo_root())
         .is_ok_and(|binaries| binaries.check().is_ok());
     let docker = Path::new("/var/run/docker.sock").exists();
-    if asked_existing || installed || docker {
-        None
-    } else {
-        Some(
-            "no cluster can be made: the local control plane is not installed and Docker is absent; \
-             run `cargo run -p chart-harness -- tools install --all`, or set CHART_HARNESS_CLUSTER=existing with KUBECONFIG"
+    let image_named = std::env::var(crate::cluster::NODE_IMAGE_ENV)
+        .is_ok_and(|v| !v.trim().is_empty())
+        || session.loaded.config.kind_node_image.is_some();
+    unavailable_reason(asked, local_installed, docker, image_named)
+}
+
+/// Whether a cluster can be made. A Docker socket alone no longer means kind works: the
+/// default is kind only when its node image is present or can be pulled, which takes a
+/// process to know, and without the image the default is the local control plane. So
+/// Docker counts when kind was asked for, or when a node image was named (a missing one
+/// then fails the run with one message saying what to do).
+fn unavailable_reason(
+    asked: Option<ProviderKind>,
+    local_installed: bool,
+    docker: bool,
+    image_named: bool,
+) -> Option<String> {
+    const INSTALL: &str = "run `cargo run -p chart-harness -- tools install --all`";
+    match asked {
+        Some(ProviderKind::Existing) => None,
+        Some(ProviderKind::Local) if !local_installed => Some(format!(
+            "no cluster can be made: the local control plane was asked for and is not installed; {INSTALL}"
+        )),
+        Some(ProviderKind::Kind) if !docker => Some(
+            "no cluster can be made: kind was asked for and Docker is absent (no /var/run/docker.sock); \
+             start Docker, or set CHART_HARNESS_CLUSTER=local"
                 .to_string(),
-        )
+        ),
+        Some(_) => None,
+        None if local_installed || (docker && image_named) => None,
+        None if docker => Some(format!(
+            "no cluster can be made: the local control plane is not installed, and kind is used only with a \
+             node image that is present, which is not known before running Docker; {INSTALL}, or set \
+             CHART_HARNESS_CLUSTER=kind and name a local node image with {}",
+            crate::cluster::NODE_IMAGE_ENV
+        )),
+        None => Some(format!(
+            "no cluster can be made: the local control plane is not installed and Docker is absent; \
+             {INSTALL}, or set CHART_HARNESS_CLUSTER=existing with KUBECONFIG"
+        )),
     }
 }
 
@@ -134,6 +170,7 @@ impl Shared {
                 for warning in &run.ctx.tools.warnings {
                     eprintln!("chart-harness: warning: {warning}");
                 }
+                announce_cluster(&run);
                 Ok(run)
             })
             .as_ref()
@@ -154,8 +191,76 @@ impl Shared {
     }
 }
 
+/// Says what happens to the run's cluster, once per process, as the CLI's runner does:
+/// a failure is printed here once, and each trial that needed the cluster refers to it.
+fn announce_cluster(run: &Run) {
+    let Some(lease) = &run.ctx.cluster else {
+        return;
+    };
+    // Subscribed before any trial can acquire the cluster, so nothing is missed.
+    let mut events = lease.subscribe();
+    runtime().spawn(async move {
+        while let Ok(event) = events.recv().await {
+            match event {
+                LeaseEvent::Creating { intent } => {
+                    eprintln!("chart-harness: creating {intent}")
+                }
+                LeaseEvent::Ready { description, took } => {
+                    eprintln!("chart-harness: cluster ready after {took:.1?}: {description}")
+                }
+                LeaseEvent::Failed { error, took } => {
+                    eprintln!("chart-harness: CLUSTER failed after {took:.1?}: {error}")
+                }
+            }
+        }
+    });
+}
+
 /// libtest-mimic's trials call into async code from its own threads.
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RUNTIME.get_or_init(|| run::runtime().expect("a tokio runtime can be built"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::existing(Some(ProviderKind::Existing), false, false, false, None)]
+    #[case::local_installed(Some(ProviderKind::Local), true, false, false, None)]
+    #[case::local_missing(
+        Some(ProviderKind::Local),
+        false,
+        true,
+        true,
+        Some("tools install --all")
+    )]
+    #[case::kind_with_docker(Some(ProviderKind::Kind), false, true, false, None)]
+    #[case::kind_without_docker(
+        Some(ProviderKind::Kind),
+        true,
+        false,
+        true,
+        Some("Docker is absent")
+    )]
+    #[case::default_local_installed(None, true, true, false, None)]
+    #[case::default_docker_and_named_image(None, false, true, true, None)]
+    #[case::default_docker_only(None, false, true, false, Some("CHART_HARNESS_KIND_NODE_IMAGE"))]
+    #[case::default_nothing(None, false, false, false, Some("Docker is absent"))]
+    fn a_docker_socket_alone_does_not_make_a_cluster(
+        #[case] asked: Option<ProviderKind>,
+        #[case] local_installed: bool,
+        #[case] docker: bool,
+        #[case] image_named: bool,
+        #[case] expected: Option<&str>,
+    ) {
+        let reason = unavailable_reason(asked, local_installed, docker, image_named);
+        match (expected, reason) {
+            (None, None) => {}
+            (Some(part), Some(reason)) => assert!(reason.contains(part), "{reason}"),
+            (expected, reason) => panic!("expected {expected:?}, got {reason:?}"),
+        }
+    }
 }

@@ -120,6 +120,31 @@ impl Run {
                 lease.provider().as_str()
             ));
         }
+        // Named for this run (flag or config), not the machine-wide variable, which may
+        // well be set for runs that use kind.
+        let node_image = session
+            .kind_node_image_flag
+            .as_deref()
+            .map(|image| format!("--kind-node-image {image}"))
+            .or_else(|| {
+                config
+                    .kind_node_image
+                    .as_deref()
+                    .map(|image| format!("{} ({image})", config.describe_key("kind-node-image")))
+            });
+        if let (Some(lease), Some(node_image)) = (&ctx.cluster, node_image)
+            && lease.provider() != ProviderKind::Kind
+        {
+            warnings.push(format!(
+                "{node_image} is not used: this run's cluster is `{}`, and only kind clusters run a node image",
+                lease.provider().as_str()
+            ));
+        }
+        if let Some(lease) = &ctx.cluster
+            && let Some(note) = images_note(lease.provider(), &config.images)
+        {
+            warnings.push(note);
+        }
         let info = RunInfo {
             trials: trials.iter().map(|trial| trial.id.clone()).collect(),
             jobs,
@@ -173,6 +198,24 @@ impl Run {
         {
             eprintln!("chart-harness: cluster teardown failed: {error}");
         }
+    }
+}
+
+/// What `images:` means on a cluster kind does not make, said once per run: only kind
+/// clusters get the images loaded.
+pub fn images_note(provider: ProviderKind, images: &[String]) -> Option<String> {
+    if images.is_empty() {
+        return None;
+    }
+    let listed = images.join(", ");
+    match provider {
+        ProviderKind::Kind => None,
+        ProviderKind::Existing => Some(format!(
+            "images {listed} are not loaded into an existing cluster: they must be pullable from a registry the cluster can reach"
+        )),
+        ProviderKind::Local => Some(format!(
+            "images {listed} are not needed on the local control plane: its pods are simulated by kwok and pull no image"
+        )),
     }
 }
 
@@ -271,5 +314,38 @@ fn write_trial_report(report_dir: &Path, outcome: &TrialOutcome) {
             "chart-harness: cannot write the trial report in {}: {error}",
             dir.display()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case(ProviderKind::Kind, None)]
+    #[case(
+        ProviderKind::Existing,
+        Some("must be pullable from a registry the cluster can reach")
+    )]
+    #[case(ProviderKind::Local, Some("pods are simulated by kwok"))]
+    fn images_are_loaded_on_kind_and_explained_elsewhere(
+        #[case] provider: ProviderKind,
+        #[case] note: Option<&str>,
+    ) {
+        let images = [
+            "myapp:dev".to_string(),
+            "registry.example/x:1.2".to_string(),
+        ];
+        let said = images_note(provider, &images);
+        match (note, said) {
+            (None, None) => {}
+            (Some(expected), Some(said)) => {
+                assert!(said.contains(expected), "{said}");
+                assert!(said.contains("myapp:dev, registry.example/x:1.2"), "{said}");
+            }
+            (expected, said) => panic!("expected {expected:?}, said {said:?}"),
+        }
+        assert_eq!(images_note(provider, &[]), None);
     }
 }

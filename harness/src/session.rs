@@ -50,6 +50,9 @@ pub struct Session {
     pub charts: Vec<Arc<Chart>>,
     /// The yamllint configuration of `validate-yaml`, read once per run.
     pub yamllint: Arc<YamllintConfig>,
+    /// `--kind-node-image`: beats `CHART_HARNESS_KIND_NODE_IMAGE` and the config's
+    /// `kind-node-image` (see [`cluster::node_image::choose`]).
+    pub kind_node_image_flag: Option<String>,
 }
 
 impl Session {
@@ -78,6 +81,7 @@ impl Session {
             loaded,
             charts,
             yamllint: Arc::new(yamllint),
+            kind_node_image_flag: None,
         })
     }
 
@@ -185,11 +189,29 @@ impl Session {
         })
     }
 
+    /// The kind node image of a run of `kube_version`: `--kind-node-image`, else
+    /// `CHART_HARNESS_KIND_NODE_IMAGE`, else the config's `kind-node-image`, else the
+    /// built-in map's.
+    pub fn kind_node_image(&self, kube_version: &str) -> Result<cluster::NodeImage, ClusterError> {
+        let config = &self.loaded.config;
+        let env = std::env::var(cluster::NODE_IMAGE_ENV).ok();
+        cluster::node_image::choose(
+            self.kind_node_image_flag.as_deref(),
+            env.as_deref(),
+            config
+                .kind_node_image
+                .as_deref()
+                .map(|image| (image, config.config_file.as_deref())),
+            kube_version,
+        )
+    }
+
     /// The run's cluster lease, of `kube_version`: the provider asked for (`flag`, then
     /// `CHART_HARNESS_CLUSTER`, then the config's `cluster`), else kind where Docker and
-    /// kind work, else the local control plane. Nothing is started until a trial asks,
-    /// but the provider's tools are checked now: a missing one is the run's one error
-    /// (exit 2), not a failure of every trial that would use the cluster.
+    /// kind work and the kind node image is here or can be pulled, else the local
+    /// control plane; the default is said in one line. Nothing is started until a trial
+    /// asks, but the provider's tools are checked now: a missing one is the run's one
+    /// error (exit 2), not a failure of every trial that would use the cluster.
     pub async fn cluster_lease(
         &self,
         flag: Option<ProviderKind>,
@@ -201,10 +223,19 @@ impl Session {
         let kind_binary = self.kind_binary()?;
         let kind = match cluster::requested_kind(flag, env.as_deref(), config.cluster)? {
             Some(kind) => kind,
-            None => match &kind_binary {
-                Some(kind) => cluster::detect_default(Path::new("docker"), kind).await,
-                None => ProviderKind::Local,
-            },
+            None => {
+                let choice = cluster::detect_default(
+                    Path::new("docker"),
+                    kind_binary.as_deref(),
+                    self.kind_node_image(kube_version),
+                    cluster::docker::PULL_TIMEOUT,
+                )
+                .await;
+                // Once per run (a run makes one lease): which provider, and why, since
+                // nobody asked for one and the answer depends on this machine.
+                eprintln!("chart-harness: {}", choice.line());
+                choice.kind
+            }
         };
         let provider = match kind {
             ProviderKind::Local => {
@@ -232,8 +263,11 @@ impl Session {
                 })?;
                 AnyProvider::Kind(KindProvider {
                     kind,
+                    docker: PathBuf::from("docker"),
                     config: config.kind_config.clone().unwrap_or_default(),
                     kube_version: Some(kube_version.to_string()),
+                    node_image: Some(self.kind_node_image(kube_version)?),
+                    images: config.images.clone(),
                 })
             }
             ProviderKind::Existing => AnyProvider::Existing(

@@ -389,6 +389,89 @@ fn missing_cluster_tools_are_one_error_before_any_trial() {
     assert!(!out.contains("START"), "{out}");
 }
 
+/// A kind node image that is absent and cannot be pulled fails the run's one cluster
+/// acquisition: its message (naming the image and what to do) is printed once, however
+/// many trials needed the cluster, and kind never runs. The trials fail, so exit 1.
+#[test]
+fn an_absent_kind_node_image_is_one_error_per_run() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.add_chart("charts", "kvstore");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args([
+            "integration",
+            "--cluster",
+            "kind",
+            "--kind-node-image",
+            "chart-harness.local/absent:1",
+        ])
+        .env("CI", "true")
+        .env_remove("CHART_HARNESS_KIND_NODE_IMAGE")
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert_eq!(
+        out.matches("the kind node image chart-harness.local/absent:1 (from --kind-node-image) is not present in the local Docker and cannot be pulled").count(),
+        1,
+        "{out}"
+    );
+    for what_to_do in [
+        "tools install --kind-node-image",
+        "CHART_HARNESS_KIND_NODE_IMAGE",
+        "--cluster local",
+    ] {
+        assert_eq!(out.matches(what_to_do).count(), 1, "{what_to_do}: {out}");
+    }
+    assert!(
+        out.matches("the run's `CLUSTER failed` line says why")
+            .count()
+            >= 2,
+        "every trial refers to the one message: {out}"
+    );
+    assert!(!out.contains("kind create cluster"), "{out}");
+}
+
+/// On a cluster kind does not make, `images:` and a node image named for this run are
+/// each explained once (not once per trial); the run goes on (here, to an existing
+/// cluster whose kubeconfig is missing, which fails fast once).
+#[test]
+fn image_settings_on_a_cluster_that_is_not_kind_are_noted_once() {
+    let repo = TempRepo::new();
+    repo.write_config(
+        "check-version-increment: false\nimages: [myapp:dev, registry.example/x:1.2]\n",
+    );
+    repo.add_chart("charts", "web");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args([
+            "integration",
+            "--cluster",
+            "existing",
+            "--kind-node-image",
+            "chart-harness.local/kind-node:v1.37.2-abc",
+        ])
+        .env("CI", "true")
+        .env("KUBECONFIG", repo.root().join("no-such-kubeconfig"))
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    assert_eq!(
+        out.matches("images myapp:dev, registry.example/x:1.2 are not loaded into an existing cluster: they must be pullable from a registry the cluster can reach").count(),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("--kind-node-image chart-harness.local/kind-node:v1.37.2-abc is not used: this run's cluster is `existing`").count(),
+        1,
+        "{out}"
+    );
+}
+
 #[test]
 fn changed_runs_only_the_changed_charts() {
     let repo = TempRepo::new();

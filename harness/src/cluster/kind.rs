@@ -1,8 +1,11 @@
 //! kind clusters: real nodes in Docker containers, made from a kind config (one of the
 //! two built into the binary from `kind-configs/`, or the repository's own file named by
-//! `--kind-config` or `kind-config:`), with the node image picked per Kubernetes minor
-//! from `kind-configs/node-images.yaml`, also built in. Built in, because a user's chart
-//! repository has no `kind-configs/` of ours.
+//! `--kind-config` or `kind-config:`), with the node image the user named or, by
+//! default, the one picked per Kubernetes minor from `kind-configs/node-images.yaml`,
+//! also built in (see [`super::node_image`]). Built in, because a user's chart
+//! repository has no `kind-configs/` of ours. The node image is made present before kind
+//! runs, and the repository's own `images:` are loaded once the cluster runs
+//! (see [`super::docker`]).
 //!
 //! The configs are parsed here against a model of kind's `kind.x-k8s.io/v1alpha4`
 //! Cluster that rejects unknown fields, so a typo in a config fails the harness's own
@@ -15,9 +18,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::node_image::NodeImage;
 use super::{
     Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, PendingCleanup,
-    ProviderKind, private_temp_file, restrict_to_owner, unique_name,
+    ProviderKind, docker, private_temp_file, restrict_to_owner, unique_name,
 };
 use crate::tools::process::{self, ProcessSpec};
 
@@ -502,9 +506,15 @@ impl NodeImages {
 pub struct KindProvider {
     /// The kind binary (resolved by the tools module).
     pub kind: PathBuf,
+    /// The docker program, which checks, pulls and loads images.
+    pub docker: PathBuf,
     pub config: KindConfigChoice,
-    /// Kubernetes version to run (`1.36`); `None` uses kind's default image.
+    /// Kubernetes version to run (`1.36`), for the cgroup v1 patch and the intent.
     pub kube_version: Option<String>,
+    /// The node image (see [`super::node_image::choose`]); `None` leaves it to kind.
+    pub node_image: Option<NodeImage>,
+    /// The repository's own images (`images:`), loaded into the cluster once it runs.
+    pub images: Vec<String>,
 }
 
 /// The argv of `kind create cluster`, kept apart from running it so it can be checked
@@ -547,26 +557,6 @@ pub fn delete_args(name: &str, kubeconfig: &Path) -> Vec<OsString> {
     ]
 }
 
-impl KindProvider {
-    fn node_image(&self) -> Result<Option<String>, ClusterError> {
-        let Some(version) = &self.kube_version else {
-            return Ok(None);
-        };
-        let path = Path::new(KIND_CONFIG_DIR).join(NODE_IMAGES_FILE);
-        let images = NodeImages::built_in()?;
-        images
-            .image_for(version)
-            .map(|image| Some(image.to_string()))
-            .ok_or_else(|| ClusterError::KindConfig {
-                path,
-                message: format!(
-                    "has no node image for Kubernetes {version}; it maps {}",
-                    images.images.keys().cloned().collect::<Vec<_>>().join(", ")
-                ),
-            })
-    }
-}
-
 impl ClusterProvider for KindProvider {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Kind
@@ -574,11 +564,14 @@ impl ClusterProvider for KindProvider {
 
     fn intent(&self, _request: &ClusterRequest) -> String {
         format!(
-            "kind cluster from {} with Kubernetes {} (real nodes in Docker containers)",
+            "kind cluster from {} with Kubernetes {}, node image {} (real nodes in Docker containers)",
             self.config.describe(),
             self.kube_version
                 .as_deref()
-                .unwrap_or("of kind's default node image")
+                .unwrap_or("of kind's default node image"),
+            self.node_image
+                .as_ref()
+                .map_or_else(|| "kind's default".to_string(), NodeImage::describe)
         )
     }
 
@@ -591,7 +584,17 @@ impl ClusterProvider for KindProvider {
             );
         }
         let (config, config_file) = self.config.materialize(cgroup_v1_patch)?;
-        let image = self.node_image()?;
+        // Checked before kind runs: kind would pull a missing image itself, and its
+        // failure would be a page of kind's output instead of what to do.
+        if let Some(node_image) = &self.node_image {
+            docker::ensure_present(&self.docker, &node_image.image, docker::PULL_TIMEOUT)
+                .await
+                .map_err(|reason| ClusterError::NodeImageUnavailable {
+                    image: node_image.describe(),
+                    reason,
+                })?;
+        }
+        let image = self.node_image.as_ref().map(|n| n.image.clone());
         let name = unique_name(&request.name_prefix);
         let kubeconfig = private_temp_file(KUBECONFIG_PREFIX)?
             .keep()
@@ -640,6 +643,10 @@ impl ClusterProvider for KindProvider {
                 source: Box::new(source),
             })
             .and_then(|_| restrict_to_owner(&kubeconfig));
+        let created = match created {
+            Ok(()) => self.load_images(&name).await,
+            Err(error) => Err(error),
+        };
         if let Err(error) = created {
             if let Err(cleanup_error) = handle.teardown().await {
                 tracing::error!("{cleanup_error}");
@@ -647,7 +654,7 @@ impl ClusterProvider for KindProvider {
             return Err(error);
         }
         handle.description = format!(
-            "kind cluster `{name}` from {}{} ({} control-plane, {} worker nodes, image {})",
+            "kind cluster `{name}` from {}{} ({} control-plane, {} worker nodes, image {}{})",
             self.config.describe(),
             if cgroup_v1_patch {
                 " with `failCgroupV1: false` (the host runs cgroup v1)"
@@ -656,9 +663,36 @@ impl ClusterProvider for KindProvider {
             },
             config.control_planes(),
             config.workers(),
-            image.as_deref().unwrap_or("kind's default")
+            self.node_image
+                .as_ref()
+                .map_or_else(|| "kind's default".to_string(), NodeImage::describe),
+            if self.images.is_empty() {
+                String::new()
+            } else {
+                format!(", loaded {}", self.images.join(", "))
+            }
         );
         Ok(handle)
+    }
+}
+
+impl KindProvider {
+    /// Loads the repository's own images (`images:`) into cluster `name`.
+    async fn load_images(&self, name: &str) -> Result<(), ClusterError> {
+        docker::load_images(&self.docker, &self.kind, name, &self.images)
+            .await
+            .map_err(|failure| match failure {
+                docker::LoadFailure::NotBuilt { image, reason } => ClusterError::ImageNotBuilt {
+                    name: name.to_string(),
+                    image,
+                    reason,
+                },
+                docker::LoadFailure::Failed { image, reason } => ClusterError::ImageLoad {
+                    name: name.to_string(),
+                    image,
+                    reason,
+                },
+            })
     }
 }
 
@@ -1035,21 +1069,51 @@ nodes:
         );
     }
 
-    #[tokio::test]
-    async fn an_unmapped_version_fails_before_kind_runs() {
-        let provider = KindProvider {
+    fn provider(node_image: &str) -> KindProvider {
+        KindProvider {
             kind: PathBuf::from("/nonexistent/kind"),
+            docker: PathBuf::from("docker"),
             config: KindConfigChoice::default(),
-            kube_version: Some("1.20".to_string()),
-        };
-        let message = provider
+            kube_version: Some("1.37.2".to_string()),
+            node_image: Some(NodeImage {
+                image: node_image.to_string(),
+                source: super::super::NodeImageSource::Flag,
+            }),
+            images: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_intent_names_the_node_image_and_its_source() {
+        let intent = provider("chart-harness.local/kind-node:v1.37.2-abc")
+            .intent(&ClusterRequest::default());
+        assert!(
+            intent.contains(
+                "node image chart-harness.local/kind-node:v1.37.2-abc (from --kind-node-image)"
+            ),
+            "{intent}"
+        );
+    }
+
+    /// An absent node image that cannot be pulled fails before kind runs (kind here does
+    /// not exist), in one message that names the image and says what to do. With no
+    /// Docker at all the pull fails too, so this holds on any machine.
+    #[tokio::test]
+    async fn an_absent_node_image_fails_before_kind_runs_with_what_to_do() {
+        let message = provider("chart-harness.local/absent:1")
             .acquire(&ClusterRequest::default())
             .await
             .unwrap_err()
             .to_string();
-        assert!(
-            message.contains("no node image for Kubernetes 1.20"),
-            "{message}"
-        );
+        for part in [
+            "the kind node image chart-harness.local/absent:1 (from --kind-node-image) is not present",
+            "cannot be pulled: ",
+            "tools install --kind-node-image",
+            "CHART_HARNESS_KIND_NODE_IMAGE",
+            "--cluster local",
+        ] {
+            assert!(message.contains(part), "{part:?} missing from {message}");
+        }
+        assert!(!message.contains("/nonexistent/kind"), "{message}");
     }
 }

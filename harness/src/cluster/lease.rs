@@ -29,8 +29,13 @@ pub struct ClusterAccess {
 enum LeaseState {
     NotAcquired,
     Acquired(ClusterHandle, ClusterAccess),
-    /// Acquisition failed; every trial that needs the cluster fails with this message.
-    Failed(String),
+    /// Acquisition failed; every trial that needs the cluster fails. `announced`: a
+    /// watcher was told the error (the runner prints it once, as the run's `CLUSTER
+    /// failed` line), so the trials refer to it instead of repeating it each.
+    Failed {
+        error: String,
+        announced: bool,
+    },
     Released,
 }
 
@@ -51,6 +56,10 @@ pub enum LeaseEvent {
         took: Duration,
     },
 }
+
+/// What a trial is told when the acquisition's error was announced to the run.
+pub const ANNOUNCED_FAILURE: &str =
+    "it could not be made; the run's `CLUSTER failed` line says why and what to do";
 
 /// The run's cluster. Cheap to create: nothing happens until [`ClusterLease::access`].
 pub struct ClusterLease {
@@ -90,7 +99,9 @@ impl ClusterLease {
     }
 
     /// The cluster, acquired on the first call. Concurrent callers wait for that one
-    /// acquisition; a failure is remembered, so it is attempted once per run.
+    /// acquisition; a failure is remembered, so it is attempted once per run. The
+    /// error is the acquisition's own, unless a watcher already announced it: then it
+    /// only refers to that announcement, so a run says it once, not once per trial.
     pub async fn access(&self) -> Result<ClusterAccess, String> {
         // The run's announcement says what the cluster is; the heartbeat only which.
         crate::activity::waiting_for(|| format!("the run's {} cluster", self.provider.kind()));
@@ -118,17 +129,26 @@ impl ClusterLease {
                     LeaseState::Acquired(handle, access)
                 }
                 Err(error) => {
-                    let _ = self.events.send(LeaseEvent::Failed {
+                    let announced = self
+                        .events
+                        .send(LeaseEvent::Failed {
+                            error: error.to_string(),
+                            took: started.elapsed(),
+                        })
+                        .is_ok();
+                    LeaseState::Failed {
                         error: error.to_string(),
-                        took: started.elapsed(),
-                    });
-                    LeaseState::Failed(error.to_string())
+                        announced,
+                    }
                 }
             };
         }
         match &*state {
             LeaseState::Acquired(_, access) => Ok(access.clone()),
-            LeaseState::Failed(message) => Err(message.clone()),
+            LeaseState::Failed {
+                announced: true, ..
+            } => Err(ANNOUNCED_FAILURE.to_string()),
+            LeaseState::Failed { error, .. } => Err(error.clone()),
             LeaseState::Released => Err("the run's cluster was already released".to_string()),
             LeaseState::NotAcquired => unreachable!("acquired above"),
         }
@@ -213,8 +233,20 @@ mod tests {
         match events.try_recv() {
             Ok(LeaseEvent::Failed {
                 error: announced, ..
-            }) => assert_eq!(announced, error),
+            }) => assert!(announced.contains("prod"), "{announced}"),
             other => panic!("expected Failed, got {other:?}"),
         }
+        // Announced once; the trials refer to it instead of repeating it.
+        assert_eq!(error, ANNOUNCED_FAILURE);
+        assert_eq!(lease.access().await.unwrap_err(), ANNOUNCED_FAILURE);
+    }
+
+    /// Nobody watches (`cluster up`): the error itself is the answer, every time.
+    #[tokio::test]
+    async fn an_unannounced_failure_keeps_its_error() {
+        let (_dir, lease) = lease_on(KUBECONFIG, Some("prod"));
+        let first = lease.access().await.unwrap_err();
+        assert!(first.contains("prod"), "{first}");
+        assert_eq!(lease.access().await.unwrap_err(), first);
     }
 }

@@ -4,19 +4,23 @@
 //!
 //! - [`local`]: real etcd, kube-apiserver, kube-controller-manager and kube-scheduler
 //!   started by kwokctl's binary runtime, with nodes and pods simulated by kwok. It
-//!   needs no Docker, so it is the default where Docker is absent (CI here).
-//! - [`kind`]: real nodes in Docker containers, created from `kind-configs/`.
+//!   needs no Docker and no image, so it is the default wherever kind's node image cannot
+//!   be had (see [`detect_default`]).
+//! - [`kind`]: real nodes in Docker containers, created from `kind-configs/`, on a node
+//!   image chosen by [`node_image`] and made present by [`docker`] before kind runs.
 //! - [`existing`]: a kubeconfig and context the user gives; never deleted.
 //!
 //! Every provider returns a [`ClusterHandle`]. Its teardown always runs: explicitly
 //! through [`ClusterHandle::teardown`], or synchronously in `Drop` when a panic or an
 //! early return skipped it.
 
+pub mod docker;
 pub mod existing;
 pub mod kind;
 pub mod kubeconfig;
 mod lease;
 pub mod local;
+pub mod node_image;
 mod owner;
 
 use std::collections::BTreeMap;
@@ -34,8 +38,9 @@ use crate::tools::process::{self, ProcessSpec};
 
 pub use existing::ExistingProvider;
 pub use kind::{KindConfigChoice, KindConfigName, KindProvider};
-pub use lease::{ClusterAccess, ClusterLease, LeaseEvent};
+pub use lease::{ANNOUNCED_FAILURE, ClusterAccess, ClusterLease, LeaseEvent};
 pub use local::{LocalBinaries, LocalProvider};
+pub use node_image::{NODE_IMAGE_ENV, NodeImage, NodeImageSource};
 pub use owner::prune;
 
 /// The environment variable that picks a provider when no `--cluster` flag is given.
@@ -145,6 +150,35 @@ pub enum ClusterError {
     },
     #[error("kind config {}: {message}; fix the file (kind's v1alpha4 Cluster shape)", path.display())]
     KindConfig { path: PathBuf, message: String },
+    #[error("kind node image `{image}` ({origin}) is not usable: {message}")]
+    BadImage {
+        image: String,
+        origin: String,
+        message: String,
+    },
+    #[error(
+        "the kind node image {image} is not present in the local Docker and cannot be pulled: {reason}; \
+         build a local node image with `chart-harness tools install --kind-node-image` and name it with \
+         --kind-node-image or {NODE_IMAGE_ENV}, or use --cluster local"
+    )]
+    NodeImageUnavailable { image: String, reason: String },
+    #[error(
+        "kind cluster `{name}`: image `{image}` listed in `images:` is not in the local Docker ({reason}); \
+         build it first (for example `docker build -t {image} .`), or remove it from `images:`"
+    )]
+    ImageNotBuilt {
+        name: String,
+        image: String,
+        reason: String,
+    },
+    #[error(
+        "kind cluster `{name}`: `kind load docker-image {image}` (from `images:`) failed: {reason}"
+    )]
+    ImageLoad {
+        name: String,
+        image: String,
+        reason: String,
+    },
     #[error("kubeconfig {}: {message}", path.display())]
     Kubeconfig { path: PathBuf, message: String },
     #[error(
@@ -578,23 +612,127 @@ pub fn requested_kind(
     }
 }
 
-/// The default provider: kind when both `docker info` and `kind version` succeed, the
-/// local control plane otherwise. `docker` and `kind` are program names or paths.
-pub async fn detect_default(docker: &Path, kind: &Path) -> ProviderKind {
-    let probe_timeout = Duration::from_secs(15);
-    let docker_works = process::run(&ProcessSpec::new(docker, probe_timeout).arg("info"))
-        .await
-        .is_ok_and(|output| output.success());
-    if !docker_works {
-        return ProviderKind::Local;
+/// The provider picked when nobody asked for one, and why, in words for the run's
+/// output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefaultChoice {
+    pub kind: ProviderKind,
+    pub reason: String,
+}
+
+impl DefaultChoice {
+    /// The one line a run prints about it.
+    pub fn line(&self) -> String {
+        let what = match self.kind {
+            ProviderKind::Kind => "kind (real nodes in Docker containers)",
+            _ => "the local control plane (pods are simulated by kwok)",
+        };
+        format!("cluster: {what}, because {}", self.reason)
     }
-    let kind_works = process::run(&ProcessSpec::new(kind, probe_timeout).arg("version"))
-        .await
-        .is_ok_and(|output| output.success());
-    if kind_works {
-        ProviderKind::Kind
-    } else {
-        ProviderKind::Local
+}
+
+/// How far the probes for kind got: each stops at the first thing that does not work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DefaultProbe {
+    /// `docker info` failed; its short reason.
+    NoDocker(String),
+    /// kind is not installed, or `kind version` failed.
+    NoKind(String),
+    /// No node image could be chosen (a Kubernetes version the built-in map lacks).
+    NoImage(String),
+    /// The node image, and whether it is present (or was pulled) or why it is not.
+    Image {
+        image: NodeImage,
+        available: Result<docker::Availability, String>,
+    },
+}
+
+/// kind only when Docker and kind work and the node image is here (or was just
+/// pulled); otherwise the local control plane, which needs no image. Pure, so every
+/// case is tested without Docker.
+pub fn decide_default(probe: &DefaultProbe) -> DefaultChoice {
+    let local = |reason: String| DefaultChoice {
+        kind: ProviderKind::Local,
+        reason,
+    };
+    let ask = format!("set {NODE_IMAGE_ENV} or pass --cluster");
+    match probe {
+        DefaultProbe::NoDocker(reason) => local(format!(
+            "Docker does not work here (`docker info`: {reason})"
+        )),
+        DefaultProbe::NoKind(reason) => local(format!(
+            "kind does not work here ({reason}); install it with `chart-harness tools install kind`, or pass --cluster"
+        )),
+        DefaultProbe::NoImage(reason) => {
+            local(format!("no kind node image is known: {reason}; {ask}"))
+        }
+        DefaultProbe::Image {
+            image,
+            available: Err(reason),
+        } => local(format!(
+            "the kind node image {} is not present and cannot be pulled: {reason}; {ask}",
+            image.describe()
+        )),
+        DefaultProbe::Image {
+            image,
+            available: Ok(how),
+        } => DefaultChoice {
+            kind: ProviderKind::Kind,
+            reason: format!(
+                "Docker and kind work and the node image {} {}",
+                image.describe(),
+                match how {
+                    docker::Availability::Present => "is present",
+                    docker::Availability::Pulled => "was pulled",
+                }
+            ),
+        },
+    }
+}
+
+/// The default provider (see [`decide_default`]), probing in order and stopping at the
+/// first that fails: `docker info`, `kind version`, then the node image `image` is
+/// present (`docker image inspect`) or can be pulled (`docker pull`, bounded).
+/// `docker` and `kind` are program names or paths; `kind` is `None` when not installed.
+pub async fn detect_default(
+    docker: &Path,
+    kind: Option<&Path>,
+    image: Result<NodeImage, ClusterError>,
+    pull_timeout: Duration,
+) -> DefaultChoice {
+    decide_default(&probe_default(docker, kind, image, pull_timeout).await)
+}
+
+async fn probe_default(
+    docker: &Path,
+    kind: Option<&Path>,
+    image: Result<NodeImage, ClusterError>,
+    pull_timeout: Duration,
+) -> DefaultProbe {
+    let probe_timeout = Duration::from_secs(15);
+    if let Err(reason) = probe(ProcessSpec::new(docker, probe_timeout).arg("info")).await {
+        return DefaultProbe::NoDocker(reason);
+    }
+    let Some(kind) = kind else {
+        return DefaultProbe::NoKind("kind is not installed".to_string());
+    };
+    if let Err(reason) = probe(ProcessSpec::new(kind, probe_timeout).arg("version")).await {
+        return DefaultProbe::NoKind(format!("`kind version`: {reason}"));
+    }
+    let image = match image {
+        Ok(image) => image,
+        Err(error) => return DefaultProbe::NoImage(error.to_string()),
+    };
+    let available = docker::ensure_present(docker, &image.image, pull_timeout).await;
+    DefaultProbe::Image { image, available }
+}
+
+/// Runs a probe; a failure is its short reason.
+async fn probe(spec: ProcessSpec) -> Result<(), String> {
+    match process::run(&spec).await {
+        Ok(output) if output.success() => Ok(()),
+        Ok(output) => Err(docker::short_reason(&output.stderr)),
+        Err(error) => Err(docker::short_reason(&error.to_string())),
     }
 }
 
@@ -699,13 +837,89 @@ mod tests {
         }
     }
 
+    fn node_image(image: &str) -> NodeImage {
+        NodeImage {
+            image: image.to_string(),
+            source: NodeImageSource::BuiltIn("1.37.2".to_string()),
+        }
+    }
+
+    #[rstest]
+    #[case::no_docker(
+        DefaultProbe::NoDocker("Cannot connect to the Docker daemon".into()),
+        ProviderKind::Local,
+        &["Docker does not work here", "Cannot connect"]
+    )]
+    #[case::docker_but_no_kind(
+        DefaultProbe::NoKind("kind is not installed".into()),
+        ProviderKind::Local,
+        &["kind does not work here", "tools install kind"]
+    )]
+    #[case::no_image_for_the_version(
+        DefaultProbe::NoImage("no node image for Kubernetes 1.20".into()),
+        ProviderKind::Local,
+        &["no kind node image is known", NODE_IMAGE_ENV]
+    )]
+    #[case::image_present(
+        DefaultProbe::Image { image: node_image("kindest/node:v1.37.0@sha256:00"), available: Ok(docker::Availability::Present) },
+        ProviderKind::Kind,
+        &["kind (real nodes", "kindest/node:v1.37.0@sha256:00 (built in for Kubernetes 1.37.2", "is present"]
+    )]
+    #[case::image_absent_and_pull_fails(
+        DefaultProbe::Image { image: node_image("kindest/node:v1.37.0@sha256:00"), available: Err("lookup registry-1.docker.io: no such host".into()) },
+        ProviderKind::Local,
+        &["local control plane (pods are simulated by kwok)", "is not present and cannot be pulled: lookup registry-1.docker.io: no such host", "set CHART_HARNESS_KIND_NODE_IMAGE or pass --cluster"]
+    )]
+    #[case::image_pulled(
+        DefaultProbe::Image { image: node_image("kindest/node:v1.37.0@sha256:00"), available: Ok(docker::Availability::Pulled) },
+        ProviderKind::Kind,
+        &["was pulled"]
+    )]
+    fn the_default_is_kind_only_with_docker_kind_and_the_image(
+        #[case] probe: DefaultProbe,
+        #[case] expected: ProviderKind,
+        #[case] said: &[&str],
+    ) {
+        let choice = decide_default(&probe);
+        assert_eq!(choice.kind, expected);
+        let line = choice.line();
+        assert!(line.starts_with("cluster: "), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+        for part in said {
+            assert!(line.contains(part), "{part:?} missing from {line}");
+        }
+    }
+
     #[tokio::test]
     async fn without_a_working_docker_the_default_is_local() {
         let missing = Path::new("/nonexistent/chart-harness/docker");
-        assert_eq!(
-            detect_default(missing, Path::new("kind")).await,
-            ProviderKind::Local
+        let choice = detect_default(
+            missing,
+            Some(Path::new("kind")),
+            Ok(node_image("kindest/node:v1.37.0")),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert_eq!(choice.kind, ProviderKind::Local);
+        assert!(
+            choice.reason.contains("Docker does not work"),
+            "{}",
+            choice.reason
         );
+    }
+
+    /// On this machine's Docker (and without one): an image that is absent and cannot be
+    /// pulled never makes kind the default. `true` stands in for a working kind.
+    #[tokio::test]
+    async fn an_image_that_cannot_be_had_keeps_the_default_local() {
+        let choice = detect_default(
+            Path::new("docker"),
+            Some(Path::new("true")),
+            Ok(node_image("chart-harness.local/absent:1")),
+            Duration::from_secs(60),
+        )
+        .await;
+        assert_eq!(choice.kind, ProviderKind::Local, "{}", choice.line());
     }
 
     #[test]

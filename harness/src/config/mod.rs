@@ -122,11 +122,19 @@ pub struct HarnessConfig {
     /// Per-trial timeout when a chart sets none.
     pub trial_timeout: Duration,
     /// The cluster provider (`local`, `kind` or `existing`); `None` picks kind where
-    /// Docker works and the local control plane otherwise.
+    /// Docker and kind work and the kind node image is present or can be pulled, and the
+    /// local control plane otherwise (`cluster::detect_default`).
     pub cluster: Option<crate::cluster::ProviderKind>,
     /// `kind-config`: the config kind clusters are created from (`single-node`,
     /// `multi-node` or the repository's own file); `None`: the built-in single node.
     pub kind_config: Option<crate::cluster::KindConfigChoice>,
+    /// `kind-node-image`: the node image kind clusters run, used as given (a local tag
+    /// is fine); `None`: the built-in map's image for the Kubernetes minor. The
+    /// command line and `CHART_HARNESS_KIND_NODE_IMAGE` override it.
+    pub kind_node_image: Option<String>,
+    /// `images`: the repository's own locally built images, loaded into a kind cluster
+    /// before charts are installed.
+    pub images: Vec<String>,
     /// `yaml-limits`: size limits for the YAML files charts are made of, raised above
     /// the parser's defaults.
     pub yaml_limits: crate::yaml::YamlLimits,
@@ -174,6 +182,8 @@ impl HarnessConfig {
             trial_timeout: DEFAULT_TRIAL_TIMEOUT,
             cluster: None,
             kind_config: None,
+            kind_node_image: None,
+            images: Vec::new(),
             yaml_limits: Default::default(),
             snapshots: false,
             values_files: None,
@@ -350,6 +360,10 @@ struct FileConfig {
     cluster: Option<String>,
     #[serde(default, deserialize_with = "keys::text")]
     kind_config: Option<String>,
+    #[serde(default, deserialize_with = "keys::text")]
+    kind_node_image: Option<String>,
+    #[serde(default, deserialize_with = "keys::string_list")]
+    images: Option<Vec<String>>,
     yaml_limits: Option<crate::yaml::YamlLimits>,
     #[serde(default, deserialize_with = "keys::flag")]
     snapshots: Option<bool>,
@@ -410,6 +424,8 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "trial-timeout",
     "cluster",
     "kind-config",
+    "kind-node-image",
+    "images",
     "yaml-limits",
 ];
 
@@ -791,6 +807,29 @@ fn apply(
             &kind_config,
             repo_root,
         ));
+    }
+    if let Some(image) = file.kind_node_image {
+        let image = image.trim().to_string();
+        crate::cluster::docker::check_reference(&image)
+            .map_err(|message| invalid("kind-node-image", format!("`{image}`: {message}")))?;
+        config.kind_node_image = Some(image);
+    }
+    if let Some(images) = file.images {
+        let mut checked: Vec<String> = Vec::new();
+        for image in images.iter().map(|i| i.trim()) {
+            crate::cluster::docker::check_reference(image)
+                .map_err(|message| invalid("images", format!("entry `{image}`: {message}")))?;
+            // Loading one image twice only costs time; say so rather than fail.
+            if checked.iter().any(|seen| seen == image) {
+                warnings.push(format!(
+                    "{}: `images` lists `{image}` twice; it is loaded once",
+                    shown.display()
+                ));
+                continue;
+            }
+            checked.push(image.to_string());
+        }
+        config.images = checked;
     }
     Ok(())
 }

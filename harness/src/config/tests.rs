@@ -629,3 +629,82 @@ fn upgrade_keys_layer_flag_over_variable_over_file(
     assert_eq!((c.upgrade, c.skip_missing_values), expected);
     assert_eq!(loaded.warnings, Vec::<String>::new());
 }
+
+/// `kind-node-image` is used as given, a local tag without digest too, from either
+/// file (ct ignores keys it does not know, so a ct.yaml may carry it).
+#[rstest]
+#[case("chart-harness.yaml")]
+#[case("ct.yaml")]
+fn kind_node_image_is_read_as_given(#[case] file: &str) {
+    let repo = repo_with(&[(
+        file,
+        "kind-node-image: chart-harness.local/kind-node:v1.37.2-abc123\n",
+    )]);
+    let c = load(repo.path()).unwrap().config;
+    assert_eq!(
+        c.kind_node_image.as_deref(),
+        Some("chart-harness.local/kind-node:v1.37.2-abc123")
+    );
+    assert_eq!(HarnessConfig::defaults(repo.path()).kind_node_image, None);
+}
+
+#[rstest]
+#[case::sequence("images: [myapp:dev, registry.example/x:1.2]\n")]
+#[case::comma_string("images: myapp:dev, registry.example/x:1.2\n")]
+#[case::block("images:\n  - myapp:dev\n  - registry.example/x:1.2\n")]
+fn images_are_read_in_order(#[case] text: &str) {
+    let repo = repo_with(&[("chart-harness.yaml", text)]);
+    let loaded = load(repo.path()).unwrap();
+    assert_eq!(
+        loaded.config.images,
+        ["myapp:dev", "registry.example/x:1.2"]
+    );
+    assert!(loaded.warnings.is_empty(), "{:?}", loaded.warnings);
+    assert!(HarnessConfig::defaults(repo.path()).images.is_empty());
+}
+
+#[test]
+fn an_image_listed_twice_is_loaded_once_with_a_warning() {
+    let repo = repo_with(&[("chart-harness.yaml", "images: [a:1, b:2, a:1]\n")]);
+    let loaded = load(repo.path()).unwrap();
+    assert_eq!(loaded.config.images, ["a:1", "b:2"]);
+    assert_eq!(
+        loaded.warnings,
+        ["chart-harness.yaml: `images` lists `a:1` twice; it is loaded once"]
+    );
+}
+
+#[rstest]
+#[case("images: [myapp:dev, \"my app\"]\n", "images", "entry `my app`")]
+#[case("images: [\"--privileged\"]\n", "images", "starts with `-`")]
+#[case("kind-node-image: \"\"\n", "kind-node-image", "empty")]
+#[case("kind-node-image: \"node;rm\"\n", "kind-node-image", "';'")]
+fn bad_image_references_name_the_key_and_entry(
+    #[case] text: &str,
+    #[case] key: &str,
+    #[case] expected: &str,
+) {
+    let repo = repo_with(&[("chart-harness.yaml", text)]);
+    let err = load(repo.path()).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::Invalid { key: k, line: Some(1), .. } if *k == key),
+        "{err}"
+    );
+    assert!(err.to_string().contains(expected), "{err}");
+}
+
+/// Our own keys: ct has no variable for them, so `CT_IMAGES` is not read.
+#[test]
+fn image_keys_are_not_read_from_ct_variables() {
+    let repo = repo_with(&[]);
+    let options = LoadOptions {
+        env: vec![
+            ("CT_IMAGES".to_string(), "x:1".to_string()),
+            ("CT_KIND_NODE_IMAGE".to_string(), "y:1".to_string()),
+        ],
+        ..LoadOptions::default()
+    };
+    let c = load_with(repo.path(), &options).unwrap().config;
+    assert!(c.images.is_empty());
+    assert_eq!(c.kind_node_image, None);
+}

@@ -77,9 +77,9 @@ pub enum ConnectError {
         "no cluster was set up for this run; pass --cluster local (needs the binaries from `chart-harness tools install --all`), --cluster kind or --cluster existing"
     )]
     NoCluster,
-    #[error(
-        "the run's cluster is not available: {0}; for the local control plane run `chart-harness tools install --all`, or choose another provider with --cluster"
-    )]
+    /// The lease's message: the acquisition's error, or a reference to where the run
+    /// announced it once, which already says what to do.
+    #[error("the run's cluster is not available: {0}")]
     Unavailable(String),
     #[error(transparent)]
     Client(#[from] KubeError),

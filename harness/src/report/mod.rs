@@ -51,7 +51,8 @@ pub enum Event {
         description: String,
         took: Duration,
     },
-    /// The cluster could not be had; every trial that needs it fails with `error`.
+    /// The cluster could not be had; every trial that needs it fails, referring to this
+    /// event's `error` rather than repeating it.
     ClusterFailed {
         error: String,
         took: Duration,

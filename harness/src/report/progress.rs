@@ -123,7 +123,8 @@ fn cluster_ready_line(description: &str, took: Duration) -> String {
     format!("CLUSTER ready after {}: {description}", seconds(took))
 }
 
-/// `CLUSTER failed after 0.02s: ...`; the trials that need it fail with the same text.
+/// `CLUSTER failed after 0.02s: ...`, the one place the error is printed; the trials
+/// that need the cluster fail referring to this line (`cluster::ANNOUNCED_FAILURE`).
 fn cluster_failed_line(error: &str, took: Duration) -> String {
     format!("CLUSTER failed after {}: {error}", seconds(took))
 }
