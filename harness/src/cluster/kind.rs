@@ -21,7 +21,7 @@ use serde::Deserialize;
 use super::node_image::NodeImage;
 use super::{
     Cleanup, ClusterError, ClusterHandle, ClusterProvider, ClusterRequest, PendingCleanup,
-    ProviderKind, docker, private_temp_file, restrict_to_owner, unique_name,
+    ProviderKind, docker, kind_services, private_temp_file, restrict_to_owner, unique_name,
 };
 use crate::tools::process::{self, ProcessSpec};
 
@@ -645,6 +645,25 @@ impl ClusterProvider for KindProvider {
             .and_then(|_| restrict_to_owner(&kubeconfig));
         let created = match created {
             Ok(()) => self.load_images(&name).await,
+            Err(error) => Err(error),
+        };
+        let services = kind_services::services_to_wait_for(
+            config
+                .networking
+                .as_ref()
+                .is_some_and(|networking| networking.disable_default_cni),
+        );
+        let created = match created {
+            Ok(()) => {
+                kind_services::wait_for_services(
+                    &kubeconfig,
+                    &format!("kind-{name}"),
+                    &name,
+                    &services,
+                    request.ready_timeout,
+                )
+                .await
+            }
             Err(error) => Err(error),
         };
         if let Err(error) = created {

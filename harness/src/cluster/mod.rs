@@ -17,6 +17,7 @@
 pub mod docker;
 pub mod existing;
 pub mod kind;
+mod kind_services;
 pub mod kubeconfig;
 mod lease;
 pub mod local;
@@ -121,6 +122,16 @@ pub enum ClusterError {
     NotReady {
         provider: ProviderKind,
         name: String,
+        timeout: Duration,
+        last: String,
+    },
+    #[error(
+        "{provider} cluster `{name}`: {service} did not become available within {timeout:?} after the cluster started; last state: {last}"
+    )]
+    ServiceNotReady {
+        provider: ProviderKind,
+        name: String,
+        service: String,
         timeout: Duration,
         last: String,
     },
