@@ -13,7 +13,9 @@ use testing::TempRepo;
 /// Fixture, the phase it fails, and whether diagnostics are collected: they are for a
 /// failure while the release is installed; leftovers are only found after uninstall,
 /// when there is nothing left to diagnose.
-const BROKEN: [(&str, &str, bool); 6] = [
+/// failing-helm-test is not here: on kwok no command runs and its hook passes; it fails
+/// for real on kind (kind_cluster.rs).
+const BROKEN: [(&str, &str, bool); 5] = [
     (
         "never-ready",
         "ready:Deployment/never-ready-never-ready",
@@ -24,7 +26,6 @@ const BROKEN: [(&str, &str, bool); 6] = [
         "ready:Deployment/slow-to-ready-slow-to-ready",
         true,
     ),
-    ("failing-helm-test", "helm-test", true),
     ("leftover-cluster-object", "leftovers", false),
     ("missing-crd", "dry-run", true),
     ("rejected-by-api", "dry-run", true),

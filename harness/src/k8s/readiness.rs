@@ -360,6 +360,9 @@ pub fn pod_blocker(pod: &Pod, waited: Duration, unschedulable_is_final: bool) ->
                         .any(|needle| lowered.contains(needle))
             }
             "CrashLoopBackOff" => container.restart_count >= CRASH_LOOP_RESTARTS,
+            // `imagePullPolicy: Never` and the image is not on the node: nothing will
+            // put it there (on kind, `images:` in chart-harness.yaml loads it).
+            "ErrImageNeverPull" => true,
             "CreateContainerConfigError" | "CreateContainerError" => true,
             _ => false,
         };
@@ -930,6 +933,11 @@ mod tests {
         pod_in(None, Some(("CreateContainerConfigError", "couldn't find key password in Secret ns/auth")), 0),
         0,
         Some("container app of its pod: CreateContainerConfigError: couldn't find key password in Secret ns/auth")
+    )]
+    #[case::never_pull_of_an_absent_image(
+        pod_in(None, Some(("ErrImageNeverPull", "Container image \"app:dev\" is not present with pull policy of Never")), 0),
+        0,
+        Some("container app of its pod: ErrImageNeverPull: Container image \"app:dev\" is not present with pull policy of Never")
     )]
     #[case::creating_is_transient(pod_in(None, Some(("ContainerCreating", "")), 0), 90, None)]
     fn pods_that_can_never_become_ready_are_named(

@@ -139,7 +139,25 @@ impl TempRepo {
     /// Like [`TempRepo::run`], `jobs` trials at a time; a cluster suite gets the run's
     /// local control plane, torn down before this returns.
     pub fn run_with_jobs(&self, suites: &[Suite], jobs: usize) -> Vec<TrialOutcome> {
-        let summary = self.run_with(suites, jobs, &mut [], std::future::pending());
+        self.run_on(ProviderKind::Local, suites, jobs)
+    }
+
+    /// Like [`TempRepo::run_with_jobs`], on a cluster of `provider` (kind takes its node
+    /// image from `CHART_HARNESS_KIND_NODE_IMAGE`).
+    pub fn run_on(
+        &self,
+        provider: ProviderKind,
+        suites: &[Suite],
+        jobs: usize,
+    ) -> Vec<TrialOutcome> {
+        let summary = self.run_on_with_heartbeat(
+            provider,
+            suites,
+            jobs,
+            chart_harness::runner::DEFAULT_HEARTBEAT,
+            &mut [],
+            std::future::pending(),
+        );
         let mut outcomes: Vec<TrialOutcome> = summary
             .outcomes
             .iter()
@@ -177,11 +195,30 @@ impl TempRepo {
         reporters: &mut [Box<dyn Reporter>],
         interrupt: impl std::future::Future<Output = Interruption>,
     ) -> RunSummary {
+        self.run_on_with_heartbeat(
+            ProviderKind::Local,
+            suites,
+            jobs,
+            heartbeat,
+            reporters,
+            interrupt,
+        )
+    }
+
+    fn run_on_with_heartbeat(
+        &self,
+        provider: ProviderKind,
+        suites: &[Suite],
+        jobs: usize,
+        heartbeat: std::time::Duration,
+        reporters: &mut [Box<dyn Reporter>],
+        interrupt: impl std::future::Future<Output = Interruption>,
+    ) -> RunSummary {
         let session = Session::open(self.root()).expect("the session opens");
         let trials = session.plan(&session.charts, suites);
         let options = RunOptions {
             jobs: Some(jobs),
-            cluster: ClusterChoice::Provider(Some(ProviderKind::Local)),
+            cluster: ClusterChoice::Provider(Some(provider)),
             snapshot_mode: SnapshotMode::Check,
             heartbeat,
             ..RunOptions::default()
