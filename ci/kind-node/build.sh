@@ -146,7 +146,11 @@ build() { # tag dockerfile context [build args...]
 }
 context() { rm -rf "$work/ctx/$1" && mkdir -p "$work/ctx/$1" && echo "$work/ctx/$1"; }
 
-kind_module=$(cd "$work" && GOFLAGS=-mod=mod timeout 300 go mod download -json "sigs.k8s.io/kind@$(pin_of kind)" | jq -r .Dir)
+module_dir() { # module@version -> its directory in the module cache (downloaded if needed)
+  (cd "$work" && GOFLAGS=-mod=mod timeout 300 go mod download -json "$1") |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p'
+}
+kind_module=$(module_dir "sigs.k8s.io/kind@$(pin_of kind)")
 ctx=$(context base)
 cp -r "$kind_module/images/base/files" "$ctx/files"
 chmod -R u+w "$ctx/files"
@@ -160,7 +164,7 @@ busybox_version=$(dpkg-deb -f "$busybox_deb" Version | sed 's/[^A-Za-z0-9_.-]/_/
 busybox_image=chart-harness.local/busybox:$busybox_version
 build "$busybox_image" "$here/images/busybox.Dockerfile" "$ctx"
 
-kube_module=$(cd "$work" && GOFLAGS=-mod=mod timeout 300 go mod download -json "k8s.io/kubernetes@$kube_version" | jq -r .Dir)
+kube_module=$(module_dir "k8s.io/kubernetes@$kube_version")
 ctx=$(context pause)
 gcc -Os -static -o "$ctx/pause" "$kube_module/build/pause/linux/pause.c"
 build "$pause_image" "$here/images/pause.Dockerfile" "$ctx"
