@@ -52,4 +52,5 @@ trap 'target/debug/chart-harness cluster down; ci/docker-engine.sh stop' EXIT
 suites=$(target/debug/chart-harness suites)
 suite_targets=()
 for suite in $suites; do suite_targets+=(--test "$suite"); done
-CHART_HARNESS_HELM=3 cargo nextest run --locked --profile kind "${suite_targets[@]}"
+CHART_HARNESS_HELM=3 CHART_HARNESS_CLUSTER=kind CHART_HARNESS_KIND_CONFIG=multi-node \
+  cargo nextest run --locked "${suite_targets[@]}"

@@ -161,7 +161,11 @@ struct KindConfigArg {
     /// The kind config kind clusters are created from: `single-node`, `multi-node` (both
     /// built in), or the path of your own [default: the config's `kind-config`, else
     /// single-node]
-    #[arg(long = "kind-config", value_name = "NAME|FILE")]
+    #[arg(
+        long = "kind-config",
+        value_name = "NAME|FILE",
+        env = "CHART_HARNESS_KIND_CONFIG"
+    )]
     value: Option<String>,
     /// The node image kind clusters run, used as given (a local tag such as
     /// chart-harness.local/kind-node:v1.37.2-<hash> is never pulled when present)

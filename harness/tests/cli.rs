@@ -419,7 +419,7 @@ fn an_absent_kind_node_image_is_one_error_per_run() {
         "{out}"
     );
     for what_to_do in [
-        "tools install --kind-node-image",
+        "ci/kind-node/build.sh",
         "CHART_HARNESS_KIND_NODE_IMAGE",
         "--cluster local",
     ] {
@@ -432,6 +432,31 @@ fn an_absent_kind_node_image_is_one_error_per_run() {
         "every trial refers to the one message: {out}"
     );
     assert!(!out.contains("kind create cluster"), "{out}");
+}
+
+/// `CHART_HARNESS_KIND_CONFIG` chooses the kind config as `--kind-config` does (ci/test.sh
+/// uses it for nextest's shared multi-node cluster); the config is read before Docker is
+/// asked anything, so a missing file is the run's one cluster error on any machine.
+#[test]
+fn the_kind_config_variable_chooses_the_config() {
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    let missing = repo.root().join("no-such-kind-config.yaml");
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--repo")
+        .arg(repo.root())
+        .args(["integration", "--cluster", "kind"])
+        .env("CHART_HARNESS_KIND_CONFIG", &missing)
+        .env("CI", "true")
+        .output()
+        .unwrap();
+    let out = text(&output);
+    assert_eq!(output.status.code(), Some(1), "{out}");
+    let expected = format!(
+        "CLUSTER failed after 0.00s: cannot read the kind config {}",
+        missing.display()
+    );
+    assert_eq!(out.matches(&expected).count(), 1, "{out}");
 }
 
 /// On a cluster kind does not make, `images:` and a node image named for this run are

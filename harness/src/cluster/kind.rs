@@ -1127,7 +1127,7 @@ nodes:
         for part in [
             "the kind node image chart-harness.local/absent:1 (from --kind-node-image) is not present",
             "cannot be pulled: ",
-            "tools install --kind-node-image",
+            "ci/kind-node/build.sh",
             "CHART_HARNESS_KIND_NODE_IMAGE",
             "--cluster local",
         ] {

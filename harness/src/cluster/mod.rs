@@ -169,7 +169,8 @@ pub enum ClusterError {
     },
     #[error(
         "the kind node image {image} is not present in the local Docker and cannot be pulled: {reason}; \
-         build a local node image with `chart-harness tools install --kind-node-image` and name it with \
+         build a node image where nothing can be pulled (`kind build node-image`, or \
+         chart-harness's own offline recipe `ci/kind-node/build.sh`) and name it with \
          --kind-node-image or {NODE_IMAGE_ENV}, or use --cluster local"
     )]
     NodeImageUnavailable { image: String, reason: String },

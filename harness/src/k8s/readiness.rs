@@ -385,17 +385,33 @@ pub fn pod_blocker(pod: &Pod, waited: Duration, unschedulable_is_final: bool) ->
 /// it is reported: long enough for a PersistentVolume the chart creates itself to bind.
 pub const UNPROVISIONED_CLAIM_GRACE: Duration = Duration::from_secs(10);
 
+/// The annotation the scheduler puts on a claim of a `WaitForFirstConsumer` class once a
+/// pod that uses it is placed on a node.
+const SELECTED_NODE_ANNOTATION: &str = "volume.kubernetes.io/selected-node";
+
 /// A claim is ready when bound. Without a provisioner (the local control plane) only a
 /// PersistentVolume the chart creates can bind it, so after a grace period the claim is
-/// reported instead of waited on until the timeout.
+/// reported instead of waited on until the timeout. A claim of a class that binds on
+/// first use (`waits_for_first_consumer`: kind's local-path class) that no scheduled pod
+/// uses yet, such as a backup CronJob's, is as ready as it gets before that pod runs
+/// (helm's own `--wait` would wait for it until the timeout).
 pub fn persistent_volume_claim(
     claim: &PersistentVolumeClaim,
     provisioner_available: bool,
+    waits_for_first_consumer: bool,
     waited: Duration,
 ) -> Readiness {
+    let selected_node = claim
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|annotations| annotations.contains_key(SELECTED_NODE_ANNOTATION));
     match claim.status.as_ref().and_then(|s| s.phase.as_deref()) {
         Some("Bound") => Readiness::Ready,
         Some("Lost") => Readiness::Failed("the claim lost its PersistentVolume".into()),
+        _ if provisioner_available && waits_for_first_consumer && !selected_node => {
+            Readiness::Ready
+        }
         phase => {
             let phase = phase.unwrap_or("Pending");
             if !provisioner_available && waited >= UNPROVISIONED_CLAIM_GRACE {
@@ -729,19 +745,39 @@ mod tests {
     }
 
     #[rstest]
-    #[case::bound("Bound", false, 60, "ready")]
-    #[case::waits_with_provisioner("Pending", true, 600, "pending")]
-    #[case::grace_without_provisioner("Pending", false, 1, "pending")]
-    #[case::reported_without_provisioner("Pending", false, 10, "no storage provisioner")]
-    #[case::lost("Lost", true, 0, "lost")]
+    #[case::bound("Bound", false, false, false, 60, "ready")]
+    #[case::waits_with_provisioner("Pending", true, false, false, 600, "pending")]
+    #[case::grace_without_provisioner("Pending", false, false, false, 1, "pending")]
+    #[case::reported_without_provisioner(
+        "Pending",
+        false,
+        false,
+        false,
+        10,
+        "no storage provisioner"
+    )]
+    #[case::lost("Lost", true, false, false, 0, "lost")]
+    #[case::unused_claim_of_a_first_consumer_class("Pending", true, true, false, 0, "ready")]
+    #[case::used_claim_of_a_first_consumer_class("Pending", true, true, true, 600, "pending")]
     fn claims(
         #[case] phase: &str,
         #[case] provisioner: bool,
+        #[case] first_consumer_class: bool,
+        #[case] node_selected: bool,
         #[case] waited_secs: u64,
         #[case] expected: &str,
     ) {
-        let verdict =
-            persistent_volume_claim(&claim(phase), provisioner, Duration::from_secs(waited_secs));
+        let mut claim = claim(phase);
+        if node_selected {
+            claim.metadata.annotations =
+                Some([(SELECTED_NODE_ANNOTATION.to_string(), "node-1".to_string())].into());
+        }
+        let verdict = persistent_volume_claim(
+            &claim,
+            provisioner,
+            first_consumer_class,
+            Duration::from_secs(waited_secs),
+        );
         match (&verdict, expected) {
             (Readiness::Ready, "ready") | (Readiness::Pending(_), "pending") => {}
             (Readiness::Failed(text), _) => assert!(text.contains(expected), "{text}"),

@@ -9,6 +9,7 @@ use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::storage::v1::StorageClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 use kube::api::{Api, DeleteParams, ListParams};
 
@@ -226,15 +227,42 @@ impl ReleaseUnderTest<'_> {
             }
             WorkloadKind::PersistentVolumeClaim => {
                 let provisioner = !self.pods_simulated();
-                let verdict = k8s::request(
+                let Some(claim) = k8s::request(
                     what,
-                    Api::<PersistentVolumeClaim>::namespaced(client, ns).get_opt(name),
+                    Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns).get_opt(name),
                 )
                 .await?
-                .map_or_else(missing, |o| {
-                    readiness::persistent_volume_claim(&o, provisioner, waited)
-                });
-                (verdict, None)
+                else {
+                    return Ok((missing(), None));
+                };
+                let waits_for_first_consumer = match claim
+                    .spec
+                    .as_ref()
+                    .and_then(|spec| spec.storage_class_name.as_deref())
+                {
+                    // Cluster-scoped: a user of an existing cluster may not read it, and
+                    // then the claim is waited for as any other.
+                    Some(class) => k8s::request(
+                        format!("get StorageClass {class}"),
+                        Api::<StorageClass>::all(client).get_opt(class),
+                    )
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|class| {
+                        class.volume_binding_mode.as_deref() == Some("WaitForFirstConsumer")
+                    }),
+                    None => false,
+                };
+                (
+                    readiness::persistent_volume_claim(
+                        &claim,
+                        provisioner,
+                        waits_for_first_consumer,
+                        waited,
+                    ),
+                    None,
+                )
             }
             WorkloadKind::Service => {
                 let Some(service) = k8s::request(
