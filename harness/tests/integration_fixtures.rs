@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use chart_harness::plan::Suite;
 use chart_harness::suites::{PhaseStatus, TrialOutcome};
-use testing::TempRepo;
+use testing::{TempRepo, redact_after};
 
 /// Fixture, the phase it fails, and whether diagnostics are collected: they are for a
 /// failure while the release is installed; leftovers are only found after uninstall,
@@ -53,26 +53,7 @@ fn pinned(outcome: &TrialOutcome) -> (BTreeSet<String>, String) {
         })
         .map(|line| format!("{line}\n"))
         .collect();
-    (failed, redact_suffixes(&text, &namespace_prefix))
-}
-
-/// Replaces the 5-character suffix after each `prefix` with `[random]`.
-fn redact_suffixes(text: &str, prefix: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(prefix) {
-        let after = at + prefix.len();
-        out.push_str(&rest[..after]);
-        out.push_str("[random]");
-        let suffix_len = rest[after..]
-            .chars()
-            .take(5)
-            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
-            .count();
-        rest = &rest[after + suffix_len..];
-    }
-    out.push_str(rest);
-    out
+    (failed, redact_after(&text, &namespace_prefix, 5))
 }
 
 #[test]

@@ -16,10 +16,10 @@ use std::time::Duration;
 use chart_harness::cluster::ProviderKind;
 use chart_harness::plan::Suite;
 use chart_harness::suites::{PhaseStatus, TrialOutcome};
-use testing::TempRepo;
+use testing::{TempRepo, redact_after};
 
 /// Fixture, and the phase it fails.
-const BROKEN_ON_KIND: [(&str, &str); 6] = [
+const BROKEN_ON_KIND: [(&str, &str); 7] = [
     ("crash-loop", "ready:Deployment/crash-loop-crash-loop"),
     (
         "missing-config-key",
@@ -30,6 +30,10 @@ const BROKEN_ON_KIND: [(&str, &str); 6] = [
         "ready:Deployment/image-never-pulled-image-never-pulled",
     ),
     ("failing-job", "ready:Job/failing-job-failing-job"),
+    (
+        "unresolvable-registry",
+        "ready:Deployment/unresolvable-registry-unresolvable-registry",
+    ),
     ("never-ready", "ready:Deployment/never-ready-never-ready"),
     ("failing-helm-test", "helm-test"),
 ];
@@ -77,31 +81,26 @@ fn pinned(outcome: &TrialOutcome) -> String {
             let line = redact_after(line, &format!("{chart}-{}-", outcome.id.case), 5);
             let line = redact_after(&line, &format!("{chart}-{chart}-"), usize::MAX);
             let line = redact_after(&line, "back-off ", usize::MAX);
+            // The machine's DNS resolver, in a failed lookup.
+            let line = redact_resolver(&line);
             // The pod's uid follows its (redacted) namespace in the kubelet's messages.
             format!("{}\n", redact_after(&line, "[id](", usize::MAX))
         })
         .collect()
 }
 
-/// Replaces at most `limit` characters of `[a-z0-9-]` after each `prefix` with `[id]`.
-fn redact_after(text: &str, prefix: &str, limit: usize) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find(prefix) {
-        let after = at + prefix.len();
-        out.push_str(&rest[..after]);
-        let generated = rest[after..]
-            .chars()
-            .take(limit)
-            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
-            .count();
-        if generated > 0 {
-            out.push_str("[id]");
+/// `lookup <host> on <resolver>:53:` names the machine's resolver; it becomes `[resolver]`.
+fn redact_resolver(line: &str) -> String {
+    let Some(at) = line.find(" on ") else {
+        return line.to_string();
+    };
+    let after = at + " on ".len();
+    match line[after..].find(":53:") {
+        Some(end) if line[..at].contains("lookup ") => {
+            format!("{}[resolver]{}", &line[..after], &line[after + end..])
         }
-        rest = &rest[after + generated..];
+        _ => line.to_string(),
     }
-    out.push_str(rest);
-    out
 }
 
 #[test]

@@ -354,10 +354,18 @@ pub fn pod_blocker(pod: &Pod, waited: Duration, unschedulable_is_final: bool) ->
         let lowered = message.to_ascii_lowercase();
         let blocked = match reason {
             "ErrImagePull" | "ImagePullBackOff" | "InvalidImageName" => {
+                // "no such host": the registry's name does not resolve (NXDOMAIN, an
+                // answer, unlike a timeout), as with a mistyped registry or one the
+                // cluster's network cannot see.
                 reason == "InvalidImageName"
-                    || ["not found", "manifest unknown", "unauthorized"]
-                        .iter()
-                        .any(|needle| lowered.contains(needle))
+                    || [
+                        "not found",
+                        "manifest unknown",
+                        "unauthorized",
+                        "no such host",
+                    ]
+                    .iter()
+                    .any(|needle| lowered.contains(needle))
             }
             "CrashLoopBackOff" => container.restart_count >= CRASH_LOOP_RESTARTS,
             // `imagePullPolicy: Never` and the image is not on the node: nothing will
@@ -949,6 +957,11 @@ mod tests {
         pod_in(None, Some(("ImagePullBackOff", "pull access denied: 401 Unauthorized")), 0),
         0,
         Some("container app of its pod: ImagePullBackOff: pull access denied: 401 Unauthorized")
+    )]
+    #[case::registry_name_that_does_not_resolve(
+        pod_in(None, Some(("ErrImagePull", "failed to resolve reference \"registry.example.com/app:1\": dial tcp: lookup registry.example.com: no such host")), 0),
+        0,
+        Some("container app of its pod: ErrImagePull: failed to resolve reference \"registry.example.com/app:1\": dial tcp: lookup registry.example.com: no such host")
     )]
     #[case::pull_backoff_network_is_transient(
         pod_in(None, Some(("ImagePullBackOff", "dial tcp: i/o timeout")), 0),

@@ -273,3 +273,24 @@ pub fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
     }
     found
 }
+
+/// Replaces at most `limit` characters of `[a-z0-9-]` after each `prefix` with `[id]`.
+pub fn redact_after(text: &str, prefix: &str, limit: usize) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(prefix) {
+        let after = at + prefix.len();
+        out.push_str(&rest[..after]);
+        let generated = rest[after..]
+            .chars()
+            .take(limit)
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .count();
+        if generated > 0 {
+            out.push_str("[id]");
+        }
+        rest = &rest[after + generated..];
+    }
+    out.push_str(rest);
+    out
+}
