@@ -35,6 +35,10 @@ start() {
     DEBIAN_FRONTEND=noninteractive timeout 900 "${sudo[@]}" apt-get install -y -qq \
       --no-install-recommends docker.io >/dev/null
   fi
+  # A dockerd killed before it could clean up leaves its pid file, and a new one then
+  # refuses to start ("pid file found").
+  local stale=/var/run/docker.pid
+  if [ -f "$stale" ] && ! kill -0 "$(cat "$stale")" 2>/dev/null; then rm -f "$stale"; fi
   mkdir -p "$state_dir"
   sysctl -e "${kubelet_sysctls[@]}" 2>/dev/null | sed 's/ //g' >"$sysctl_file" || true
   # setsid: the engine outlives this script (stop ends it), and a Ctrl-C meant for the
