@@ -35,7 +35,7 @@ fn passing_run_exits_zero_and_writes_reports() {
     assert!(
         stdout
             .lines()
-            .any(|l| l.trim().starts_with("9 passed, 0 failed")),
+            .any(|l| l.trim().starts_with("12 passed, 0 failed")),
         "{stdout}"
     );
 
@@ -46,7 +46,7 @@ fn passing_run_exits_zero_and_writes_reports() {
     )
     .unwrap();
     let trials = json["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 9);
+    assert_eq!(trials.len(), 12);
     assert!(
         json["cluster"]
             .as_str()
