@@ -75,7 +75,11 @@ fn every_rule_has_a_fixture() {
     let missing: Vec<String> = chart_harness::suites::policy::rules::ALL
         .iter()
         .map(|rule| format!("policy-{}", rule.id))
-        .filter(|name| !testing::fixture("broken", name).join("Chart.yaml").is_file())
+        .filter(|name| {
+            !testing::fixture("broken", name)
+                .join("Chart.yaml")
+                .is_file()
+        })
         .collect();
     assert!(missing.is_empty(), "add fixtures/broken/{missing:?}");
 }
@@ -108,7 +112,10 @@ fn good_fixtures_break_no_error_rule() {
         .iter()
         .filter(|o| o.id.suite == Suite::Policy && o.reason.is_none())
         .count();
-    assert_eq!(policy_trials, 12, "every case of the four application charts");
+    assert_eq!(
+        policy_trials, 12,
+        "every case of the four application charts"
+    );
 }
 
 /// A writer tests can read back.

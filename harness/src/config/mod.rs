@@ -24,8 +24,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 pub use chart_settings::{ChartSettings, load_chart_settings};
-pub use policy::{PolicyConfig, Severity, Suppression};
 pub(crate) use keys::{line_of_key, nearest, struct_fields};
+pub use policy::{PolicyConfig, Severity, Suppression};
 
 use crate::tools::HelmMajor;
 use crate::yaml::{self, YamlError};

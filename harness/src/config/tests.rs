@@ -756,7 +756,14 @@ fn invalid_policy_entries_name_the_file_and_entry(#[case] text: &str, #[case] ex
     let repo = repo_with(&[("chart-harness.yaml", text)]);
     let err = load(repo.path()).unwrap_err();
     assert!(
-        matches!(&err, ConfigError::Invalid { key: "policy", line: Some(1), .. }),
+        matches!(
+            &err,
+            ConfigError::Invalid {
+                key: "policy",
+                line: Some(1),
+                ..
+            }
+        ),
         "{err}"
     );
     let message = err.to_string();
@@ -769,7 +776,10 @@ fn invalid_policy_entries_name_the_file_and_entry(#[case] text: &str, #[case] ex
 
 #[rstest]
 #[case::in_policy("policy:\n  fail_on: error\n", "fail_on")]
-#[case::in_a_suppression("policy:\n  suppress:\n    - rules: privileged\n      reason: x\n", "rules")]
+#[case::in_a_suppression(
+    "policy:\n  suppress:\n    - rules: privileged\n      reason: x\n",
+    "rules"
+)]
 fn unknown_policy_fields_are_errors_naming_the_field(#[case] text: &str, #[case] field: &str) {
     let repo = repo_with(&[("chart-harness.yaml", text)]);
     let err = load(repo.path()).unwrap_err().to_string();

@@ -124,7 +124,12 @@ fn unused_suppressions(
     policy
         .suppress
         .iter()
-        .filter(|entry| entry.chart.as_deref().is_none_or(|chart| ran.contains(chart)))
+        .filter(|entry| {
+            entry
+                .chart
+                .as_deref()
+                .is_none_or(|chart| ran.contains(chart))
+        })
         .map(|entry| entry.describe())
         .filter(|described| !used.contains(described.as_str()))
         .collect()
@@ -228,11 +233,13 @@ fn uri(path: &Path) -> String {
         .join("/")
 }
 
+/// What makes two findings the same result: rule, file, object and message.
+type FindingKey<'a> = (&'a str, &'a Path, &'a str, &'a str);
+
 /// The SARIF log of `findings`, one result per distinct finding with the cases it
 /// appeared in.
 fn sarif<'a>(findings: &[&'a Finding]) -> Log<'a> {
-    let mut distinct: BTreeMap<(&str, &Path, &str, &str), (&'a Finding, Vec<&str>)> =
-        BTreeMap::new();
+    let mut distinct: BTreeMap<FindingKey<'a>, (&'a Finding, Vec<&'a str>)> = BTreeMap::new();
     for finding in findings {
         distinct
             .entry((

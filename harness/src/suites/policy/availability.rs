@@ -144,6 +144,9 @@ mod tests {
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].rule, "network-policy-missing");
         assert_eq!(findings[0].object, "Chart");
-        assert!(check(&[budget(json!({}))]).is_empty(), "no pods, nothing to isolate");
+        assert!(
+            check(&[budget(json!({}))]).is_empty(),
+            "no pods, nothing to isolate"
+        );
     }
 }

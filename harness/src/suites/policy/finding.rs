@@ -37,9 +37,8 @@ impl Finding {
     /// `rule` broken by `manifest`, already suppressed when the object's
     /// [`SKIP_ANNOTATION`] names the rule.
     pub fn on(rule: &Rule, manifest: &Manifest, message: impl Into<String>) -> Finding {
-        let skipped = annotation(&manifest.value, SKIP_ANNOTATION).is_some_and(|list| {
-            list.split(',').any(|id| id.trim() == rule.id)
-        });
+        let skipped = annotation(&manifest.value, SKIP_ANNOTATION)
+            .is_some_and(|list| list.split(',').any(|id| id.trim() == rule.id));
         Finding {
             rule: rule.id.to_string(),
             severity: rule.severity,
@@ -91,10 +90,7 @@ pub fn object_name(value: &Value) -> String {
 
 /// The value of annotation `key` on the object, when it is a string.
 pub fn annotation<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
-    value
-        .pointer("/metadata/annotations")?
-        .get(key)?
-        .as_str()
+    value.pointer("/metadata/annotations")?.get(key)?.as_str()
 }
 
 #[cfg(test)]

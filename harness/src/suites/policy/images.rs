@@ -38,14 +38,16 @@ pub fn check(manifests: &[Manifest]) -> Vec<Finding> {
             }
             let policy = container.field("/imagePullPolicy").and_then(Value::as_str);
             let conflict = match policy {
-                Some("Always") if reference.digest => {
-                    Some("a digest never changes, so pulling it `Always` only adds a registry round trip at every start")
+                Some("Always") if reference.digest => Some(
+                    "a digest never changes, so pulling it `Always` only adds a registry round trip at every start",
+                ),
+                Some(never @ ("IfNotPresent" | "Never")) if reference.moving() => {
+                    Some(if never == "Never" {
+                        "a moving tag is never pulled again, so each node runs whatever it first had"
+                    } else {
+                        "a moving tag is pulled only where absent, so nodes run different images"
+                    })
                 }
-                Some(never @ ("IfNotPresent" | "Never")) if reference.moving() => Some(if never == "Never" {
-                    "a moving tag is never pulled again, so each node runs whatever it first had"
-                } else {
-                    "a moving tag is pulled only where absent, so nodes run different images"
-                }),
                 _ => None,
             };
             if let (Some(policy), Some(why)) = (policy, conflict) {

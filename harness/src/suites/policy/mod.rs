@@ -30,10 +30,13 @@ use crate::manifest::Manifest;
 use crate::plan::Trial;
 use crate::problem::Problem;
 
+/// A rule module's check: every finding of its rules over one rendered case.
+type Check = fn(&[Manifest]) -> Vec<Finding>;
+
 /// Every check, in the order its findings are reported. The API-deprecation rule
 /// (`apis`, over `crate::deprecations`) joins this list as one line when that module
 /// lands, with its rules in `rules.rs`.
-const CHECKS: &[fn(&[Manifest]) -> Vec<Finding>] = &[
+const CHECKS: &[Check] = &[
     images::check,
     resources::check,
     probes::check,
@@ -186,12 +189,21 @@ mod tests {
     fn the_gate_splits_findings_and_suppressed_ones_are_not_counted() {
         let mut findings = privileged_root_pod();
         let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(rules, ["privileged", "run-as-non-root", "network-policy-missing"]);
+        assert_eq!(
+            rules,
+            ["privileged", "run-as-non-root", "network-policy-missing"]
+        );
         let policy = PolicyConfig {
             fail_on: Some(Severity::Warning),
             suppress: vec![suppression("network-policy-missing")],
         };
-        let judged = judge(&mut findings, "web", "default", Path::new("charts/web"), &policy);
+        let judged = judge(
+            &mut findings,
+            "web",
+            "default",
+            Path::new("charts/web"),
+            &policy,
+        );
         assert_eq!(judged.failing.len(), 2);
         assert!(judged.below_gate.is_empty());
         assert_eq!(
@@ -209,14 +221,26 @@ mod tests {
     #[test]
     fn below_the_gate_is_context_and_never_fails_nothing() {
         let mut findings = privileged_root_pod();
-        let judged = judge(&mut findings, "web", "default", Path::new("web"), &PolicyConfig::default());
+        let judged = judge(
+            &mut findings,
+            "web",
+            "default",
+            Path::new("web"),
+            &PolicyConfig::default(),
+        );
         assert_eq!(judged.failing.len(), 1);
         assert_eq!(judged.below_gate.len(), 2);
         let never = PolicyConfig {
             fail_on: None,
             suppress: Vec::new(),
         };
-        let judged = judge(&mut privileged_root_pod(), "web", "default", Path::new("web"), &never);
+        let judged = judge(
+            &mut privileged_root_pod(),
+            "web",
+            "default",
+            Path::new("web"),
+            &never,
+        );
         assert!(judged.failing.is_empty());
         assert_eq!(judged.below_gate.len(), 3);
     }

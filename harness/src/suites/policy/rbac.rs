@@ -16,14 +16,17 @@ pub fn check(manifests: &[Manifest]) -> Vec<Finding> {
     let service_accounts: HashSet<&str> = manifests
         .iter()
         .filter(|m| kind_of(m) == "ServiceAccount")
-        .map(|m| name_of(m))
+        .map(name_of)
         .collect();
     for manifest in manifests {
         let kind = kind_of(manifest);
         if !matches!(kind, "RoleBinding" | "ClusterRoleBinding") {
             continue;
         }
-        let role_kind = manifest.value.pointer("/roleRef/kind").and_then(Value::as_str);
+        let role_kind = manifest
+            .value
+            .pointer("/roleRef/kind")
+            .and_then(Value::as_str);
         let role = manifest
             .value
             .pointer("/roleRef/name")
@@ -64,11 +67,15 @@ pub fn check(manifests: &[Manifest]) -> Vec<Finding> {
                     .collect()
             };
             let (verbs, resources, groups) = (list("verbs"), list("resources"), list("apiGroups"));
-            let wildcards: Vec<&str> = [("verbs", &verbs), ("resources", &resources), ("apiGroups", &groups)]
-                .into_iter()
-                .filter(|(_, values)| values.contains(&"*"))
-                .map(|(key, _)| key)
-                .collect();
+            let wildcards: Vec<&str> = [
+                ("verbs", &verbs),
+                ("resources", &resources),
+                ("apiGroups", &groups),
+            ]
+            .into_iter()
+            .filter(|(_, values)| values.contains(&"*"))
+            .map(|(key, _)| key)
+            .collect();
             if !wildcards.is_empty() {
                 findings.push(Finding::on(
                     &rules::RBAC_WILDCARD,
@@ -87,7 +94,11 @@ pub fn check(manifests: &[Manifest]) -> Vec<Finding> {
             }
             let core = groups.iter().any(|g| g.is_empty());
             let reads = verbs.iter().any(|v| matches!(*v, "get" | "list" | "watch"));
-            if core && reads && resources.contains(&"secrets") && rule.get("resourceNames").is_none() {
+            if core
+                && reads
+                && resources.contains(&"secrets")
+                && rule.get("resourceNames").is_none()
+            {
                 reads_secrets = true;
             }
         }
@@ -121,7 +132,10 @@ pub fn check(manifests: &[Manifest]) -> Vec<Finding> {
                     })
             })
         });
-        if !cluster_wide_only && (*role_bindings || !cluster_bindings.is_empty()) && only_release_accounts {
+        if !cluster_wide_only
+            && (*role_bindings || !cluster_bindings.is_empty())
+            && only_release_accounts
+        {
             let how = if cluster_bindings.is_empty() {
                 "is bound only by RoleBindings"
             } else {
@@ -231,7 +245,10 @@ mod tests {
         if let Some(names) = names {
             grant["resourceNames"] = names;
         }
-        assert_eq!(rules_broken(&[role("ClusterRole", json!([grant]))]), expected);
+        assert_eq!(
+            rules_broken(&[role("ClusterRole", json!([grant]))]),
+            expected
+        );
     }
 
     #[test]

@@ -69,7 +69,10 @@ mod tests {
     #[case::no_memory_request(json!({"requests": {"cpu": "10m"}, "limits": {"cpu": "1", "memory": "32Mi"}}), &["resource-requests-missing"])]
     #[case::nothing(json!(null), &["resource-requests-missing", "memory-limit-missing", "cpu-limit-missing"])]
     fn missing_resources_are_found(#[case] resources: Value, #[case] expected: &[&str]) {
-        let rules: Vec<String> = broken(resources).into_iter().map(|(rule, _)| rule).collect();
+        let rules: Vec<String> = broken(resources)
+            .into_iter()
+            .map(|(rule, _)| rule)
+            .collect();
         assert_eq!(rules, expected);
     }
 

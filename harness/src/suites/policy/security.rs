@@ -48,7 +48,9 @@ pub fn check(manifests: &[Manifest]) -> Vec<Finding> {
             if context("privileged") == Some(&Value::Bool(true)) {
                 found(
                     &rules::PRIVILEGED,
-                    format!("{who} sets `privileged: true`: it has every capability and every device of the node"),
+                    format!(
+                        "{who} sets `privileged: true`: it has every capability and every device of the node"
+                    ),
                 );
             }
             // The container's setting overrides the pod's, either way.

@@ -57,7 +57,11 @@ impl<'a> Container<'a> {
 
     /// `container `web`` or `init container `migrate``, for messages.
     pub fn describe(&self) -> String {
-        let what = if self.init { "init container" } else { "container" };
+        let what = if self.init {
+            "init container"
+        } else {
+            "container"
+        };
         format!("{what} `{}`", self.name())
     }
 
@@ -157,7 +161,9 @@ mod tests {
     #[test]
     fn other_hooks_and_kinds_are_kept_or_ignored_as_such() {
         let manifests = [
-            manifest(json!({"kind": "Job", "metadata": {"annotations": {"helm.sh/hook": "pre-install"}}, "spec": {"template": {"spec": pod_spec()}}})),
+            manifest(
+                json!({"kind": "Job", "metadata": {"annotations": {"helm.sh/hook": "pre-install"}}, "spec": {"template": {"spec": pod_spec()}}}),
+            ),
             manifest(json!({"kind": "ConfigMap", "data": {}})),
         ];
         assert_eq!(workloads(&manifests).count(), 1);
