@@ -582,7 +582,7 @@ fn suites_prints_the_registered_suites_for_ci() {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "lint\ntemplate\nintegration\n"
+        "lint\ntemplate\npolicy\nintegration\n"
     );
 }
 
@@ -600,6 +600,7 @@ fn listing_keeps_skipped_trials_with_their_reason() {
         [
             "lint::common-lib::default".to_string(),
             format!("template::common-lib::default {library}"),
+            format!("policy::common-lib::default {library}"),
             format!("integration::common-lib::default {library}"),
         ]
     );

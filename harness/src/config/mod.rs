@@ -433,6 +433,8 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "kind-node-image",
     "images",
     "yaml-limits",
+    // A mapping, which no variable could hold.
+    "policy",
 ];
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
