@@ -158,7 +158,6 @@ struct Tool {
 #[serde(rename_all = "camelCase")]
 struct Driver {
     name: &'static str,
-    information_uri: &'static str,
     rules: Vec<SarifRule>,
 }
 
@@ -297,7 +296,6 @@ fn sarif<'a>(findings: &[&'a Finding]) -> Log<'a> {
             tool: Tool {
                 driver: Driver {
                     name: "chart-harness",
-                    information_uri: "https://github.com/chart-harness/chart-harness",
                     rules: rules::ALL
                         .iter()
                         .map(|rule| SarifRule {
