@@ -219,7 +219,7 @@ mod tests {
     }
 
     #[test]
-    fn below_the_gate_is_context_and_never_fails_nothing() {
+    fn findings_below_the_gate_are_context_and_never_fails_none() {
         let mut findings = privileged_root_pod();
         let judged = judge(
             &mut findings,
