@@ -1,6 +1,7 @@
 //! `cargo bench --bench lint_template`: lint and template over 40 generated charts
 //! with 3 cases each, run by the harness and, for comparison, as the same helm
-//! invocations one after another. Also times listing 100 charts.
+//! invocations one after another. Also times listing 100 charts, and what the policy
+//! suite adds to a template run.
 //!
 //! Prints figures; asserts nothing about speed, since these machines are noisy.
 
@@ -76,7 +77,9 @@ fn main() {
             match trial.id.suite {
                 Suite::Lint => drop(sequential.tools.helm.lint(&request).await.unwrap()),
                 Suite::Template => drop(sequential.tools.helm.template(&request).await.unwrap()),
-                Suite::Integration => unreachable!("only lint and template are planned"),
+                Suite::Policy | Suite::Integration => {
+                    unreachable!("only lint and template are planned")
+                }
             }
         }
         let sequential_wall = started.elapsed();
@@ -93,6 +96,33 @@ fn main() {
         );
         println!("  listing {LISTED_CHARTS} charts ({listed} trials) {:>8.1} ms  (goal < 300 ms)", list_time.as_secs_f64() * 1000.0);
     });
+
+    // What the policy suite adds to a template run: it takes template's renders from
+    // the run's cache, so only its rules should cost anything.
+    let timed = |suites: &[Suite]| {
+        let options = RunOptions {
+            jobs: Some(jobs),
+            snapshot_mode: SnapshotMode::Check,
+            ..RunOptions::default()
+        };
+        let trials = session.plan(&session.charts, suites);
+        let run = runtime
+            .block_on(Run::assemble(&session, trials, options))
+            .expect("tools resolve");
+        let started = Instant::now();
+        runtime
+            .block_on(run.execute(&mut [], std::future::pending()))
+            .unwrap();
+        started.elapsed()
+    };
+    let template = timed(&[Suite::Template]);
+    let with_policy = timed(&[Suite::Template, Suite::Policy]);
+    println!(
+        "  template + policy / template {:>6.2}  ({:.2} s / {:.2} s; goal <= 1.10)",
+        with_policy.as_secs_f64() / template.as_secs_f64(),
+        with_policy.as_secs_f64(),
+        template.as_secs_f64()
+    );
 }
 
 /// A repository with `count` copies of the `web` fixture named `bench-NNN`, each

@@ -133,6 +133,8 @@ mod tests {
                 ("lint::lib::default".to_string(), None),
                 ("template::app::default".to_string(), None),
                 ("template::lib::default".to_string(), Some(library)),
+                ("policy::app::default".to_string(), None),
+                ("policy::lib::default".to_string(), Some(library)),
                 (
                     "integration::app::default".to_string(),
                     Some("charts/app/ci/harness.yaml skips the integration suite")

@@ -41,6 +41,14 @@ macro_rules! registered_suites {
                 shape: PerChartCase,
                 run: template::run,
             }
+            Policy {
+                name: "policy",
+                about: "Run the policy suite: security and reliability rules over the rendered manifests",
+                needs_cluster: false,
+                library_charts: false,
+                shape: PerChartCase,
+                run: policy::run,
+            }
             Integration {
                 name: "integration",
                 about: "Run the integration suite: install, ready, helm test and uninstall on a cluster",
@@ -211,7 +219,7 @@ mod tests {
             "lnt"
                 .parse::<Suite>()
                 .unwrap_err()
-                .contains("known suites: lint, template, integration")
+                .contains("known suites: lint, template, policy, integration")
         );
     }
 

@@ -82,6 +82,15 @@ impl Run {
             .max(1);
         let mut ctx = session.context(options.helm).await?;
         ctx.snapshot_mode = options.snapshot_mode;
+        // Policy takes template's renders when both run; otherwise nothing is kept.
+        let running: Vec<Suite> = trials
+            .iter()
+            .filter(|trial| trial.skipped.is_none())
+            .map(|trial| trial.id.suite)
+            .collect();
+        Arc::get_mut(&mut ctx.shared)
+            .expect("the context was just built; nothing else holds its run inputs")
+            .renders = crate::suites::render::RenderCache::for_suites(&running);
         Arc::make_mut(&mut ctx.tools).helm.go_threads = tools::go_threads_for(jobs);
         let needs_cluster = trials
             .iter()
@@ -279,8 +288,8 @@ pub fn exit_code(summary: &RunSummary) -> ExitCode {
     }
 }
 
-/// Live progress (or plain lines) on stderr, the summary on stdout, JUnit and JSON in
-/// the directory this run claimed (see [`report::claim`]).
+/// Live progress (or plain lines) on stderr, the summary on stdout, JUnit, JSON and the
+/// policy suite's SARIF in the directory this run claimed (see [`report::claim`]).
 pub fn reporters(config: &HarnessConfig, reports: &report::ReportClaim) -> Vec<Box<dyn Reporter>> {
     let (junit, json) = report::report_paths(&reports.dir);
     vec![
@@ -290,6 +299,12 @@ pub fn reporters(config: &HarnessConfig, reports: &report::ReportClaim) -> Vec<B
         Box::new(report::SummaryReporter::new(Box::new(std::io::stdout()))),
         Box::new(report::JunitReporter::new(junit)),
         Box::new(report::JsonReporter::new(json)),
+        Box::new(report::SarifReporter::new(
+            reports.dir.join("policy.sarif"),
+            config.policy.clone(),
+            config.config_file.clone(),
+            Box::new(std::io::stderr()),
+        )),
     ]
 }
 

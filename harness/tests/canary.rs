@@ -67,10 +67,11 @@ fn canary_repo(root: &Path) {
         "charts/canary-install/values.yaml",
         &format!("password: {CANARY}\nreplicas: 1 \n"),
     );
+    // An image without a tag breaks a policy error rule, so policy fails this chart too.
     write(
         root,
         "charts/canary-install/templates/deployment.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-app\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: canary}\n  template:\n    metadata:\n      labels: {app: canary}\n    spec:\n      nodeSelector:\n        chart-harness.example.com/never-matches: \"true\"\n      containers:\n        - name: app\n          image: busybox:1.36\n          envFrom:\n            - secretRef:\n                name: {{ .Release.Name }}-auth\n",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-app\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels: {app: canary}\n  template:\n    metadata:\n      labels: {app: canary}\n    spec:\n      nodeSelector:\n        chart-harness.example.com/never-matches: \"true\"\n      containers:\n        - name: app\n          image: busybox\n          envFrom:\n            - secretRef:\n                name: {{ .Release.Name }}-auth\n",
     );
     write(
         root,
@@ -123,11 +124,12 @@ fn a_planted_password_is_never_printed_or_written() {
     );
     assert_eq!(output.status.code(), Some(1), "{console}");
     // Every suite failed both charts, so every failure path printed something.
-    assert!(console.contains("0 passed, 6 failed"), "{console}");
+    assert!(console.contains("0 passed, 8 failed"), "{console}");
     assert!(
         console.contains("[values-schema]")
             && console.contains("[diagnostics] helm status")
-            && console.contains("[snapshot]"),
+            && console.contains("[snapshot]")
+            && console.contains("[policy]"),
         "{console}"
     );
     assert!(

@@ -35,7 +35,7 @@ fn passing_run_exits_zero_and_writes_reports() {
     assert!(
         stdout
             .lines()
-            .any(|l| l.trim().starts_with("9 passed, 0 failed")),
+            .any(|l| l.trim().starts_with("12 passed, 0 failed")),
         "{stdout}"
     );
 
@@ -46,7 +46,7 @@ fn passing_run_exits_zero_and_writes_reports() {
     )
     .unwrap();
     let trials = json["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 9);
+    assert_eq!(trials.len(), 12);
     assert!(
         json["cluster"]
             .as_str()
@@ -582,7 +582,7 @@ fn suites_prints_the_registered_suites_for_ci() {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "lint\ntemplate\nintegration\n"
+        "lint\ntemplate\npolicy\nintegration\n"
     );
 }
 
@@ -600,6 +600,7 @@ fn listing_keeps_skipped_trials_with_their_reason() {
         [
             "lint::common-lib::default".to_string(),
             format!("template::common-lib::default {library}"),
+            format!("policy::common-lib::default {library}"),
             format!("integration::common-lib::default {library}"),
         ]
     );

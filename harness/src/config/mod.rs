@@ -13,6 +13,7 @@
 
 pub mod chart_settings;
 mod keys;
+pub mod policy;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -24,6 +25,7 @@ use serde::de::IgnoredAny;
 
 pub use chart_settings::{ChartSettings, load_chart_settings};
 pub(crate) use keys::{line_of_key, nearest, struct_fields};
+pub use policy::{PolicyConfig, Severity, Suppression};
 
 use crate::tools::HelmMajor;
 use crate::yaml::{self, YamlError};
@@ -144,6 +146,8 @@ pub struct HarnessConfig {
     /// `values-files`: a glob of file names at each chart's root that are its cases
     /// (`values-*.yaml`); `None` keeps ct's `ci/*-values.yaml`.
     pub values_files: Option<String>,
+    /// `policy`: the policy suite's gate and the findings the repository accepts.
+    pub policy: PolicyConfig,
     /// The file this configuration came from, so messages about a configured value can
     /// say where to change it; `None` when no file exists.
     pub config_file: Option<PathBuf>,
@@ -187,6 +191,7 @@ impl HarnessConfig {
             yaml_limits: Default::default(),
             snapshots: false,
             values_files: None,
+            policy: PolicyConfig::default(),
             config_file: None,
         }
     }
@@ -369,6 +374,7 @@ struct FileConfig {
     snapshots: Option<bool>,
     #[serde(default, deserialize_with = "keys::text")]
     values_files: Option<String>,
+    policy: Option<policy::PolicyFile>,
 }
 
 /// How a front end asks for the configuration beyond the repository's own files.
@@ -427,6 +433,8 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "kind-node-image",
     "images",
     "yaml-limits",
+    // A mapping, which no variable could hold.
+    "policy",
 ];
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
@@ -801,6 +809,11 @@ fn apply(
     }
     if let Some(limits) = file.yaml_limits {
         config.yaml_limits = limits;
+    }
+    if let Some(policy) = file.policy {
+        config.policy = policy
+            .into_config()
+            .map_err(|message| invalid("policy", message))?;
     }
     if let Some(kind_config) = file.kind_config {
         config.kind_config = Some(crate::cluster::KindConfigChoice::parse(

@@ -708,3 +708,81 @@ fn image_keys_are_not_read_from_ct_variables() {
     assert!(c.images.is_empty());
     assert_eq!(c.kind_node_image, None);
 }
+
+#[test]
+fn policy_gate_and_suppressions_are_read() {
+    let repo = repo_with(&[(
+        "chart-harness.yaml",
+        "policy:\n  fail-on: warning\n  suppress:\n    - rule: image-not-pinned-by-digest\n      reason: we pin by tag\n    - chart: web\n      object: Deployment/web\n      rule: read-only-root-filesystem\n      reason: nginx writes its cache\n",
+    )]);
+    let policy = load(repo.path()).unwrap().config.policy;
+    assert_eq!(policy.fail_on, Some(Severity::Warning));
+    assert_eq!(policy.suppress.len(), 2);
+    assert_eq!(
+        policy.suppress[1].describe(),
+        "rule: read-only-root-filesystem, chart: web, object: Deployment/web"
+    );
+}
+
+#[test]
+fn policy_defaults_to_failing_on_errors_and_never_turns_the_gate_off() {
+    let repo = repo_with(&[]);
+    assert_eq!(
+        load(repo.path()).unwrap().config.policy.fail_on,
+        Some(Severity::Error)
+    );
+    let repo = repo_with(&[("chart-harness.yaml", "policy:\n  fail-on: never\n")]);
+    assert_eq!(load(repo.path()).unwrap().config.policy.fail_on, None);
+}
+
+#[rstest]
+#[case::missing_reason(
+    "policy:\n  suppress:\n    - rule: privileged\n",
+    "suppress entry 1 (rule: privileged) has no `reason`"
+)]
+#[case::blank_reason(
+    "policy:\n  suppress:\n    - chart: web\n      reason: \" \"\n",
+    "suppress entry 1 (chart: web) has no `reason`"
+)]
+#[case::nothing_to_match(
+    "policy:\n  suppress:\n    - reason: why not\n",
+    "suppress entry 1 (empty) names neither a `rule` nor a `chart`"
+)]
+#[case::bad_fail_on(
+    "policy:\n  fail-on: critical\n",
+    "`fail-on: critical` is not a gate; write one of error (the default), warning, info or never"
+)]
+fn invalid_policy_entries_name_the_file_and_entry(#[case] text: &str, #[case] expected: &str) {
+    let repo = repo_with(&[("chart-harness.yaml", text)]);
+    let err = load(repo.path()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ConfigError::Invalid {
+                key: "policy",
+                line: Some(1),
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.starts_with("chart-harness.yaml:1: invalid `policy`: "),
+        "{message}"
+    );
+    assert!(message.contains(expected), "{message}");
+}
+
+#[rstest]
+#[case::in_policy("policy:\n  fail_on: error\n", "fail_on")]
+#[case::in_a_suppression(
+    "policy:\n  suppress:\n    - rules: privileged\n      reason: x\n",
+    "rules"
+)]
+fn unknown_policy_fields_are_errors_naming_the_field(#[case] text: &str, #[case] field: &str) {
+    let repo = repo_with(&[("chart-harness.yaml", text)]);
+    let err = load(repo.path()).unwrap_err().to_string();
+    assert!(err.contains("chart-harness.yaml"), "{err}");
+    assert!(err.contains(&format!("unknown field `{field}`")), "{err}");
+}

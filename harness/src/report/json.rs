@@ -1,5 +1,5 @@
-//! The JSON report: every trial with its status, problems and per-phase timings, for
-//! tools and dashboards that want more than pass or fail.
+//! The JSON report: every trial with its status, problems, per-phase timings and policy
+//! findings, for tools and dashboards that want more than pass or fail.
 
 use std::path::PathBuf;
 
@@ -296,6 +296,52 @@ mod tests {
         assert_eq!(
             failing.failure_message(),
             sample_outcomes()[1].failure_message()
+        );
+    }
+
+    #[test]
+    fn json_trials_carry_their_policy_findings() {
+        let mut outcomes = sample_outcomes();
+        let finding = crate::suites::policy::Finding {
+            rule: "privileged".to_string(),
+            severity: crate::config::Severity::Error,
+            chart: "web".to_string(),
+            case: "default".to_string(),
+            object: "Deployment/web".to_string(),
+            file: "charts/web/templates/deployment.yaml".into(),
+            message: "container `a` sets `privileged: true`".to_string(),
+            suppressed_by: Some("config: rule: privileged".to_string()),
+        };
+        std::sync::Arc::make_mut(&mut outcomes[0]).findings = vec![finding];
+        let mut events = sample_events();
+        let Some(Event::RunFinished(summary)) = events.last_mut() else {
+            panic!("the sample run ends with RunFinished");
+        };
+        summary.outcomes = outcomes;
+        let report = written_report(&events);
+        let with_findings: Vec<&Value> = report["trials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|trial| trial.get("findings").is_some())
+            .collect();
+        assert_eq!(
+            with_findings.len(),
+            1,
+            "trials without findings leave the key out"
+        );
+        assert_eq!(
+            with_findings[0]["findings"],
+            json!([{
+                "rule": "privileged",
+                "severity": "error",
+                "chart": "web",
+                "case": "default",
+                "object": "Deployment/web",
+                "file": "charts/web/templates/deployment.yaml",
+                "message": "container `a` sets `privileged: true`",
+                "suppressed_by": "config: rule: privileged",
+            }])
         );
     }
 }

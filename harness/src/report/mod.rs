@@ -7,6 +7,7 @@ mod claim;
 mod json;
 mod junit;
 mod progress;
+mod sarif;
 mod summary;
 #[cfg(test)]
 mod testing;
@@ -23,6 +24,7 @@ pub use claim::{ReportClaim, claim};
 pub use json::JsonReporter;
 pub use junit::JunitReporter;
 pub use progress::{ProgressMode, ProgressReporter, github_annotations_wanted};
+pub use sarif::SarifReporter;
 pub use summary::SummaryReporter;
 
 use crate::plan::TrialId;

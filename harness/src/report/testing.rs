@@ -46,6 +46,7 @@ pub fn outcome(
         phases,
         duration: Duration::from_millis(millis),
         reason: None,
+        findings: Vec::new(),
     }
 }
 

@@ -205,6 +205,7 @@ pub async fn run(
                 phases,
                 duration: at.elapsed(),
                 reason: Some("the run was interrupted while this trial ran".into()),
+                findings: Vec::new(),
             }
         } else {
             TrialOutcome::did_not_run(
@@ -286,6 +287,7 @@ pub async fn run_with_timeout(
                 phases,
                 duration: started.elapsed(),
                 reason: None,
+                findings: Vec::new(),
             }
         }
     }

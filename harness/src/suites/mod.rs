@@ -6,6 +6,7 @@ mod inputs;
 pub mod integration;
 pub mod lint;
 mod outcome;
+pub mod policy;
 pub mod render;
 pub mod snapshot;
 pub mod template;
@@ -110,13 +111,15 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext, log: PhaseLog) -> Tria
     } else {
         TrialStatus::Passed
     };
+    let (phases, findings) = recorder.finish();
     TrialOutcome {
         id: trial.id.clone(),
         chart_dir: trial.chart.rel_dir.clone(),
         status,
-        phases: recorder.into_phases(),
+        phases,
         duration: started.elapsed(),
         reason: None,
+        findings,
     }
 }
 

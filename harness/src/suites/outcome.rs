@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::policy::Finding;
 use crate::plan::{Trial, TrialId};
 use crate::problem::Problem;
 
@@ -97,6 +98,9 @@ pub struct TrialOutcome {
     /// before it started, or the run was interrupted while it ran.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// The policy suite's findings, suppressed ones included (with what suppressed them).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub findings: Vec<Finding>,
 }
 
 impl TrialOutcome {
@@ -110,6 +114,7 @@ impl TrialOutcome {
             phases: Vec::new(),
             duration: Duration::ZERO,
             reason: Some(reason.into()),
+            findings: Vec::new(),
         }
     }
 
@@ -194,6 +199,7 @@ impl PhaseLog {
 pub struct PhaseRecorder {
     phases: Vec<PhaseRecord>,
     log: PhaseLog,
+    findings: Vec<Finding>,
 }
 
 impl Default for PhaseRecorder {
@@ -212,6 +218,7 @@ impl PhaseRecorder {
         PhaseRecorder {
             phases: Vec::new(),
             log,
+            findings: Vec::new(),
         }
     }
 
@@ -312,8 +319,14 @@ impl PhaseRecorder {
         self.phases.iter().any(|p| p.status == PhaseStatus::Failed)
     }
 
-    pub fn into_phases(self) -> Vec<PhaseRecord> {
-        self.phases
+    /// Keeps policy findings for the outcome (see [`TrialOutcome::findings`]).
+    pub fn add_findings(&mut self, findings: Vec<Finding>) {
+        self.findings.extend(findings);
+    }
+
+    /// The phases and the findings, for the outcome.
+    pub fn finish(self) -> (Vec<PhaseRecord>, Vec<Finding>) {
+        (self.phases, self.findings)
     }
 }
 

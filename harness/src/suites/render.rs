@@ -18,7 +18,7 @@ use tokio::sync::OnceCell;
 use super::{SuiteContext, TrialInputs};
 use crate::discovery::Chart;
 use crate::manifest::{self, Manifest};
-use crate::plan::Trial;
+use crate::plan::{Suite, Trial};
 use crate::problem::Problem;
 use crate::tools::RenderRequest;
 
@@ -145,6 +145,16 @@ pub struct RenderCache {
 type RenderCell = OnceCell<Result<Arc<Rendered>, Problem>>;
 
 impl RenderCache {
+    /// The cache a run of `suites` needs: keeping, when a suite that reuses renders
+    /// (policy) runs after the one that makes them (template); else keeping nothing.
+    pub fn for_suites(suites: &[Suite]) -> RenderCache {
+        if suites.contains(&Suite::Template) && suites.contains(&Suite::Policy) {
+            RenderCache::keeping()
+        } else {
+            RenderCache::default()
+        }
+    }
+
     /// A cache that keeps every shared render for the rest of the run.
     pub fn keeping() -> RenderCache {
         RenderCache {
@@ -170,7 +180,7 @@ mod tests {
     use super::*;
     use crate::config::HarnessConfig;
     use crate::discovery;
-    use crate::plan::{self, Suite};
+    use crate::plan;
     use crate::tools::{self, HelmMajor, Toolbox};
 
     fn workspace_root() -> PathBuf {
@@ -290,6 +300,15 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(release_namespace(&elsewhere), "team-a");
+    }
+
+    #[test]
+    fn renders_are_kept_only_when_policy_runs_after_template() {
+        let keeps = |suites: &[Suite]| RenderCache::for_suites(suites).keep;
+        assert!(keeps(&[Suite::Template, Suite::Policy]));
+        assert!(!keeps(&[Suite::Template]));
+        assert!(!keeps(&[Suite::Policy]));
+        assert!(!keeps(&[Suite::Lint, Suite::Template, Suite::Integration]));
     }
 
     #[tokio::test]

@@ -93,7 +93,7 @@ pub async fn run(
 }
 
 /// The namespace manifests are rendered into. Fixed, so snapshots are stable.
-const RENDER_NAMESPACE: &str = "chart-harness";
+pub(super) const RENDER_NAMESPACE: &str = "chart-harness";
 
 /// `<chart>__<case>` for the first target version; further versions add theirs.
 fn snapshot_name(trial: &Trial, index: usize, kube_version: &str) -> String {
