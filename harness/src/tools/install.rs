@@ -293,16 +293,23 @@ impl Installer<'_> {
                 .map(|rel| (cached.join(&rel), rel))
                 .collect(),
             None => {
-                let module_dir = self.module_dir(name, pin, data).await?;
-                module_placements(&module_dir, data).map_err(|message| ToolError::Install {
-                    tool: name.to_string(),
-                    version: pin.version.clone(),
-                    message: format!(
-                        "{message} in the module {}@{}; fix tools.{name}.data in ci/tools.toml",
-                        data.module,
-                        data.module_version(pin)
-                    ),
-                })?
+                let versions = data.module_versions(pin);
+                let newest = versions.len() - 1;
+                let mut placements = Vec::new();
+                for (index, version) in versions.into_iter().enumerate() {
+                    let module_dir = self.module_dir(name, pin, data, version).await?;
+                    let from_module = module_placements(&module_dir, data, version, index == newest)
+                        .map_err(|message| ToolError::Install {
+                            tool: name.to_string(),
+                            version: pin.version.clone(),
+                            message: format!(
+                                "{message} in the module {}@{version}; fix tools.{name}.data in ci/tools.toml",
+                                data.module,
+                            ),
+                        })?;
+                    placements.extend(from_module);
+                }
+                placements
             }
         };
         // Files of an older list must not linger: kwokctl is given every stage there,
@@ -347,6 +354,7 @@ impl Installer<'_> {
         name: &str,
         pin: &ToolPin,
         data: &ToolData,
+        version: &str,
     ) -> Result<PathBuf, ToolError> {
         let go = self.go(name, pin)?;
         let scratch = self.scratch_dir()?;
@@ -355,7 +363,7 @@ impl Installer<'_> {
             .env("GOWORK", "off")
             .env("GOFLAGS", "-mod=mod")
             .args(["mod", "download", "-json"])
-            .arg(format!("{}@{}", data.module, data.module_version(pin)));
+            .arg(format!("{}@{version}", data.module));
         let output = process::run_checked(&spec).await?;
         let info: serde_json::Value =
             serde_json::from_str(&output.stdout).map_err(|e| ToolError::Install {
@@ -641,14 +649,18 @@ fn installed_data(root: &Path, data: &ToolData) -> Option<Vec<PathBuf>> {
         .then_some(paths)
 }
 
-/// (source in the module, path under the share directory) for every stage and every
-/// file a `files` pattern matches. A stage or pattern that names nothing is an error.
+/// (source in the module, path under the share directory) for every file a `files`
+/// pattern matches in the module at `version` (under `files/<version>/`), and for the
+/// newest version every stage. A stage or pattern that names nothing is an error.
 fn module_placements(
     module_dir: &Path,
     data: &ToolData,
+    version: &str,
+    newest: bool,
 ) -> Result<Vec<(PathBuf, PathBuf)>, String> {
     let mut placements = Vec::new();
-    for (stage, file_name) in data.stages.iter().zip(data.stage_file_names()) {
+    let stages = if newest { data.stages.as_slice() } else { &[] };
+    for (stage, file_name) in stages.iter().zip(data.stage_file_names()) {
         let source = module_dir.join(stage);
         if !source.is_file() {
             return Err(format!("the stage {stage} is not"));
@@ -663,7 +675,7 @@ fn module_placements(
         placements.extend(matched.into_iter().map(|rel| {
             (
                 module_dir.join(&rel),
-                Path::new(ToolData::FILES_DIR).join(rel),
+                Path::new(ToolData::FILES_DIR).join(version).join(rel),
             )
         }));
     }
@@ -1092,10 +1104,10 @@ mod tests {
         // machine cache, as after any earlier install, so this machine needs no Go.
         let pins = Pins::embedded().unwrap();
         if let Some(cached) = cached_data(cache.path(), tool, pins.tool(tool).unwrap()) {
-            let file = cached.join("files/g/v1/register.go");
+            let file = cached.join("files/v0.37.2/g/v1/register.go");
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, "package v1\n").unwrap();
-            std::fs::write(cached.join(FILES_LIST), "g/v1/register.go\n").unwrap();
+            std::fs::write(cached.join(FILES_LIST), "v0.37.2/g/v1/register.go\n").unwrap();
         }
         let options = options(
             &[tool],
@@ -1488,7 +1500,8 @@ mod tests {
 
         install_in(repo.path(), &options, &with_go).await.unwrap();
         let share = repo.path().join(".tools/share/kube-apiserver");
-        let files = share.join("files");
+        let versions = pin.data.as_ref().unwrap().module_versions(pin);
+        let files = share.join("files").join(versions.last().unwrap());
         let lifecycle = files.join("extensions/v1beta1/zz_generated.prerelease-lifecycle.go");
         let text = std::fs::read_to_string(&lifecycle).unwrap();
         assert!(text.contains("APILifecycleRemoved"), "{text}");
@@ -1496,12 +1509,14 @@ mod tests {
         // Only the matches: no other file of the module.
         assert!(!files.join("apps/v1/types.go").exists());
         let list = std::fs::read_to_string(share.join("files.list")).unwrap();
+        for version in &versions {
+            let policy = format!("{version}/policy/v1beta1/zz_generated.prerelease-lifecycle.go");
+            assert!(list.lines().any(|l| l == policy), "{policy} not in {list}");
+        }
         assert!(
-            list.lines()
-                .any(|l| l == "policy/v1beta1/zz_generated.prerelease-lifecycle.go"),
+            list.lines().all(|l| share.join("files").join(l).is_file()),
             "{list}"
         );
-        assert!(list.lines().all(|l| files.join(l).is_file()), "{list}");
 
         // Stamped: a second run needs neither Go nor the binary on PATH.
         install_in(repo.path(), &options, &bare_env())
@@ -1533,7 +1548,9 @@ mod tests {
         );
         assert!(
             clone_share
-                .join("files/extensions/v1beta1/zz_generated.prerelease-lifecycle.go")
+                .join("files")
+                .join(versions[0])
+                .join("extensions/v1beta1/zz_generated.prerelease-lifecycle.go")
                 .is_file()
         );
     }
@@ -1560,11 +1577,29 @@ mod tests {
         assert!(matching_files(module.path(), "*/x.go/z").is_empty());
         let data = ToolData {
             module: "m".into(),
-            version: None,
+            versions: Vec::new(),
             stages: Vec::new(),
-            files: vec!["*/*/missing.go".into()],
+            files: vec!["a/*/x.go".into()],
         };
-        let error = module_placements(module.path(), &data).unwrap_err();
+        let placed = module_placements(module.path(), &data, "v1.0.0", true).unwrap();
+        assert_eq!(
+            placed,
+            vec![
+                (
+                    module.path().join("a/v1/x.go"),
+                    PathBuf::from("files/v1.0.0/a/v1/x.go")
+                ),
+                (
+                    module.path().join("a/v2/x.go"),
+                    PathBuf::from("files/v1.0.0/a/v2/x.go")
+                ),
+            ]
+        );
+        let data = ToolData {
+            files: vec!["*/*/missing.go".into()],
+            ..data
+        };
+        let error = module_placements(module.path(), &data, "v1.0.0", true).unwrap_err();
         assert!(error.contains("*/*/missing.go matches nothing"), "{error}");
     }
 

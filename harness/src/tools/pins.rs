@@ -81,17 +81,20 @@ pub struct ToolPin {
 pub struct ToolData {
     /// The Go module holding the files.
     pub module: String,
-    /// The module's version when it is not the tool's own: Kubernetes publishes its API
-    /// types as `k8s.io/api` v0.37.2 for Kubernetes v1.37.2.
+    /// The module's versions, oldest first, when they are not the tool's own:
+    /// Kubernetes publishes its API types as `k8s.io/api` v0.37.2 for Kubernetes
+    /// v1.37.2, and an older one still holds types a newer one dropped. `files` come
+    /// from every version, stages from the last.
     #[serde(default)]
-    pub version: Option<String>,
+    pub versions: Vec<String>,
     /// kwok Stage manifests, relative to the module root; installed flat into
     /// `.tools/share/<tool>/stages/` under their file names.
     #[serde(default)]
     pub stages: Vec<String>,
     /// Plain data files, relative to the module root; installed under
-    /// `.tools/share/<tool>/files/` at the same relative path. A directory component may
-    /// be `*` (any one directory), so a pin follows upstream adding a directory.
+    /// `.tools/share/<tool>/files/<module version>/` at the same relative path. A
+    /// directory component may be `*` (any one directory), so a pin follows upstream
+    /// adding a directory.
     #[serde(default)]
     pub files: Vec<String>,
 }
@@ -110,9 +113,14 @@ impl ToolData {
             .collect()
     }
 
-    /// The module version the files come from: [`ToolData::version`], else the tool's.
-    pub fn module_version<'a>(&'a self, pin: &'a ToolPin) -> &'a str {
-        self.version.as_deref().unwrap_or(&pin.version)
+    /// The module versions the files come from, oldest first: [`ToolData::versions`],
+    /// else the tool's.
+    pub fn module_versions<'a>(&'a self, pin: &'a ToolPin) -> Vec<&'a str> {
+        if self.versions.is_empty() {
+            vec![pin.version.as_str()]
+        } else {
+            self.versions.iter().map(String::as_str).collect()
+        }
     }
 }
 
@@ -395,12 +403,17 @@ fn validate_data(data: &ToolData) -> Result<(), String> {
             data.module
         ));
     }
-    if let Some(version) = &data.version
-        && parse_version(version).is_none()
-    {
-        return Err(format!(
-            "data.version `{version}` is not a semver version such as v0.37.2"
-        ));
+    let mut previous: Option<semver::Version> = None;
+    for version in &data.versions {
+        let parsed = parse_version(version).ok_or_else(|| {
+            format!("data.versions: `{version}` is not a semver version such as v0.37.2")
+        })?;
+        if previous.as_ref().is_some_and(|p| *p >= parsed) {
+            return Err(format!(
+                "data.versions: `{version}` is not newer than the one before; list them oldest first"
+            ));
+        }
+        previous = Some(parsed);
     }
     let mut seen = std::collections::BTreeSet::new();
     for path in &data.stages {
@@ -723,9 +736,12 @@ archive-path = "{os}-{arch}/helm"
         let text = with_data("m", &[]) + "glob = []\n";
         let error = Pins::parse(&text, "test").unwrap_err().to_string();
         assert!(error.contains("unknown field `glob`"), "{error}");
-        let text = with_data("m", &[]) + "version = \"latest\"\n";
+        let text = with_data("m", &[]) + "versions = [\"latest\"]\n";
         let error = Pins::parse(&text, "test").unwrap_err().to_string();
-        assert!(error.contains("data.version `latest`"), "{error}");
+        assert!(error.contains("data.versions: `latest`"), "{error}");
+        let text = with_data("m", &[]) + "versions = [\"v0.37.2\", \"v0.25.2\"]\n";
+        let error = Pins::parse(&text, "test").unwrap_err().to_string();
+        assert!(error.contains("list them oldest first"), "{error}");
         let pins = Pins::parse(&with_data("m", &["a/b/x.yml"]), "test").unwrap();
         let data = pins.tool("helm3").unwrap().data.clone().unwrap();
         assert_eq!(data.stage_file_names(), vec!["x.yml"]);
@@ -736,12 +752,13 @@ archive-path = "{os}-{arch}/helm"
     #[case::nested("pkg/api/versions.yaml")]
     #[case::any_directory("*/*/register.go")]
     fn plain_and_patterned_file_paths_are_accepted(#[case] path: &str) {
-        let text = with_data("m", &[]) + &format!("files = [{path:?}]\nversion = \"v0.37.2\"\n");
+        let text = with_data("m", &[])
+            + &format!("files = [{path:?}]\nversions = [\"v0.25.2\", \"v0.37.2\"]\n");
         let pins = Pins::parse(&text, "test").unwrap();
         let pin = pins.tool("helm3").unwrap();
         let data = pin.data.as_ref().unwrap();
         assert_eq!(data.files, vec![path.to_string()]);
-        assert_eq!(data.module_version(pin), "v0.37.2");
+        assert_eq!(data.module_versions(pin), vec!["v0.25.2", "v0.37.2"]);
     }
 
     #[rstest]
@@ -761,11 +778,14 @@ archive-path = "{os}-{arch}/helm"
     fn data_of_another_version_defaults_to_the_tools() {
         let pins = Pins::parse(&with_data("m", &["a/x.yaml"]), "test").unwrap();
         let pin = pins.tool("helm3").unwrap();
-        assert_eq!(pin.data.as_ref().unwrap().module_version(pin), "v3.16.2");
+        assert_eq!(
+            pin.data.as_ref().unwrap().module_versions(pin),
+            vec!["v3.16.2"]
+        );
     }
 
     /// The deprecation data: k8s.io/api of the pinned Kubernetes release (v0.x.y for
-    /// v1.x.y), with each group version's lifecycle and group name.
+    /// v1.x.y) and older ones, with each group version's lifecycle and group name.
     #[test]
     fn kube_apiserver_brings_the_api_lifecycle_of_its_release() {
         let pins = Pins::embedded().unwrap();
@@ -774,10 +794,12 @@ archive-path = "{os}-{arch}/helm"
         let data = pin.data.as_ref().expect("kube-apiserver has data");
         assert_eq!(data.module, "k8s.io/api");
         let kube = pins.kubernetes_version();
+        let versions = data.module_versions(pin);
         assert_eq!(
-            data.module_version(pin),
-            format!("v0.{}.{}", kube.minor, kube.patch)
+            versions.last().copied(),
+            Some(format!("v0.{}.{}", kube.minor, kube.patch).as_str())
         );
+        assert!(versions.len() > 1, "older k8s.io/api for dropped types");
         assert_eq!(
             data.files,
             vec![
