@@ -31,7 +31,11 @@
 //! versions too (v0.25 for PodSecurityPolicy, v0.35 for `autoscaling/v2beta1` and
 //! `v2beta2`); APIs dropped before v0.25 (alpha versions such as `settings.k8s.io/v1alpha1`)
 //! and APIs that never had lifecycle functions (those gone before Kubernetes 1.19
-//! generated them) are unknown, and so Current.
+//! generated them) are unknown, and so Current. So are the two groups Kubernetes serves
+//! from other modules: `apiextensions.k8s.io` (CustomResourceDefinition `v1beta1`, removed
+//! in 1.22; `k8s.io/apiextensions-apiserver`) and `apiregistration.k8s.io` (APIService
+//! `v1beta1`, removed in 1.22; `k8s.io/kube-aggregator`), until the pins take their
+//! lifecycle files too.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -304,6 +308,17 @@ fn parse_lifecycle(
             }
         }
     }
+    // k8s.io/api names IngressClassList as networking.k8s.io/v1beta1 IngressClass's
+    // replacement (a typo in its generator tag): an object is never replaced by a list
+    // of itself, so such a replacement means the kind itself.
+    for (kind, lifecycle) in &mut kinds {
+        if let Some(replacement) = &mut lifecycle.replacement
+            && !kind.ends_with("List")
+            && replacement.kind.strip_suffix("List") == Some(kind.as_str())
+        {
+            replacement.kind = kind.clone();
+        }
+    }
     Ok(kinds)
 }
 
@@ -397,6 +412,8 @@ mod tests {
     #[case::flowcontrol_v1beta3("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.32.0", removed("1.32.0", Some(("flowcontrol.apiserver.k8s.io/v1", "FlowSchema"))))]
     #[case::flowcontrol_v1beta3_deprecated("flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.29.0", deprecated("1.29.0", Some(("flowcontrol.apiserver.k8s.io/v1", "FlowSchema"))))]
     #[case::release_candidate("policy/v1beta1", "PodDisruptionBudget", "1.25.0-rc.1", removed("1.25.0", Some(("policy/v1", "PodDisruptionBudget"))))]
+    #[case::ingress_class_list_typo("networking.k8s.io/v1beta1", "IngressClass", "1.22.0", removed("1.22.0", Some(("networking.k8s.io/v1", "IngressClass"))))]
+    #[case::list_kind_keeps_its_list("networking.k8s.io/v1beta1", "IngressClassList", "1.22.0", removed("1.22.0", Some(("networking.k8s.io/v1", "IngressClassList"))))]
     #[case::apps_v1("apps/v1", "Deployment", "1.37.2", ApiStatus::Current)]
     #[case::core_v1("v1", "Service", "1.37.2", ApiStatus::Current)]
     #[case::custom_resource(
