@@ -75,19 +75,27 @@ check() {
   "$tools/kube-score" score -o json - <"$dir/rendered.yaml" >"$dir/kube-score.json" || [ $? -le 1 ]
 }
 
-# Charts are copied with their siblings, so `file://../x` dependencies resolve and
+# Charts are copied with their siblings and their parent's other directories, so
+# `file://../x` and `file://../../subcharts/x` dependencies resolve, and
 # `helm dependency build` never writes into the charts given.
 charts=()
 rm -rf "$out/src" "$out/charts"
 for arg in "$@"; do
+  arg=$(cd "$arg" && pwd)
   if [ -f "$arg/Chart.yaml" ]; then
-    parent=$out/src/$(basename "$(dirname "$(cd "$arg" && pwd)")")
-    mkdir -p "$parent" && cp -r "$(dirname "$(cd "$arg" && pwd)")/." "$parent"
-    charts+=("$parent/$(basename "$arg")")
+    charts_dir=$(dirname "$arg")
   else
-    copy=$out/src/$(basename "$(cd "$arg" && pwd)")
-    mkdir -p "$copy" && cp -r "$arg/." "$copy"
-    for chart in "$copy"/*/; do
+    charts_dir=$arg
+  fi
+  parent=$(dirname "$charts_dir")
+  copy=$out/src/$(basename "$parent")
+  mkdir -p "$copy"
+  tar -C "$parent" --exclude=.git -cf - . | tar -C "$copy" -xf -
+  copied=$copy/$(basename "$charts_dir")
+  if [ -f "$arg/Chart.yaml" ]; then
+    charts+=("$copied/$(basename "$arg")")
+  else
+    for chart in "$copied"/*/; do
       if [ -f "$chart/Chart.yaml" ]; then charts+=("${chart%/}"); fi
     done
   fi
@@ -105,8 +113,17 @@ for chart in "${charts[@]}"; do
     HELM_CONFIG_HOME=$out/helm HELM_CACHE_HOME=$out/helm HELM_DATA_HOME=$out/helm \
       "$helm" dependency build "$chart" >"$dir/dependency-build.log" 2>&1 || true
   fi
-  if ! "$helm" template "$name" "$chart" --kube-version "$KUBE_VERSION" \
-      >"$dir/rendered.yaml" 2>"$dir/render-error.txt"; then
+  # A chart whose defaults do not render (a required value) gets its first CI values file.
+  rendered=false
+  for values in "" "$chart"/ci/*values.yaml; do
+    if "$helm" template "$name" "$chart" --kube-version "$KUBE_VERSION" ${values:+-f "$values"} \
+        >"$dir/rendered.yaml" 2>"$dir/render-error.txt"; then
+      rendered=true
+      echo "${values:-defaults}" >"$dir/values-used"
+      break
+    fi
+  done
+  if ! $rendered; then
     echo "$name: render failed: $(head -c 300 "$dir/render-error.txt")" >&2
     continue
   fi
@@ -173,10 +190,10 @@ for d in dirs:
             lines += [f"target {target}:", "", "| apiVersion | kind | name | pluto | status() | agree |", "| --- | --- | --- | --- | --- | --- |", *found, ""]
         else:
             lines.append(f"target {target}: nothing deprecated or removed, both agree\n")
-    score = json.loads((d / "kube-score.json").read_text() or "[]")
+    score = json.loads((d / "kube-score.json").read_text() or "null") or []
     summary = collections.defaultdict(collections.Counter)
     for obj in score:
-        for check in obj["checks"]:
+        for check in obj.get("checks") or []:
             grade = "skipped" if check["skipped"] else {10: "ok", 7: "almost-ok", 5: "warning", 1: "critical"}.get(check["grade"], str(check["grade"]))
             summary[check["check"]["id"]][grade] += 1
     (d / "kube-score-summary.json").write_text(json.dumps({k: dict(v) for k, v in sorted(summary.items())}, indent=2) + "\n")
