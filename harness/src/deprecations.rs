@@ -31,11 +31,9 @@
 //! versions too (v0.25 for PodSecurityPolicy, v0.35 for `autoscaling/v2beta1` and
 //! `v2beta2`); APIs dropped before v0.25 (alpha versions such as `settings.k8s.io/v1alpha1`)
 //! and APIs that never had lifecycle functions (those gone before Kubernetes 1.19
-//! generated them) are unknown, and so Current. So are the two groups Kubernetes serves
-//! from other modules: `apiextensions.k8s.io` (CustomResourceDefinition `v1beta1`, removed
-//! in 1.22; `k8s.io/apiextensions-apiserver`) and `apiregistration.k8s.io` (APIService
-//! `v1beta1`, removed in 1.22; `k8s.io/kube-aggregator`), until the pins take their
-//! lifecycle files too.
+//! generated them) are unknown, and so Current. The two groups the API server serves
+//! from other modules come from those: `apiextensions.k8s.io`
+//! (`k8s.io/apiextensions-apiserver`) and `apiregistration.k8s.io` (`k8s.io/kube-aggregator`).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -127,35 +125,27 @@ impl Deprecations {
         Deprecations::read_dir(&data_dir.join(ToolData::FILES_DIR))
     }
 
-    /// Reads `<dir>/<module version>/<group dir>/<version>/` as `tools install` lays
-    /// out `k8s.io/api`: the lifecycle file and `register.go` of every group version that
-    /// has one. Module versions are read oldest first, so a newer one's word on a kind
-    /// wins and an older one keeps the kinds a newer one dropped.
+    /// Reads every group version directory under `dir` (`tools install` lays them out
+    /// as `<module>/<module version>/<path in the module>/<group>/<version>/`): its
+    /// lifecycle file and `register.go`. Directories are read oldest module version
+    /// first, so a newer one's word on a kind wins and an older one keeps the kinds a
+    /// newer one dropped.
     pub fn read_dir(dir: &Path) -> Result<Deprecations, DeprecationsError> {
         if !dir.is_dir() {
             return Err(DeprecationsError::NotInstalled {
                 dir: dir.to_path_buf(),
             });
         }
-        let mut module_versions: Vec<(semver::Version, PathBuf)> = subdirs(dir)?
-            .into_iter()
-            .filter_map(|path| {
-                let name = path.file_name()?.to_str()?;
-                Some((crate::tools::pins::parse_version(name)?, path))
-            })
-            .collect();
-        module_versions.sort();
+        let mut group_versions = Vec::new();
+        collect_group_versions(dir, None, &mut group_versions)?;
+        group_versions.sort();
         let mut kinds = BTreeMap::new();
-        for (_, module_dir) in module_versions {
-            for group_dir in subdirs(&module_dir)? {
-                for version_dir in subdirs(&group_dir)? {
-                    read_group_version(&version_dir, &mut kinds)?;
-                }
-            }
+        for (_, version_dir) in group_versions {
+            read_group_version(&version_dir, &mut kinds)?;
         }
         if kinds.is_empty() {
             return Err(DeprecationsError::NotInstalled {
-                dir: dir.join(format!("*/*/*/{LIFECYCLE_FILE}")),
+                dir: dir.join(format!("<module>/<version>/.../{LIFECYCLE_FILE}")),
             });
         }
         Ok(Deprecations { kinds })
@@ -189,6 +179,26 @@ fn read(path: &Path) -> Result<String, DeprecationsError> {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Every directory under `dir` holding a lifecycle file, with the module version it
+/// lies under (the first directory named like `v0.37.2` on the way down).
+fn collect_group_versions(
+    dir: &Path,
+    module_version: Option<&semver::Version>,
+    found: &mut Vec<(Option<semver::Version>, PathBuf)>,
+) -> Result<(), DeprecationsError> {
+    if dir.join(LIFECYCLE_FILE).is_file() {
+        found.push((module_version.cloned(), dir.to_path_buf()));
+    }
+    for sub in subdirs(dir)? {
+        let named = sub
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(crate::tools::pins::parse_version);
+        collect_group_versions(&sub, module_version.or(named.as_ref()), found)?;
+    }
+    Ok(())
 }
 
 /// Adds the kinds of one group version directory (`apps/v1beta1`) to `kinds`; a
@@ -414,6 +424,9 @@ mod tests {
     #[case::release_candidate("policy/v1beta1", "PodDisruptionBudget", "1.25.0-rc.1", removed("1.25.0", Some(("policy/v1", "PodDisruptionBudget"))))]
     #[case::ingress_class_list_typo("networking.k8s.io/v1beta1", "IngressClass", "1.22.0", removed("1.22.0", Some(("networking.k8s.io/v1", "IngressClass"))))]
     #[case::list_kind_keeps_its_list("networking.k8s.io/v1beta1", "IngressClassList", "1.22.0", removed("1.22.0", Some(("networking.k8s.io/v1", "IngressClassList"))))]
+    #[case::crd_v1beta1("apiextensions.k8s.io/v1beta1", "CustomResourceDefinition", "1.22.0", removed("1.22.0", Some(("apiextensions.k8s.io/v1", "CustomResourceDefinition"))))]
+    #[case::apiservice_v1beta1("apiregistration.k8s.io/v1beta1", "APIService", "1.37.2", removed("1.22.0", Some(("apiregistration.k8s.io/v1", "APIService"))))]
+    #[case::apiservice_v1beta1_before("apiregistration.k8s.io/v1beta1", "APIService", "1.21.0", deprecated("1.19.0", Some(("apiregistration.k8s.io/v1", "APIService"))))]
     #[case::apps_v1("apps/v1", "Deployment", "1.37.2", ApiStatus::Current)]
     #[case::core_v1("v1", "Service", "1.37.2", ApiStatus::Current)]
     #[case::custom_resource(

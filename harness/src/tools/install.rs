@@ -293,21 +293,35 @@ impl Installer<'_> {
                 .map(|rel| (cached.join(&rel), rel))
                 .collect(),
             None => {
-                let versions = data.module_versions(pin);
-                let newest = versions.len() - 1;
                 let mut placements = Vec::new();
-                for (index, version) in versions.into_iter().enumerate() {
-                    let module_dir = self.module_dir(name, pin, data, version).await?;
-                    let from_module = module_placements(&module_dir, data, version, index == newest)
-                        .map_err(|message| ToolError::Install {
-                            tool: name.to_string(),
-                            version: pin.version.clone(),
-                            message: format!(
-                                "{message} in the module {}@{version}; fix tools.{name}.data in ci/tools.toml",
-                                data.module,
-                            ),
-                        })?;
-                    placements.extend(from_module);
+                let not_in_module = |module: &str, version: &str| {
+                    let (tool, pinned) = (name.to_string(), pin.version.clone());
+                    let module = format!("{module}@{version}");
+                    move |message: String| ToolError::Install {
+                        tool: tool.clone(),
+                        version: pinned,
+                        message: format!(
+                            "{message} in the module {module}; fix tools.{tool}.data in ci/tools.toml"
+                        ),
+                    }
+                };
+                for (module, versions, patterns) in data.file_modules(pin) {
+                    for version in versions {
+                        let module_dir = self.module_dir(name, pin, module, version).await?;
+                        placements.extend(
+                            file_placements(&module_dir, module, version, patterns)
+                                .map_err(not_in_module(module, version))?,
+                        );
+                    }
+                }
+                if !data.stages.is_empty() {
+                    let versions = data.module_versions(pin);
+                    let newest = versions.last().copied().unwrap_or(&pin.version);
+                    let module_dir = self.module_dir(name, pin, &data.module, newest).await?;
+                    placements.extend(
+                        stage_placements(&module_dir, data)
+                            .map_err(not_in_module(&data.module, newest))?,
+                    );
                 }
                 placements
             }
@@ -329,7 +343,7 @@ impl Installer<'_> {
             self.place(source, &share.join(rel)).await?;
         }
         let list = files_list(&placements);
-        if !data.files.is_empty() {
+        if data.has_files() {
             std::fs::write(share.join(FILES_LIST), &list)
                 .map_err(|source| io_error("write", &share.join(FILES_LIST), source))?;
         }
@@ -338,7 +352,7 @@ impl Installer<'_> {
                 self.store_in_cache(source, &cached.join(rel)).await;
             }
             // Written last: a cache entry with its list is a complete one.
-            if !data.files.is_empty()
+            if data.has_files()
                 && let Err(error) = std::fs::write(cached.join(FILES_LIST), &list)
             {
                 tracing::warn!(%error, "cannot store the file list in the machine-wide tool cache");
@@ -353,7 +367,7 @@ impl Installer<'_> {
         &self,
         name: &str,
         pin: &ToolPin,
-        data: &ToolData,
+        module: &str,
         version: &str,
     ) -> Result<PathBuf, ToolError> {
         let go = self.go(name, pin)?;
@@ -363,7 +377,7 @@ impl Installer<'_> {
             .env("GOWORK", "off")
             .env("GOFLAGS", "-mod=mod")
             .args(["mod", "download", "-json"])
-            .arg(format!("{}@{version}", data.module));
+            .arg(format!("{module}@{version}"));
         let output = process::run_checked(&spec).await?;
         let info: serde_json::Value =
             serde_json::from_str(&output.stdout).map_err(|e| ToolError::Install {
@@ -632,7 +646,7 @@ fn installed_data(root: &Path, data: &ToolData) -> Option<Vec<PathBuf>> {
         .iter()
         .map(|file| Path::new(ToolData::STAGES_DIR).join(file))
         .collect();
-    if !data.files.is_empty() {
+    if data.has_files() {
         let list = std::fs::read_to_string(root.join(FILES_LIST)).ok()?;
         let listed: Vec<PathBuf> = list
             .lines()
@@ -649,35 +663,41 @@ fn installed_data(root: &Path, data: &ToolData) -> Option<Vec<PathBuf>> {
         .then_some(paths)
 }
 
-/// (source in the module, path under the share directory) for every file a `files`
-/// pattern matches in the module at `version` (under `files/<version>/`), and for the
-/// newest version every stage. A stage or pattern that names nothing is an error.
-fn module_placements(
-    module_dir: &Path,
-    data: &ToolData,
-    version: &str,
-    newest: bool,
-) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+/// (source in the module, path under the share directory) for every stage. A stage
+/// that is not there is an error.
+fn stage_placements(module_dir: &Path, data: &ToolData) -> Result<Vec<(PathBuf, PathBuf)>, String> {
     let mut placements = Vec::new();
-    let stages = if newest { data.stages.as_slice() } else { &[] };
-    for (stage, file_name) in stages.iter().zip(data.stage_file_names()) {
+    for (stage, file_name) in data.stages.iter().zip(data.stage_file_names()) {
         let source = module_dir.join(stage);
         if !source.is_file() {
             return Err(format!("the stage {stage} is not"));
         }
         placements.push((source, Path::new(ToolData::STAGES_DIR).join(file_name)));
     }
-    for pattern in &data.files {
+    Ok(placements)
+}
+
+/// (source in the module, path under the share directory) for every file a `files`
+/// pattern matches in `module` at `version`, under `files/<module>/<version>/`. A
+/// pattern that matches nothing is an error.
+fn file_placements(
+    module_dir: &Path,
+    module: &str,
+    version: &str,
+    patterns: &[String],
+) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    let mut placements = Vec::new();
+    for pattern in patterns {
         let matched = matching_files(module_dir, pattern);
         if matched.is_empty() {
             return Err(format!("the file pattern {pattern} matches nothing"));
         }
-        placements.extend(matched.into_iter().map(|rel| {
-            (
-                module_dir.join(&rel),
-                Path::new(ToolData::FILES_DIR).join(version).join(rel),
-            )
-        }));
+        let under = Path::new(ToolData::FILES_DIR).join(module).join(version);
+        placements.extend(
+            matched
+                .into_iter()
+                .map(|rel| (module_dir.join(&rel), under.join(rel))),
+        );
     }
     Ok(placements)
 }
@@ -1104,10 +1124,14 @@ mod tests {
         // machine cache, as after any earlier install, so this machine needs no Go.
         let pins = Pins::embedded().unwrap();
         if let Some(cached) = cached_data(cache.path(), tool, pins.tool(tool).unwrap()) {
-            let file = cached.join("files/v0.37.2/g/v1/register.go");
+            let file = cached.join("files/k8s.io/api/v0.37.2/g/v1/register.go");
             std::fs::create_dir_all(file.parent().unwrap()).unwrap();
             std::fs::write(&file, "package v1\n").unwrap();
-            std::fs::write(cached.join(FILES_LIST), "v0.37.2/g/v1/register.go\n").unwrap();
+            std::fs::write(
+                cached.join(FILES_LIST),
+                "k8s.io/api/v0.37.2/g/v1/register.go\n",
+            )
+            .unwrap();
         }
         let options = options(
             &[tool],
@@ -1500,8 +1524,10 @@ mod tests {
 
         install_in(repo.path(), &options, &with_go).await.unwrap();
         let share = repo.path().join(".tools/share/kube-apiserver");
-        let versions = pin.data.as_ref().unwrap().module_versions(pin);
-        let files = share.join("files").join(versions.last().unwrap());
+        let data = pin.data.as_ref().unwrap();
+        let versions = data.module_versions(pin);
+        let api = share.join("files").join(&data.module);
+        let files = api.join(versions.last().unwrap());
         let lifecycle = files.join("extensions/v1beta1/zz_generated.prerelease-lifecycle.go");
         let text = std::fs::read_to_string(&lifecycle).unwrap();
         assert!(text.contains("APILifecycleRemoved"), "{text}");
@@ -1510,7 +1536,10 @@ mod tests {
         assert!(!files.join("apps/v1/types.go").exists());
         let list = std::fs::read_to_string(share.join("files.list")).unwrap();
         for version in &versions {
-            let policy = format!("{version}/policy/v1beta1/zz_generated.prerelease-lifecycle.go");
+            let policy = format!(
+                "{}/{version}/policy/v1beta1/zz_generated.prerelease-lifecycle.go",
+                data.module
+            );
             assert!(list.lines().any(|l| l == policy), "{policy} not in {list}");
         }
         assert!(
@@ -1549,10 +1578,16 @@ mod tests {
         assert!(
             clone_share
                 .join("files")
+                .join(&data.module)
                 .join(versions[0])
                 .join("extensions/v1beta1/zz_generated.prerelease-lifecycle.go")
                 .is_file()
         );
+        // The further modules' files are there too.
+        for (module, versions, _) in data.file_modules(pin).into_iter().skip(1) {
+            let dir = clone_share.join("files").join(module).join(versions[0]);
+            assert!(dir.is_dir(), "{}", dir.display());
+        }
     }
 
     #[test]
@@ -1575,31 +1610,23 @@ mod tests {
             vec!["a/v1/y.go"]
         );
         assert!(matching_files(module.path(), "*/x.go/z").is_empty());
-        let data = ToolData {
-            module: "m".into(),
-            versions: Vec::new(),
-            stages: Vec::new(),
-            files: vec!["a/*/x.go".into()],
-        };
-        let placed = module_placements(module.path(), &data, "v1.0.0", true).unwrap();
+        let placed = file_placements(
+            module.path(),
+            "example.com/m",
+            "v1.0.0",
+            &["a/*/x.go".into()],
+        )
+        .unwrap();
+        let under = Path::new("files/example.com/m/v1.0.0");
         assert_eq!(
             placed,
             vec![
-                (
-                    module.path().join("a/v1/x.go"),
-                    PathBuf::from("files/v1.0.0/a/v1/x.go")
-                ),
-                (
-                    module.path().join("a/v2/x.go"),
-                    PathBuf::from("files/v1.0.0/a/v2/x.go")
-                ),
+                (module.path().join("a/v1/x.go"), under.join("a/v1/x.go")),
+                (module.path().join("a/v2/x.go"), under.join("a/v2/x.go")),
             ]
         );
-        let data = ToolData {
-            files: vec!["*/*/missing.go".into()],
-            ..data
-        };
-        let error = module_placements(module.path(), &data, "v1.0.0", true).unwrap_err();
+        let error =
+            file_placements(module.path(), "m", "v1.0.0", &["*/*/missing.go".into()]).unwrap_err();
         assert!(error.contains("*/*/missing.go matches nothing"), "{error}");
     }
 

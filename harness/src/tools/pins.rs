@@ -92,12 +92,29 @@ pub struct ToolData {
     #[serde(default)]
     pub stages: Vec<String>,
     /// Plain data files, relative to the module root; installed under
-    /// `.tools/share/<tool>/files/<module version>/` at the same relative path. A
+    /// `.tools/share/<tool>/files/<module>/<module version>/` at the same relative path. A
     /// directory component may be `*` (any one directory), so a pin follows upstream
     /// adding a directory.
     #[serde(default)]
     pub files: Vec<String>,
+    /// Further modules whose `files` are installed the same way.
+    #[serde(default)]
+    pub also: Vec<ModuleFiles>,
 }
+
+/// Plain data files of one more module (`[[tools.<tool>.data.also]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ModuleFiles {
+    pub module: String,
+    /// Oldest first; the tool's version when empty.
+    #[serde(default)]
+    pub versions: Vec<String>,
+    pub files: Vec<String>,
+}
+
+/// One module `files` come from: its path, its versions oldest first, the patterns.
+pub type FileModule<'a> = (&'a str, Vec<&'a str>, &'a [String]);
 
 impl ToolData {
     /// The directory under `.tools/share/<tool>` the stage files go to.
@@ -116,11 +133,38 @@ impl ToolData {
     /// The module versions the files come from, oldest first: [`ToolData::versions`],
     /// else the tool's.
     pub fn module_versions<'a>(&'a self, pin: &'a ToolPin) -> Vec<&'a str> {
-        if self.versions.is_empty() {
-            vec![pin.version.as_str()]
-        } else {
-            self.versions.iter().map(String::as_str).collect()
-        }
+        versions_or_tools(&self.versions, pin)
+    }
+
+    /// Every module with `files`: this one, then those of `also`.
+    pub fn file_modules<'a>(&'a self, pin: &'a ToolPin) -> Vec<FileModule<'a>> {
+        std::iter::once((
+            self.module.as_str(),
+            self.module_versions(pin),
+            self.files.as_slice(),
+        ))
+        .chain(self.also.iter().map(|more| {
+            (
+                more.module.as_str(),
+                versions_or_tools(&more.versions, pin),
+                more.files.as_slice(),
+            )
+        }))
+        .filter(|(_, _, files)| !files.is_empty())
+        .collect()
+    }
+
+    /// Whether any module has `files` (and so a `files.list`).
+    pub fn has_files(&self) -> bool {
+        !self.files.is_empty() || self.also.iter().any(|more| !more.files.is_empty())
+    }
+}
+
+fn versions_or_tools<'a>(versions: &'a [String], pin: &'a ToolPin) -> Vec<&'a str> {
+    if versions.is_empty() {
+        vec![pin.version.as_str()]
+    } else {
+        versions.iter().map(String::as_str).collect()
     }
 }
 
@@ -397,24 +441,7 @@ fn validate_tool(name: &str, pin: &ToolPin) -> Result<(), String> {
 /// installed into one directory. File paths must be plain relative paths whose only
 /// pattern is a whole `*` directory component.
 fn validate_data(data: &ToolData) -> Result<(), String> {
-    if data.module.is_empty() || data.module.contains(char::is_whitespace) {
-        return Err(format!(
-            "data.module `{}` is not a Go module path",
-            data.module
-        ));
-    }
-    let mut previous: Option<semver::Version> = None;
-    for version in &data.versions {
-        let parsed = parse_version(version).ok_or_else(|| {
-            format!("data.versions: `{version}` is not a semver version such as v0.37.2")
-        })?;
-        if previous.as_ref().is_some_and(|p| *p >= parsed) {
-            return Err(format!(
-                "data.versions: `{version}` is not newer than the one before; list them oldest first"
-            ));
-        }
-        previous = Some(parsed);
-    }
+    validate_module(&data.module, &data.versions, &data.files)?;
     let mut seen = std::collections::BTreeSet::new();
     for path in &data.stages {
         let components: Vec<&str> = path.split('/').collect();
@@ -436,7 +463,31 @@ fn validate_data(data: &ToolData) -> Result<(), String> {
             return Err(format!("data.stages: `{path}` {problem}"));
         }
     }
-    for path in &data.files {
+    for more in &data.also {
+        validate_module(&more.module, &more.versions, &more.files)
+            .map_err(|message| format!("data.also `{}`: {message}", more.module))?;
+    }
+    Ok(())
+}
+
+/// A module path, its versions (semver, oldest first) and its `files` patterns.
+fn validate_module(module: &str, versions: &[String], files: &[String]) -> Result<(), String> {
+    if module.is_empty() || module.contains(char::is_whitespace) {
+        return Err(format!("data.module `{module}` is not a Go module path"));
+    }
+    let mut previous: Option<semver::Version> = None;
+    for version in versions {
+        let parsed = parse_version(version).ok_or_else(|| {
+            format!("data.versions: `{version}` is not a semver version such as v0.37.2")
+        })?;
+        if previous.as_ref().is_some_and(|p| *p >= parsed) {
+            return Err(format!(
+                "data.versions: `{version}` is not newer than the one before; list them oldest first"
+            ));
+        }
+        previous = Some(parsed);
+    }
+    for path in files {
         let components: Vec<&str> = path.split('/').collect();
         let (file_name, dirs) = components.split_last().unwrap_or((&"", &[]));
         let problem = if !is_plain_relative(&components) {
@@ -775,6 +826,26 @@ archive-path = "{os}-{arch}/helm"
     }
 
     #[test]
+    fn further_modules_are_checked_like_the_first() {
+        let text = with_data("m", &[])
+            + "files = [\"a.go\"]\n\n[[tools.helm3.data.also]]\nmodule = \"n\"\nfiles = [\"x/*.go\"]\n";
+        let error = Pins::parse(&text, "test").unwrap_err().to_string();
+        assert!(
+            error.contains("data.also `n`: data.files: `x/*.go` has a pattern in its file name"),
+            "{error}"
+        );
+        let text = text.replace("x/*.go", "*/x.go");
+        let pins = Pins::parse(&text, "test").unwrap();
+        let pin = pins.tool("helm3").unwrap();
+        let data = pin.data.as_ref().unwrap();
+        assert!(data.has_files());
+        let modules = data.file_modules(pin);
+        assert_eq!(modules.len(), 2);
+        assert_eq!(modules[1].0, "n");
+        assert_eq!(modules[1].1, vec!["v3.16.2"]);
+    }
+
+    #[test]
     fn data_of_another_version_defaults_to_the_tools() {
         let pins = Pins::parse(&with_data("m", &["a/x.yaml"]), "test").unwrap();
         let pin = pins.tool("helm3").unwrap();
@@ -800,6 +871,15 @@ archive-path = "{os}-{arch}/helm"
             Some(format!("v0.{}.{}", kube.minor, kube.patch).as_str())
         );
         assert!(versions.len() > 1, "older k8s.io/api for dropped types");
+        let modules: Vec<&str> = data.file_modules(pin).iter().map(|m| m.0).collect();
+        assert_eq!(
+            modules,
+            vec![
+                "k8s.io/api",
+                "k8s.io/apiextensions-apiserver",
+                "k8s.io/kube-aggregator"
+            ]
+        );
         assert_eq!(
             data.files,
             vec![
