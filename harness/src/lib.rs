@@ -13,6 +13,7 @@ pub mod chartfile;
 pub mod cli;
 pub mod cluster;
 pub mod config;
+pub mod deprecations;
 pub mod discovery;
 pub mod files;
 pub mod k8s;

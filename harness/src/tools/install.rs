@@ -273,52 +273,92 @@ impl Installer<'_> {
         stamp: &Stamp,
     ) -> Result<String, ToolError> {
         let fingerprint = data_fingerprint(name, pin, data);
-        let stages_dir = self.share_dir(name).join(ToolData::STAGES_DIR);
-        let file_names = data.stage_file_names();
+        let share = self.share_dir(name);
         let stamped = stamp
             .tools
             .get(name)
             .is_some_and(|entry| entry.data.as_deref() == Some(fingerprint.as_str()));
-        if stamped && !self.options.force && all_present(&stages_dir, &file_names) {
+        if stamped && !self.options.force && installed_data(&share, data).is_some() {
             return Ok(fingerprint);
         }
-        let cached_stages =
-            cached_data_dir(&self.cache_dir, name, pin, &fingerprint).join(ToolData::STAGES_DIR);
-        let from_cache = !self.options.force && all_present(&cached_stages, &file_names);
-        let sources: Vec<PathBuf> = if from_cache {
-            file_names.iter().map(|f| cached_stages.join(f)).collect()
-        } else {
-            let module_dir = self.module_dir(name, pin, data).await?;
-            let sources: Vec<PathBuf> = data.stages.iter().map(|p| module_dir.join(p)).collect();
-            if let Some(missing) = sources.iter().find(|source| !source.is_file()) {
-                return Err(ToolError::Install {
-                    tool: name.to_string(),
-                    version: pin.version.clone(),
-                    message: format!(
-                        "{} is not in the module {}@{}; fix tools.{name}.data.stages in ci/tools.toml",
-                        missing.display(),
-                        data.module,
-                        pin.version
-                    ),
-                });
+        let cached = cached_data_dir(&self.cache_dir, name, pin, &fingerprint);
+        let cached_files = (!self.options.force)
+            .then(|| installed_data(&cached, data))
+            .flatten();
+        let from_cache = cached_files.is_some();
+        // (source, path under the share directory) for every file.
+        let placements: Vec<(PathBuf, PathBuf)> = match cached_files {
+            Some(files) => files
+                .into_iter()
+                .map(|rel| (cached.join(&rel), rel))
+                .collect(),
+            None => {
+                let mut placements = Vec::new();
+                let not_in_module = |module: &str, version: &str| {
+                    let (tool, pinned) = (name.to_string(), pin.version.clone());
+                    let module = format!("{module}@{version}");
+                    move |message: String| ToolError::Install {
+                        tool: tool.clone(),
+                        version: pinned,
+                        message: format!(
+                            "{message} in the module {module}; fix tools.{tool}.data in ci/tools.toml"
+                        ),
+                    }
+                };
+                for (module, versions, patterns) in data.file_modules(pin) {
+                    for version in versions {
+                        let module_dir = self.module_dir(name, pin, module, version).await?;
+                        placements.extend(
+                            file_placements(&module_dir, module, version, patterns)
+                                .map_err(not_in_module(module, version))?,
+                        );
+                    }
+                }
+                if !data.stages.is_empty() {
+                    let versions = data.module_versions(pin);
+                    let newest = versions.last().copied().unwrap_or(&pin.version);
+                    let module_dir = self.module_dir(name, pin, &data.module, newest).await?;
+                    placements.extend(
+                        stage_placements(&module_dir, data)
+                            .map_err(not_in_module(&data.module, newest))?,
+                    );
+                }
+                placements
             }
-            sources
         };
-        // Files of an older list must not linger: kwokctl is given every file there.
-        if stages_dir.exists() {
-            std::fs::remove_dir_all(&stages_dir)
-                .map_err(|source| io_error("remove the old", &stages_dir, source))?;
+        // Files of an older list must not linger: kwokctl is given every stage there,
+        // and readers of `files/` take every file the list names.
+        for dir in [ToolData::STAGES_DIR, ToolData::FILES_DIR, FILES_LIST] {
+            let old = share.join(dir);
+            let removed = if old.is_dir() {
+                std::fs::remove_dir_all(&old)
+            } else if old.exists() {
+                std::fs::remove_file(&old)
+            } else {
+                Ok(())
+            };
+            removed.map_err(|source| io_error("remove the old", &old, source))?;
         }
-        for (source, file_name) in sources.iter().zip(&file_names) {
-            self.place(source, &stages_dir.join(file_name)).await?;
+        for (source, rel) in &placements {
+            self.place(source, &share.join(rel)).await?;
+        }
+        let list = files_list(&placements);
+        if data.has_files() {
+            std::fs::write(share.join(FILES_LIST), &list)
+                .map_err(|source| io_error("write", &share.join(FILES_LIST), source))?;
         }
         if !from_cache {
-            for (source, file_name) in sources.iter().zip(&file_names) {
-                self.store_in_cache(source, &cached_stages.join(file_name))
-                    .await;
+            for (source, rel) in &placements {
+                self.store_in_cache(source, &cached.join(rel)).await;
+            }
+            // Written last: a cache entry with its list is a complete one.
+            if data.has_files()
+                && let Err(error) = std::fs::write(cached.join(FILES_LIST), &list)
+            {
+                tracing::warn!(%error, "cannot store the file list in the machine-wide tool cache");
             }
         }
-        tracing::info!(tool = name, dir = %stages_dir.display(), from_cache, "installed the stage files");
+        tracing::info!(tool = name, dir = %share.display(), from_cache, "installed the data files");
         Ok(fingerprint)
     }
 
@@ -327,7 +367,8 @@ impl Installer<'_> {
         &self,
         name: &str,
         pin: &ToolPin,
-        data: &ToolData,
+        module: &str,
+        version: &str,
     ) -> Result<PathBuf, ToolError> {
         let go = self.go(name, pin)?;
         let scratch = self.scratch_dir()?;
@@ -336,7 +377,7 @@ impl Installer<'_> {
             .env("GOWORK", "off")
             .env("GOFLAGS", "-mod=mod")
             .args(["mod", "download", "-json"])
-            .arg(format!("{}@{}", data.module, pin.version));
+            .arg(format!("{module}@{version}"));
         let output = process::run_checked(&spec).await?;
         let info: serde_json::Value =
             serde_json::from_str(&output.stdout).map_err(|e| ToolError::Install {
@@ -592,8 +633,109 @@ impl Installer<'_> {
     }
 }
 
-fn all_present(dir: &Path, file_names: &[&str]) -> bool {
-    file_names.iter().all(|name| dir.join(name).is_file())
+/// Lists the `files` installed under a share (or cache) directory, one path under
+/// `files/` a line: a pattern's matches are known only when the module is read, and
+/// this is how a later install knows they are all still there.
+const FILES_LIST: &str = "files.list";
+
+/// Every data file under `root` (a share or cache directory) as paths relative to it,
+/// when all of them are there: every stage, and every file `files.list` names.
+fn installed_data(root: &Path, data: &ToolData) -> Option<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = data
+        .stage_file_names()
+        .iter()
+        .map(|file| Path::new(ToolData::STAGES_DIR).join(file))
+        .collect();
+    if data.has_files() {
+        let list = std::fs::read_to_string(root.join(FILES_LIST)).ok()?;
+        let listed: Vec<PathBuf> = list
+            .lines()
+            .map(|line| Path::new(ToolData::FILES_DIR).join(line))
+            .collect();
+        if listed.is_empty() {
+            return None;
+        }
+        paths.extend(listed);
+    }
+    paths
+        .iter()
+        .all(|rel| root.join(rel).is_file())
+        .then_some(paths)
+}
+
+/// (source in the module, path under the share directory) for every stage. A stage
+/// that is not there is an error.
+fn stage_placements(module_dir: &Path, data: &ToolData) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    let mut placements = Vec::new();
+    for (stage, file_name) in data.stages.iter().zip(data.stage_file_names()) {
+        let source = module_dir.join(stage);
+        if !source.is_file() {
+            return Err(format!("the stage {stage} is not"));
+        }
+        placements.push((source, Path::new(ToolData::STAGES_DIR).join(file_name)));
+    }
+    Ok(placements)
+}
+
+/// (source in the module, path under the share directory) for every file a `files`
+/// pattern matches in `module` at `version`, under `files/<module>/<version>/`. A
+/// pattern that matches nothing is an error.
+fn file_placements(
+    module_dir: &Path,
+    module: &str,
+    version: &str,
+    patterns: &[String],
+) -> Result<Vec<(PathBuf, PathBuf)>, String> {
+    let mut placements = Vec::new();
+    for pattern in patterns {
+        let matched = matching_files(module_dir, pattern);
+        if matched.is_empty() {
+            return Err(format!("the file pattern {pattern} matches nothing"));
+        }
+        let under = Path::new(ToolData::FILES_DIR).join(module).join(version);
+        placements.extend(
+            matched
+                .into_iter()
+                .map(|rel| (module_dir.join(&rel), under.join(rel))),
+        );
+    }
+    Ok(placements)
+}
+
+/// The files under `root` a `files` pattern matches, relative to `root`, sorted.
+fn matching_files(root: &Path, pattern: &str) -> Vec<PathBuf> {
+    let mut candidates = vec![PathBuf::new()];
+    for component in pattern.split('/') {
+        candidates = candidates
+            .into_iter()
+            .flat_map(|dir| -> Vec<PathBuf> {
+                if component != "*" {
+                    return vec![dir.join(component)];
+                }
+                let Ok(entries) = std::fs::read_dir(root.join(&dir)) else {
+                    return Vec::new();
+                };
+                let mut names: Vec<PathBuf> = entries
+                    .filter_map(Result::ok)
+                    .filter(|entry| entry.path().is_dir())
+                    .map(|entry| dir.join(entry.file_name()))
+                    .collect();
+                names.sort();
+                names
+            })
+            .collect();
+    }
+    candidates.retain(|rel| root.join(rel).is_file());
+    candidates
+}
+
+/// The `files.list` text for these placements: the paths under `files/`.
+fn files_list(placements: &[(PathBuf, PathBuf)]) -> String {
+    placements
+        .iter()
+        .filter_map(|(_, rel)| rel.strip_prefix(ToolData::FILES_DIR).ok())
+        .map(|rel| format!("{}\n", rel.display()))
+        .collect()
 }
 
 fn probe_matches(probe: &VersionProbe, pin: &ToolPin) -> bool {
@@ -978,6 +1120,19 @@ mod tests {
         let base = serve(mirrored_release(tool, &output, published, None));
         let repo = tempfile::tempdir().unwrap();
         let cache = tempfile::tempdir().unwrap();
+        // kube-apiserver's data comes from a Go module, not its release: here from the
+        // machine cache, as after any earlier install, so this machine needs no Go.
+        let pins = Pins::embedded().unwrap();
+        if let Some(cached) = cached_data(cache.path(), tool, pins.tool(tool).unwrap()) {
+            let file = cached.join("files/k8s.io/api/v0.37.2/g/v1/register.go");
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, "package v1\n").unwrap();
+            std::fs::write(
+                cached.join(FILES_LIST),
+                "k8s.io/api/v0.37.2/g/v1/register.go\n",
+            )
+            .unwrap();
+        }
         let options = options(
             &[tool],
             InstallFrom::Release,
@@ -1336,6 +1491,143 @@ mod tests {
             entries(&clone.path().join(".tools/share/kwok/stages")).len(),
             expected.len()
         );
+    }
+
+    /// Installs kube-apiserver (a stand-in on PATH reporting the pinned version) with
+    /// its `files` from the real k8s.io/api module through the real `go`: every match of
+    /// the patterns at its module path, then the stamp, then the machine cache.
+    #[tokio::test]
+    async fn data_files_come_from_the_module_then_the_stamp_then_the_machine_cache() {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(go) = ToolEnv::from_process()
+            .find_on_path("go", None)
+            .into_iter()
+            .next()
+        else {
+            panic!("this test needs Go on PATH to download k8s.io/api");
+        };
+        let pins = Pins::embedded().unwrap();
+        let pin = pins.tool("kube-apiserver").unwrap();
+        let repo = tempfile::tempdir().unwrap();
+        let cache = tempfile::tempdir().unwrap();
+        let path_dir = repo.path().join("usr-bin");
+        std::fs::create_dir_all(&path_dir).unwrap();
+        let stand_in = path_dir.join("kube-apiserver");
+        std::fs::write(
+            &stand_in,
+            format!("#!/bin/sh\necho Kubernetes {}\n", pin.version),
+        )
+        .unwrap();
+        std::fs::set_permissions(&stand_in, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let with_go = ToolEnv::from_vars([("PATH", path_dir.as_os_str()), ("GO", go.as_os_str())]);
+        let options = options(&["kube-apiserver"], InstallFrom::Source, cache.path(), None);
+
+        install_in(repo.path(), &options, &with_go).await.unwrap();
+        let share = repo.path().join(".tools/share/kube-apiserver");
+        let data = pin.data.as_ref().unwrap();
+        let versions = data.module_versions(pin);
+        let api = share.join("files").join(&data.module);
+        let files = api.join(versions.last().unwrap());
+        let lifecycle = files.join("extensions/v1beta1/zz_generated.prerelease-lifecycle.go");
+        let text = std::fs::read_to_string(&lifecycle).unwrap();
+        assert!(text.contains("APILifecycleRemoved"), "{text}");
+        assert!(files.join("core/v1/register.go").is_file());
+        // Only the matches: no other file of the module.
+        assert!(!files.join("apps/v1/types.go").exists());
+        let list = std::fs::read_to_string(share.join("files.list")).unwrap();
+        for version in &versions {
+            let policy = format!(
+                "{}/{version}/policy/v1beta1/zz_generated.prerelease-lifecycle.go",
+                data.module
+            );
+            assert!(list.lines().any(|l| l == policy), "{policy} not in {list}");
+        }
+        assert!(
+            list.lines().all(|l| share.join("files").join(l).is_file()),
+            "{list}"
+        );
+
+        // Stamped: a second run needs neither Go nor the binary on PATH.
+        install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert!(lifecycle.is_file());
+
+        // A removed file is put back, from the machine cache (no Go here either).
+        std::fs::remove_file(&lifecycle).unwrap();
+        install_in(repo.path(), &options, &bare_env())
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&lifecycle).unwrap(), text);
+
+        // A fresh clone copies the binary from PATH and the files from the machine
+        // cache: Go is absent.
+        let clone = tempfile::tempdir().unwrap();
+        let without_go = ToolEnv::from_vars([
+            ("PATH", path_dir.as_os_str()),
+            ("GO", "/nonexistent/go".as_ref()),
+        ]);
+        install_in(clone.path(), &options, &without_go)
+            .await
+            .unwrap();
+        let clone_share = clone.path().join(".tools/share/kube-apiserver");
+        assert_eq!(
+            std::fs::read_to_string(clone_share.join("files.list")).unwrap(),
+            list
+        );
+        assert!(
+            clone_share
+                .join("files")
+                .join(&data.module)
+                .join(versions[0])
+                .join("extensions/v1beta1/zz_generated.prerelease-lifecycle.go")
+                .is_file()
+        );
+        // The further modules' files are there too.
+        for (module, versions, _) in data.file_modules(pin).into_iter().skip(1) {
+            let dir = clone_share.join("files").join(module).join(versions[0]);
+            assert!(dir.is_dir(), "{}", dir.display());
+        }
+    }
+
+    #[test]
+    fn module_patterns_match_whole_directories_only() {
+        let module = tempfile::tempdir().unwrap();
+        for path in ["a/v1/x.go", "a/v2/x.go", "b/v1/x.go", "a/v1/y.go", "c/x.go"] {
+            let file = module.path().join(path);
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(file, "").unwrap();
+        }
+        let as_text = |paths: Vec<PathBuf>| -> Vec<String> {
+            paths.iter().map(|p| p.display().to_string()).collect()
+        };
+        assert_eq!(
+            as_text(matching_files(module.path(), "*/*/x.go")),
+            vec!["a/v1/x.go", "a/v2/x.go", "b/v1/x.go"]
+        );
+        assert_eq!(
+            as_text(matching_files(module.path(), "a/*/y.go")),
+            vec!["a/v1/y.go"]
+        );
+        assert!(matching_files(module.path(), "*/x.go/z").is_empty());
+        let placed = file_placements(
+            module.path(),
+            "example.com/m",
+            "v1.0.0",
+            &["a/*/x.go".into()],
+        )
+        .unwrap();
+        let under = Path::new("files/example.com/m/v1.0.0");
+        assert_eq!(
+            placed,
+            vec![
+                (module.path().join("a/v1/x.go"), under.join("a/v1/x.go")),
+                (module.path().join("a/v2/x.go"), under.join("a/v2/x.go")),
+            ]
+        );
+        let error =
+            file_placements(module.path(), "m", "v1.0.0", &["*/*/missing.go".into()]).unwrap_err();
+        assert!(error.contains("*/*/missing.go matches nothing"), "{error}");
     }
 
     #[test]

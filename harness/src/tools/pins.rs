@@ -79,17 +79,48 @@ pub struct ToolPin {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ToolData {
-    /// The Go module holding the files, downloaded at the tool's pinned version.
+    /// The Go module holding the files.
     pub module: String,
+    /// The module's versions, oldest first, when they are not the tool's own:
+    /// Kubernetes publishes its API types as `k8s.io/api` v0.37.2 for Kubernetes
+    /// v1.37.2, and an older one still holds types a newer one dropped. `files` come
+    /// from every version, stages from the last.
+    #[serde(default)]
+    pub versions: Vec<String>,
     /// kwok Stage manifests, relative to the module root; installed flat into
     /// `.tools/share/<tool>/stages/` under their file names.
     #[serde(default)]
     pub stages: Vec<String>,
+    /// Plain data files, relative to the module root; installed under
+    /// `.tools/share/<tool>/files/<module>/<module version>/` at the same relative path. A
+    /// directory component may be `*` (any one directory), so a pin follows upstream
+    /// adding a directory.
+    #[serde(default)]
+    pub files: Vec<String>,
+    /// Further modules whose `files` are installed the same way.
+    #[serde(default)]
+    pub also: Vec<ModuleFiles>,
 }
+
+/// Plain data files of one more module (`[[tools.<tool>.data.also]]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ModuleFiles {
+    pub module: String,
+    /// Oldest first; the tool's version when empty.
+    #[serde(default)]
+    pub versions: Vec<String>,
+    pub files: Vec<String>,
+}
+
+/// One module `files` come from: its path, its versions oldest first, the patterns.
+pub type FileModule<'a> = (&'a str, Vec<&'a str>, &'a [String]);
 
 impl ToolData {
     /// The directory under `.tools/share/<tool>` the stage files go to.
     pub const STAGES_DIR: &'static str = "stages";
+    /// The directory under `.tools/share/<tool>` the plain data files go to.
+    pub const FILES_DIR: &'static str = "files";
 
     /// The installed file name of each stage, in pin order.
     pub fn stage_file_names(&self) -> Vec<&str> {
@@ -97,6 +128,43 @@ impl ToolData {
             .iter()
             .map(|path| path.rsplit('/').next().unwrap_or(path))
             .collect()
+    }
+
+    /// The module versions the files come from, oldest first: [`ToolData::versions`],
+    /// else the tool's.
+    pub fn module_versions<'a>(&'a self, pin: &'a ToolPin) -> Vec<&'a str> {
+        versions_or_tools(&self.versions, pin)
+    }
+
+    /// Every module with `files`: this one, then those of `also`.
+    pub fn file_modules<'a>(&'a self, pin: &'a ToolPin) -> Vec<FileModule<'a>> {
+        std::iter::once((
+            self.module.as_str(),
+            self.module_versions(pin),
+            self.files.as_slice(),
+        ))
+        .chain(self.also.iter().map(|more| {
+            (
+                more.module.as_str(),
+                versions_or_tools(&more.versions, pin),
+                more.files.as_slice(),
+            )
+        }))
+        .filter(|(_, _, files)| !files.is_empty())
+        .collect()
+    }
+
+    /// Whether any module has `files` (and so a `files.list`).
+    pub fn has_files(&self) -> bool {
+        !self.files.is_empty() || self.also.iter().any(|more| !more.files.is_empty())
+    }
+}
+
+fn versions_or_tools<'a>(versions: &'a [String], pin: &'a ToolPin) -> Vec<&'a str> {
+    if versions.is_empty() {
+        vec![pin.version.as_str()]
+    } else {
+        versions.iter().map(String::as_str).collect()
     }
 }
 
@@ -370,23 +438,15 @@ fn validate_tool(name: &str, pin: &ToolPin) -> Result<(), String> {
 
 /// Stage paths must name single YAML manifests inside the module: no kustomization
 /// (kwok cannot read one), no test data, and distinct file names since they are
-/// installed into one directory.
+/// installed into one directory. File paths must be plain relative paths whose only
+/// pattern is a whole `*` directory component.
 fn validate_data(data: &ToolData) -> Result<(), String> {
-    if data.module.is_empty() || data.module.contains(char::is_whitespace) {
-        return Err(format!(
-            "data.module `{}` is not a Go module path",
-            data.module
-        ));
-    }
+    validate_module(&data.module, &data.versions, &data.files)?;
     let mut seen = std::collections::BTreeSet::new();
     for path in &data.stages {
         let components: Vec<&str> = path.split('/').collect();
         let file_name = components.last().copied().unwrap_or_default();
-        let problem = if path.starts_with('/')
-            || components
-                .iter()
-                .any(|c| c.is_empty() || *c == "." || *c == "..")
-        {
+        let problem = if !is_plain_relative(&components) {
             Some("is not a plain path relative to the module root")
         } else if !(file_name.ends_with(".yaml") || file_name.ends_with(".yml")) {
             Some("is not a YAML file")
@@ -403,7 +463,53 @@ fn validate_data(data: &ToolData) -> Result<(), String> {
             return Err(format!("data.stages: `{path}` {problem}"));
         }
     }
+    for more in &data.also {
+        validate_module(&more.module, &more.versions, &more.files)
+            .map_err(|message| format!("data.also `{}`: {message}", more.module))?;
+    }
     Ok(())
+}
+
+/// A module path, its versions (semver, oldest first) and its `files` patterns.
+fn validate_module(module: &str, versions: &[String], files: &[String]) -> Result<(), String> {
+    if module.is_empty() || module.contains(char::is_whitespace) {
+        return Err(format!("data.module `{module}` is not a Go module path"));
+    }
+    let mut previous: Option<semver::Version> = None;
+    for version in versions {
+        let parsed = parse_version(version).ok_or_else(|| {
+            format!("data.versions: `{version}` is not a semver version such as v0.37.2")
+        })?;
+        if previous.as_ref().is_some_and(|p| *p >= parsed) {
+            return Err(format!(
+                "data.versions: `{version}` is not newer than the one before; list them oldest first"
+            ));
+        }
+        previous = Some(parsed);
+    }
+    for path in files {
+        let components: Vec<&str> = path.split('/').collect();
+        let (file_name, dirs) = components.split_last().unwrap_or((&"", &[]));
+        let problem = if !is_plain_relative(&components) {
+            Some("is not a plain path relative to the module root")
+        } else if file_name.contains('*') {
+            Some("has a pattern in its file name; only a whole directory may be `*`")
+        } else if dirs.iter().any(|d| d.contains('*') && *d != "*") {
+            Some("has a partial pattern; a directory is either named or `*`")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(format!("data.files: `{path}` {problem}"));
+        }
+    }
+    Ok(())
+}
+
+fn is_plain_relative(components: &[&str]) -> bool {
+    components
+        .iter()
+        .all(|c| !c.is_empty() && *c != "." && *c != "..")
 }
 
 /// Every `{name}` in `template` must be one of `known`.
@@ -678,12 +784,110 @@ archive-path = "{os}-{arch}/helm"
             .unwrap_err()
             .to_string();
         assert!(error.contains("data.module ``"), "{error}");
-        let text = with_data("m", &[]) + "files = []\n";
+        let text = with_data("m", &[]) + "glob = []\n";
         let error = Pins::parse(&text, "test").unwrap_err().to_string();
-        assert!(error.contains("unknown field `files`"), "{error}");
+        assert!(error.contains("unknown field `glob`"), "{error}");
+        let text = with_data("m", &[]) + "versions = [\"latest\"]\n";
+        let error = Pins::parse(&text, "test").unwrap_err().to_string();
+        assert!(error.contains("data.versions: `latest`"), "{error}");
+        let text = with_data("m", &[]) + "versions = [\"v0.37.2\", \"v0.25.2\"]\n";
+        let error = Pins::parse(&text, "test").unwrap_err().to_string();
+        assert!(error.contains("list them oldest first"), "{error}");
         let pins = Pins::parse(&with_data("m", &["a/b/x.yml"]), "test").unwrap();
         let data = pins.tool("helm3").unwrap().data.clone().unwrap();
         assert_eq!(data.stage_file_names(), vec!["x.yml"]);
+    }
+
+    #[rstest]
+    #[case::plain("versions.yaml")]
+    #[case::nested("pkg/api/versions.yaml")]
+    #[case::any_directory("*/*/register.go")]
+    fn plain_and_patterned_file_paths_are_accepted(#[case] path: &str) {
+        let text = with_data("m", &[])
+            + &format!("files = [{path:?}]\nversions = [\"v0.25.2\", \"v0.37.2\"]\n");
+        let pins = Pins::parse(&text, "test").unwrap();
+        let pin = pins.tool("helm3").unwrap();
+        let data = pin.data.as_ref().unwrap();
+        assert_eq!(data.files, vec![path.to_string()]);
+        assert_eq!(data.module_versions(pin), vec!["v0.25.2", "v0.37.2"]);
+    }
+
+    #[rstest]
+    #[case::absolute("/etc/versions.yaml", "is not a plain path")]
+    #[case::parent("../versions.yaml", "is not a plain path")]
+    #[case::empty_component("pkg//versions.yaml", "is not a plain path")]
+    #[case::pattern_in_file_name("pkg/*.yaml", "pattern in its file name")]
+    #[case::partial_pattern("pkg/v1*/register.go", "partial pattern")]
+    fn bad_file_paths_are_rejected(#[case] path: &str, #[case] expected: &str) {
+        let text = with_data("m", &[]) + &format!("files = [{path:?}]\n");
+        let error = Pins::parse(&text, "test").unwrap_err().to_string();
+        assert!(error.contains("tools.helm3: data.files"), "{error}");
+        assert!(error.contains(expected), "{error}");
+    }
+
+    #[test]
+    fn further_modules_are_checked_like_the_first() {
+        let text = with_data("m", &[])
+            + "files = [\"a.go\"]\n\n[[tools.helm3.data.also]]\nmodule = \"n\"\nfiles = [\"x/*.go\"]\n";
+        let error = Pins::parse(&text, "test").unwrap_err().to_string();
+        assert!(
+            error.contains("data.also `n`: data.files: `x/*.go` has a pattern in its file name"),
+            "{error}"
+        );
+        let text = text.replace("x/*.go", "*/x.go");
+        let pins = Pins::parse(&text, "test").unwrap();
+        let pin = pins.tool("helm3").unwrap();
+        let data = pin.data.as_ref().unwrap();
+        assert!(data.has_files());
+        let modules = data.file_modules(pin);
+        assert_eq!(modules.len(), 2);
+        assert_eq!(modules[1].0, "n");
+        assert_eq!(modules[1].1, vec!["v3.16.2"]);
+    }
+
+    #[test]
+    fn data_of_another_version_defaults_to_the_tools() {
+        let pins = Pins::parse(&with_data("m", &["a/x.yaml"]), "test").unwrap();
+        let pin = pins.tool("helm3").unwrap();
+        assert_eq!(
+            pin.data.as_ref().unwrap().module_versions(pin),
+            vec!["v3.16.2"]
+        );
+    }
+
+    /// The deprecation data: k8s.io/api of the pinned Kubernetes release (v0.x.y for
+    /// v1.x.y) and older ones, with each group version's lifecycle and group name.
+    #[test]
+    fn kube_apiserver_brings_the_api_lifecycle_of_its_release() {
+        let pins = Pins::embedded().unwrap();
+        let pin = pins.tool("kube-apiserver").unwrap();
+        assert!(!pin.default);
+        let data = pin.data.as_ref().expect("kube-apiserver has data");
+        assert_eq!(data.module, "k8s.io/api");
+        let kube = pins.kubernetes_version();
+        let versions = data.module_versions(pin);
+        assert_eq!(
+            versions.last().copied(),
+            Some(format!("v0.{}.{}", kube.minor, kube.patch).as_str())
+        );
+        assert!(versions.len() > 1, "older k8s.io/api for dropped types");
+        let modules: Vec<&str> = data.file_modules(pin).iter().map(|m| m.0).collect();
+        assert_eq!(
+            modules,
+            vec![
+                "k8s.io/api",
+                "k8s.io/apiextensions-apiserver",
+                "k8s.io/kube-aggregator"
+            ]
+        );
+        assert_eq!(
+            data.files,
+            vec![
+                "*/*/zz_generated.prerelease-lifecycle.go",
+                "*/*/register.go"
+            ]
+        );
+        assert!(data.stages.is_empty());
     }
 
     #[test]
@@ -711,11 +915,12 @@ archive-path = "{os}-{arch}/helm"
                 "{expected} missing from {names:?}"
             );
         }
-        assert!(
-            pins.tools()
-                .filter(|(name, _)| *name != "kwok")
-                .all(|(_, pin)| pin.data.is_none())
-        );
+        let with_data: Vec<&str> = pins
+            .tools()
+            .filter(|(_, pin)| pin.data.is_some())
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(with_data, vec!["kube-apiserver", "kwok"]);
     }
 
     #[rstest]
