@@ -53,6 +53,8 @@ fn counted_rules(outcomes: &[TrialOutcome]) -> BTreeSet<String> {
 #[case::rbac_cluster_role_could_be_role("rbac-cluster-role-could-be-role")]
 #[case::pod_disruption_budget_missing("pod-disruption-budget-missing")]
 #[case::network_policy_missing("network-policy-missing")]
+#[case::api_removed("api-removed")]
+#[case::api_deprecated("api-deprecated")]
 fn policy_fixture_breaks_its_rule_only(#[case] rule: &str) {
     let repo = TempRepo::new();
     repo.write_config(GATE_AT_INFO);

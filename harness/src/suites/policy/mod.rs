@@ -8,6 +8,7 @@
 //! gate (`policy: fail-on`), and keeps every finding on the outcome for the JSON and
 //! SARIF reports.
 
+mod apis;
 mod availability;
 pub mod finding;
 mod images;
@@ -33,9 +34,9 @@ use crate::problem::Problem;
 /// A rule module's check: every finding of its rules over one rendered case.
 type Check = fn(&[Manifest]) -> Vec<Finding>;
 
-/// Every check, in the order its findings are reported. The API-deprecation rule
-/// (`apis`, over `crate::deprecations`) joins this list as one line when that module
-/// lands, with its rules in `rules.rs`.
+/// Every check over the manifests alone, in the order its findings are reported; the
+/// API rules ([`apis`]) also need the target versions and the lifecycle data, so `run`
+/// adds theirs.
 const CHECKS: &[Check] = &[
     images::check,
     resources::check,
@@ -50,6 +51,8 @@ pub fn check(manifests: &[Manifest]) -> Vec<Finding> {
     CHECKS.iter().flat_map(|check| check(manifests)).collect()
 }
 
+/// Not run, with the reason, when the API lifecycle data is missing.
+pub const APIS_PHASE: &str = "policy-apis";
 /// The phase holding the findings at or above the gate.
 pub const POLICY_PHASE: &str = "policy";
 /// The context phase holding the findings below the gate: shown, never failing.
@@ -82,6 +85,18 @@ pub async fn run(
 
     let started = recorder.begin(POLICY_PHASE);
     let mut findings = check(&rendered.manifests);
+    match apis::lifecycle(&ctx.repo_root) {
+        Ok(lifecycle) => {
+            let targets: Vec<semver::Version> = inputs
+                .kube_versions
+                .iter()
+                .filter_map(|version| crate::kube_version::parse_version(version).ok())
+                .collect();
+            findings.extend(apis::check(&rendered.manifests, lifecycle, &targets));
+        }
+        // The other rules still run; this one says why it did not.
+        Err(reason) => recorder.not_run(APIS_PHASE, &reason),
+    }
     let judged = judge(
         &mut findings,
         &trial.chart.name,

@@ -112,6 +112,12 @@ rules! {
     NETWORK_POLICY_MISSING = "network-policy-missing", Info,
         "Chart has workloads and no NetworkPolicy",
         "add a NetworkPolicy that admits only the traffic the chart's pods expect";
+    API_REMOVED = "api-removed", Error,
+        "API version is no longer served by a target Kubernetes version",
+        "move the object to the replacement API the finding names";
+    API_DEPRECATED = "api-deprecated", Warning,
+        "API version is deprecated in a target Kubernetes version",
+        "move the object to the replacement API before the release that removes it";
 }
 
 /// The rule with `id`, for suppressions and annotations that name one.
