@@ -89,9 +89,11 @@ impl FromArgMatches for SuiteCommand {
 impl Subcommand for SuiteCommand {
     fn augment_subcommands(command: clap::Command) -> clap::Command {
         Suite::ALL.iter().fold(command, |command, suite| {
-            command.subcommand(RunArgs::augment_args(
-                clap::Command::new(suite.name()).about(suite.spec().about),
-            ))
+            // `about` after the arguments: the flattened ct flags' doc comment would
+            // otherwise replace it.
+            command.subcommand(
+                RunArgs::augment_args(clap::Command::new(suite.name())).about(suite.spec().about),
+            )
         })
     }
 

@@ -1182,3 +1182,21 @@ fn second_pid(out: &str) -> String {
         + "concurrent-".len();
     out[at..].chars().take_while(char::is_ascii_digit).collect()
 }
+
+/// Each suite's subcommand is described by its registry entry, not by the ct flags it
+/// also takes.
+#[test]
+fn suite_subcommands_are_described_by_their_suite() {
+    let output = Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let out = text(&output);
+    for suite in chart_harness::plan::Suite::ALL {
+        let line = out
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{} ", suite.name())))
+            .unwrap_or_else(|| panic!("no line for {}: {out}", suite.name()));
+        assert!(line.contains(suite.spec().about), "{line}");
+    }
+}
