@@ -249,5 +249,8 @@ dock rmi "$rootfs_image" "$base_image" >/dev/null 2>&1 || true
 
 rm -f "$cache"/kind-node-*.tar
 dock save -o "$saved.partial" "$tag" && mv "$saved.partial" "$saved"
+# Earlier builds (1.5 GB each) go; one a running cluster still uses stays (rmi refuses).
+dock images chart-harness.local/kind-node --format '{{.Repository}}:{{.Tag}}' | grep -vx "$tag" |
+  xargs -r docker rmi >/dev/null 2>&1 || true
 log "built $tag in $(($(date +%s) - started)) s (saved to $saved)"
 echo "$tag"
