@@ -129,6 +129,9 @@ fn listing_runs_no_helm() {
             "template::web::default",
             "template::web::ha",
             "template::web::no-ingress",
+            "policy::web::default",
+            "policy::web::ha",
+            "policy::web::no-ingress",
             "integration::web::default",
             "integration::web::ha",
             "integration::web::no-ingress"
