@@ -5,15 +5,13 @@
 mod testing;
 
 use std::collections::BTreeSet;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use chart_harness::config::Severity;
 use chart_harness::plan::Suite;
 use chart_harness::report::{Reporter, SarifReporter};
 use chart_harness::suites::TrialOutcome;
 use rstest::rstest;
-use testing::TempRepo;
+use testing::{SharedBuffer, TempRepo};
 
 /// The gate at `info`, so the info rules fail their fixtures too.
 const GATE_AT_INFO: &str = "check-version-increment: false\npolicy:\n  fail-on: info\n";
@@ -120,21 +118,6 @@ fn good_fixtures_break_no_error_rule() {
     );
 }
 
-/// A writer tests can read back.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn suppressions_in_the_config_and_the_annotation_are_reported_not_counted() {
     let repo = TempRepo::new();
@@ -156,7 +139,7 @@ fn suppressions_in_the_config_and_the_annotation_are_reported_not_counted() {
     .unwrap();
 
     let session = chart_harness::session::Session::open(repo.root()).unwrap();
-    let warnings = Captured::default();
+    let warnings = SharedBuffer::default();
     let sarif_path = repo.root().join("report/policy.sarif");
     let mut reporters: Vec<Box<dyn Reporter>> = vec![Box::new(SarifReporter::new(
         &sarif_path,
@@ -187,7 +170,7 @@ fn suppressions_in_the_config_and_the_annotation_are_reported_not_counted() {
             ),
         ])
     );
-    let warned = String::from_utf8(warnings.0.lock().unwrap().clone()).unwrap();
+    let warned = warnings.text();
     assert_eq!(
         warned,
         "chart-harness: warning: policy suppression `rule: host-pid` in chart-harness.yaml accepted no finding in this run; remove it if the chart no longer needs it\n"

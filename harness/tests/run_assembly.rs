@@ -5,9 +5,6 @@
 
 mod testing;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use chart_harness::cluster::ProviderKind;
 use chart_harness::plan::Suite;
 use chart_harness::report::{
@@ -18,7 +15,7 @@ use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
 use chart_harness::runner::Interruption;
 use chart_harness::session::Session;
 use chart_harness::suites::TrialStatus;
-use testing::TempRepo;
+use testing::{SharedBuffer, TempRepo};
 use tokio::sync::watch;
 
 /// Signals when the first trial that ran has finished (skipped trials finish at once).
@@ -31,20 +28,6 @@ impl Reporter for FirstFinished {
         {
             self.0.send_replace(true);
         }
-        Ok(())
-    }
-}
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -86,7 +69,7 @@ fn an_interrupted_run_accounts_for_every_listed_trial() {
     assert_eq!(listed, 14);
 
     let (finished, mut first_finished) = watch::channel(false);
-    let summary_text = Buffer::default();
+    let summary_text = SharedBuffer::default();
     let report_dir = repo.root().join("report");
     let mut reporters: Vec<Box<dyn Reporter>> = vec![
         Box::new(FirstFinished(finished)),
@@ -112,7 +95,7 @@ fn an_interrupted_run_accounts_for_every_listed_trial() {
     );
 
     // The summary's verdict line.
-    let text = String::from_utf8(summary_text.0.lock().unwrap().clone()).unwrap();
+    let text = summary_text.text();
     let verdict = text.lines().last().unwrap();
     let count = |label| verdict_count(verdict, label);
     assert!(verdict.starts_with(&format!(
@@ -225,7 +208,7 @@ fn a_cluster_is_leased_only_when_a_trial_that_runs_needs_one() {
 fn progress_announces_the_cluster_and_beats_during_long_phases() {
     let repo = TempRepo::new();
     repo.add_chart("broken", "slow-to-ready");
-    let progress = Buffer::default();
+    let progress = SharedBuffer::default();
     let mut reporters: Vec<Box<dyn Reporter>> =
         vec![Box::new(ProgressReporter::new(ProgressMode::Plain {
             out: Box::new(progress.clone()),
@@ -239,7 +222,7 @@ fn progress_announces_the_cluster_and_beats_during_long_phases() {
         std::future::pending(),
     );
     assert_eq!(summary.outcomes[0].status, TrialStatus::Failed);
-    let text = String::from_utf8(progress.0.lock().unwrap().clone()).unwrap();
+    let text = progress.text();
     let lines: Vec<&str> = text.lines().collect();
     let position = |prefix: &str| {
         lines
