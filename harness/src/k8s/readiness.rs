@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Service};
+use k8s_openapi::api::core::v1::{ContainerStatus, PersistentVolumeClaim, Pod, PodStatus, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde_json::Value;
@@ -319,6 +319,15 @@ pub const UNSCHEDULABLE_GRACE: Duration = Duration::from_secs(5);
 /// Restarts after which a container in CrashLoopBackOff is taken to crash for good.
 pub const CRASH_LOOP_RESTARTS: i32 = 3;
 
+/// Every container status of a pod, init containers first (the order they run in).
+pub fn container_statuses(status: &PodStatus) -> impl Iterator<Item = &ContainerStatus> {
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+}
+
 /// Why `pod` can never become ready without a change to the chart or cluster, when it
 /// can't; `None` while waiting can still help (Pending, ContainerCreating, a pull in
 /// progress). `waited`: how long the caller has been waiting, for the rule that needs
@@ -340,12 +349,7 @@ pub fn pod_blocker(pod: &Pod, waited: Duration, unschedulable_is_final: bool) ->
             condition.message.as_deref().unwrap_or("no node fits it")
         ));
     }
-    let containers = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten());
-    for container in containers {
+    for container in container_statuses(status) {
         let Some(waiting) = container.state.as_ref().and_then(|s| s.waiting.as_ref()) else {
             continue;
         };

@@ -141,12 +141,7 @@ fn describe_pod(pod: &Pod) -> String {
             out.push_str(&format!(": {}", message.trim()));
         }
     }
-    let containers = status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten());
-    for container in containers {
+    for container in k8s::readiness::container_statuses(status) {
         out.push_str(&format!(
             "\n    container {}: {}, ready {}, restarts {}",
             container.name,
