@@ -17,6 +17,17 @@ pub struct Manifest {
     pub value: Value,
 }
 
+#[cfg(test)]
+impl Manifest {
+    /// A document no template's `# Source:` names, for rules' unit tests.
+    pub fn without_source(value: Value) -> Manifest {
+        Manifest {
+            source: None,
+            value,
+        }
+    }
+}
+
 /// Splits a rendered stream on `---` lines. Each document is parsed on its own, so a
 /// broken document is reported with its template instead of failing the whole stream.
 /// Empty documents are skipped.

@@ -197,19 +197,12 @@ mod tests {
 
     use super::*;
 
-    fn manifest(value: Value) -> Manifest {
-        Manifest {
-            source: None,
-            value,
-        }
-    }
-
     fn role(kind: &str, rules: Value) -> Manifest {
-        manifest(json!({"kind": kind, "metadata": {"name": "r"}, "rules": rules}))
+        Manifest::without_source(json!({"kind": kind, "metadata": {"name": "r"}, "rules": rules}))
     }
 
     fn binding(kind: &str, role: &str, subject: Value) -> Manifest {
-        manifest(json!({
+        Manifest::without_source(json!({
             "kind": kind, "metadata": {"name": "b"},
             "roleRef": {"kind": "ClusterRole", "name": role, "apiGroup": "rbac.authorization.k8s.io"},
             "subjects": [subject],
@@ -281,7 +274,9 @@ mod tests {
     ) {
         let mut manifests = vec![
             pods_reader(),
-            manifest(json!({"kind": "ServiceAccount", "metadata": {"name": "app"}})),
+            Manifest::without_source(
+                json!({"kind": "ServiceAccount", "metadata": {"name": "app"}}),
+            ),
         ];
         manifests.extend(bindings);
         assert_eq!(rules_broken(&manifests), expected);

@@ -121,13 +121,6 @@ mod tests {
 
     use super::*;
 
-    fn manifest(value: Value) -> Manifest {
-        Manifest {
-            source: None,
-            value,
-        }
-    }
-
     fn pod_spec() -> Value {
         json!({"containers": [{"name": "app"}], "initContainers": [{"name": "init"}]})
     }
@@ -138,7 +131,7 @@ mod tests {
     #[case::job(json!({"kind": "Job", "spec": {"template": {"spec": pod_spec()}}}))]
     #[case::cron_job(json!({"kind": "CronJob", "spec": {"jobTemplate": {"spec": {"template": {"spec": pod_spec()}}}}}))]
     fn every_workload_kind_has_its_pod_template_found(#[case] value: Value) {
-        let manifests = [manifest(value)];
+        let manifests = [Manifest::without_source(value)];
         let found: Vec<_> = workloads(&manifests).collect();
         assert_eq!(found.len(), 1);
         let names: Vec<_> = found[0].containers().map(|c| c.describe()).collect();
@@ -150,7 +143,7 @@ mod tests {
     #[case::helm2("test-success")]
     #[case::among_others("pre-install, test")]
     fn helm_test_hooks_are_left_out(#[case] hook: &str) {
-        let manifests = [manifest(json!({
+        let manifests = [Manifest::without_source(json!({
             "kind": "Pod",
             "metadata": {"name": "t", "annotations": {"helm.sh/hook": hook}},
             "spec": pod_spec(),
@@ -161,10 +154,10 @@ mod tests {
     #[test]
     fn other_hooks_and_kinds_are_kept_or_ignored_as_such() {
         let manifests = [
-            manifest(
+            Manifest::without_source(
                 json!({"kind": "Job", "metadata": {"annotations": {"helm.sh/hook": "pre-install"}}, "spec": {"template": {"spec": pod_spec()}}}),
             ),
-            manifest(json!({"kind": "ConfigMap", "data": {}})),
+            Manifest::without_source(json!({"kind": "ConfigMap", "data": {}})),
         ];
         assert_eq!(workloads(&manifests).count(), 1);
     }
