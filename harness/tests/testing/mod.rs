@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use chart_harness::cluster::{LocalBinaries, LocalProvider, ProviderKind};
 use chart_harness::plan::Suite;
-use chart_harness::report::{Reporter, RunSummary};
+use chart_harness::report::{ProgressMode, ProgressReporter, Reporter, RunSummary};
 use chart_harness::run::{self, ClusterChoice, Run, RunOptions};
 use chart_harness::runner::Interruption;
 use chart_harness::session::Session;
@@ -150,14 +150,24 @@ impl TempRepo {
         suites: &[Suite],
         jobs: usize,
     ) -> Vec<TrialOutcome> {
+        // The run's own progress lines, shown only when the test fails (libtest captures
+        // `eprintln!`): a cluster that could not be made is said there once, and the
+        // trials only refer to it.
+        let log = SharedBuffer::default();
+        let mut reporters: Vec<Box<dyn Reporter>> =
+            vec![Box::new(ProgressReporter::new(ProgressMode::Plain {
+                out: Box::new(log.clone()),
+                github_groups: false,
+            }))];
         let summary = self.run_on_with_heartbeat(
             provider,
             suites,
             jobs,
             chart_harness::runner::DEFAULT_HEARTBEAT,
-            &mut [],
+            &mut reporters,
             std::future::pending(),
         );
+        eprintln!("{}", log.text());
         let mut outcomes: Vec<TrialOutcome> = summary
             .outcomes
             .iter()
