@@ -82,15 +82,20 @@ impl Run {
             .max(1);
         let mut ctx = session.context(options.helm).await?;
         ctx.snapshot_mode = options.snapshot_mode;
-        // Policy takes template's renders when both run; otherwise nothing is kept.
         let running: Vec<Suite> = trials
             .iter()
             .filter(|trial| trial.skipped.is_none())
             .map(|trial| trial.id.suite)
             .collect();
-        Arc::get_mut(&mut ctx.shared)
-            .expect("the context was just built; nothing else holds its run inputs")
-            .renders = crate::suites::render::RenderCache::for_suites(&running);
+        let lints = running.contains(&Suite::Lint);
+        let shared = Arc::get_mut(&mut ctx.shared)
+            .expect("the context was just built; nothing else holds its run inputs");
+        // Policy takes template's renders when both run; otherwise nothing is kept.
+        shared.renders = crate::suites::render::RenderCache::for_suites(&running);
+        // Read only when yamllint will run, so a broken file stops only runs that use it.
+        if lints && config.validate_yaml {
+            shared.yamllint = Arc::new(session.yamllint()?);
+        }
         Arc::make_mut(&mut ctx.tools).helm.go_threads = tools::go_threads_for(jobs);
         let needs_cluster = trials
             .iter()
@@ -114,11 +119,8 @@ impl Run {
         // Clusters of runs that were killed outright (SIGKILL, the OOM killer) go first.
         warnings.extend(cluster::prune(session.kind_binary()?.as_deref()).await);
         // Said only when lint runs: the rules it skips mean nothing to a run that doesn't.
-        let lints = trials
-            .iter()
-            .any(|trial| trial.skipped.is_none() && trial.id.suite == Suite::Lint);
         if lints {
-            warnings.extend(session.yamllint.unimplemented_warning());
+            warnings.extend(ctx.shared.yamllint.unimplemented_warning());
         }
         if let (Some(lease), Some(kind_config)) = (&ctx.cluster, &config.kind_config)
             && lease.provider() != ProviderKind::Kind

@@ -36,7 +36,7 @@ pub enum SessionError {
     )]
     NoKubeconfig,
     #[error(
-        "{0}; fix it, or point `lint-conf` at a valid yamllint configuration (without either, ct's default lintconf is used)"
+        "{0}; fix it, point `lint-conf` (or --lint-conf) at a valid yamllint configuration, or set CT_CONFIG_DIR to a directory that has one, as chart-testing-action does (with none of them, ct's default lintconf is used)"
     )]
     Yamllint(#[from] YamllintConfigError),
     #[error(
@@ -48,8 +48,6 @@ pub enum SessionError {
 pub struct Session {
     pub loaded: LoadedConfig,
     pub charts: Vec<Arc<Chart>>,
-    /// The yamllint configuration of `validate-yaml`, read once per run.
-    pub yamllint: Arc<YamllintConfig>,
     /// `--kind-node-image`: beats `CHART_HARNESS_KIND_NODE_IMAGE` and the config's
     /// `kind-node-image` (see [`cluster::node_image::choose`]).
     pub kind_node_image_flag: Option<String>,
@@ -71,18 +69,21 @@ impl Session {
             .into_iter()
             .map(Arc::new)
             .collect();
-        // Read only when used, as ct reads it only to run yamllint.
-        let yamllint = if loaded.config.validate_yaml {
-            YamllintConfig::for_repository(&loaded.repo_root, loaded.config.lint_conf.as_deref())?
-        } else {
-            YamllintConfig::default()
-        };
         Ok(Session {
             loaded,
             charts,
-            yamllint: Arc::new(yamllint),
             kind_node_image_flag: None,
         })
+    }
+
+    /// The yamllint configuration of `validate-yaml`, read once per run and only by a
+    /// run with a lint trial (ct reads it only to run yamllint): ct's lookup chose it
+    /// when the configuration was loaded ([`LoadedConfig::lintconf`]).
+    pub fn yamllint(&self) -> Result<YamllintConfig, SessionError> {
+        Ok(YamllintConfig::for_run(
+            self.repo_root(),
+            &self.loaded.lintconf,
+        )?)
     }
 
     pub fn repo_root(&self) -> &Path {
@@ -131,12 +132,20 @@ impl Session {
         helm_major: Option<HelmMajor>,
     ) -> Result<SuiteContext, SessionError> {
         let config = &self.loaded.config;
-        let helm_major = match helm_major {
-            Some(major) => Some(major),
-            None => helm_major_from_env()?.or(config.helm_major),
+        let (helm_major, asked_by) = match (helm_major, helm_major_from_env()?, config.helm_major) {
+            (Some(major), _, _) => (Some(major), Some(format!("--helm {}", major.number()))),
+            (None, Some(major), _) => (
+                Some(major),
+                Some(format!("CHART_HARNESS_HELM={}", major.number())),
+            ),
+            (None, None, Some(major)) => (Some(major), Some(config.describe_key("helm"))),
+            (None, None, None) => (None, None),
         };
-        let toolbox =
+        let mut toolbox =
             Toolbox::resolve_with(self.repo_root(), helm_major, &config.report_dir, None).await?;
+        if let Some(asked_by) = asked_by {
+            toolbox.major_reason = format!("asked for by {asked_by}");
+        }
         let kube_version = self.kube_version()?;
         Ok(SuiteContext {
             repo_root: self.repo_root().to_path_buf(),
@@ -146,10 +155,7 @@ impl Session {
             snapshot_mode: SnapshotMode::from_env(),
             cluster: None,
             claims: Default::default(),
-            shared: Arc::new(RunInputs {
-                yamllint: self.yamllint.clone(),
-                ..RunInputs::default()
-            }),
+            shared: Arc::new(RunInputs::default()),
         })
     }
 

@@ -14,6 +14,7 @@
 pub mod chart_settings;
 mod keys;
 pub mod policy;
+pub mod support_files;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -26,6 +27,7 @@ use serde::de::IgnoredAny;
 pub use chart_settings::{ChartSettings, load_chart_settings};
 pub(crate) use keys::{line_of_key, nearest, struct_fields};
 pub use policy::{PolicyConfig, Severity, Suppression};
+pub use support_files::{SupportFile, SupportFileLookup};
 
 use crate::tools::HelmMajor;
 use crate::yaml::{self, YamlError};
@@ -215,6 +217,11 @@ pub struct LoadedConfig {
     pub source: ConfigSource,
     pub config: HarnessConfig,
     pub warnings: Vec<String>,
+    /// The yamllint configuration ct would use, looked up but not read: only a run
+    /// with a lint trial reads it.
+    pub lintconf: SupportFile,
+    /// The Chart.yaml schema ct would use; never read (see `validate-chart-schema`).
+    pub chart_schema: SupportFile,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -385,6 +392,9 @@ pub struct LoadOptions {
     /// Directories searched for `ct.*` after the repository root, in order: ct's
     /// `$HOME/.ct`, `/usr/local/etc/ct` and `/etc/ct`, or `CT_CONFIG_DIR` alone.
     pub search_dirs: Vec<PathBuf>,
+    /// `CT_CONFIG_DIR`: where ct takes `lintconf.yaml` and `chart_schema.yaml` from,
+    /// and nowhere else, when it is set.
+    pub ct_config_dir: Option<PathBuf>,
     /// `CT_*` variables, as (name, value); they override the file.
     pub env: Vec<(String, String)>,
     /// Values of ct's flags by key (`target-branch`), as JSON values in the file's
@@ -396,8 +406,9 @@ impl LoadOptions {
     /// ct's lookup on this machine: `CT_CONFIG_DIR`, else `$HOME/.ct`,
     /// `/usr/local/etc/ct` and `/etc/ct`; and every `CT_*` variable.
     pub fn from_environment() -> LoadOptions {
-        let search_dirs = match std::env::var_os("CT_CONFIG_DIR") {
-            Some(dir) => vec![PathBuf::from(dir)],
+        let ct_config_dir = std::env::var_os("CT_CONFIG_DIR").map(PathBuf::from);
+        let search_dirs = match &ct_config_dir {
+            Some(dir) => vec![dir.clone()],
             None => std::env::var_os("HOME")
                 .map(|home| PathBuf::from(home).join(".ct"))
                 .into_iter()
@@ -407,6 +418,7 @@ impl LoadOptions {
         LoadOptions {
             file: None,
             search_dirs,
+            ct_config_dir,
             env: std::env::vars()
                 .filter(|(name, _)| name.starts_with(CT_ENV_PREFIX))
                 .collect(),
@@ -491,12 +503,53 @@ pub fn load_with(repo_root: &Path, options: &LoadOptions) -> Result<LoadedConfig
             .map_or(warning.as_str(), |(_, m)| m);
         seen.insert(message.to_string())
     });
+    let (lintconf, chart_schema) = support_files(repo_root, options, &config);
     Ok(LoadedConfig {
         repo_root: repo_root.to_path_buf(),
         source,
         config,
         warnings,
+        lintconf,
+        chart_schema,
     })
+}
+
+/// ct's `lintconf.yaml` and `chart_schema.yaml` for this configuration (looked up, not
+/// read). `lint-conf` names its setter: the flag over the variable over the file, as
+/// the value itself was chosen.
+fn support_files(
+    repo_root: &Path,
+    options: &LoadOptions,
+    config: &HarnessConfig,
+) -> (SupportFile, SupportFile) {
+    let elsewhere: &[PathBuf] = if options.ct_config_dir.is_some() {
+        &[]
+    } else {
+        &options.search_dirs
+    };
+    let lookup =
+        SupportFileLookup::for_repository(repo_root, options.ct_config_dir.clone(), elsewhere);
+    let set_by = |key: &str| {
+        if options.flags.iter().any(|(name, _)| name == key) {
+            format!("--{key}")
+        } else if let Some((name, _)) = options.env.iter().find(|(name, _)| {
+            name.strip_prefix(CT_ENV_PREFIX)
+                .is_some_and(|rest| rest.to_ascii_lowercase().replace('_', "-") == key)
+        }) {
+            name.clone()
+        } else {
+            config.describe_key(key)
+        }
+    };
+    let lintconf = lookup.find(
+        support_files::LINTCONF_FILE,
+        config
+            .lint_conf
+            .clone()
+            .map(|path| (path, set_by("lint-conf"))),
+    );
+    let chart_schema = lookup.find(support_files::CHART_SCHEMA_FILE, None);
+    (lintconf, chart_schema)
 }
 
 /// `trial-timeout` when none is configured.

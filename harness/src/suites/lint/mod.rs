@@ -240,7 +240,7 @@ fn yamllint_source_hint(source: &str) -> String {
     if source == yamllint::CT_DEFAULT_SOURCE {
         format!(
             "a `{}` at the repository root (ct's default lintconf is in use)",
-            yamllint::LINTCONF_FILE
+            crate::config::support_files::LINTCONF_FILE
         )
     } else {
         source.to_string()

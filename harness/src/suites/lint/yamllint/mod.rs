@@ -7,8 +7,9 @@
 //! `--strict`, which would fail them, is not used by ct). So here errors are problems
 //! that fail the phase, and warnings are kept beside them without failing it.
 //!
-//! The configuration is, as in ct: the file named by `lint-conf`, else `lintconf.yaml`
-//! at the repository root, else ct's default lintconf ([`config::CT_DEFAULT_LINTCONF`]).
+//! The configuration is the `lintconf.yaml` ct's lookup chooses
+//! ([`crate::config::support_files`]), else ct's default lintconf
+//! ([`config::CT_DEFAULT_LINTCONF`]).
 //! `# yamllint disable`, `enable`, `disable-line` and `disable-file` comments and the
 //! `ignore` patterns act as in yamllint. Every rule ct's default lintconf enables is
 //! implemented ([`IMPLEMENTED_RULES`]): the line rules in `lines`, the token and comment
@@ -26,6 +27,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::config::SupportFile;
 use crate::problem::Problem;
 
 pub use config::{
@@ -52,9 +54,6 @@ pub const IMPLEMENTED_RULES: &[&str] = &[
     "trailing-spaces",
     "truthy",
 ];
-
-/// The configuration file a repository uses in place of ct's default, as ct looks for it.
-pub const LINTCONF_FILE: &str = "lintconf.yaml";
 
 /// One finding, as yamllint reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,23 +87,30 @@ impl fmt::Display for Finding {
 }
 
 impl YamllintConfig {
-    /// The configuration a run uses: `lint_conf` when set (ct's `--lint-conf`), else
-    /// `lintconf.yaml` at the repository root, else ct's default.
-    pub fn for_repository(
+    /// The configuration a run uses: the file ct's lookup chose (`lint-conf`, else
+    /// `$CT_CONFIG_DIR/lintconf.yaml`, else the first of ct's search locations that has
+    /// one; see [`SupportFile`]), else ct's default. An error names the file and why it
+    /// was chosen.
+    pub fn for_run(
         repo_root: &Path,
-        lint_conf: Option<&Path>,
+        lintconf: &SupportFile,
     ) -> Result<YamllintConfig, YamllintConfigError> {
-        let path: Option<PathBuf> = match lint_conf {
-            Some(path) => Some(repo_root.join(path)),
-            None => Some(repo_root.join(LINTCONF_FILE)).filter(|path| path.is_file()),
+        let (Some(path), Some(shown)) = (lintconf.path(), lintconf.shown(repo_root)) else {
+            return Ok(YamllintConfig::ct_default());
         };
-        match path {
-            Some(path) => {
-                let shown = path.strip_prefix(repo_root).unwrap_or(&path).to_path_buf();
-                YamllintConfig::read(&path, &shown)
-            }
-            None => Ok(YamllintConfig::ct_default()),
+        let chosen = |mut error: YamllintConfigError| {
+            error.source_name = format!("{} ({})", error.source_name, lintconf.reason());
+            error
+        };
+        if matches!(lintconf, SupportFile::ConfigDir { .. }) && !path.exists() {
+            return Err(chosen(YamllintConfigError {
+                source_name: shown.display().to_string(),
+                message: "it does not exist; ct would fail on it too. Put a yamllint \
+                          configuration there, or unset CT_CONFIG_DIR"
+                    .to_string(),
+            }));
         }
+        YamllintConfig::read(path, &shown).map_err(chosen)
     }
 
     /// The rules this configuration enables that the harness does not implement, sorted.
@@ -353,10 +359,21 @@ pub fn check_files(
 mod tests {
     use super::*;
 
+    use crate::config::SupportFileLookup;
+    use crate::config::support_files::LINTCONF_FILE;
+
+    /// ct's lookup over the repository alone, `CT_CONFIG_DIR` unset.
+    fn looked_up(repo: &Path, configured: Option<PathBuf>) -> SupportFile {
+        SupportFileLookup::for_repository(repo, None, &[]).find(
+            LINTCONF_FILE,
+            configured.map(|path| (path, "--lint-conf".to_string())),
+        )
+    }
+
     #[test]
     fn a_repository_without_a_lintconf_gets_cts_default() {
         let repo = tempfile::tempdir().unwrap();
-        let config = YamllintConfig::for_repository(repo.path(), None).unwrap();
+        let config = YamllintConfig::for_run(repo.path(), &looked_up(repo.path(), None)).unwrap();
         assert_eq!(config, YamllintConfig::ct_default());
         assert_eq!(config.source, CT_DEFAULT_SOURCE);
     }
@@ -369,7 +386,7 @@ mod tests {
             "rules:\n  truthy: enable\n",
         )
         .unwrap();
-        let config = YamllintConfig::for_repository(repo.path(), None).unwrap();
+        let config = YamllintConfig::for_run(repo.path(), &looked_up(repo.path(), None)).unwrap();
         assert_eq!(config.source, "lintconf.yaml");
         assert_eq!(config.rules.keys().collect::<Vec<_>>(), ["truthy"]);
         assert_eq!(config.rules["truthy"].level, Level::Error);
@@ -386,17 +403,50 @@ mod tests {
         )
         .unwrap();
         let chosen = repo.path().join(".github/yamllint.yaml");
-        let config = YamllintConfig::for_repository(repo.path(), Some(&chosen)).unwrap();
+        let config =
+            YamllintConfig::for_run(repo.path(), &looked_up(repo.path(), Some(chosen))).unwrap();
         assert_eq!(config.source, ".github/yamllint.yaml");
         assert!(config.rules.contains_key("document-start"));
 
         let missing = repo.path().join("nope.yaml");
-        let err = YamllintConfig::for_repository(repo.path(), Some(&missing)).unwrap_err();
+        let err = YamllintConfig::for_run(repo.path(), &looked_up(repo.path(), Some(missing)))
+            .unwrap_err();
         assert!(
-            err.to_string()
-                .starts_with("yamllint configuration nope.yaml: cannot read it"),
+            err.to_string().starts_with(
+                "yamllint configuration nope.yaml (named by --lint-conf): cannot read it"
+            ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_invalid_lintconf_names_the_rule_the_file_and_the_lookup() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join(LINTCONF_FILE), "rules:\n  braces:\n").unwrap();
+        let err = YamllintConfig::for_run(repo.path(), &looked_up(repo.path(), None)).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.starts_with(
+                "yamllint configuration lintconf.yaml (the first of ct's search locations"
+            ),
+            "{message}"
+        );
+        assert!(message.contains("rule \"braces\""), "{message}");
+    }
+
+    #[test]
+    fn a_missing_lintconf_in_ct_config_dir_is_an_error_naming_the_path() {
+        let repo = tempfile::tempdir().unwrap();
+        let etc = tempfile::tempdir().unwrap();
+        std::fs::write(repo.path().join(LINTCONF_FILE), "extends: default\n").unwrap();
+        let lookup =
+            SupportFileLookup::for_repository(repo.path(), Some(etc.path().to_path_buf()), &[]);
+        let err = YamllintConfig::for_run(repo.path(), &lookup.find(LINTCONF_FILE, None))
+            .unwrap_err()
+            .to_string();
+        let expected = etc.path().join(LINTCONF_FILE).display().to_string();
+        assert!(err.contains(&expected), "{err}");
+        assert!(err.contains("from CT_CONFIG_DIR"), "{err}");
     }
 
     #[test]
