@@ -99,6 +99,9 @@ pub struct Toolbox {
     /// Said once per run: a helm that is not the pinned release.
     pub warnings: Vec<String>,
     pub git: PathBuf,
+    /// Why this major, for the run's header: what asked for it, or how the default
+    /// was found.
+    pub major_reason: String,
 }
 
 impl Toolbox {
@@ -113,10 +116,10 @@ impl Toolbox {
         Toolbox::resolve_with(repo_root, Some(helm_major), state_dir, None).await
     }
 
-    /// [`Toolbox::resolve`] where no major may be asked for (then helm 4 if one is
-    /// found, else helm 3 if one is: a user with only one major installed gets that
-    /// one), and with an explicit helm binary (a `--helm` flag), which takes
-    /// precedence over `$HELM3`/`$HELM4` and `$HELM`.
+    /// [`Toolbox::resolve`] where no major may be asked for (then the major of the
+    /// user's own helm, `$HELM` or the first `helm` on PATH, as ct runs that one; else
+    /// helm 4 if one is found, else helm 3 if one is), and with an explicit helm binary
+    /// (a `--helm` flag), which takes precedence over `$HELM3`/`$HELM4` and `$HELM`.
     pub async fn resolve_with(
         repo_root: &Path,
         helm_major: Option<HelmMajor>,
@@ -148,12 +151,25 @@ impl Toolbox {
             let pins = &pins;
             async move { locate(repo_root, pins, tool, &explicit, env).await }
         };
-        let (major, found) = match helm_major {
-            Some(major) => (major, find(major).await?),
-            None => match find(HelmMajor::V4).await {
-                Ok(found) => (HelmMajor::V4, found),
+        let users_helm = match helm_major {
+            Some(_) => None,
+            None => users_helm_major(repo_root, &pins, env).await,
+        };
+        let (major, found, major_reason) = match (helm_major, users_helm) {
+            (Some(major), _) => (major, find(major).await?, format!("{major} was asked for")),
+            (None, Some((major, reason))) => (major, find(major).await?, reason),
+            (None, None) => match find(HelmMajor::V4).await {
+                Ok(found) => (
+                    HelmMajor::V4,
+                    found,
+                    "no helm on PATH, so the newest major installed".to_string(),
+                ),
                 Err(no_helm4) => match find(HelmMajor::V3).await {
-                    Ok(found) => (HelmMajor::V3, found),
+                    Ok(found) => (
+                        HelmMajor::V3,
+                        found,
+                        "no helm on PATH, and helm 3 is the only major installed".to_string(),
+                    ),
                     // Neither: the default major's error says what to install.
                     Err(_) => return Err(no_helm4),
                 },
@@ -186,18 +202,53 @@ impl Toolbox {
             helm_origin: found.origin,
             helm,
             git: locate_git(env)?,
+            major_reason,
         })
     }
 
-    /// The helm a run uses, for its header: `helm v3.14.0 (/usr/bin/helm, from PATH)`.
+    /// The helm a run uses, for its header:
+    /// `helm v3.14.0 (/usr/bin/helm, from PATH; the major of the helm on PATH, ...)`.
     pub fn helm_description(&self) -> String {
         format!(
-            "helm v{} ({}, from {})",
+            "helm v{} ({}, from {}; {})",
             self.helm.version,
             self.helm.path.display(),
-            self.helm_origin
+            self.helm_origin,
+            self.major_reason
         )
     }
+}
+
+/// The major of the user's own helm, which ct would run: `$HELM`, else the first `helm`
+/// on PATH (not `.tools/bin`'s), when it reports a major chart-harness supports. With
+/// it, a ct user's CI (helm 3 from setup-helm) keeps its major even on a machine whose
+/// tool cache also holds helm 4.
+async fn users_helm_major(
+    repo_root: &Path,
+    pins: &Pins,
+    env: &ToolEnv,
+) -> Option<(HelmMajor, String)> {
+    let pin = pins.tool(HelmMajor::V4.tool_name())?;
+    let (path, said) = match env.var("HELM") {
+        Some(helm) => (PathBuf::from(helm), "$HELM"),
+        None => (
+            env.find_on_path("helm", Some(&resolve::tools_bin_dir(repo_root)))
+                .into_iter()
+                .next()?,
+            "the helm on PATH",
+        ),
+    };
+    let version = resolve::probe_version(&path, pin).await.version?;
+    let major = [HelmMajor::V3, HelmMajor::V4]
+        .into_iter()
+        .find(|major| major.number() == version.major)?;
+    Some((
+        major,
+        format!(
+            "the major of {said} ({}, v{version}), as ct runs that helm; pass --helm to choose",
+            path.display()
+        ),
+    ))
 }
 
 /// Go threads per helm process when `jobs` trials run at once on this machine: the

@@ -36,6 +36,7 @@ fn context(chart: &TestChart, config: HarnessConfig) -> SuiteContext {
             helm_origin: crate::tools::ToolOrigin::ToolsBin,
             warnings: Vec::new(),
             git: PathBuf::from("git"),
+            major_reason: "helm 4 was asked for".to_string(),
         }),
         kube_version: "1.37.2".to_string(),
         snapshot_mode: crate::suites::SnapshotMode::Check,
