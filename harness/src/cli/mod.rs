@@ -5,15 +5,18 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+mod ct_args;
+
 use crate::changed;
 use crate::cluster::ProviderKind;
-use crate::config::{self, LoadOptions};
+use crate::config;
 use crate::plan::Suite;
 use crate::run::{self, ClusterChoice, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
 use crate::suites::snapshot;
 use crate::tools::install::{self, InstallFrom, InstallOptions, ToolSelection};
 use crate::tools::{self, HelmMajor};
+use ct_args::CtArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -194,221 +197,6 @@ impl KindConfigArg {
     }
 }
 
-/// chart-testing's (ct v3.14) flags for lint, install, lint-and-install and list-changed,
-/// with ct's meanings. A flag overrides its `CT_*` variable, which overrides the config
-/// file, as in ct (viper). Booleans take ct's forms: `--validate-yaml` or
-/// `--validate-yaml=false`.
-#[derive(Debug, Default, Args)]
-#[command(next_help_heading = "chart-testing (ct) options")]
-struct CtArgs {
-    /// Config file [default: chart-harness.yaml at the root, else ct.json/ct.yaml/ct.yml in
-    /// the root, $HOME/.ct, /usr/local/etc/ct, /etc/ct (or $CT_CONFIG_DIR)]
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Every chart except the excluded ones (also the default without --changed); as in
-    /// ct, disables the version-increment check
-    #[arg(long, conflicts_with = "ct_charts")]
-    all: bool,
-    /// Charts by name or directory (`charts/foo`), comma-separated or repeated; as in ct,
-    /// disables the version-increment check
-    #[arg(
-        long = "charts",
-        id = "ct_charts",
-        value_delimiter = ',',
-        value_name = "CHART"
-    )]
-    charts: Vec<String>,
-    /// Git ref to compare with for changed charts; implies --changed
-    #[arg(long, value_name = "REF")]
-    since: Option<String>,
-    /// Directories containing charts, comma-separated or repeated
-    #[arg(long, value_delimiter = ',', value_name = "DIR")]
-    chart_dirs: Vec<String>,
-    /// Charts to skip, comma-separated or repeated
-    #[arg(long, value_delimiter = ',', value_name = "CHART")]
-    excluded_charts: Vec<String>,
-    /// Target branch for changed charts and the version-increment check
-    #[arg(long, value_name = "BRANCH")]
-    target_branch: Option<String>,
-    /// Git remote for changed charts and the version-increment check
-    #[arg(long, value_name = "REMOTE")]
-    remote: Option<String>,
-    /// Chart repositories for dependencies, `name=url`, comma-separated or repeated
-    #[arg(long, value_delimiter = ',', value_name = "NAME=URL")]
-    chart_repos: Vec<String>,
-    /// Extra `helm repo add` arguments per repository, `name=ARGS`
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "NAME=ARGS",
-        allow_hyphen_values = true
-    )]
-    helm_repo_extra_args: Vec<String>,
-    /// Extra `helm dependency build` arguments
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "ARG",
-        allow_hyphen_values = true
-    )]
-    helm_dependency_extra_args: Vec<String>,
-    /// Extra arguments for helm install, upgrade and test, one quoted string
-    /// ("--timeout 600s"); its --timeout replaces the trial's helm timeout there
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
-    helm_extra_args: Option<String>,
-    /// Extra arguments for helm lint, one quoted string
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
-    helm_lint_extra_args: Option<String>,
-    /// `--set` arguments for helm install and upgrade and the dry-run's render, one quoted
-    /// string ("--set=a=b --set=c=d")
-    #[arg(long, value_name = "ARGS", allow_hyphen_values = true)]
-    helm_extra_set_args: Option<String>,
-    /// Commands run per chart through `sh -c`, `{{ .Path }}` is the chart directory
-    #[arg(long, value_delimiter = ',', value_name = "COMMAND")]
-    additional_commands: Vec<String>,
-    /// Check that a changed chart's version was increased
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    check_version_increment: Option<bool>,
-    /// Require every maintainer to have a name (accounts are not looked up)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    validate_maintainers: Option<bool>,
-    /// Check Chart.yaml's fields
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    validate_chart_schema: Option<bool>,
-    /// Check that YAML files are well-formed
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    validate_yaml: Option<bool>,
-    /// Ignore files matched by .helmignore when deciding what changed
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    use_helmignore: Option<bool>,
-    /// Group output in collapsible GitHub Actions groups
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    github_groups: Option<bool>,
-    /// Before the install test, install the chart's revision at the merge-base and upgrade
-    /// it to this one, then upgrade this one in place (skipped on a breaking version bump)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    upgrade: Option<bool>,
-    /// With --upgrade, do not upgrade-test a values file of the previous revision that
-    /// this revision no longer has
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    skip_missing_values: Option<bool>,
-    /// Accepted for ct compatibility and ignored with a warning that says why
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    debug: Option<bool>,
-    /// Accepted for ct compatibility and ignored with a warning (the first line names the
-    /// config file)
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    print_config: Option<bool>,
-    /// Accepted for ct compatibility and ignored with a warning
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    print_logs: Option<bool>,
-    /// Accepted for ct compatibility and ignored with a warning
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    exclude_deprecated: Option<bool>,
-    /// Accepted for ct compatibility and ignored with a warning
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    skip_clean_up: Option<bool>,
-    /// The yamllint configuration `validate-yaml` uses [default: lintconf.yaml at the
-    /// repository root, else ct's default lintconf]
-    #[arg(long, value_name = "FILE")]
-    lint_conf: Option<String>,
-    /// Accepted for ct compatibility and ignored with a warning
-    #[arg(long, value_name = "FILE")]
-    chart_yaml_schema: Option<String>,
-    /// Accepted for ct compatibility and ignored with a warning
-    #[arg(long, value_name = "NAMESPACE")]
-    namespace: Option<String>,
-    /// Accepted for ct compatibility and ignored with a warning
-    #[arg(long, value_name = "LABEL")]
-    release_label: Option<String>,
-    /// Accepted for ct compatibility and ignored with a warning
-    #[arg(long, value_name = "ID")]
-    build_id: Option<String>,
-    /// Accepted for ct compatibility and ignored with a warning
-    #[arg(long, value_name = "DURATION")]
-    kubectl_timeout: Option<String>,
-}
-
-impl CtArgs {
-    /// The configuration lookup these flags ask for: ct's search path and `CT_*`
-    /// variables, the `--config` file (relative to the working directory, as in ct), and
-    /// every flag given as an override of its key. Flags with no meaning here become
-    /// warnings, one each.
-    fn load_options(&self) -> anyhow::Result<(LoadOptions, Vec<String>)> {
-        use serde_json::Value;
-        let mut options = LoadOptions::from_environment();
-        options.file = match &self.config {
-            Some(file) if file.is_relative() => Some(std::env::current_dir()?.join(file)),
-            other => other.clone(),
-        };
-        let list = |values: &[String]| {
-            (!values.is_empty())
-                .then(|| Value::Array(values.iter().cloned().map(Value::String).collect()))
-        };
-        let text = |value: &Option<String>| value.clone().map(Value::String);
-        let flag = |value: &Option<bool>| value.map(Value::Bool);
-        let mut flags = vec![
-            ("chart-dirs", list(&self.chart_dirs)),
-            ("excluded-charts", list(&self.excluded_charts)),
-            ("chart-repos", list(&self.chart_repos)),
-            ("helm-repo-extra-args", list(&self.helm_repo_extra_args)),
-            (
-                "helm-dependency-extra-args",
-                list(&self.helm_dependency_extra_args),
-            ),
-            ("additional-commands", list(&self.additional_commands)),
-            ("target-branch", text(&self.target_branch)),
-            ("remote", text(&self.remote)),
-            ("lint-conf", text(&self.lint_conf)),
-            ("since", text(&self.since)),
-            ("helm-extra-args", text(&self.helm_extra_args)),
-            ("helm-lint-extra-args", text(&self.helm_lint_extra_args)),
-            ("helm-extra-set-args", text(&self.helm_extra_set_args)),
-            (
-                "check-version-increment",
-                flag(&self.check_version_increment),
-            ),
-            ("validate-maintainers", flag(&self.validate_maintainers)),
-            ("validate-chart-schema", flag(&self.validate_chart_schema)),
-            ("validate-yaml", flag(&self.validate_yaml)),
-            ("use-helmignore", flag(&self.use_helmignore)),
-            ("github-groups", flag(&self.github_groups)),
-            ("upgrade", flag(&self.upgrade)),
-            ("skip-missing-values", flag(&self.skip_missing_values)),
-        ];
-        let mut notes = Vec::new();
-        if self.all || !self.charts.is_empty() {
-            // ct: "--all/--charts ... disables changed charts detection and version
-            // increment checking", whatever else says otherwise.
-            flags.push(("check-version-increment", Some(Value::Bool(false))));
-            notes.push(
-                "version increment checking disabled (--all or --charts, as in ct)".to_string(),
-            );
-        }
-        options.flags = flags
-            .into_iter()
-            .filter_map(|(key, value)| Some((key.to_string(), value?)))
-            .collect();
-        let ignored = [
-            ("debug", self.debug.is_some()),
-            ("print-config", self.print_config.is_some()),
-            ("print-logs", self.print_logs.is_some()),
-            ("exclude-deprecated", self.exclude_deprecated.is_some()),
-            ("skip-clean-up", self.skip_clean_up.is_some()),
-            ("chart-yaml-schema", self.chart_yaml_schema.is_some()),
-            ("namespace", self.namespace.is_some()),
-            ("release-label", self.release_label.is_some()),
-            ("build-id", self.build_id.is_some()),
-            ("kubectl-timeout", self.kubectl_timeout.is_some()),
-        ];
-        for (key, _) in ignored.iter().filter(|(_, given)| *given) {
-            let reason = config::ignored_reason(key).unwrap_or("it has no meaning here");
-            notes.push(format!("--{key} is ignored: {reason}"));
-        }
-        Ok((options, notes))
-    }
-}
-
 fn parse_provider(s: &str) -> Result<ProviderKind, String> {
     s.parse()
         .map_err(|e: crate::cluster::ClusterError| e.to_string())
@@ -431,12 +219,20 @@ struct SnapshotsArgs {
     report_dir: Option<PathBuf>,
 }
 
+/// `list` takes the run commands' configuration and selection flags, so it shows what
+/// `lint --config ct.yaml --changed` would run.
 #[derive(Debug, Args)]
 struct ListArgs {
     /// Suites to list [default: all]
     #[arg(long = "suite", value_parser = parse_suite)]
     suites: Vec<Suite>,
+    /// Charts to list (names or directories); all when none are given
     charts: Vec<String>,
+    /// Only the charts changed since the merge-base, as for a run
+    #[arg(long)]
+    changed: bool,
+    #[command(flatten)]
+    ct: CtArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -549,13 +345,17 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             run(&repo_root, &[Suite::Lint, Suite::Integration], args).await
         }
         Command::List(args) => {
-            let session = Session::open(&repo_root)?;
+            let session = open_session(&repo_root, &args.ct)?;
+            for warning in &session.loaded.warnings {
+                eprintln!("chart-harness: warning: {warning}");
+            }
             let suites = if args.suites.is_empty() {
                 Suite::ALL.to_vec()
             } else {
                 args.suites
             };
-            let trials = session.plan(&session.select(&args.charts)?, &suites);
+            let charts = selected_charts(&session, &args.charts, args.changed, &args.ct).await?;
+            let trials = session.plan(&charts, &suites);
             print_lines(trials.iter().map(|trial| match &trial.skipped {
                 Some(reason) => format!("{} (skipped: {reason})", trial.id),
                 None => trial.id.to_string(),
@@ -677,6 +477,42 @@ fn open_session(repo_root: &std::path::Path, ct: &CtArgs) -> anyhow::Result<Sess
     Ok(session)
 }
 
+/// Which `lintconf.yaml` and chart schema the run uses and why, for the lines after
+/// the config's: ct users debug CI by exactly these two files.
+fn support_file_lines(session: &Session, lints: bool) -> Vec<String> {
+    let loaded = &session.loaded;
+    let root = session.repo_root();
+    let shown = |file: &config::SupportFile| match file.shown(root) {
+        Some(path) => format!("{} ({})", path.display(), file.reason()),
+        None => file.reason(),
+    };
+    if !lints {
+        return vec!["lintconf.yaml: not read, since no lint trial runs".to_string()];
+    }
+    let lintconf = if !loaded.config.validate_yaml {
+        "lintconf.yaml: not read, since validate-yaml is off".to_string()
+    } else if loaded.lintconf.path().is_some() {
+        format!("lintconf.yaml: {}", shown(&loaded.lintconf))
+    } else {
+        format!(
+            "lintconf.yaml: ct's default lintconf, built in ({})",
+            loaded.lintconf.reason()
+        )
+    };
+    let schema = if !loaded.config.validate_chart_schema {
+        "chart schema: none, since validate-chart-schema is off".to_string()
+    } else {
+        let ct_would = match loaded.chart_schema.path() {
+            Some(_) => format!("ct would use {}", shown(&loaded.chart_schema)),
+            None => loaded.chart_schema.reason(),
+        };
+        format!(
+            "chart schema: chart-harness's own Chart.yaml checks, not a Yamale schema ({ct_would})"
+        )
+    };
+    vec![lintconf, schema]
+}
+
 /// The charts changed since the merge-base, compared as the config's `since` (the
 /// `--since` flag overrides it) says.
 async fn changed_names(session: &Session) -> anyhow::Result<Vec<String>> {
@@ -693,6 +529,23 @@ async fn changed_names(session: &Session) -> anyhow::Result<Vec<String>> {
     .await?)
 }
 
+/// The charts a command line selects: positional names and `--charts`, then only the
+/// changed ones when [`CtArgs::only_changed`].
+async fn selected_charts(
+    session: &Session,
+    positional: &[String],
+    changed: bool,
+    ct: &CtArgs,
+) -> anyhow::Result<Vec<std::sync::Arc<crate::discovery::Chart>>> {
+    let named: Vec<String> = positional.iter().chain(ct.charts()).cloned().collect();
+    let mut charts = session.select(&named)?;
+    if ct.only_changed(changed) {
+        let changed = changed_names(session).await?;
+        charts.retain(|chart| changed.contains(&chart.name));
+    }
+    Ok(charts)
+}
+
 async fn run(
     repo_root: &std::path::Path,
     suites: &[Suite],
@@ -707,17 +560,14 @@ async fn run(
             std::env::current_dir()?.join(dir)
         };
     }
-    let named: Vec<String> = args.charts.iter().chain(&args.ct.charts).cloned().collect();
-    let mut charts = session.select(&named)?;
-    // `--since` names the ref changed charts are compared with, so it means --changed;
-    // as in ct, `--all` and `--charts` turn change detection off.
-    let changed_only =
-        (args.changed || args.ct.since.is_some()) && !args.ct.all && args.ct.charts.is_empty();
-    if changed_only {
-        let changed = changed_names(&session).await?;
-        charts.retain(|chart| changed.contains(&chart.name));
-    }
+    let charts = selected_charts(&session, &args.charts, args.changed, &args.ct).await?;
     let trials = session.plan(&charts, suites);
+    let lints = trials
+        .iter()
+        .any(|trial| trial.skipped.is_none() && trial.id.suite == Suite::Lint);
+    for line in support_file_lines(&session, lints) {
+        eprintln!("chart-harness: {line}");
+    }
     let options = RunOptions {
         helm: args.helm.map(Into::into),
         cluster: ClusterChoice::Provider(args.cluster),
