@@ -69,6 +69,33 @@ fn policy_fixture_breaks_its_rule_only(#[case] rule: &str) {
     insta::assert_snapshot!(name, messages);
 }
 
+/// At the default gate (error), a ClusterRole with `*` in apiGroups, resources and verbs
+/// bound cluster-wide fails as cluster-admin does; a partial wildcard is a warning and
+/// passes.
+#[test]
+fn a_full_wildcard_bound_cluster_wide_fails_at_the_default_gate() {
+    let repo = TempRepo::new();
+    repo.write_config("check-version-increment: false\n");
+    repo.add_chart("broken", "policy-rbac-wildcard-cluster-admin");
+    repo.add_chart("broken", "policy-rbac-wildcard");
+    let outcomes = repo.run(&[Suite::Policy]);
+    let of = |chart: &str| outcomes.iter().find(|o| o.id.chart == chart).unwrap();
+
+    let full = of("policy-rbac-wildcard-cluster-admin");
+    assert!(!full.passed());
+    assert_eq!(
+        counted_rules(std::slice::from_ref(full)),
+        BTreeSet::from(["rbac-cluster-admin-binding".to_string()])
+    );
+    assert!(full.findings.iter().all(|f| f.severity == Severity::Error));
+    insta::assert_snapshot!("policy-rbac-wildcard-cluster-admin", full.failure_message());
+
+    let partial = of("policy-rbac-wildcard");
+    assert!(partial.passed(), "{}", partial.failure_message());
+    let severities: Vec<Severity> = partial.findings.iter().map(|f| f.severity).collect();
+    assert_eq!(severities, [Severity::Warning]);
+}
+
 /// Every rule has its fixture, so a rule added without one fails here.
 #[test]
 fn every_rule_has_a_fixture() {

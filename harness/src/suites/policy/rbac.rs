@@ -76,7 +76,25 @@ pub fn check(manifests: &[Manifest]) -> Vec<Finding> {
             .filter(|(_, values)| values.contains(&"*"))
             .map(|(key, _)| key)
             .collect();
-            if !wildcards.is_empty() {
+            // Every verb on every resource of every group, bound cluster-wide, is
+            // cluster-admin in all but name: the same power gets the same severity.
+            let cluster_bindings = match kind {
+                "ClusterRole" => uses.get(name_of(manifest)).map_or(&[][..], |u| &u.0[..]),
+                _ => &[],
+            };
+            if wildcards.len() == 3 && !cluster_bindings.is_empty() {
+                for binding in cluster_bindings {
+                    findings.push(Finding::on(
+                        &rules::RBAC_CLUSTER_ADMIN,
+                        binding,
+                        format!(
+                            "ClusterRoleBinding `{}` grants ClusterRole `{}`, whose rules grant `*` verbs on `*` resources in `*` apiGroups: every permission on every object of the cluster, as cluster-admin does",
+                            name_of(binding),
+                            name_of(manifest)
+                        ),
+                    ));
+                }
+            } else if !wildcards.is_empty() {
                 findings.push(Finding::on(
                     &rules::RBAC_WILDCARD,
                     manifest,
@@ -250,6 +268,32 @@ mod tests {
         assert_eq!(found, ["rbac-cluster-admin-binding"]);
         let found = rules_broken(&[binding("RoleBinding", "cluster-admin", user())]);
         assert_eq!(found, ["rbac-cluster-admin-binding"]);
+    }
+
+    fn everything() -> Value {
+        json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}])
+    }
+
+    /// A full wildcard bound cluster-wide is cluster-admin under another name; bound in
+    /// a namespace, or partial, it stays a warning.
+    #[rstest]
+    #[case::full_wildcard_cluster_wide(everything(), "ClusterRoleBinding", &["rbac-cluster-admin-binding"])]
+    #[case::full_wildcard_in_a_namespace(everything(), "RoleBinding", &["rbac-wildcard"])]
+    #[case::partial_wildcard_cluster_wide(
+        json!([{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get"]}]),
+        "ClusterRoleBinding",
+        &["rbac-wildcard"]
+    )]
+    fn a_full_wildcard_bound_cluster_wide_is_cluster_admin(
+        #[case] grants: Value,
+        #[case] binding_kind: &str,
+        #[case] expected: &[&str],
+    ) {
+        let manifests = [
+            role("ClusterRole", grants),
+            binding(binding_kind, "r", user()),
+        ];
+        assert_eq!(rules_broken(&manifests), expected);
     }
 
     fn pods_reader() -> Manifest {

@@ -98,7 +98,7 @@ rules! {
         "Role grants `*` verbs, resources or apiGroups",
         "list the verbs, resources and apiGroups the workload uses";
     RBAC_CLUSTER_ADMIN = "rbac-cluster-admin-binding", Error,
-        "Binding grants cluster-admin",
+        "Binding grants cluster-admin, by name or by a full wildcard",
         "bind a Role with the permissions the workload uses instead of cluster-admin";
     RBAC_CLUSTER_SECRETS = "rbac-cluster-secrets-read", Warning,
         "ClusterRole reads Secrets in every namespace",
