@@ -125,6 +125,16 @@ impl Deprecations {
         Deprecations::read_dir(&data_dir.join(ToolData::FILES_DIR))
     }
 
+    /// [`Deprecations::installed`], read once per process: it is the same for every
+    /// trial, and reading it parses a few hundred generated Go files. The error is kept
+    /// as text, for every trial that asks to say.
+    pub fn installed_once(repo_root: &Path) -> Result<&'static Deprecations, String> {
+        static DATA: std::sync::OnceLock<Result<Deprecations, String>> = std::sync::OnceLock::new();
+        DATA.get_or_init(|| Deprecations::installed(repo_root).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
     /// Reads every group version directory under `dir` (`tools install` lays them out
     /// as `<module>/<module version>/<path in the module>/<group>/<version>/`): its
     /// lifecycle file and `register.go`. Directories are read oldest module version

@@ -15,7 +15,7 @@ use testing::{TempRepo, redact_after};
 /// when there is nothing left to diagnose.
 /// failing-helm-test is not here: on kwok no command runs and its hook passes; it fails
 /// for real on kind (kind_cluster.rs).
-const BROKEN: [(&str, &str, bool); 5] = [
+const BROKEN: [(&str, &str, bool); 6] = [
     (
         "never-ready",
         "ready:Deployment/never-ready-never-ready",
@@ -28,6 +28,7 @@ const BROKEN: [(&str, &str, bool); 5] = [
     ),
     ("leftover-cluster-object", "leftovers", false),
     ("missing-crd", "dry-run", true),
+    ("removed-api", "dry-run", true),
     ("rejected-by-api", "dry-run", true),
 ];
 

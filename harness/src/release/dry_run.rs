@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use super::{ReleaseUnderTest, Timed, text_at, timed};
+use crate::deprecations::{ApiStatus, Deprecations};
 use crate::k8s::{self, ApplyOutcome, KubeError};
 use crate::manifest::Manifest;
 use crate::problem::Problem;
@@ -22,6 +23,21 @@ pub enum DryRunError {
         kind: String,
         name: String,
         api_version: String,
+    },
+    /// A Kubernetes API the cluster's release no longer serves: no CRD brings it back.
+    #[error(
+        "{kind} `{name}`: {api_version} {kind} was removed in Kubernetes {removed_in}, so this cluster ({cluster}) does not serve it; {advice}"
+    )]
+    RemovedApi {
+        file: PathBuf,
+        kind: String,
+        name: String,
+        api_version: String,
+        /// `1.25`.
+        removed_in: String,
+        cluster: String,
+        /// `use policy/v1`, or what to do when Kubernetes names no replacement.
+        advice: String,
     },
     #[error("{kind} `{name}` was rejected by the API server: {message}")]
     Rejected {
@@ -44,6 +60,7 @@ impl From<DryRunError> for Problem {
         let message = error.to_string();
         match error {
             DryRunError::UnknownKind { file, .. }
+            | DryRunError::RemovedApi { file, .. }
             | DryRunError::Rejected { file, .. }
             | DryRunError::Cluster { file, .. } => Problem::in_file(file, message),
         }
@@ -52,8 +69,14 @@ impl From<DryRunError> for Problem {
 
 impl ReleaseUnderTest<'_> {
     /// Dry-runs every object of `rendered` (the release rendered for this namespace,
-    /// CRDs included) and returns what the API server refused.
-    pub async fn dry_run(&self, rendered: &[Manifest]) -> Timed<Vec<DryRunError>> {
+    /// CRDs included) and returns what the API server refused. A kind the cluster does
+    /// not serve is told apart, by Kubernetes' API `lifecycle` at the cluster's version,
+    /// as a removed API (use the replacement) or a missing CRD (install it).
+    pub async fn dry_run(
+        &self,
+        rendered: &[Manifest],
+        lifecycle: Option<(&Deprecations, &semver::Version)>,
+    ) -> Timed<Vec<DryRunError>> {
         timed(async {
             let mut errors = Vec::new();
             // Custom resources of a CRD the chart itself brings cannot be validated
@@ -86,14 +109,15 @@ impl ReleaseUnderTest<'_> {
                     .await
                 {
                     Ok(ApplyOutcome::Applied) => {}
-                    Ok(ApplyOutcome::UnknownKind) => errors.push(DryRunError::UnknownKind {
+                    Ok(ApplyOutcome::UnknownKind) => errors.push(not_served(
                         file,
                         kind,
                         name,
-                        api_version: text_at(&manifest.value, "/apiVersion")
+                        text_at(&manifest.value, "/apiVersion")
                             .unwrap_or_default()
                             .to_string(),
-                    }),
+                        lifecycle,
+                    )),
                     Ok(ApplyOutcome::Rejected(message)) => errors.push(DryRunError::Rejected {
                         file,
                         kind,
@@ -111,5 +135,47 @@ impl ReleaseUnderTest<'_> {
             errors
         })
         .await
+    }
+}
+
+/// Why the cluster does not serve `api_version` `kind`: removed by Kubernetes at or
+/// before the cluster's release, else (or without the lifecycle data) a kind only a
+/// CRD defines.
+fn not_served(
+    file: PathBuf,
+    kind: String,
+    name: String,
+    api_version: String,
+    lifecycle: Option<(&Deprecations, &semver::Version)>,
+) -> DryRunError {
+    let removed = lifecycle.and_then(|(lifecycle, cluster)| {
+        match lifecycle.status(&api_version, &kind, cluster) {
+            ApiStatus::Removed { since, replacement } => Some((since, replacement, cluster)),
+            ApiStatus::Current | ApiStatus::Deprecated { .. } => None,
+        }
+    });
+    match removed {
+        Some((since, replacement, cluster)) => {
+            let advice = match replacement {
+                Some(new) if new.kind == kind => format!("use {}", new.api_version),
+                Some(new) => format!("use {new}"),
+                None => "render it with an API version the cluster serves (`kubectl api-resources` lists them)".to_string(),
+            };
+            DryRunError::RemovedApi {
+                file,
+                kind,
+                name,
+                api_version,
+                removed_in: format!("{}.{}", since.major, since.minor),
+                cluster: format!("Kubernetes {cluster}"),
+                advice,
+            }
+        }
+        None => DryRunError::UnknownKind {
+            file,
+            kind,
+            name,
+            api_version,
+        },
     }
 }

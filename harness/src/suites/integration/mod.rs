@@ -173,7 +173,14 @@ async fn exercise(
         Err(problem) => vec![problem],
     };
     if problems.is_empty() {
-        let refused = release.dry_run(&state.rendered).await;
+        // Kubernetes' API lifecycle tells a removed API from a missing CRD; without the
+        // data every unserved kind gets the CRD advice.
+        let lifecycle = crate::deprecations::Deprecations::installed_once(&ctx.repo_root).ok();
+        let cluster_version =
+            crate::kube_version::parse_version(inputs.primary_kube_version()).ok();
+        let refused = release
+            .dry_run(&state.rendered, lifecycle.zip(cluster_version.as_ref()))
+            .await;
         problems.extend(refused.value.into_iter().map(Problem::from));
     }
     if !recorder.record("dry-run", started.elapsed(), problems) {

@@ -3,22 +3,10 @@
 //! pinned kube-apiserver). One finding per object: removed (error) in the first target
 //! that no longer serves it, else deprecated (warning).
 
-use std::path::Path;
-use std::sync::OnceLock;
-
 use super::finding::Finding;
 use super::rules::{API_DEPRECATED, API_REMOVED};
 use crate::deprecations::{ApiStatus, Deprecations};
 use crate::manifest::Manifest;
-
-/// The lifecycle data, read once per process: it is the same for every trial, and reading
-/// it parses a few hundred generated Go files.
-pub fn lifecycle(repo_root: &Path) -> Result<&'static Deprecations, String> {
-    static DATA: OnceLock<Result<Deprecations, String>> = OnceLock::new();
-    DATA.get_or_init(|| Deprecations::installed(repo_root).map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(Clone::clone)
-}
 
 pub fn check(
     manifests: &[Manifest],
@@ -76,6 +64,8 @@ fn use_instead(replacement: Option<&crate::deprecations::Replacement>) -> String
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use super::*;
     use serde_json::json;
 
@@ -93,7 +83,8 @@ mod tests {
     /// The real data `tools install kube-apiserver` placed (CI installs it with `--all`).
     fn installed() -> &'static Deprecations {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        lifecycle(&root).expect("run `chart-harness tools install kube-apiserver`")
+        Deprecations::installed_once(&root)
+            .expect("run `chart-harness tools install kube-apiserver`")
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub async fn run(
 
     let started = recorder.begin(POLICY_PHASE);
     let mut findings = check(&rendered.manifests);
-    match apis::lifecycle(&ctx.repo_root) {
+    match crate::deprecations::Deprecations::installed_once(&ctx.repo_root) {
         Ok(lifecycle) => {
             let targets: Vec<semver::Version> = inputs
                 .kube_versions
