@@ -36,7 +36,7 @@ pub enum SessionError {
     )]
     NoKubeconfig,
     #[error(
-        "{0}; fix it, point `lint-conf` (or --lint-conf) at a valid yamllint configuration, or set CT_CONFIG_DIR to a directory that has one, as chart-testing-action does (with none of them, ct's default lintconf is used)"
+        "{0}; correct or create that file, or point `lint-conf` (or --lint-conf) at a valid yamllint configuration (with no `lint-conf`, no CT_CONFIG_DIR and no lintconf.yaml in ct's search locations, ct's default lintconf is used)"
     )]
     Yamllint(#[from] YamllintConfigError),
     #[error(

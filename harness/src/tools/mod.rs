@@ -454,6 +454,39 @@ mod tests {
         ToolEnv::from_vars(vars)
     }
 
+    /// With no major asked for, the user's helm on PATH decides it (ct runs that one),
+    /// even where `.tools/bin` holds the other major; without one, the newest installed.
+    #[tokio::test]
+    async fn the_helm_on_path_decides_the_default_major() {
+        let repo = tempfile::tempdir().unwrap();
+        fake(&tools_bin_dir(repo.path()), "helm4", "v4.3.1");
+        let users = repo.path().join("users-bin");
+        fake(&users, "helm", "v3.10.3");
+        let env = isolated_env(repo.path(), &[("PATH", &users)]);
+        let toolbox = Toolbox::resolve_in(repo.path(), None, Path::new("s"), None, &env)
+            .await
+            .unwrap();
+        assert_eq!(toolbox.helm.major, HelmMajor::V3);
+        assert_eq!(toolbox.helm.path, users.join("helm"));
+        assert_eq!(
+            toolbox.major_reason,
+            format!(
+                "the major of the helm on PATH ({}, v3.10.3), as ct runs that helm; pass --helm to choose",
+                users.join("helm").display()
+            )
+        );
+
+        let env = isolated_env(repo.path(), &[]);
+        let toolbox = Toolbox::resolve_in(repo.path(), None, Path::new("s"), None, &env)
+            .await
+            .unwrap();
+        assert_eq!(toolbox.helm.major, HelmMajor::V4);
+        assert_eq!(
+            toolbox.major_reason,
+            "no helm on PATH, so the newest major installed"
+        );
+    }
+
     #[tokio::test]
     async fn resolve_gives_helm_an_absolute_isolated_home_per_major() {
         let repo = tempfile::tempdir().unwrap();
@@ -472,7 +505,7 @@ mod tests {
         assert_eq!(
             toolbox.helm_description(),
             format!(
-                "helm v3.22.0 ({}, from .tools/bin)",
+                "helm v3.22.0 ({}, from .tools/bin; helm 3 was asked for)",
                 bin.join("helm3").display()
             )
         );

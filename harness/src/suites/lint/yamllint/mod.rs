@@ -105,9 +105,7 @@ impl YamllintConfig {
         if matches!(lintconf, SupportFile::ConfigDir { .. }) && !path.exists() {
             return Err(chosen(YamllintConfigError {
                 source_name: shown.display().to_string(),
-                message: "it does not exist; ct would fail on it too. Put a yamllint \
-                          configuration there, or unset CT_CONFIG_DIR"
-                    .to_string(),
+                message: "it does not exist (ct would fail on it too)".to_string(),
             }));
         }
         YamllintConfig::read(path, &shown).map_err(chosen)
