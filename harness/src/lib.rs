@@ -16,6 +16,7 @@ pub mod config;
 pub mod deprecations;
 pub mod discovery;
 pub mod files;
+pub mod immutable_fields;
 pub mod k8s;
 pub mod kube_version;
 pub mod libtest;
