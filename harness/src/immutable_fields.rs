@@ -195,6 +195,65 @@ pub fn predict(baseline: &[Manifest], candidate: &[Manifest]) -> Vec<Break> {
     breaks
 }
 
+/// Every change the API server would refuse when the upgraded release is rolled back
+/// to `baseline`: the rules run the other way (a claim request that grew now shrinks; a
+/// claim field the candidate set and the baseline leaves out would be removed), and a
+/// CustomResourceDefinition version the candidate added and stores objects in is one
+/// the baseline's CRD would drop, which the server refuses while objects are stored in
+/// it.
+pub fn predict_rollback(baseline: &[Manifest], candidate: &[Manifest]) -> Vec<Break> {
+    let mut breaks = predict(candidate, baseline);
+    for new in candidate
+        .iter()
+        .filter(|m| key_of(m).0 == "CustomResourceDefinition")
+    {
+        let key = key_of(new);
+        let Some(old) = baseline.iter().find(|m| key_of(m) == key) else {
+            continue;
+        };
+        let versions = |crd: &Manifest| -> Vec<(String, bool)> {
+            crd.value
+                .pointer("/spec/versions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| {
+                    Some((
+                        v.get("name")?.as_str()?.to_string(),
+                        v.get("storage").and_then(Value::as_bool).unwrap_or(false),
+                    ))
+                })
+                .collect()
+        };
+        let known: Vec<String> = versions(old).into_iter().map(|(name, _)| name).collect();
+        for (name, _) in versions(new)
+            .into_iter()
+            .filter(|(name, storage)| *storage && !known.contains(name))
+        {
+            breaks.push(Break {
+                kind: key.0.to_string(),
+                name: key.2.to_string(),
+                namespace: None,
+                template: new.source.clone(),
+                field: "spec.versions".to_string(),
+                old: format!("\"{name}\" (the storage version)"),
+                new: "(unset)".to_string(),
+                rule: &CRD_STORED_VERSION,
+            });
+        }
+    }
+    breaks
+}
+
+/// The rollback-only rule of [`predict_rollback`].
+pub const CRD_STORED_VERSION: Rule = Rule {
+    id: "crd-stored-version",
+    kinds: &["CustomResourceDefinition"],
+    why: "objects are stored in a version the baseline's CustomResourceDefinition does not have, and the server refuses to drop a version listed in `status.storedVersions`",
+    remedy: "keep serving the version in the baseline's CRD, or migrate the stored objects and remove the version from `status.storedVersions` before rolling back",
+    check: |_, _| Vec::new(),
+};
+
 /// A rule's text for this object: `{kind}`, `{kind_lower}` and `{name}` filled in.
 fn fill(text: &str, kind: &str, name: &str) -> String {
     text.replace("{kind_lower}", &kind.to_ascii_lowercase())
@@ -667,6 +726,32 @@ mod tests {
             "Deployment `web`: spec.selector.matchLabels.app changes from \"web\" to \"site\"; the API server refuses a changed `spec.selector` (field is immutable): keep the selector, or delete the Deployment with `kubectl delete deployment web --cascade=orphan` before upgrading, so the upgrade creates it anew and adopts its pods"
         );
         assert_eq!(found[0].template.as_deref(), Some("templates/x.yaml"));
+    }
+
+    /// Rolling back runs the rules the other way, and adds the CRD storage version.
+    #[rstest]
+    #[case::claim_grew(
+        json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "d"}, "spec": {"resources": {"requests": {"storage": "1Gi"}}}}),
+        json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "d"}, "spec": {"resources": {"requests": {"storage": "2Gi"}}}}),
+        &["pvc-spec spec.resources.requests.storage \"2Gi\" → \"1Gi\""])]
+    #[case::claim_field_set_by_the_candidate(
+        json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "d"}, "spec": {}}),
+        json!({"kind": "PersistentVolumeClaim", "metadata": {"name": "d"}, "spec": {"volumeName": "pv-1"}}),
+        &["pvc-spec spec.volumeName \"pv-1\" → (unset)"])]
+    #[case::crd_new_storage_version(
+        json!({"kind": "CustomResourceDefinition", "metadata": {"name": "x.example.com"}, "spec": {"versions": [{"name": "v1", "storage": true}]}}),
+        json!({"kind": "CustomResourceDefinition", "metadata": {"name": "x.example.com"}, "spec": {"versions": [{"name": "v1", "storage": false}, {"name": "v2", "storage": true}]}}),
+        &["crd-stored-version spec.versions \"v2\" (the storage version) → (unset)"])]
+    #[case::crd_same_versions(
+        json!({"kind": "CustomResourceDefinition", "metadata": {"name": "x.example.com"}, "spec": {"versions": [{"name": "v1", "storage": true}]}}),
+        json!({"kind": "CustomResourceDefinition", "metadata": {"name": "x.example.com"}, "spec": {"versions": [{"name": "v1", "storage": true, "served": true}]}}),
+        &[])]
+    fn rollback(#[case] baseline: Value, #[case] candidate: Value, #[case] expected: &[&str]) {
+        let found: Vec<String> = predict_rollback(&[object(baseline)], &[object(candidate)])
+            .into_iter()
+            .map(|b| format!("{} {} {} → {}", b.rule.id, b.field, b.old, b.new))
+            .collect();
+        assert_eq!(found, expected);
     }
 
     #[rstest]

@@ -246,10 +246,54 @@ async fn the_prediction_agrees_with_the_api_server_on_every_case() {
     }
     // Shown with --nocapture: the agreement table of the closing note.
     println!("{}", table.join("\n"));
+    rollback_drops_a_stored_crd_version(&kube).await;
     handle.teardown().await.unwrap();
     assert!(
         disagreements.is_empty(),
         "the layers disagree:\n{}",
         disagreements.join("\n")
     );
+}
+
+/// A rollback to a CRD without the version the upgrade stores objects in: predicted,
+/// and refused by the server (`status.storedVersions` keeps it).
+async fn rollback_drops_a_stored_crd_version(kube: &Kube) {
+    let crd = |versions: Value| {
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "widgets.chart-harness.example.com"},
+            "spec": {"group": "chart-harness.example.com", "scope": "Namespaced",
+                "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+                "versions": versions}})
+    };
+    let schema = json!({"openAPIV3Schema": {"type": "object"}});
+    let baseline = crd(json!([{"name": "v1", "served": true, "storage": true, "schema": schema}]));
+    let candidate = crd(json!([
+        {"name": "v1", "served": true, "storage": false, "schema": schema},
+        {"name": "v2", "served": true, "storage": true, "schema": schema}
+    ]));
+    for (object, what) in [(&baseline, "the baseline"), (&candidate, "the upgrade")] {
+        assert_eq!(
+            kube.apply(object, "default", false).await.unwrap(),
+            ApplyOutcome::Applied,
+            "{what}"
+        );
+    }
+    let rolled_back = kube.apply(&baseline, "default", true).await.unwrap();
+    let predicted = immutable_fields::predict_rollback(
+        &[Manifest {
+            source: None,
+            value: baseline,
+        }],
+        &[Manifest {
+            source: None,
+            value: candidate,
+        }],
+    );
+    println!("crd rollback: predicted {predicted:?}, server {rolled_back:?}");
+    assert!(
+        matches!(&rolled_back, ApplyOutcome::Rejected(message) if message.contains("storedVersions")),
+        "{rolled_back:?}"
+    );
+    assert_eq!(predicted.len(), 1, "{predicted:?}");
+    assert_eq!(predicted[0].rule.id, "crd-stored-version");
 }
