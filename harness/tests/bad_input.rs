@@ -93,8 +93,10 @@ fn unreadable_values_file_is_reported_not_panicked() {
     );
 }
 
+/// The lintconf is looked up when the session opens and read only by a run that lints
+/// with `validate-yaml` on; then its error names the file, why that file, and the fix.
 #[test]
-fn invalid_lintconf_names_the_file_and_what_is_wrong_unless_validate_yaml_is_off() {
+fn invalid_lintconf_names_the_file_the_lookup_and_what_is_wrong_unless_validate_yaml_is_off() {
     let repo = TempRepo::new();
     repo.add_chart("charts", "web");
     std::fs::write(
@@ -102,17 +104,23 @@ fn invalid_lintconf_names_the_file_and_what_is_wrong_unless_validate_yaml_is_off
         "rules:\n  trailing-space: enable\n",
     )
     .unwrap();
-    let message = open_error(&repo);
+    let session = Session::open(repo.root()).expect("opening reads no lintconf");
+    let message = session.yamllint().unwrap_err().to_string();
     assert!(
         message.starts_with(
-            "yamllint configuration lintconf.yaml: invalid config: no such rule: \"trailing-space\""
+            "yamllint configuration lintconf.yaml (the first of ct's search locations (., .ct, $HOME/.ct, /usr/local/etc/ct, /etc/ct) that has one): invalid config: no such rule: \"trailing-space\""
         ),
         "{message}"
     );
     assert!(message.contains("`lint-conf`"), "{message}");
 
-    repo.write_config("validate-yaml: false\n");
-    assert!(Session::open(repo.root()).is_ok());
+    repo.write_config("check-version-increment: false\nvalidate-yaml: false\n");
+    let outcomes = repo.run(&[Suite::Lint]);
+    assert!(
+        outcomes.iter().all(|outcome| outcome.passed()),
+        "{}",
+        outcomes[0].failure_message()
+    );
 }
 
 #[test]

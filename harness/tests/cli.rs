@@ -275,7 +275,8 @@ fn the_oldest_supported_helm_on_path_runs_lint_and_template_with_one_warning() {
     let users_helm = machine.path.path().join("helm");
     assert!(
         out.contains(&format!(
-            "with helm v3.10.3 ({}, from PATH)",
+            "with helm v3.10.3 ({}, from PATH; the major of the helm on PATH ({}, v3.10.3), as ct runs that helm; pass --helm to choose)",
+            users_helm.display(),
             users_helm.display()
         )),
         "{out}"
