@@ -5,7 +5,7 @@ mod testing;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use testing::TempRepo;
+use testing::{TempRepo, output_text as text};
 
 fn chart_harness(repo: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chart-harness"))
@@ -15,14 +15,6 @@ fn chart_harness(repo: &Path, args: &[&str]) -> Output {
         .env("CI", "true")
         .output()
         .unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod testing;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use testing::{copy_dir, workspace_root};
+use testing::{copy_dir, output_text as text, workspace_root};
 
 /// The team's CI lines, word for word except for the program name.
 const LINT_LINE: &[&str] = &[
@@ -97,14 +97,6 @@ fn machine_cache_home() -> std::path::PathBuf {
     std::env::var_os("XDG_CACHE_HOME")
         .map(Into::into)
         .unwrap_or_else(|| Path::new(&std::env::var_os("HOME").unwrap()).join(".cache"))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn report(repo: &CtRepo) -> serde_json::Value {

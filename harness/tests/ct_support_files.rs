@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use chart_harness::suites::lint::yamllint::CT_DEFAULT_LINTCONF;
-use testing::TempRepo;
+use testing::{TempRepo, output_text as text};
 
 /// yamllint itself refuses this: `invalid config: rule "braces": should be either
 /// "enable", "disable" or a mapping` (a real repository's root file, reduced).
@@ -43,14 +43,6 @@ fn chart_harness(repo: &Path, home: &Path, args: &[&str], env: &[(&str, &Path)])
         command.env(name, value);
     }
     command.output().unwrap()
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 #[test]

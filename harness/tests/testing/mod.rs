@@ -325,3 +325,12 @@ impl std::io::Write for SharedBuffer {
         Ok(())
     }
 }
+
+/// A finished command's standard output, then its standard error, as one text.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
