@@ -503,7 +503,7 @@ pub fn load_with(repo_root: &Path, options: &LoadOptions) -> Result<LoadedConfig
             .map_or(warning.as_str(), |(_, m)| m);
         seen.insert(message.to_string())
     });
-    let (lintconf, chart_schema) = support_files(repo_root, options, &config);
+    let (lintconf, chart_schema) = support_files::for_config(repo_root, options, &config);
     Ok(LoadedConfig {
         repo_root: repo_root.to_path_buf(),
         source,
@@ -512,44 +512,6 @@ pub fn load_with(repo_root: &Path, options: &LoadOptions) -> Result<LoadedConfig
         lintconf,
         chart_schema,
     })
-}
-
-/// ct's `lintconf.yaml` and `chart_schema.yaml` for this configuration (looked up, not
-/// read). `lint-conf` names its setter: the flag over the variable over the file, as
-/// the value itself was chosen.
-fn support_files(
-    repo_root: &Path,
-    options: &LoadOptions,
-    config: &HarnessConfig,
-) -> (SupportFile, SupportFile) {
-    let elsewhere: &[PathBuf] = if options.ct_config_dir.is_some() {
-        &[]
-    } else {
-        &options.search_dirs
-    };
-    let lookup =
-        SupportFileLookup::for_repository(repo_root, options.ct_config_dir.clone(), elsewhere);
-    let set_by = |key: &str| {
-        if options.flags.iter().any(|(name, _)| name == key) {
-            format!("--{key}")
-        } else if let Some((name, _)) = options.env.iter().find(|(name, _)| {
-            name.strip_prefix(CT_ENV_PREFIX)
-                .is_some_and(|rest| rest.to_ascii_lowercase().replace('_', "-") == key)
-        }) {
-            name.clone()
-        } else {
-            config.describe_key(key)
-        }
-    };
-    let lintconf = lookup.find(
-        support_files::LINTCONF_FILE,
-        config
-            .lint_conf
-            .clone()
-            .map(|path| (path, set_by("lint-conf"))),
-    );
-    let chart_schema = lookup.find(support_files::CHART_SCHEMA_FILE, None);
-    (lintconf, chart_schema)
 }
 
 /// `trial-timeout` when none is configured.

@@ -15,6 +15,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::{HarnessConfig, LoadOptions};
+
 /// yamllint's configuration, as ct names it.
 pub const LINTCONF_FILE: &str = "lintconf.yaml";
 
@@ -137,6 +139,44 @@ impl fmt::Display for SupportFile {
             None => f.write_str(&self.reason()),
         }
     }
+}
+
+/// ct's `lintconf.yaml` and `chart_schema.yaml` for this configuration (looked up, not
+/// read). `lint-conf` names its setter: the flag over the variable over the file, as
+/// the value itself was chosen.
+pub(super) fn for_config(
+    repo_root: &Path,
+    options: &LoadOptions,
+    config: &HarnessConfig,
+) -> (SupportFile, SupportFile) {
+    let elsewhere: &[PathBuf] = if options.ct_config_dir.is_some() {
+        &[]
+    } else {
+        &options.search_dirs
+    };
+    let lookup =
+        SupportFileLookup::for_repository(repo_root, options.ct_config_dir.clone(), elsewhere);
+    let set_by = |key: &str| {
+        if options.flags.iter().any(|(name, _)| name == key) {
+            format!("--{key}")
+        } else if let Some((name, _)) = options.env.iter().find(|(name, _)| {
+            name.strip_prefix(super::CT_ENV_PREFIX)
+                .is_some_and(|rest| rest.to_ascii_lowercase().replace('_', "-") == key)
+        }) {
+            name.clone()
+        } else {
+            config.describe_key(key)
+        }
+    };
+    let lintconf = lookup.find(
+        LINTCONF_FILE,
+        config
+            .lint_conf
+            .clone()
+            .map(|path| (path, set_by("lint-conf"))),
+    );
+    let chart_schema = lookup.find(CHART_SCHEMA_FILE, None);
+    (lintconf, chart_schema)
 }
 
 #[cfg(test)]
