@@ -32,7 +32,7 @@ version_at() { git -C "$repo" show "$1:$2" 2>/dev/null | sed -n 's/^version:[[:s
 # already under its charts/.
 remote_dependencies() {
   python3 - "$1" <<'PY'
-import os, sys, yaml
+import os, re, sys, yaml
 path = sys.argv[1]
 chart = yaml.safe_load(open(path)) or {}
 for dep in chart.get("dependencies") or []:
@@ -42,8 +42,10 @@ for dep in chart.get("dependencies") or []:
         continue
     if not repo:
         continue
-    version = str(dep.get("version") or "0.0.0").strip("~^>=< *x")
-    print(name, version if version.count(".") == 2 else "0.0.0")
+    # The first version the constraint names, padded: "8.14.*" -> 8.14.0.
+    found = re.search(r"(\d+)(?:\.(\d+))?(?:\.(\d+))?", str(dep.get("version") or ""))
+    parts = [g or "0" for g in found.groups()] if found else ["0", "0", "0"]
+    print(name, ".".join(parts))
 PY
 }
 
