@@ -15,7 +15,7 @@ use crate::discovery::{self, Chart, DiscoveryError};
 use crate::plan::{self, Suite, Trial};
 use crate::suites::lint::yamllint::{YamllintConfig, YamllintConfigError};
 use crate::suites::{RunInputs, SnapshotMode, SuiteContext};
-use crate::tools::{self, HelmMajor, Installed, ToolError, Toolbox};
+use crate::tools::{self, HelmMajor, Installed, ToolError, Toolbox, WantedMajor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
@@ -126,26 +126,24 @@ impl Session {
 
     /// Resolves the tools and builds the context trials run in. The helm major is
     /// `helm_major`, else `CHART_HARNESS_HELM` (`3` or `4`), else the config's `helm`,
+    /// each named as what asked for it; else the major of the user's helm on PATH,
     /// else the one installed major, else 4 (see [`Toolbox::resolve_with`]).
     pub async fn context(
         &self,
         helm_major: Option<HelmMajor>,
     ) -> Result<SuiteContext, SessionError> {
         let config = &self.loaded.config;
-        let (helm_major, asked_by) = match (helm_major, helm_major_from_env()?, config.helm_major) {
-            (Some(major), _, _) => (Some(major), Some(format!("--helm {}", major.number()))),
-            (None, Some(major), _) => (
-                Some(major),
-                Some(format!("CHART_HARNESS_HELM={}", major.number())),
-            ),
-            (None, None, Some(major)) => (Some(major), Some(config.describe_key("helm"))),
-            (None, None, None) => (None, None),
+        let wanted = |major: HelmMajor, asked_by: String| Some(WantedMajor { major, asked_by });
+        let helm_major = match (helm_major, helm_major_from_env()?, config.helm_major) {
+            (Some(major), _, _) => wanted(major, format!("--helm {}", major.number())),
+            (None, Some(major), _) => {
+                wanted(major, format!("CHART_HARNESS_HELM={}", major.number()))
+            }
+            (None, None, Some(major)) => wanted(major, config.describe_key("helm")),
+            (None, None, None) => None,
         };
-        let mut toolbox =
+        let toolbox =
             Toolbox::resolve_with(self.repo_root(), helm_major, &config.report_dir, None).await?;
-        if let Some(asked_by) = asked_by {
-            toolbox.major_reason = format!("asked for by {asked_by}");
-        }
         let kube_version = self.kube_version()?;
         Ok(SuiteContext {
             repo_root: self.repo_root().to_path_buf(),

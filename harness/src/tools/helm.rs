@@ -56,6 +56,14 @@ impl HelmMajor {
     }
 }
 
+/// A helm major a run asks for, and what asked for it (`--helm 3`, `helm` in ct.yaml),
+/// which the run's header repeats.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WantedMajor {
+    pub major: HelmMajor,
+    pub asked_by: String,
+}
+
 impl std::fmt::Display for HelmMajor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "helm {}", self.number())

@@ -15,7 +15,9 @@ pub mod resolve;
 
 use std::path::{Path, PathBuf};
 
-pub use helm::{Helm, HelmLintMessage, HelmLintReport, HelmMajor, RenderFailure, RenderRequest};
+pub use helm::{
+    Helm, HelmLintMessage, HelmLintReport, HelmMajor, RenderFailure, RenderRequest, WantedMajor,
+};
 pub use pins::Pins;
 pub use process::{ProcessOutput, ProcessSpec};
 pub use resolve::{FoundTool, ToolEnv, ToolOrigin, tools_bin_dir};
@@ -113,7 +115,11 @@ impl Toolbox {
         helm_major: HelmMajor,
         state_dir: &Path,
     ) -> Result<Toolbox, ToolError> {
-        Toolbox::resolve_with(repo_root, Some(helm_major), state_dir, None).await
+        let wanted = WantedMajor {
+            major: helm_major,
+            asked_by: "the caller".to_string(),
+        };
+        Toolbox::resolve_with(repo_root, Some(wanted), state_dir, None).await
     }
 
     /// [`Toolbox::resolve`] where no major may be asked for (then the major of the
@@ -122,7 +128,7 @@ impl Toolbox {
     /// (a `--helm` flag), which takes precedence over `$HELM3`/`$HELM4` and `$HELM`.
     pub async fn resolve_with(
         repo_root: &Path,
-        helm_major: Option<HelmMajor>,
+        helm_major: Option<WantedMajor>,
         state_dir: &Path,
         helm_flag: Option<&Path>,
     ) -> Result<Toolbox, ToolError> {
@@ -132,7 +138,7 @@ impl Toolbox {
 
     async fn resolve_in(
         repo_root: &Path,
-        helm_major: Option<HelmMajor>,
+        helm_major: Option<WantedMajor>,
         state_dir: &Path,
         helm_flag: Option<&Path>,
         env: &ToolEnv,
@@ -156,7 +162,11 @@ impl Toolbox {
             None => users_helm_major(repo_root, &pins, env).await,
         };
         let (major, found, major_reason) = match (helm_major, users_helm) {
-            (Some(major), _) => (major, find(major).await?, format!("{major} was asked for")),
+            (Some(wanted), _) => (
+                wanted.major,
+                find(wanted.major).await?,
+                format!("asked for by {}", wanted.asked_by),
+            ),
             (None, Some((major, reason))) => (major, find(major).await?, reason),
             (None, None) => match find(HelmMajor::V4).await {
                 Ok(found) => (
@@ -487,6 +497,13 @@ mod tests {
         );
     }
 
+    fn asked(major: HelmMajor) -> WantedMajor {
+        WantedMajor {
+            major,
+            asked_by: "the caller".to_string(),
+        }
+    }
+
     #[tokio::test]
     async fn resolve_gives_helm_an_absolute_isolated_home_per_major() {
         let repo = tempfile::tempdir().unwrap();
@@ -494,9 +511,10 @@ mod tests {
         fake(&bin, "helm3", "v3.22.0");
         let env = isolated_env(repo.path(), &[]);
         let state = Path::new("state");
-        let toolbox = Toolbox::resolve_in(repo.path(), Some(HelmMajor::V3), state, None, &env)
-            .await
-            .unwrap();
+        let toolbox =
+            Toolbox::resolve_in(repo.path(), Some(asked(HelmMajor::V3)), state, None, &env)
+                .await
+                .unwrap();
         assert_eq!(toolbox.helm.path, bin.join("helm3"));
         assert_eq!(toolbox.helm.version, semver::Version::new(3, 22, 0));
         assert!(toolbox.helm.home.is_absolute());
@@ -505,12 +523,12 @@ mod tests {
         assert_eq!(
             toolbox.helm_description(),
             format!(
-                "helm v3.22.0 ({}, from .tools/bin; helm 3 was asked for)",
+                "helm v3.22.0 ({}, from .tools/bin; asked for by the caller)",
                 bin.join("helm3").display()
             )
         );
 
-        let error = Toolbox::resolve_in(repo.path(), Some(HelmMajor::V4), state, None, &env)
+        let error = Toolbox::resolve_in(repo.path(), Some(asked(HelmMajor::V4)), state, None, &env)
             .await
             .unwrap_err();
         assert!(
