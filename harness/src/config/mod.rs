@@ -27,8 +27,8 @@ use serde::de::IgnoredAny;
 pub use chart_settings::{ChartSettings, load_chart_settings};
 pub(crate) use keys::{line_of_key, nearest, struct_fields};
 pub use policy::{PolicyConfig, Severity, Suppression};
-use source::{CT_ENV_PREFIX, find_source, shown_path};
 pub use source::{ConfigSource, HARNESS_FILE, LoadOptions};
+use source::{find_source, key_of_variable, shown_path};
 pub use support_files::{SupportFile, SupportFileLookup};
 
 use crate::tools::HelmMajor;
@@ -476,13 +476,12 @@ fn env_overrides(
     let supported = struct_fields::<FileConfig>();
     let mut values = Vec::new();
     for (name, value) in env {
-        let Some(suffix) = name.strip_prefix(CT_ENV_PREFIX) else {
+        let Some(key) = key_of_variable(name) else {
             continue;
         };
         if CT_ENV_NOT_KEYS.contains(&name.as_str()) {
             continue;
         }
-        let key = suffix.to_ascii_lowercase().replace('_', "-");
         if supported.contains(&key.as_str()) && !HARNESS_ONLY_KEYS.contains(&key.as_str()) {
             values.push((key, serde_json::Value::String(value.clone())));
         } else if let Some(reason) = ignored_reason(&key) {

@@ -100,7 +100,14 @@ impl LoadOptions {
 }
 
 /// viper's prefix: `target-branch` is `CT_TARGET_BRANCH`.
-pub(super) const CT_ENV_PREFIX: &str = "CT_";
+const CT_ENV_PREFIX: &str = "CT_";
+
+/// The key a `CT_*` variable names, as viper maps them: `CT_TARGET_BRANCH` is
+/// `target-branch`. `None` for any other variable.
+pub(super) fn key_of_variable(name: &str) -> Option<String> {
+    name.strip_prefix(CT_ENV_PREFIX)
+        .map(|suffix| suffix.to_ascii_lowercase().replace('_', "-"))
+}
 
 pub(super) fn find_source(
     repo_root: &Path,

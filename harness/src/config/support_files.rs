@@ -159,10 +159,11 @@ pub(super) fn for_config(
     let set_by = |key: &str| {
         if options.flags.iter().any(|(name, _)| name == key) {
             format!("--{key}")
-        } else if let Some((name, _)) = options.env.iter().find(|(name, _)| {
-            name.strip_prefix(super::CT_ENV_PREFIX)
-                .is_some_and(|rest| rest.to_ascii_lowercase().replace('_', "-") == key)
-        }) {
+        } else if let Some((name, _)) = options
+            .env
+            .iter()
+            .find(|(name, _)| super::key_of_variable(name).as_deref() == Some(key))
+        {
             name.clone()
         } else {
             config.describe_key(key)

@@ -786,3 +786,29 @@ fn unknown_policy_fields_are_errors_naming_the_field(#[case] text: &str, #[case]
     assert!(err.contains("chart-harness.yaml"), "{err}");
     assert!(err.contains(&format!("unknown field `{field}`")), "{err}");
 }
+
+/// `lint-conf` names what set it, flag over variable over file, as the value was chosen.
+#[rstest::rstest]
+#[case::file(&[], &[], "named by `lint-conf` in ct.yaml")]
+#[case::variable(&[("CT_LINT_CONF", "env.yaml")], &[], "named by CT_LINT_CONF")]
+#[case::flag(&[("CT_LINT_CONF", "env.yaml")], &["flag.yaml"], "named by --lint-conf")]
+fn lint_conf_names_what_set_it(
+    #[case] env: &[(&str, &str)],
+    #[case] flag: &[&str],
+    #[case] reason: &str,
+) {
+    let repo = repo_with(&[("ct.yaml", "lint-conf: file.yaml\n")]);
+    let options = LoadOptions {
+        env: env
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_string()))
+            .collect(),
+        flags: flag
+            .iter()
+            .map(|value| ("lint-conf".to_string(), serde_json::json!(value)))
+            .collect(),
+        ..LoadOptions::default()
+    };
+    let loaded = load_with(repo.path(), &options).unwrap();
+    assert_eq!(loaded.lintconf.reason(), reason);
+}
