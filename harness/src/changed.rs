@@ -191,6 +191,45 @@ pub async fn file_at(
     Ok(Some(git.checked(["show", spec.as_str()]).await?.stdout))
 }
 
+/// The commit `reference` (a tag, branch or commit) names; `None` when it names none.
+pub async fn commit_of(
+    repo_root: &Path,
+    git: &Path,
+    reference: &str,
+) -> Result<Option<String>, ChangedError> {
+    let git = Git { git, repo_root };
+    let output = git
+        .run([
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{reference}^{{commit}}"),
+        ])
+        .await?;
+    Ok(output
+        .success()
+        .then(|| output.stdout.trim().to_string())
+        .filter(|commit| !commit.is_empty()))
+}
+
+/// The git tree id of `path` at `commit`: a digest of the chart's files as committed.
+pub async fn tree_of(
+    repo_root: &Path,
+    git: &Path,
+    commit: &str,
+    path: &Path,
+) -> Result<String, ChangedError> {
+    let git = Git { git, repo_root };
+    let spec = format!("{commit}:./{}", path.display());
+    Ok(git
+        .checked(["rev-parse", spec.as_str()])
+        .await?
+        .stdout
+        .trim()
+        .to_string())
+}
+
 struct Git<'a> {
     git: &'a Path,
     repo_root: &'a Path,

@@ -14,6 +14,7 @@ use crate::cluster::{LeaseEvent, ProviderKind};
 use crate::plan::{Suite, Trial};
 use crate::run::{self, Run, RunOptions};
 use crate::session::{Session, find_repo_root};
+use crate::suites::TrialStatus;
 
 /// Entry point of a suite target (see [`crate::suite_main!`]). `manifest_dir` is the
 /// calling package's `CARGO_MANIFEST_DIR`; `CHART_HARNESS_ROOT` points the suite at
@@ -76,8 +77,10 @@ pub fn main(suite_name: &str, manifest_dir: &str) -> ExitCode {
             .with_ignored_flag(true),
             None => {
                 let shared = Arc::clone(&shared);
-                libtest_mimic::Trial::test(trial.id.to_string(), move || shared.run(&trial))
-                    .with_ignored_flag(unavailable.is_some())
+                libtest_mimic::Trial::ignorable_test(trial.id.to_string(), move || {
+                    shared.run(&trial)
+                })
+                .with_ignored_flag(unavailable.is_some())
             }
         })
         .collect();
@@ -153,7 +156,7 @@ struct Shared {
 }
 
 impl Shared {
-    fn run(&self, trial: &Trial) -> Result<(), libtest_mimic::Failed> {
+    fn run(&self, trial: &Trial) -> Result<libtest_mimic::Completion, libtest_mimic::Failed> {
         let run = self
             .assembled
             .get_or_init(|| {
@@ -176,10 +179,13 @@ impl Shared {
             .as_ref()
             .map_err(|message| libtest_mimic::Failed::from(message.clone()))?;
         let outcome = runtime().block_on(run.run_one(trial));
-        if outcome.passed() {
-            Ok(())
-        } else {
-            Err(outcome.failure_message().into())
+        match (outcome.status, &outcome.reason) {
+            // Nothing to test is not a pass: libtest shows it as ignored, with why.
+            (TrialStatus::NotRun, Some(reason)) => {
+                Ok(libtest_mimic::Completion::ignored_with(reason))
+            }
+            _ if outcome.passed() => Ok(libtest_mimic::Completion::Completed),
+            _ => Err(outcome.failure_message().into()),
         }
     }
 

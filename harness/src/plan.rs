@@ -140,6 +140,8 @@ mod tests {
                     Some("charts/app/ci/harness.yaml skips the integration suite")
                 ),
                 ("integration::lib::default".to_string(), Some(library)),
+                ("upgrade::app::default".to_string(), None),
+                ("upgrade::lib::default".to_string(), Some(library)),
             ]
         );
     }

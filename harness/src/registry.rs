@@ -57,6 +57,14 @@ macro_rules! registered_suites {
                 shape: PerChartCase,
                 run: integration::run,
             }
+            Upgrade {
+                name: "upgrade",
+                about: "Run the upgrade suite: upgrade from a baseline with data checked, immutable-field breaks predicted, and roll back",
+                needs_cluster: true,
+                library_charts: false,
+                shape: PerChartCase,
+                run: upgrade::run,
+            }
         }
     };
 }

@@ -97,9 +97,12 @@ impl Run {
             shared.yamllint = Arc::new(session.yamllint()?);
         }
         Arc::make_mut(&mut ctx.tools).helm.go_threads = tools::go_threads_for(jobs);
-        let needs_cluster = trials
-            .iter()
-            .any(|trial| trial.skipped.is_none() && trial.id.suite.needs_cluster());
+        let needs_cluster = trials.iter().any(|trial| {
+            trial.skipped.is_none()
+                    && trial.id.suite.needs_cluster()
+                    // --predict-only: the upgrade suite's offline layer alone.
+                    && !(trial.id.suite == Suite::Upgrade && session.loaded.config.predict_only)
+        });
         if needs_cluster {
             let lease = match options.cluster {
                 ClusterChoice::Provider(flag) => {

@@ -255,3 +255,140 @@ async fn a_teams_own_kind_config_makes_the_cluster() {
     }
     handle.teardown().await.unwrap();
 }
+
+/// The data steps of the kind upgrade test: one key written into the primary through
+/// redis-cli (the password is in the container's environment), read back, and a host
+/// command that proves its kubeconfig is the trial's namespace.
+const KVSTORE_DATA: &str = r#"data:
+  timeout: 90s
+  seed:
+    - name: write a key
+      exec:
+        pod: {app.kubernetes.io/component: server, apps.kubernetes.io/pod-index: "0"}
+        container: redis
+        command: [sh, -c, 'redis-cli -a "$KVSTORE_PASSWORD" --no-auth-warning SET greeting hello && redis-cli -a "$KVSTORE_PASSWORD" --no-auth-warning SAVE']
+  verify:
+    - name: read it back
+      exec:
+        pod: {app.kubernetes.io/component: server, apps.kubernetes.io/pod-index: "0"}
+        command: [sh, -c, 'redis-cli -a "$KVSTORE_PASSWORD" --no-auth-warning GET greeting']
+      expect: {equals: hello}
+    - run: 'grep -q "\"namespace\":\"$NAMESPACE\"" "$KUBECONFIG" && echo "$RELEASE_NAME in $NAMESPACE"'
+      expect: {matches: '^kvstore(-lossy)? in kvstore'}
+"#;
+
+/// kvstore 1.0.0 → 1.1.0 (a larger maxmemory, so its pods roll) with its data seeded and
+/// verified across the upgrade and the rollback, on real pods; and kvstore-lossy, whose
+/// 1.1.0 mounts an emptyDir where the data was: every pod is ready, and verify fails.
+#[test]
+#[ignore = "needs Docker and a kind node image; ci/test.sh runs it with --ignored"]
+fn kvstore_upgrades_with_its_data_on_kind() {
+    require_kind();
+    let repo = TempRepo::new();
+    repo.write_config(
+        "check-version-increment: false\nbaseline: git:v1\n\
+         images:\n  - chart-harness.local/fixture-kvstore:1\n  - chart-harness.local/fixture-busybox:1\n",
+    );
+    for name in ["kvstore", "kvstore-lossy"] {
+        let dir = repo.add_chart_as("charts", "kvstore", name);
+        for case in ["ha", "ephemeral"] {
+            std::fs::remove_file(dir.join(format!("ci/{case}-values.yaml"))).unwrap();
+        }
+        std::fs::write(dir.join("ci/harness.yaml"), KVSTORE_DATA).unwrap();
+        let chart_yaml = dir.join("Chart.yaml");
+        let text = std::fs::read_to_string(&chart_yaml).unwrap();
+        std::fs::write(
+            &chart_yaml,
+            text.replace("version: 0.4.1", "version: 1.0.0"),
+        )
+        .unwrap();
+    }
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "1.0.0"]);
+    repo.git(&["tag", "v1"]);
+    let charts = repo.root().join("fixtures/charts");
+    let edit = |path: std::path::PathBuf, from: &str, to: &str| {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{}: {from}", path.display());
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    for name in ["kvstore", "kvstore-lossy"] {
+        edit(
+            charts.join(name).join("Chart.yaml"),
+            "version: 1.0.0",
+            "version: 1.1.0",
+        );
+        edit(
+            charts.join(name).join("values.yaml"),
+            "maxmemory: 64mb",
+            "maxmemory: 96mb",
+        );
+    }
+    edit(
+        charts.join("kvstore-lossy/templates/statefulset.yaml"),
+        "            - name: data\n              mountPath: /data\n",
+        "            - name: scratch\n              mountPath: /data\n",
+    );
+    edit(
+        charts.join("kvstore-lossy/templates/statefulset.yaml"),
+        "      volumes:\n",
+        "      volumes:\n        - name: scratch\n          emptyDir: {}\n",
+    );
+    repo.git(&["commit", "-qam", "1.1.0"]);
+
+    let outcomes = repo.run_on(ProviderKind::Kind, &[Suite::Upgrade], 2);
+    let find = |chart: &str| outcomes.iter().find(|o| o.id.chart == chart).unwrap();
+    let good = find("kvstore");
+    assert!(good.passed(), "{}", good.failure_message());
+    let record = good.upgrade.as_ref().unwrap();
+    assert!(record.data_checked, "{record:?}");
+    assert_eq!(record.baselines[0].version, "1.0.0");
+    for phase in [
+        "seed[0]",
+        "verify-baseline[0]",
+        "verify-baseline[1]",
+        "upgrade",
+        "verify[0]",
+        "rollout",
+        "rollback",
+        "verify-rollback[0]",
+    ] {
+        assert!(
+            good.phases
+                .iter()
+                .any(|p| p.name == phase && p.status == PhaseStatus::Passed),
+            "{phase}: {:?}",
+            good.phases
+        );
+    }
+    // The figures of the closing note: every phase and its time.
+    let timings: Vec<String> = good
+        .phases
+        .iter()
+        .map(|p| format!("{} {:.1}s", p.name, p.duration.as_secs_f64()))
+        .collect();
+    eprintln!("kvstore upgrade phases on kind: {}", timings.join(", "));
+
+    let lossy = find("kvstore-lossy");
+    let verify = lossy
+        .phases
+        .iter()
+        .find(|p| p.name == "verify[0]")
+        .unwrap_or_else(|| panic!("{:?}", lossy.phases));
+    assert_eq!(verify.status, PhaseStatus::Failed);
+    let said = verify.problems[0].to_string();
+    assert!(
+        said.contains("`data.verify[0] (read it back)`: the output is not equal to \"hello\"")
+            && said.contains("got: (empty)"),
+        "{said}"
+    );
+    assert!(
+        lossy
+            .phases
+            .iter()
+            .any(|p| p.name.starts_with("ready:StatefulSet") && p.status == PhaseStatus::Passed),
+        "every pod was ready: {:?}",
+        lossy.phases
+    );
+}

@@ -158,7 +158,45 @@ struct RunArgs {
     #[command(flatten)]
     kind_config: KindConfigArg,
     #[command(flatten)]
+    upgrade: UpgradeArgs,
+    #[command(flatten)]
     ct: CtArgs,
+}
+
+/// The upgrade suite's choices (`upgrade` and `all`).
+#[derive(Debug, Default, Args)]
+struct UpgradeArgs {
+    /// upgrade: the baseline(s) every chart is upgraded from, over the config's and the
+    /// charts' own `baseline`: `git` (the merge-base) or `git:<ref>`, comma-separated
+    /// for several
+    #[arg(long, value_name = "SPEC")]
+    baseline: Option<String>,
+    /// upgrade: run the offline prediction of immutable-field breaks alone, with no
+    /// cluster; exit 1 when a break is predicted
+    #[arg(long)]
+    predict_only: bool,
+    /// upgrade: `fail` (default) or `ignore`, which lets a baseline that cannot be
+    /// fetched or installed go untested as ct does (counted as not run, never passed)
+    #[arg(long, value_name = "fail|ignore")]
+    baseline_failure: Option<String>,
+}
+
+impl UpgradeArgs {
+    fn apply(&self, session: &mut Session) -> anyhow::Result<()> {
+        let config = &mut session.loaded.config;
+        if let Some(spec) = &self.baseline {
+            let specs = crate::config::upgrade_settings::parse_baselines(&serde_json::json!(spec))
+                .map_err(|message| anyhow::anyhow!("--baseline: {message}"))?;
+            config.baseline_override = Some(specs);
+        }
+        if let Some(failure) = &self.baseline_failure {
+            config.baseline_failure = failure
+                .parse()
+                .map_err(|message: String| anyhow::anyhow!("--baseline-failure: {message}"))?;
+        }
+        config.predict_only |= self.predict_only;
+        Ok(())
+    }
 }
 
 #[derive(Debug, Default, Args)]
@@ -553,6 +591,7 @@ async fn run(
 ) -> anyhow::Result<ExitCode> {
     let mut session = open_session(repo_root, &args.ct)?;
     args.kind_config.apply(&mut session)?;
+    args.upgrade.apply(&mut session)?;
     if let Some(dir) = args.report_dir {
         session.loaded.config.report_dir = if dir.is_absolute() {
             dir

@@ -13,6 +13,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
+use super::data_steps::{self, DataStep, DataSteps, Stdin, StepAction};
+use super::upgrade_settings::{BaselineSpec, UpgradeValues};
 use super::{line_of_key, nearest, normalize_kube_version, parse_duration, struct_fields};
 use crate::registry::Suite;
 use crate::yaml;
@@ -49,6 +51,18 @@ pub struct ChartSettings {
     /// How long the integration suite waits for the chart's workloads to become ready.
     #[serde(default, deserialize_with = "readiness_duration")]
     pub readiness_timeout: Option<Duration>,
+    /// The upgrade suite's baseline(s) for this chart, over the repository's `baseline`.
+    #[serde(default, deserialize_with = "super::upgrade_settings::baselines")]
+    pub baseline: Option<Vec<BaselineSpec>>,
+    /// Values applied on the upgrade only, after the case's (a larger PVC, say).
+    #[serde(default, deserialize_with = "super::upgrade_settings::upgrade_values")]
+    pub upgrade_values: Vec<UpgradeValues>,
+    /// Steps the upgrade needs before `helm upgrade` (the manual work of a major).
+    #[serde(default, deserialize_with = "pre_upgrade")]
+    pub pre_upgrade: Vec<DataStep>,
+    /// How the upgrade (and backup-restore) suites seed and verify the chart's data.
+    #[serde(default)]
+    pub data: DataSteps,
 }
 
 /// Things a chart needs in the cluster that it does not install itself.
@@ -126,6 +140,46 @@ impl ChartSettings {
                 ));
             }
         }
+        for file in self
+            .upgrade_values
+            .iter()
+            .filter_map(|values| match values {
+                UpgradeValues::File(file) => Some(file),
+                UpgradeValues::Inline(_) => None,
+            })
+        {
+            if file.is_absolute() || !chart_dir.join(file).is_file() {
+                return Err((
+                    "upgrade-values",
+                    format!(
+                        "`{}` is not a file relative to the chart directory",
+                        file.display()
+                    ),
+                ));
+            }
+        }
+        let steps = [
+            ("pre-upgrade", &self.pre_upgrade),
+            ("data", &self.data.seed),
+            ("data", &self.data.verify),
+        ];
+        for (key, steps) in steps {
+            for step in steps {
+                if let StepAction::Exec(exec) = &step.action
+                    && let Stdin::File(file) = &exec.stdin
+                    && (file.is_absolute() || !chart_dir.join(file).is_file())
+                {
+                    return Err((
+                        key,
+                        format!(
+                            "`{}`: `stdin-file` `{}` is not a file relative to the chart directory",
+                            step.label,
+                            file.display()
+                        ),
+                    ));
+                }
+            }
+        }
         for version in &mut self.kube_versions {
             *version = normalize_kube_version(version).map_err(|m| ("kube-versions", m))?;
         }
@@ -200,6 +254,12 @@ fn suites<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Suite>, D::E
             })
         })
         .collect()
+}
+
+/// `pre-upgrade:`, a list of data steps.
+fn pre_upgrade<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<DataStep>, D::Error> {
+    let value = serde_json::Value::deserialize(deserializer)?;
+    data_steps::parse_steps("pre-upgrade", &value).map_err(de::Error::custom)
 }
 
 /// A Go-style duration string such as `90s` or `5m`.

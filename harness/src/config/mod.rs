@@ -12,10 +12,12 @@
 //! depend on the machine it runs on ([`load`]).
 
 pub mod chart_settings;
+pub mod data_steps;
 mod keys;
 pub mod policy;
 mod source;
 pub mod support_files;
+pub mod upgrade_settings;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -30,6 +32,7 @@ pub use policy::{PolicyConfig, Severity, Suppression};
 pub use source::{ConfigSource, HARNESS_FILE, LoadOptions};
 use source::{find_source, key_of_variable, shown_path};
 pub use support_files::{SupportFile, SupportFileLookup};
+pub use upgrade_settings::{BaselineFailure, BaselineSpec};
 
 use crate::tools::HelmMajor;
 use crate::yaml::{self, YamlError};
@@ -119,6 +122,15 @@ pub struct HarnessConfig {
     pub values_files: Option<String>,
     /// `policy`: the policy suite's gate and the findings the repository accepts.
     pub policy: PolicyConfig,
+    /// The upgrade suite's baseline(s) for every chart without its own (`baseline`).
+    pub baseline: Vec<BaselineSpec>,
+    /// What a baseline that cannot be fetched or does not install means.
+    pub baseline_failure: BaselineFailure,
+    /// `--baseline`: the baseline(s) of every chart, over the charts' own.
+    pub baseline_override: Option<Vec<BaselineSpec>>,
+    /// The upgrade suite runs its offline prediction alone, with no cluster
+    /// (`--predict-only`; a command-line choice, not a key).
+    pub predict_only: bool,
     /// The file this configuration came from, so messages about a configured value can
     /// say where to change it; `None` when no file exists.
     pub config_file: Option<PathBuf>,
@@ -163,6 +175,10 @@ impl HarnessConfig {
             snapshots: false,
             values_files: None,
             policy: PolicyConfig::default(),
+            baseline: vec![BaselineSpec::Git],
+            baseline_failure: BaselineFailure::Fail,
+            baseline_override: None,
+            predict_only: false,
             config_file: None,
         }
     }
@@ -351,6 +367,10 @@ struct FileConfig {
     #[serde(default, deserialize_with = "keys::text")]
     values_files: Option<String>,
     policy: Option<policy::PolicyFile>,
+    #[serde(default, deserialize_with = "upgrade_settings::baselines")]
+    baseline: Option<Vec<BaselineSpec>>,
+    #[serde(default, deserialize_with = "keys::text")]
+    baseline_failure: Option<String>,
 }
 
 /// `CT_*` variables that configure ct itself rather than name a key.
@@ -370,6 +390,8 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "yaml-limits",
     // A mapping, which no variable could hold.
     "policy",
+    "baseline",
+    "baseline-failure",
 ];
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
@@ -711,6 +733,14 @@ fn apply(
     }
     if let Some(limits) = file.yaml_limits {
         config.yaml_limits = limits;
+    }
+    if let Some(baseline) = file.baseline {
+        config.baseline = baseline;
+    }
+    if let Some(failure) = file.baseline_failure {
+        config.baseline_failure = failure
+            .parse()
+            .map_err(|message| invalid("baseline-failure", message))?;
     }
     if let Some(policy) = file.policy {
         config.policy = policy

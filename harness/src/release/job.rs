@@ -55,6 +55,15 @@ impl ReleaseUnderTest<'_> {
     /// is Complete or Failed. The Job is left for the namespace deletion to remove, so
     /// diagnostics can still show it.
     pub async fn run_job(&self, job: &Job) -> Timed<Result<JobRun, JobError>> {
+        self.run_job_within(job, self.timeout).await
+    }
+
+    /// [`Self::run_job`], waiting up to `timeout` (a data step's own).
+    pub async fn run_job_within(
+        &self,
+        job: &Job,
+        timeout: Duration,
+    ) -> Timed<Result<JobRun, JobError>> {
         timed(async {
             let name = job.metadata.name.clone().unwrap_or_default();
             let api: Api<Job> = Api::namespaced(self.kube.client(), &self.namespace);
@@ -75,15 +84,14 @@ impl ReleaseUnderTest<'_> {
                 )
             };
             let settlement =
-                k8s::await_condition(&api, &name, WaitPolicy::within(self.timeout), completed)
-                    .await;
+                k8s::await_condition(&api, &name, WaitPolicy::within(timeout), completed).await;
             let logs = self.job_logs(&name).await;
             match settlement {
                 Settlement::Ready => Ok(JobRun { name, logs }),
                 Settlement::Failed(reason) => Err(JobError::Failed { name, reason, logs }),
                 Settlement::TimedOut(reason) => Err(JobError::TimedOut {
                     name,
-                    timeout: self.timeout,
+                    timeout,
                     reason,
                     logs,
                 }),

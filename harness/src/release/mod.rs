@@ -8,6 +8,7 @@
 //! the chart file, what was expected and what to do. Nothing here records phases or
 //! knows which suite runs it: the suites orchestrate, this layer acts.
 
+pub mod data_steps;
 pub mod diagnostics;
 mod dry_run;
 mod exec;
@@ -18,11 +19,13 @@ mod leftovers;
 mod namespace;
 mod prerequisites;
 mod ready;
+pub mod rollout;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+pub use data_steps::{StepEnv, StepError};
 pub use dry_run::DryRunError;
 pub use exec::{ExecError, ExecOutput};
 pub use helm_steps::{HelmError, HelmTestError, HelmTestRun};

@@ -17,7 +17,11 @@ use crate::suites::{TrialOutcome, TrialStatus};
 /// longer those an interrupt stopped, now `not_run`), and `trials` holds every listed
 /// trial, skipped and not-run ones with their `reason`.
 /// 3: `run_id`, and `complete` (every listed trial has its verdict).
-const FORMAT_VERSION: u32 = 3;
+/// 4: a trial's `upgrade` record (baselines, breaks and the layer that found them,
+/// pre-upgrade steps, restarts, whether data was checked); `not-run` also marks a
+/// trial whose suite found nothing to test (its `reason` says which), and `not_run`
+/// lists those too.
+const FORMAT_VERSION: u32 = 4;
 
 /// Writes the JSON report once, when the run finishes.
 pub struct JsonReporter {
@@ -64,7 +68,8 @@ struct JsonReport<'a> {
     /// Every listed trial, sorted by trial name, so two runs of the same charts diff
     /// cleanly.
     trials: Vec<&'a TrialOutcome>,
-    /// Listed trials that never started, because the run was interrupted first.
+    /// Listed trials with no verdict: the run was interrupted before they started, or
+    /// their suite found nothing to test.
     not_run: Vec<&'a TrialId>,
 }
 
@@ -170,7 +175,7 @@ mod tests {
         let report = written_report(&sample_events());
         let after = Utc::now();
 
-        assert_eq!(report["version"], 3);
+        assert_eq!(report["version"], 4);
         assert_eq!(report["run_id"], crate::k8s::naming::run_id());
         assert_eq!(report["complete"], true);
         let started_at = DateTime::parse_from_rfc3339(report["started_at"].as_str().unwrap())

@@ -47,6 +47,7 @@ pub fn outcome(
         duration: Duration::from_millis(millis),
         reason: None,
         findings: Vec::new(),
+        upgrade: None,
     }
 }
 

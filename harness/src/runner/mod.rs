@@ -206,6 +206,7 @@ pub async fn run(
                 duration: at.elapsed(),
                 reason: Some("the run was interrupted while this trial ran".into()),
                 findings: Vec::new(),
+                upgrade: None,
             }
         } else {
             TrialOutcome::did_not_run(
@@ -288,6 +289,7 @@ pub async fn run_with_timeout(
                 duration: started.elapsed(),
                 reason: None,
                 findings: Vec::new(),
+                upgrade: None,
             }
         }
     }

@@ -10,6 +10,7 @@ pub mod policy;
 pub mod render;
 pub mod snapshot;
 pub mod template;
+mod upgrade;
 mod values;
 
 use std::path::PathBuf;
@@ -17,7 +18,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use inputs::{RunInputs, TrialInputs};
-pub use outcome::{PhaseLog, PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome, TrialStatus};
+pub use outcome::{
+    BaselineRecord, BreakRecord, PhaseLog, PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome,
+    TrialStatus, UpgradeRecord,
+};
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
 
@@ -111,15 +115,20 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext, log: PhaseLog) -> Tria
     } else {
         TrialStatus::Passed
     };
-    let (phases, findings) = recorder.finish();
+    let recorded = recorder.finish();
+    let (status, reason) = match recorded.nothing_to_test {
+        Some(reason) if status == TrialStatus::Passed => (TrialStatus::NotRun, Some(reason)),
+        _ => (status, None),
+    };
     TrialOutcome {
         id: trial.id.clone(),
         chart_dir: trial.chart.rel_dir.clone(),
         status,
-        phases,
+        phases: recorded.phases,
         duration: started.elapsed(),
-        reason: None,
-        findings,
+        reason,
+        findings: recorded.findings,
+        upgrade: recorded.upgrade,
     }
 }
 

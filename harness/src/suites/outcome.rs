@@ -73,7 +73,9 @@ pub enum TrialStatus {
     Cancelled,
     /// The plan decided not to run it (the outcome's `reason` says why).
     Skipped,
-    /// Never started: the run stopped first (the outcome's `reason` says why).
+    /// Did not reach a verdict, the outcome's `reason` says why: the run stopped before
+    /// it started, or its suite found nothing to test (an upgrade whose baseline renders
+    /// identical to the candidate). Never a pass.
     NotRun,
 }
 
@@ -101,6 +103,10 @@ pub struct TrialOutcome {
     /// The policy suite's findings, suppressed ones included (with what suppressed them).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub findings: Vec<Finding>,
+    /// The upgrade suite's record: each baseline, what was predicted and found, the
+    /// declared pre-upgrade steps, whether data was checked.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub upgrade: Option<UpgradeRecord>,
 }
 
 impl TrialOutcome {
@@ -115,6 +121,7 @@ impl TrialOutcome {
             duration: Duration::ZERO,
             reason: Some(reason.into()),
             findings: Vec::new(),
+            upgrade: None,
         }
     }
 
@@ -200,6 +207,9 @@ pub struct PhaseRecorder {
     phases: Vec<PhaseRecord>,
     log: PhaseLog,
     findings: Vec<Finding>,
+    upgrade: Option<UpgradeRecord>,
+    /// Set by a suite that found nothing to test: the trial is not run, never passed.
+    nothing_to_test: Option<String>,
 }
 
 impl Default for PhaseRecorder {
@@ -219,6 +229,8 @@ impl PhaseRecorder {
             phases: Vec::new(),
             log,
             findings: Vec::new(),
+            upgrade: None,
+            nothing_to_test: None,
         }
     }
 
@@ -315,6 +327,14 @@ impl PhaseRecorder {
             .any(|p| p.name == super::TIMEOUT_PHASE && p.status == PhaseStatus::Failed)
     }
 
+    /// How many phases failed so far.
+    pub fn failures(&self) -> usize {
+        self.phases
+            .iter()
+            .filter(|p| p.status == PhaseStatus::Failed)
+            .count()
+    }
+
     pub fn has_failures(&self) -> bool {
         self.phases.iter().any(|p| p.status == PhaseStatus::Failed)
     }
@@ -324,10 +344,79 @@ impl PhaseRecorder {
         self.findings.extend(findings);
     }
 
-    /// The phases and the findings, for the outcome.
-    pub fn finish(self) -> (Vec<PhaseRecord>, Vec<Finding>) {
-        (self.phases, self.findings)
+    /// Keeps the upgrade suite's record for the outcome.
+    pub fn set_upgrade(&mut self, record: UpgradeRecord) {
+        self.upgrade = Some(record);
     }
+
+    /// The suite found nothing to test: unless a phase failed, the trial is "not run"
+    /// with `reason`, never a pass.
+    pub fn nothing_to_test(&mut self, reason: impl Into<String>) {
+        self.nothing_to_test = Some(reason.into());
+    }
+
+    /// What the recorder holds, for the outcome.
+    pub fn finish(self) -> Recorded {
+        Recorded {
+            phases: self.phases,
+            findings: self.findings,
+            upgrade: self.upgrade,
+            nothing_to_test: self.nothing_to_test,
+        }
+    }
+}
+
+/// Everything a trial recorded (see [`PhaseRecorder::finish`]).
+pub struct Recorded {
+    pub phases: Vec<PhaseRecord>,
+    pub findings: Vec<Finding>,
+    pub upgrade: Option<UpgradeRecord>,
+    pub nothing_to_test: Option<String>,
+}
+
+/// The upgrade suite's part of an outcome, one entry per baseline.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpgradeRecord {
+    pub baselines: Vec<BaselineRecord>,
+    /// The chart declares `data` seed or verify steps, and they ran.
+    pub data_checked: bool,
+}
+
+/// One baseline of an upgrade trial: where it came from, and what was found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRecord {
+    /// As configured: `git`, `git:<ref>`.
+    pub spec: String,
+    /// Where it was read: `origin/main (1a2b3c4) charts/x`.
+    pub source: String,
+    /// The baseline's chart version.
+    pub version: String,
+    /// The baseline chart's digest: the git tree id of its directory.
+    pub digest: String,
+    /// Breaks of immutable fields, from the offline prediction and the server.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub breaks: Vec<BreakRecord>,
+    /// What the upgrade needed besides `helm upgrade`: the declared pre-upgrade steps.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub pre_upgrade: Vec<String>,
+    /// Container restarts during the upgrade, `pod/container: n`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub restarts: Vec<String>,
+}
+
+/// One refused change of an immutable field, and which layer found it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BreakRecord {
+    /// `prediction` (offline, from the renders), `server` (the API server's dry-run
+    /// against the live baseline), or `both`.
+    pub layer: String,
+    /// `upgrade` or `rollback`.
+    pub direction: String,
+    pub object: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub template: Option<String>,
+    pub field: String,
+    pub detail: String,
 }
 
 /// Durations are written as fractional milliseconds, which every JSON consumer reads.

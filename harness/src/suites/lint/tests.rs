@@ -76,7 +76,7 @@ async fn phases(trial: &Trial, ctx: &SuiteContext) -> Vec<PhaseRecord> {
     let mut recorder = PhaseRecorder::new();
     let inputs = TrialInputs::prepare(trial, ctx).expect("the test's values can be written");
     run(trial, &inputs, ctx, &mut recorder).await;
-    recorder.finish().0
+    recorder.finish().phases
 }
 
 fn summary(phases: &[PhaseRecord]) -> Vec<(String, String, usize)> {

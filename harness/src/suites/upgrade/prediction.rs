@@ -1,0 +1,196 @@
+//! The upgrade's two layers of immutable-field findings, and how they are reported:
+//! layer 1 predicts from the two renders alone (`crate::immutable_fields`), layer 2 is
+//! the API server's refusal of a server-side-apply dry-run of the candidate against
+//! the live baseline. Pure: the suite renders and asks the server.
+
+use crate::immutable_fields::Break;
+use crate::manifest::{self, Manifest};
+use crate::problem::Problem;
+use crate::release::DryRunError;
+use crate::suites::BreakRecord;
+
+/// Which layer found a break.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Layer {
+    Prediction,
+    Server,
+    Both,
+}
+
+impl Layer {
+    fn as_str(self) -> &'static str {
+        match self {
+            Layer::Prediction => "prediction",
+            Layer::Server => "server",
+            Layer::Both => "both",
+        }
+    }
+}
+
+/// One immutable-field break, from either layer.
+#[derive(Clone, Debug)]
+pub(super) struct Found {
+    pub layer: Layer,
+    /// `StatefulSet `db``.
+    pub object: String,
+    /// Empty when only the server found it (its message names the field).
+    pub field: String,
+    pub template: Option<String>,
+    pub detail: String,
+}
+
+/// The two renders are the same once what changes on every render (generated
+/// secrets, checksums) is set aside: an upgrade between them tests nothing.
+pub(super) fn identical(baseline: &[Manifest], candidate: &[Manifest]) -> bool {
+    let text = |manifests: &[Manifest]| {
+        let mut redacted = manifests.to_vec();
+        redacted.iter_mut().for_each(manifest::redact);
+        manifest::to_snapshot_text(&redacted)
+    };
+    text(baseline) == text(candidate)
+}
+
+/// A major version bump, by semver: ct's rule for a change allowed to break.
+pub(super) fn major_bump(old: &str, new: &str) -> bool {
+    match (semver::Version::parse(old), semver::Version::parse(new)) {
+        (Ok(old), Ok(new)) => new.major > old.major,
+        _ => false,
+    }
+}
+
+/// A server refusal that is an immutable field, as Flux recognises them: `Invalid`
+/// with "field is immutable", or the StatefulSet's "Forbidden: updates to statefulset
+/// spec". Returns the object's kind and name and the server's message.
+pub(super) fn immutable_refusal(error: &DryRunError) -> Option<(&str, &str, &str)> {
+    let DryRunError::Rejected {
+        kind,
+        name,
+        message,
+        ..
+    } = error
+    else {
+        return None;
+    };
+    let immutable = message.contains("field is immutable")
+        || message.contains("Forbidden: updates to statefulset spec")
+        || message.contains("may not be changed")
+        || message.contains("Forbidden: spec is immutable");
+    immutable.then_some((kind.as_str(), name.as_str(), message.as_str()))
+}
+
+/// Layer 1's breaks and layer 2's refusals, each said once with the layer that found
+/// it. A break the server found and no rule predicted is a finding in itself: it says
+/// so, since it is a rule the table lacks.
+pub(super) fn agreement(predicted: &[Break], refusals: &[(String, String, String)]) -> Vec<Found> {
+    let mut findings = Vec::new();
+    for found in predicted {
+        let confirmed = refusals
+            .iter()
+            .any(|(kind, name, _)| *kind == found.kind && *name == found.name);
+        let layer = if confirmed {
+            Layer::Both
+        } else {
+            Layer::Prediction
+        };
+        findings.push(Found {
+            layer,
+            object: format!("{} `{}`", found.kind, found.name),
+            field: found.field.clone(),
+            template: found.template.clone(),
+            detail: found.to_string(),
+        });
+    }
+    for (kind, name, message) in refusals {
+        if predicted.iter().any(|b| b.kind == *kind && b.name == *name) {
+            continue;
+        }
+        findings.push(Found {
+            layer: Layer::Server,
+            object: format!("{kind} `{name}`"),
+            field: String::new(),
+            template: None,
+            detail: format!(
+                "{kind} `{name}`: the API server refuses the upgrade: {message} (no rule of the offline prediction foresaw it; report it so the table gains a rule)"
+            ),
+        });
+    }
+    findings
+}
+
+/// The records for the report.
+pub(super) fn records(direction: &str, findings: &[Found]) -> Vec<BreakRecord> {
+    findings
+        .iter()
+        .map(|found| BreakRecord {
+            layer: found.layer.as_str().to_string(),
+            direction: direction.to_string(),
+            object: found.object.clone(),
+            template: found.template.clone(),
+            field: found.field.clone(),
+            detail: found.detail.clone(),
+        })
+        .collect()
+}
+
+/// A finding as a problem on its template, saying which layer found it.
+pub(super) fn problem(chart_rel_dir: &std::path::Path, finding: &Found) -> Problem {
+    let said = match finding.layer {
+        Layer::Prediction => "predicted offline",
+        Layer::Server => "found by the API server's dry-run",
+        Layer::Both => "predicted offline and confirmed by the API server's dry-run",
+    };
+    let message = format!("{} [{said}]", finding.detail);
+    match &finding.template {
+        Some(template) => Problem::in_file(chart_rel_dir.join(template), message),
+        None => Problem::in_file(chart_rel_dir, message),
+    }
+}
+
+/// Layer 1's breaks as findings, before any server is asked.
+pub(super) fn predicted_only(predicted: &[Break]) -> Vec<Found> {
+    agreement(predicted, &[])
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case("1.4.2", "2.0.0", true)]
+    #[case("1.4.2", "1.5.0", false)]
+    #[case("0.4.1", "0.5.0", false)]
+    #[case("2.0.0", "1.9.0", false)]
+    #[case("not-semver", "2.0.0", false)]
+    fn only_a_larger_major_is_a_major_bump(
+        #[case] old: &str,
+        #[case] new: &str,
+        #[case] major: bool,
+    ) {
+        assert_eq!(major_bump(old, new), major);
+    }
+
+    #[rstest]
+    #[case(
+        "Deployment.apps \"web\" is invalid: spec.selector: Invalid value: ...: field is immutable",
+        true
+    )]
+    #[case(
+        "StatefulSet.apps \"db\" is invalid: spec: Forbidden: updates to statefulset spec for fields other than 'replicas' ... are forbidden",
+        true
+    )]
+    #[case(
+        "Service \"web\" is invalid: spec.ports[0].port: Invalid value: 0",
+        false
+    )]
+    fn immutable_refusals_are_told_from_others(#[case] message: &str, #[case] immutable: bool) {
+        let error = DryRunError::Rejected {
+            file: "templates/x.yaml".into(),
+            kind: "Deployment".into(),
+            name: "web".into(),
+            message: message.into(),
+        };
+        assert_eq!(immutable_refusal(&error).is_some(), immutable);
+    }
+}

@@ -1,0 +1,246 @@
+//! The upgrade suite on the local control plane: a throw-away git repository whose
+//! charts changed since the tag `v1`, the baseline. Breaks are predicted offline and
+//! the API server confirms each one (the two layers agree on every fixture here); a
+//! good upgrade runs every release phase and rolls back; a baseline identical to the
+//! candidate is not run; data steps are not run where pods are simulated.
+
+mod testing;
+
+use std::path::Path;
+
+use chart_harness::plan::Suite;
+use chart_harness::suites::{PhaseStatus, TrialOutcome, TrialStatus};
+use testing::TempRepo;
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+fn status<'o>(outcome: &'o TrialOutcome, phase: &str) -> &'o PhaseStatus {
+    &outcome
+        .phases
+        .iter()
+        .find(|p| p.name == phase)
+        .unwrap_or_else(|| panic!("{}: no phase {phase} in {:?}", outcome.id, outcome.phases))
+        .status
+}
+
+fn problems(outcome: &TrialOutcome, phase: &str) -> String {
+    outcome
+        .phases
+        .iter()
+        .filter(|p| p.name == phase)
+        .flat_map(|p| p.problems.iter().map(ToString::to_string))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// web (good: more replicas), web-selector (a changed Deployment selector, patch bump),
+/// kvstore-vct (a changed volumeClaimTemplates, patch bump), web-same (unchanged), each
+/// with only its default case, committed at `v1` and changed after.
+fn repo() -> TempRepo {
+    let repo = TempRepo::new();
+    repo.write_config("check-version-increment: false\nbaseline: git:v1\n");
+    for (source, name) in [
+        ("web", "web"),
+        ("web", "web-selector"),
+        ("kvstore", "kvstore-vct"),
+        ("web", "web-same"),
+    ] {
+        let dir = repo.add_chart_as("charts", source, name);
+        for case in ["ha", "no-ingress", "ephemeral"] {
+            let _ = std::fs::remove_file(dir.join(format!("ci/{case}-values.yaml")));
+        }
+        let _ = std::fs::remove_dir_all(dir.join("ci/__snapshots__"));
+    }
+    let kvstore = repo.root().join("fixtures/charts/kvstore-vct");
+    // Data steps, which the local control plane cannot run.
+    std::fs::write(
+        kvstore.join("ci/harness.yaml"),
+        "data:\n  seed:\n    - exec: {component: server, command: [redis-cli, SET, k, v]}\n  verify:\n    - exec: {component: server, command: [redis-cli, GET, k]}\n      expect: {equals: v}\n",
+    )
+    .unwrap();
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "v1"]);
+    repo.git(&["tag", "v1"]);
+    let charts = repo.root().join("fixtures/charts");
+    edit(
+        &charts.join("web/values.yaml"),
+        "replicaCount: 2",
+        "replicaCount: 3",
+    );
+    edit(
+        &charts.join("web-selector/templates/_helpers.tpl"),
+        "app.kubernetes.io/instance: {{ .Release.Name }}\n{{- end -}}",
+        "app.kubernetes.io/instance: {{ .Release.Name }}\napp.kubernetes.io/tier: frontend\n{{- end -}}",
+    );
+    edit(
+        &charts.join("kvstore-vct/templates/statefulset.yaml"),
+        "    - metadata:\n        name: data\n",
+        "    - metadata:\n        name: data\n        annotations:\n          example.com/tier: fast\n",
+    );
+    for chart in ["web", "web-selector", "kvstore-vct"] {
+        let chart_yaml = charts.join(chart).join("Chart.yaml");
+        let text = std::fs::read_to_string(&chart_yaml).unwrap();
+        let version = text
+            .lines()
+            .find_map(|line| line.strip_prefix("version: "))
+            .unwrap()
+            .to_string();
+        let mut parts: Vec<u64> = version.split('.').map(|p| p.parse().unwrap()).collect();
+        parts[2] += 1;
+        let bumped = format!("{}.{}.{}", parts[0], parts[1], parts[2]);
+        edit(
+            &chart_yaml,
+            &format!("version: {version}"),
+            &format!("version: {bumped}"),
+        );
+    }
+    repo.git(&["commit", "-qam", "changes"]);
+    repo
+}
+
+#[test]
+fn upgrades_are_predicted_confirmed_and_exercised_on_the_local_control_plane() {
+    let repo = repo();
+    let outcomes = repo.run_on(
+        chart_harness::cluster::ProviderKind::Local,
+        &[Suite::Upgrade],
+        2,
+    );
+    let find = |chart: &str| {
+        outcomes
+            .iter()
+            .find(|o| o.id.chart == chart)
+            .unwrap_or_else(|| panic!("no trial of {chart}"))
+    };
+
+    let web = find("web");
+    assert!(web.passed(), "{}", web.failure_message());
+    for phase in [
+        "baseline",
+        "predict",
+        "baseline-install",
+        "confirm",
+        "upgrade",
+        "rollout",
+        "rollback-predict",
+        "rollback",
+    ] {
+        assert_eq!(status(web, phase), &PhaseStatus::Passed, "web: {phase}");
+    }
+    let record = web.upgrade.as_ref().expect("the upgrade record");
+    assert_eq!(record.baselines[0].spec, "git:v1");
+    assert_eq!(record.baselines[0].version, "1.2.0");
+    assert_eq!(record.baselines[0].digest.len(), 40, "a git tree id");
+    assert!(record.baselines[0].breaks.is_empty());
+
+    // Layer 1 predicts, layer 2 confirms, the upgrade is not attempted.
+    for (chart, template, field) in [
+        (
+            "web-selector",
+            "templates/deployment.yaml",
+            "spec.selector.matchLabels.app.kubernetes.io/tier",
+        ),
+        (
+            "kvstore-vct",
+            "templates/statefulset.yaml",
+            "spec.volumeClaimTemplates[0].metadata.annotations",
+        ),
+    ] {
+        let outcome = find(chart);
+        assert_eq!(outcome.status, TrialStatus::Failed, "{chart}");
+        let predicted = problems(outcome, "predict");
+        assert!(predicted.contains(template), "{chart}: {predicted}");
+        assert!(predicted.contains(field), "{chart}: {predicted}");
+        assert!(
+            predicted.contains("[predicted offline]"),
+            "{chart}: {predicted}"
+        );
+        assert_eq!(
+            status(outcome, "confirm"),
+            &PhaseStatus::Passed,
+            "{chart}: no server-only finding"
+        );
+        assert!(
+            problems(outcome, "confirmed").contains("the API server's dry-run refuses it too"),
+            "{chart}: the server agrees: {:?}",
+            outcome.phases
+        );
+        let breaks = &outcome.upgrade.as_ref().unwrap().baselines[0].breaks;
+        assert!(
+            !breaks.is_empty() && breaks.iter().all(|b| b.layer == "both"),
+            "{chart}: {breaks:?}"
+        );
+        assert!(
+            !outcome.phases.iter().any(|p| p.name == "upgrade"),
+            "{chart}: the upgrade is not attempted"
+        );
+    }
+    // Its data steps would run after the baseline installs: never reached here, since
+    // the break stops the path first; the seed is not run, never passed.
+    assert!(
+        !find("kvstore-vct")
+            .phases
+            .iter()
+            .any(|p| p.name.starts_with("seed") && p.status == PhaseStatus::Passed)
+    );
+
+    let same = find("web-same");
+    assert_eq!(same.status, TrialStatus::NotRun);
+    assert!(
+        same.reason
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("baseline identical: git:v1"),
+        "{:?}",
+        same.reason
+    );
+}
+
+#[test]
+fn predict_only_needs_no_cluster_and_exits_1_naming_the_break() {
+    let repo = repo();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .args([
+            "upgrade",
+            "--predict-only",
+            "--baseline",
+            "git:v1",
+            "web-selector",
+            "web",
+        ])
+        .current_dir(repo.root())
+        .env_remove("CHART_HARNESS_CLUSTER")
+        .output()
+        .unwrap();
+    let text = testing::output_text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(!text.contains("CLUSTER"), "no cluster is made: {text}");
+    assert!(
+        text.contains("Deployment `web-selector`: spec.selector.matchLabels.app.kubernetes.io/tier changes from (unset) to \"frontend\""),
+        "{text}"
+    );
+    assert!(text.contains("PASS  upgrade::web::default"), "{text}");
+
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .args([
+            "upgrade",
+            "--predict-only",
+            "--baseline",
+            "git:no-such-tag",
+            "web",
+        ])
+        .current_dir(repo.root())
+        .output()
+        .unwrap();
+    let text = testing::output_text(&missing);
+    assert_eq!(missing.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("the git ref `no-such-tag` does not exist"),
+        "{text}"
+    );
+}
