@@ -102,6 +102,10 @@ fn render(planned: &[TrialId], summary: &RunSummary) -> String {
         out.push_str(&chart_table(&outcomes));
     }
 
+    if let Some(line) = upgrade_line(&outcomes) {
+        let _ = writeln!(out, "\n{line}");
+    }
+
     let failures: Vec<&TrialOutcome> = outcomes
         .iter()
         .copied()
@@ -128,6 +132,60 @@ fn render(planned: &[TrialId], summary: &RunSummary) -> String {
     }
     let _ = writeln!(out, "\n{counts}");
     out
+}
+
+/// What the upgrade trials proved: how many checked data, and why the others that did
+/// not run did not, counted apart (an ignored baseline failure is never a pass).
+fn upgrade_line(outcomes: &[&TrialOutcome]) -> Option<String> {
+    let upgrades: Vec<&TrialOutcome> = outcomes
+        .iter()
+        .copied()
+        .filter(|outcome| {
+            outcome.id.suite == Suite::Upgrade
+                && !matches!(outcome.status, TrialStatus::Skipped | TrialStatus::Cancelled)
+                // Not run with no phase: the run stopped before the trial started.
+                && !(outcome.status == TrialStatus::NotRun && outcome.phases.is_empty())
+        })
+        .collect();
+    if upgrades.is_empty() {
+        return None;
+    }
+    let checked = upgrades
+        .iter()
+        .filter(|outcome| outcome.upgrade.as_ref().is_some_and(|u| u.data_checked))
+        .count();
+    let mut not_run: BTreeMap<&str, usize> = BTreeMap::new();
+    for outcome in &upgrades {
+        if outcome.status != TrialStatus::NotRun {
+            continue;
+        }
+        let reason = outcome.reason.as_deref().unwrap_or_default();
+        let kind = if reason.contains("baseline-failure: ignore") {
+            "baseline failed, ignored"
+        } else if reason.starts_with("baseline identical") {
+            "baseline identical"
+        } else if reason.contains("is new since the baseline") {
+            "new since the baseline"
+        } else if reason.starts_with("major version bump") {
+            "major bump, upgrade not attempted"
+        } else {
+            "other"
+        };
+        *not_run.entry(kind).or_default() += 1;
+    }
+    let mut line = format!(
+        "Upgrades: data checked in {checked}/{} upgrade trial{}",
+        upgrades.len(),
+        if upgrades.len() == 1 { "" } else { "s" }
+    );
+    if !not_run.is_empty() {
+        let parts: Vec<String> = not_run
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        let _ = write!(line, "; not run: {}", parts.join(", "));
+    }
+    Some(line)
 }
 
 /// One row per chart: each suite's passed/total, and the phase that took longest,
@@ -289,6 +347,67 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().last(), Some("1 passed, 0 failed, 1 skipped"));
+    }
+
+    #[test]
+    fn upgrades_say_how_many_checked_data_and_why_others_did_not_run() {
+        let mut checked = outcome(
+            id(Suite::Upgrade, "db", "default"),
+            TrialStatus::Passed,
+            9_000,
+            Vec::new(),
+        );
+        checked.upgrade = Some(crate::suites::UpgradeRecord {
+            data_checked: true,
+            ..Default::default()
+        });
+        let unchecked = outcome(
+            id(Suite::Upgrade, "web", "default"),
+            TrialStatus::Passed,
+            4_000,
+            Vec::new(),
+        );
+        let not_run = |chart: &str, reason: &str| TrialOutcome {
+            phases: vec![phase("baseline", 1, Vec::new())],
+            ..did_not_run(
+                id(Suite::Upgrade, chart, "default"),
+                TrialStatus::NotRun,
+                reason,
+            )
+        };
+        let outcomes = [
+            checked,
+            unchecked,
+            not_run(
+                "same",
+                "baseline identical: git (1a2b) renders the same objects",
+            ),
+            not_run(
+                "gone",
+                "baseline git:v1 failed and `baseline-failure: ignore` lets it pass untested: ...",
+            ),
+            not_run(
+                "new",
+                "the chart is new since the baseline git (1a2b): charts/new did not exist there",
+            ),
+            did_not_run(
+                id(Suite::Upgrade, "later", "default"),
+                TrialStatus::NotRun,
+                "the run was interrupted before this trial started",
+            ),
+        ];
+        let refs: Vec<&TrialOutcome> = outcomes.iter().collect();
+        assert_eq!(
+            upgrade_line(&refs).as_deref(),
+            Some(
+                "Upgrades: data checked in 1/5 upgrade trials; not run: 1 baseline failed, ignored, 1 baseline identical, 1 new since the baseline"
+            )
+        );
+        assert_eq!(
+            upgrade_line(&[&passing_lint()]),
+            None,
+            "no upgrade trial, no line"
+        );
     }
 
     #[test]
