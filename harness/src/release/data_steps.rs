@@ -48,8 +48,17 @@ impl StepEnv<'_> {
     /// The step's timeout, and the setting that gave it (for the timed-out message).
     fn timeout_of(&self, step: &DataStep) -> (Duration, String) {
         match (step.timeout, self.chart_timeout) {
-            (Some(timeout), _) => (timeout, format!("`timeout` of `{}`", step.label)),
-            (None, Some(timeout)) => (timeout, "`data.timeout`".to_string()),
+            (Some(timeout), _) => (
+                timeout,
+                format!(
+                    "the step's `timeout`; raise it there if `{}` is only slow",
+                    step.label
+                ),
+            ),
+            (None, Some(timeout)) => (
+                timeout,
+                "`data.timeout`; raise it, or set `timeout` on the step".to_string(),
+            ),
             (None, None) => (
                 DEFAULT_STEP_TIMEOUT,
                 "the default step timeout; set `timeout` on the step or `data.timeout`".to_string(),
@@ -101,7 +110,7 @@ pub enum StepError {
         last: String,
     },
     #[error(
-        "`{label}`: the output is not {wanted}:\n  expected {wanted}\n  got: {}",
+        "`{label}`: the output differs:\n  expected: {wanted}\n  got: {}",
         shown(output)
     )]
     Mismatch {

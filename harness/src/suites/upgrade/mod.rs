@@ -22,7 +22,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use self::baseline::{Baseline, NoBaseline};
-use self::prediction::Found;
 use super::render;
 use super::{PhaseRecorder, SuiteContext, TrialInputs};
 use crate::config::data_steps::DataStep;
@@ -587,46 +586,19 @@ impl UpgradePath<'_> {
         // Layer 2: the server's verdict on the candidate against the live baseline.
         let started = recorder.begin(&self.phase("confirm"));
         let refused = release.dry_run(&new, None).await;
-        let mut other = Vec::new();
-        let mut immutable = Vec::new();
-        for error in refused.value {
-            match prediction::immutable_refusal(&error) {
-                Some((kind, name, message)) => {
-                    immutable.push((kind.to_string(), name.to_string(), message.to_string()))
-                }
-                None => other.push(Problem::from(error)),
-            }
-        }
-        let found: Vec<Found> = prediction::agreement(breaks, &immutable);
-        record.breaks = prediction::records("upgrade", &found);
         let rel_dir = &self.trial.chart.rel_dir;
+        let verdict = prediction::verdict(rel_dir, breaks, refused.value);
+        record.breaks = prediction::records("upgrade", &verdict.found);
         // Breaks layer 1 predicted already failed `predict`; here the server confirms
         // them (said once, as context) or finds what no rule foresaw. A prediction the
-        // server does not share is a wrong rule, and fails too.
-        let mut problems = other;
-        let mut confirmed = Vec::new();
-        for finding in &found {
-            match finding.layer {
-                prediction::Layer::Both => confirmed.push(Problem::in_file(
-                    rel_dir,
-                    format!(
-                        "{}: the API server's dry-run refuses it too",
-                        finding.object
-                    ),
-                )),
-                prediction::Layer::Server => problems.push(prediction::problem(rel_dir, finding)),
-                prediction::Layer::Prediction if self.pre_upgrade().is_empty() => {
-                    problems.push(Problem::in_file(
-                        rel_dir,
-                        format!(
-                            "{}: predicted to break, but the API server's dry-run accepts the change; the prediction's rule is wrong here, please report it",
-                            finding.object
-                        ),
-                    ));
-                }
-                prediction::Layer::Prediction => {}
-            }
+        // server does not share is a wrong rule and fails too, unless declared
+        // pre-upgrade steps are what made the server accept it.
+        let mut problems = verdict.rejected;
+        problems.extend(verdict.server_only);
+        if self.pre_upgrade().is_empty() {
+            problems.extend(verdict.refuted);
         }
+        let confirmed = verdict.confirmed;
         if !confirmed.is_empty() {
             recorder.context(&self.phase("confirmed"), Duration::ZERO, confirmed);
         }
@@ -693,20 +665,25 @@ impl UpgradePath<'_> {
             return;
         }
 
+        // The rollback's two layers: predicted from the renders, and the server's
+        // dry-run of the baseline's objects against the upgraded release.
         let started = recorder.begin(&self.phase("rollback-predict"));
         let back = immutable_fields::predict_rollback(&old, &new);
-        let back_found = prediction::predicted_only(&back);
+        let refused = release.dry_run(&old, None).await;
+        let verdict = prediction::verdict(rel_dir, &back, refused.value);
         record
             .breaks
-            .extend(prediction::records("rollback", &back_found));
-        let problems: Vec<Problem> = back_found
+            .extend(prediction::records("rollback", &verdict.found));
+        let problems: Vec<Problem> = verdict
+            .found
             .iter()
-            .map(|f| {
-                let problem = prediction::problem(rel_dir, f);
-                Problem {
-                    message: format!("`helm rollback` would fail: {}", problem.message),
-                    ..problem
-                }
+            .filter(|found| found.layer != prediction::Layer::Prediction)
+            .map(|found| prediction::problem(rel_dir, found))
+            .chain(verdict.refuted)
+            .chain(verdict.rejected)
+            .map(|problem| Problem {
+                message: format!("`helm rollback` would fail: {}", problem.message),
+                ..problem
             })
             .collect();
         if !recorder.record(&self.phase("rollback-predict"), started.elapsed(), problems) {

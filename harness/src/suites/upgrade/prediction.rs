@@ -72,6 +72,7 @@ pub(super) fn immutable_refusal(error: &DryRunError) -> Option<(&str, &str, &str
         return None;
     };
     let immutable = message.contains("field is immutable")
+        || message.contains("field can not be less than")
         || message.contains("Forbidden: updates to statefulset spec")
         || message.contains("may not be changed")
         || message.contains("Forbidden: spec is immutable");
@@ -130,6 +131,70 @@ pub(super) fn records(direction: &str, findings: &[Found]) -> Vec<BreakRecord> {
             detail: found.detail.clone(),
         })
         .collect()
+}
+
+/// What the server said about a set of predicted breaks (see [`verdict`]).
+pub(super) struct Verdict {
+    /// Every break, each with the layer that found it.
+    pub found: Vec<Found>,
+    /// "The server refuses it too", per confirmed prediction: context.
+    pub confirmed: Vec<Problem>,
+    /// Breaks only the server found: rules the table lacks.
+    pub server_only: Vec<Problem>,
+    /// Predictions the server accepted (on objects it refused nothing of).
+    pub refuted: Vec<Problem>,
+    /// Refusals that are no immutable field (schema, admission).
+    pub rejected: Vec<Problem>,
+}
+
+/// Weighs `predicted` against the server's dry-run refusals `refused`.
+pub(super) fn verdict(
+    chart_rel_dir: &std::path::Path,
+    predicted: &[Break],
+    refused: Vec<DryRunError>,
+) -> Verdict {
+    let mut immutable = Vec::new();
+    let mut refused_objects = Vec::new();
+    let mut rejected = Vec::new();
+    for error in refused {
+        if let DryRunError::Rejected { kind, name, .. } = &error {
+            refused_objects.push(format!("{kind} `{name}`"));
+        }
+        match immutable_refusal(&error) {
+            Some((kind, name, message)) => {
+                immutable.push((kind.to_string(), name.to_string(), message.to_string()));
+            }
+            None => rejected.push(Problem::from(error)),
+        }
+    }
+    let found = agreement(predicted, &immutable);
+    let mut verdict = Verdict {
+        found: Vec::new(),
+        confirmed: Vec::new(),
+        server_only: Vec::new(),
+        refuted: Vec::new(),
+        rejected,
+    };
+    for finding in &found {
+        match finding.layer {
+            Layer::Both => verdict.confirmed.push(Problem::in_file(
+                chart_rel_dir,
+                format!("{}: the API server's dry-run refuses it too", finding.object),
+            )),
+            Layer::Server => verdict.server_only.push(problem(chart_rel_dir, finding)),
+            // Refused for another reason: no verdict on the prediction.
+            Layer::Prediction if refused_objects.contains(&finding.object) => {}
+            Layer::Prediction => verdict.refuted.push(Problem::in_file(
+                chart_rel_dir,
+                format!(
+                    "{}: predicted to break, but the API server's dry-run accepts the change; the prediction's rule is wrong here, please report it",
+                    finding.object
+                ),
+            )),
+        }
+    }
+    verdict.found = found;
+    verdict
 }
 
 /// A finding as a problem on its template, saying which layer found it.
