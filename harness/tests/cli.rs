@@ -37,8 +37,28 @@ fn passing_run_exits_zero_and_writes_reports() {
         &std::fs::read_to_string(repo.root().join("report/report.json")).unwrap(),
     )
     .unwrap();
-    let trials = json["trials"].as_array().unwrap();
-    assert_eq!(trials.len(), 12);
+    let all: Vec<&serde_json::Value> = json["trials"].as_array().unwrap().iter().collect();
+    assert_eq!(all.len(), 15);
+    // A repository with no history has no baseline: its upgrade trials are not run
+    // (TempRepo sets `baseline-failure: ignore`), and say why.
+    let (upgrades, trials): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|trial| trial["id"]["suite"] == "upgrade");
+    for upgrade in &upgrades {
+        assert_eq!(upgrade["status"], "not-run", "{upgrade}");
+        assert!(
+            upgrade["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("`baseline-failure: ignore`")),
+            "{upgrade}"
+        );
+    }
+    assert!(
+        stdout.contains(
+            "Upgrades: data checked in 0/3 upgrade trials; not run: 3 baseline failed, ignored"
+        ),
+        "{stdout}"
+    );
     assert!(
         json["cluster"]
             .as_str()
@@ -126,7 +146,10 @@ fn listing_runs_no_helm() {
             "policy::web::no-ingress",
             "integration::web::default",
             "integration::web::ha",
-            "integration::web::no-ingress"
+            "integration::web::no-ingress",
+            "upgrade::web::default",
+            "upgrade::web::ha",
+            "upgrade::web::no-ingress"
         ]
     );
 }
@@ -578,7 +601,7 @@ fn suites_prints_the_registered_suites_for_ci() {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "lint\ntemplate\npolicy\nintegration\n"
+        "lint\ntemplate\npolicy\nintegration\nupgrade\n"
     );
 }
 
@@ -598,6 +621,7 @@ fn listing_keeps_skipped_trials_with_their_reason() {
             format!("template::common-lib::default {library}"),
             format!("policy::common-lib::default {library}"),
             format!("integration::common-lib::default {library}"),
+            format!("upgrade::common-lib::default {library}"),
         ]
     );
 }

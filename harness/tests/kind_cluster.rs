@@ -278,8 +278,9 @@ const KVSTORE_DATA: &str = r#"data:
 "#;
 
 /// kvstore 1.0.0 → 1.1.0 (a larger maxmemory, so its pods roll) with its data seeded and
-/// verified across the upgrade and the rollback, on real pods; and kvstore-lossy, whose
-/// 1.1.0 mounts an emptyDir where the data was: every pod is ready, and verify fails.
+/// verified across the upgrade and the rollback, on real pods; kvstore-lossy, whose 1.1.0
+/// mounts an emptyDir where the data was: every pod is ready, and verify fails; and two
+/// charts whose seed step is wrong, one message each. One kind cluster for all four.
 #[test]
 #[ignore = "needs Docker and a kind node image; ci/test.sh runs it with --ignored"]
 fn kvstore_upgrades_with_its_data_on_kind() {
@@ -289,12 +290,34 @@ fn kvstore_upgrades_with_its_data_on_kind() {
         "check-version-increment: false\nbaseline: git:v1\n\
          images:\n  - chart-harness.local/fixture-kvstore:1\n  - chart-harness.local/fixture-busybox:1\n",
     );
-    for name in ["kvstore", "kvstore-lossy"] {
+    // Bad steps, each failing with its message: a selector no pod matches (retried until
+    // its timeout) and a host command that exits non-zero (at once).
+    let bad_steps = [
+        (
+            "kvstore-no-pod",
+            "data:\n  seed:\n    - exec: {pod: {app: nothing}, command: [\"true\"]}\n      timeout: 6s\n",
+        ),
+        (
+            "kvstore-failing-run",
+            "data:\n  seed:\n    - run: 'echo partial; echo \"no such table\" >&2; exit 3'\n",
+        ),
+    ];
+    let all = [
+        "kvstore",
+        "kvstore-lossy",
+        "kvstore-no-pod",
+        "kvstore-failing-run",
+    ];
+    for name in all {
         let dir = repo.add_chart_as("charts", "kvstore", name);
         for case in ["ha", "ephemeral"] {
             std::fs::remove_file(dir.join(format!("ci/{case}-values.yaml"))).unwrap();
         }
-        std::fs::write(dir.join("ci/harness.yaml"), KVSTORE_DATA).unwrap();
+        let data = bad_steps
+            .iter()
+            .find(|(bad, _)| *bad == name)
+            .map_or(KVSTORE_DATA, |(_, data)| *data);
+        std::fs::write(dir.join("ci/harness.yaml"), data).unwrap();
         let chart_yaml = dir.join("Chart.yaml");
         let text = std::fs::read_to_string(&chart_yaml).unwrap();
         std::fs::write(
@@ -313,7 +336,7 @@ fn kvstore_upgrades_with_its_data_on_kind() {
         assert!(text.contains(from), "{}: {from}", path.display());
         std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
     };
-    for name in ["kvstore", "kvstore-lossy"] {
+    for name in all {
         edit(
             charts.join(name).join("Chart.yaml"),
             "version: 1.0.0",
@@ -338,6 +361,7 @@ fn kvstore_upgrades_with_its_data_on_kind() {
     repo.git(&["commit", "-qam", "1.1.0"]);
 
     let outcomes = repo.run_on(ProviderKind::Kind, &[Suite::Upgrade], 2);
+    assert_eq!(outcomes.len(), all.len());
     let find = |chart: &str| outcomes.iter().find(|o| o.id.chart == chart).unwrap();
     let good = find("kvstore");
     assert!(good.passed(), "{}", good.failure_message());
@@ -370,6 +394,17 @@ fn kvstore_upgrades_with_its_data_on_kind() {
         .collect();
     eprintln!("kvstore upgrade phases on kind: {}", timings.join(", "));
 
+    for (name, _) in bad_steps {
+        let outcome = find(name);
+        let failed: Vec<&str> = outcome.failed_phases().map(|p| p.name.as_str()).collect();
+        assert_eq!(failed, ["seed[0]"], "{}", outcome.failure_message());
+        let said = outcome.failed_phases().next().unwrap().problems[0].to_string();
+        insta::assert_snapshot!(
+            format!("upgrade-{name}"),
+            redact_after(&said, &format!("{name}-default-up-"), 5)
+        );
+    }
+
     let lossy = find("kvstore-lossy");
     let verify = lossy
         .phases
@@ -377,12 +412,7 @@ fn kvstore_upgrades_with_its_data_on_kind() {
         .find(|p| p.name == "verify[0]")
         .unwrap_or_else(|| panic!("{:?}", lossy.phases));
     assert_eq!(verify.status, PhaseStatus::Failed);
-    let said = verify.problems[0].to_string();
-    assert!(
-        said.contains("`data.verify[0] (read it back)`: the output is not equal to \"hello\"")
-            && said.contains("got: (empty)"),
-        "{said}"
-    );
+    insta::assert_snapshot!("upgrade-kvstore-lossy", verify.problems[0].to_string());
     assert!(
         lossy
             .phases

@@ -65,8 +65,9 @@ impl TempRepo {
         // The pinned tools this workspace installed (`chart-harness tools install`).
         std::os::unix::fs::symlink(workspace_root().join(".tools"), repo.root().join(".tools"))
             .unwrap();
-        // Temporary repos have no release history to compare versions against.
-        repo.write_config("check-version-increment: false\n");
+        // Temporary repos have no release history to compare versions against, nor a
+        // baseline to upgrade from: their upgrade trials are "not run", never failed.
+        repo.write_config("check-version-increment: false\nbaseline-failure: ignore\n");
         repo
     }
 
