@@ -256,8 +256,9 @@ async fn a_teams_own_kind_config_makes_the_cluster() {
     handle.teardown().await.unwrap();
 }
 
-/// The data steps of the kind upgrade test: one key written into the primary through
-/// redis-cli (the password is in the container's environment), read back, and a host
+/// The data steps of the kind upgrade test: a key written into the primary through
+/// redis-cli (the password is in the container's environment), a note written from
+/// stdin, a backup by a Job made from the chart's CronJob; both read back, and a host
 /// command that proves its kubeconfig is the trial's namespace.
 const KVSTORE_DATA: &str = r#"data:
   timeout: 90s
@@ -267,12 +268,25 @@ const KVSTORE_DATA: &str = r#"data:
         pod: {app.kubernetes.io/component: server, apps.kubernetes.io/pod-index: "0"}
         container: redis
         command: [sh, -c, 'redis-cli -a "$KVSTORE_PASSWORD" --no-auth-warning SET greeting hello && redis-cli -a "$KVSTORE_PASSWORD" --no-auth-warning SAVE']
+    - name: write a note from stdin
+      exec:
+        component: server
+        command: [sh, -c, 'redis-cli -a "$KVSTORE_PASSWORD" --no-auth-warning -x SET note']
+        stdin: from stdin
+    - name: back up with the chart's own CronJob
+      job: {from-cronjob: $RELEASE_NAME-backup}
+      expect: {contains: dump-}
   verify:
     - name: read it back
       exec:
         pod: {app.kubernetes.io/component: server, apps.kubernetes.io/pod-index: "0"}
         command: [sh, -c, 'redis-cli -a "$KVSTORE_PASSWORD" --no-auth-warning GET greeting']
       expect: {equals: hello}
+    - name: read the note
+      exec:
+        component: server
+        command: [sh, -c, 'redis-cli -a "$KVSTORE_PASSWORD" --no-auth-warning GET note']
+      expect: {equals: from stdin}
     - run: 'grep -q "\"namespace\":\"$NAMESPACE\"" "$KUBECONFIG" && echo "$RELEASE_NAME in $NAMESPACE"'
       expect: {matches: '^kvstore(-lossy)? in kvstore'}
 "#;
@@ -370,8 +384,11 @@ fn kvstore_upgrades_with_its_data_on_kind() {
     assert_eq!(record.baselines[0].version, "1.0.0");
     for phase in [
         "seed[0]",
+        "seed[1]",
+        "seed[2]",
         "verify-baseline[0]",
         "verify-baseline[1]",
+        "verify-baseline[2]",
         "upgrade",
         "verify[0]",
         "rollout",

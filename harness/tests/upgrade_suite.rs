@@ -199,6 +199,28 @@ fn predict_only_needs_no_cluster_and_exits_1_naming_the_break() {
         text.contains("the git ref `no-such-tag` does not exist"),
         "{text}"
     );
+
+    // ct's leniency, asked for: not run, never passed, and counted apart.
+    let ignored = std::process::Command::new(env!("CARGO_BIN_EXE_chart-harness"))
+        .args([
+            "upgrade",
+            "--predict-only",
+            "--baseline",
+            "git:no-such-tag",
+            "--baseline-failure",
+            "ignore",
+            "web",
+        ])
+        .current_dir(repo.root())
+        .output()
+        .unwrap();
+    let text = testing::output_text(&ignored);
+    assert_eq!(ignored.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("not run: 1 baseline failed, ignored"),
+        "{text}"
+    );
+    assert!(text.contains("0 passed, 0 failed, 1 not run"), "{text}");
 }
 
 /// Fixture (`fixtures/upgrades/<name>`), and the one phase it fails.
@@ -289,4 +311,152 @@ fn broken_upgrades_are_caught_in_their_phase_with_pinned_messages() {
         !grown.phases.iter().any(|p| p.name == "rollback"),
         "the rollback is not attempted"
     );
+}
+
+/// `pre-upgrade`, `upgrade-values` (inline and a file) and a list of baselines each take
+/// effect: an orphaning delete lets a StatefulSet's claim template change go through
+/// (and the rollback is then predicted to need the same); a larger claim given only to
+/// the upgrade is a predicted break; two baselines are two prefixed paths.
+#[test]
+fn declared_steps_upgrade_values_and_several_baselines_take_effect() {
+    let repo = TempRepo::new();
+    repo.write_config("check-version-increment: false\nbaseline: git:v1\n");
+    let charts = repo.root().join("fixtures/charts");
+    let fixture = testing::workspace_root().join("fixtures/upgrades/claim-template-change");
+    testing::copy_dir(&fixture.join("v1"), &charts.join("orphaned"));
+    edit(
+        &charts.join("orphaned/Chart.yaml"),
+        "name: claim-template-change",
+        "name: orphaned",
+    );
+    for (name, settings) in [
+        (
+            "kvstore-bigger",
+            "upgrade-values:\n  - persistence: {size: 2Gi}\n",
+        ),
+        ("kvstore-bigger-file", "upgrade-values: [ci/bigger.yaml]\n"),
+        ("web-twice", "baseline: [git:v1, git:v0]\n"),
+    ] {
+        let source = if name.starts_with("web") {
+            "web"
+        } else {
+            "kvstore"
+        };
+        let dir = repo.add_chart_as("charts", source, name);
+        for case in ["ha", "no-ingress", "ephemeral"] {
+            let _ = std::fs::remove_file(dir.join(format!("ci/{case}-values.yaml")));
+        }
+        let _ = std::fs::remove_dir_all(dir.join("ci/__snapshots__"));
+        std::fs::write(dir.join("ci/harness.yaml"), settings).unwrap();
+    }
+    std::fs::write(
+        charts.join("kvstore-bigger-file/ci/bigger.yaml"),
+        "persistence:\n  size: 2Gi\n",
+    )
+    .unwrap();
+    repo.git(&["init", "-q"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "v1"]);
+    repo.git(&["tag", "v1"]);
+    repo.git(&["tag", "v0"]);
+    std::fs::remove_dir_all(charts.join("orphaned")).unwrap();
+    testing::copy_dir(&fixture.join("v2"), &charts.join("orphaned"));
+    edit(
+        &charts.join("orphaned/Chart.yaml"),
+        "name: claim-template-change",
+        "name: orphaned",
+    );
+    std::fs::create_dir_all(charts.join("orphaned/ci")).unwrap();
+    std::fs::write(
+        charts.join("orphaned/ci/harness.yaml"),
+        "pre-upgrade:\n  - name: orphan the StatefulSet\n    run: .tools/bin/kubectl delete statefulset \"$RELEASE_NAME\" --cascade=orphan\n",
+    )
+    .unwrap();
+    for name in ["kvstore-bigger", "kvstore-bigger-file"] {
+        edit(
+            &charts.join(name).join("Chart.yaml"),
+            "version: 0.4.1",
+            "version: 0.4.2",
+        );
+    }
+    edit(
+        &charts.join("web-twice/values.yaml"),
+        "replicaCount: 2",
+        "replicaCount: 3",
+    );
+    edit(
+        &charts.join("web-twice/Chart.yaml"),
+        "version: 1.2.0",
+        "version: 1.2.1",
+    );
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "-qm", "v2"]);
+
+    let outcomes = repo.run_on(
+        chart_harness::cluster::ProviderKind::Local,
+        &[Suite::Upgrade],
+        2,
+    );
+    let find = |chart: &str| outcomes.iter().find(|o| o.id.chart == chart).unwrap();
+
+    let orphaned = find("orphaned");
+    assert_eq!(
+        status(orphaned, "predict"),
+        &PhaseStatus::Context,
+        "{:?}",
+        orphaned.phases
+    );
+    for phase in ["pre-upgrade[0]", "confirm", "upgrade", "rollout"] {
+        assert_eq!(
+            status(orphaned, phase),
+            &PhaseStatus::Passed,
+            "{phase}: {}",
+            orphaned.failure_message()
+        );
+    }
+    let failed: Vec<&str> = orphaned.failed_phases().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        failed,
+        ["rollback-predict"],
+        "{}",
+        orphaned.failure_message()
+    );
+    let record = &orphaned.upgrade.as_ref().unwrap().baselines[0];
+    assert_eq!(
+        record.pre_upgrade,
+        ["pre-upgrade[0] (orphan the StatefulSet)"]
+    );
+
+    for name in ["kvstore-bigger", "kvstore-bigger-file"] {
+        let outcome = find(name);
+        let failed: Vec<&str> = outcome.failed_phases().map(|p| p.name.as_str()).collect();
+        assert_eq!(failed, ["predict"], "{name}: {}", outcome.failure_message());
+        assert!(
+            outcome.failure_message().contains(
+                "spec.volumeClaimTemplates[0].spec.resources.requests.storage changes from \"1Gi\" to \"2Gi\""
+            ),
+            "{name}: {}",
+            outcome.failure_message()
+        );
+    }
+
+    let twice = find("web-twice");
+    assert!(twice.passed(), "{}", twice.failure_message());
+    for prefix in ["git:v1:", "git:v0:"] {
+        for phase in ["predict", "upgrade", "rollback"] {
+            assert_eq!(
+                status(twice, &format!("{prefix}{phase}")),
+                &PhaseStatus::Passed
+            );
+        }
+    }
+    let specs: Vec<&str> = twice
+        .upgrade
+        .as_ref()
+        .unwrap()
+        .baselines
+        .iter()
+        .map(|b| b.spec.as_str())
+        .collect();
+    assert_eq!(specs, ["git:v1", "git:v0"]);
 }

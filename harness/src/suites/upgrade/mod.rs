@@ -24,7 +24,7 @@ use std::time::Duration;
 use self::baseline::{Baseline, NoBaseline};
 use super::render;
 use super::{PhaseRecorder, SuiteContext, TrialInputs};
-use crate::config::data_steps::DataStep;
+use crate::config::data_steps::{DataStep, StepAction};
 use crate::config::upgrade_settings::UpgradeValues;
 use crate::config::{BaselineFailure, BaselineSpec};
 use crate::discovery::Chart;
@@ -481,8 +481,9 @@ impl UpgradePath<'_> {
         (all, flat)
     }
 
-    /// Runs `steps` as phases `<name>[i]`; returns whether all passed. Not run where
-    /// pods are simulated.
+    /// Runs `steps` as phases `<name>[i]`; returns whether all passed. Where pods are
+    /// simulated, data steps are not run, and of the pre-upgrade steps only the host
+    /// commands (`run`) are, since they act on the release, not on data in a container.
     async fn steps(
         &self,
         release: &ReleaseUnderTest<'_>,
@@ -493,7 +494,8 @@ impl UpgradePath<'_> {
         if steps.is_empty() {
             return true;
         }
-        if release.pods_simulated() {
+        let data = name != "pre-upgrade";
+        if release.pods_simulated() && data {
             recorder.not_run(&self.phase(name), SIMULATED);
             return true;
         }
@@ -511,6 +513,10 @@ impl UpgradePath<'_> {
         };
         for (index, step) in steps.iter().enumerate() {
             let phase = self.phase(&format!("{name}[{index}]"));
+            if release.pods_simulated() && !matches!(step.action, StepAction::Run(_)) {
+                recorder.not_run(&phase, SIMULATED);
+                continue;
+            }
             recorder.begin(&phase);
             let ran = release.run_step(step, &env).await;
             if !recorder.record(&phase, ran.elapsed, ran.value.err().into_iter().collect()) {
