@@ -33,18 +33,31 @@ pub struct Break {
     pub rule: &'static Rule,
 }
 
+impl Break {
+    /// `spec.selector.matchLabels.app changes from "a" to (unset)`.
+    pub fn change(&self) -> String {
+        format!("{} changes from {} to {}", self.field, self.old, self.new)
+    }
+
+    /// Why the server refuses it and what to do, for this object.
+    pub fn advice(&self) -> String {
+        format!(
+            "{}: {}",
+            fill(self.rule.why, &self.kind, &self.name),
+            fill(self.rule.remedy, &self.kind, &self.name)
+        )
+    }
+}
+
 impl fmt::Display for Break {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} `{}`: {} changes from {} to {}; {}: {}",
+            "{} `{}`: {}; {}",
             self.kind,
             self.name,
-            self.field,
-            self.old,
-            self.new,
-            fill(self.rule.why, &self.kind, &self.name),
-            fill(self.rule.remedy, &self.kind, &self.name)
+            self.change(),
+            self.advice()
         )
     }
 }

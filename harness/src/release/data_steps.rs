@@ -162,10 +162,14 @@ impl ReleaseUnderTest<'_> {
         let output = loop {
             attempt_number += 1;
             let left = deadline.saturating_duration_since(Instant::now());
+            // Boxed: each attempt's future is large (an exec's streams, a Job's wait),
+            // and a debug build's worker stack is not.
             let attempt = match &step.action {
-                StepAction::Exec(exec) => self.exec_step(step, exec, env, left).await,
-                StepAction::Job(job) => self.job_step(step, job, attempt_number, left).await,
-                StepAction::Run(command) => self.run_host(step, command, env, left).await,
+                StepAction::Exec(exec) => Box::pin(self.exec_step(step, exec, env, left)).await,
+                StepAction::Job(job) => {
+                    Box::pin(self.job_step(step, job, attempt_number, left)).await
+                }
+                StepAction::Run(command) => Box::pin(self.run_host(step, command, env, left)).await,
             };
             match attempt {
                 Ok(output) => break output,

@@ -25,6 +25,9 @@ pub struct PodSeen {
     pub name: String,
     pub uid: String,
     pub labels: BTreeMap<String, String>,
+    /// The kind of the pod's controller (`ReplicaSet`, `StatefulSet`, `Job`, ...): a
+    /// Job made from the chart's CronJob carries the chart's labels too.
+    pub owner_kind: Option<String>,
     /// Container name → restarts.
     pub restarts: BTreeMap<String, i32>,
 }
@@ -79,6 +82,13 @@ fn pod_seen(pod: &Pod) -> PodSeen {
         name: pod.metadata.name.clone().unwrap_or_default(),
         uid: pod.metadata.uid.clone().unwrap_or_default(),
         labels: pod.metadata.labels.clone().unwrap_or_default(),
+        owner_kind: pod
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|owner| owner.controller == Some(true))
+            .map(|owner| owner.kind.clone()),
         restarts: statuses
             .iter()
             .map(|status| (status.name.clone(), status.restart_count))
@@ -105,8 +115,16 @@ pub fn compare(
     changed: &[(String, String, BTreeMap<String, String>)],
 ) -> RolloutFindings {
     let mut findings = RolloutFindings::default();
-    let selects = |selector: &BTreeMap<String, String>, pod: &PodSeen| {
+    // A workload's pods: its selector matches them and its kind (a Deployment's through
+    // its ReplicaSets) controls them.
+    let selects = |kind: &str, selector: &BTreeMap<String, String>, pod: &PodSeen| {
+        let owner = if kind == "Deployment" {
+            "ReplicaSet"
+        } else {
+            kind
+        };
         !selector.is_empty()
+            && pod.owner_kind.as_deref() == Some(owner)
             && selector
                 .iter()
                 .all(|(key, value)| pod.labels.get(key) == Some(value))
@@ -115,13 +133,13 @@ pub fn compare(
         let old: BTreeSet<&str> = before
             .pods
             .iter()
-            .filter(|pod| selects(selector, pod))
+            .filter(|pod| selects(kind, selector, pod))
             .map(|pod| pod.uid.as_str())
             .collect();
         let kept: Vec<&str> = after
             .pods
             .iter()
-            .filter(|pod| selects(selector, pod) && old.contains(pod.uid.as_str()))
+            .filter(|pod| selects(kind, selector, pod) && old.contains(pod.uid.as_str()))
             .map(|pod| pod.name.as_str())
             .collect();
         if !kept.is_empty() {
@@ -231,6 +249,7 @@ mod tests {
             name: name.into(),
             uid: uid.into(),
             labels: [("app".to_string(), "db".to_string())].into(),
+            owner_kind: Some("StatefulSet".into()),
             restarts: [("db".to_string(), restarts)].into(),
         }
     }
@@ -277,6 +296,15 @@ mod tests {
             compare(&before, &after, &[]).not_rolled.is_empty(),
             "unchanged templates roll nothing"
         );
+        // A Job's pod with the same labels (a backup made from the chart's CronJob)
+        // is not the StatefulSet's.
+        let job_pod = PodSeen {
+            owner_kind: Some("Job".into()),
+            ..pod("backup-x", "u9", 0)
+        };
+        let before = state(vec![pod("db-0", "u1", 0), job_pod.clone()], &[]);
+        let after = state(vec![pod("db-0", "u2", 0), job_pod], &[]);
+        assert!(compare(&before, &after, &changed()).not_rolled.is_empty());
     }
 
     #[test]

@@ -204,10 +204,7 @@ impl UpgradePath<'_> {
         let found = prediction::predicted_only(&breaks);
         record.baselines[entry].breaks = prediction::records("upgrade", &found);
         let rel_dir = &self.trial.chart.rel_dir;
-        let problems: Vec<Problem> = found
-            .iter()
-            .map(|f| prediction::problem(rel_dir, f))
-            .collect();
+        let problems = prediction::problems(rel_dir, &found);
         let candidate_version = self.candidate_version();
         if !problems.is_empty() && !self.pre_upgrade().is_empty() {
             // The chart declares the manual steps its users take; they must make the
@@ -216,7 +213,7 @@ impl UpgradePath<'_> {
         } else if !problems.is_empty()
             && prediction::major_bump(&baseline.version, &candidate_version)
         {
-            let said: Vec<String> = found.iter().map(|f| f.detail.clone()).collect();
+            let said: Vec<String> = problems.iter().map(ToString::to_string).collect();
             let reason = format!(
                 "major version bump {} → {candidate_version} allows breaking changes, so the upgrade is not attempted; declare the steps users take in `pre-upgrade` to test it. The breaks: {}",
                 baseline.version,
@@ -680,11 +677,14 @@ impl UpgradePath<'_> {
         record
             .breaks
             .extend(prediction::records("rollback", &verdict.found));
-        let problems: Vec<Problem> = verdict
+        let refused_back: Vec<_> = verdict
             .found
             .iter()
             .filter(|found| found.layer != prediction::Layer::Prediction)
-            .map(|found| prediction::problem(rel_dir, found))
+            .cloned()
+            .collect();
+        let problems: Vec<Problem> = prediction::problems(rel_dir, &refused_back)
+            .into_iter()
             .chain(verdict.refuted)
             .chain(verdict.rejected)
             .map(|problem| Problem {

@@ -37,6 +37,9 @@ pub(super) struct Found {
     pub field: String,
     pub template: Option<String>,
     pub detail: String,
+    /// The field's change and the rule's advice, apart, so several fields of one object
+    /// are said in one message (`problems`); `None` for the server's own findings.
+    pub parts: Option<(String, String)>,
 }
 
 /// The two renders are the same once what changes on every render (generated
@@ -99,6 +102,7 @@ pub(super) fn agreement(predicted: &[Break], refusals: &[(String, String, String
             field: found.field.clone(),
             template: found.template.clone(),
             detail: found.to_string(),
+            parts: Some((found.change(), found.advice())),
         });
     }
     for (kind, name, message) in refusals {
@@ -113,6 +117,7 @@ pub(super) fn agreement(predicted: &[Break], refusals: &[(String, String, String
             detail: format!(
                 "{kind} `{name}`: the API server refuses the upgrade: {message} (no rule of the offline prediction foresaw it; report it so the table gains a rule)"
             ),
+            parts: None,
         });
     }
     findings
@@ -175,7 +180,13 @@ pub(super) fn verdict(
         refuted: Vec::new(),
         rejected,
     };
+    let mut said = Vec::new();
     for finding in &found {
+        // One verdict per object, however many of its fields changed.
+        if said.contains(&(finding.layer, &finding.object)) {
+            continue;
+        }
+        said.push((finding.layer, &finding.object));
         match finding.layer {
             Layer::Both => verdict.confirmed.push(Problem::in_file(
                 chart_rel_dir,
@@ -195,6 +206,41 @@ pub(super) fn verdict(
     }
     verdict.found = found;
     verdict
+}
+
+/// The findings as problems, one per object, template, layer and advice: the changed
+/// fields of one object are listed in one message, its advice said once.
+pub(super) fn problems(chart_rel_dir: &std::path::Path, findings: &[Found]) -> Vec<Problem> {
+    let mut grouped: Vec<(Found, Vec<String>)> = Vec::new();
+    for finding in findings {
+        let Some((change, advice)) = &finding.parts else {
+            grouped.push((finding.clone(), Vec::new()));
+            continue;
+        };
+        let same = grouped.iter_mut().find(|(first, _)| {
+            first.object == finding.object
+                && first.template == finding.template
+                && first.layer == finding.layer
+                && first.parts.as_ref().map(|(_, a)| a) == Some(advice)
+        });
+        match same {
+            Some((_, changes)) => changes.push(change.clone()),
+            None => grouped.push((finding.clone(), vec![change.clone()])),
+        }
+    }
+    grouped
+        .into_iter()
+        .map(|(first, changes)| {
+            let merged = match &first.parts {
+                Some((_, advice)) if changes.len() > 1 => Found {
+                    detail: format!("{}: {}; {advice}", first.object, changes.join(", ")),
+                    ..first
+                },
+                _ => first,
+            };
+            problem(chart_rel_dir, &merged)
+        })
+        .collect()
 }
 
 /// A finding as a problem on its template, saying which layer found it.
@@ -221,6 +267,38 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
+
+    fn selector_break(field: &str) -> Break {
+        Break {
+            kind: "DaemonSet".into(),
+            name: "exporter".into(),
+            namespace: None,
+            template: Some("templates/daemonset.yaml".into()),
+            field: field.into(),
+            old: "\"a\"".into(),
+            new: "(unset)".into(),
+            rule: &crate::immutable_fields::RULES[0],
+        }
+    }
+
+    #[test]
+    fn the_fields_of_one_object_are_said_in_one_problem_with_its_advice_once() {
+        let breaks = [
+            selector_break("spec.selector.matchLabels.app"),
+            selector_break("spec.selector.matchLabels.release"),
+        ];
+        let problems = problems(std::path::Path::new("charts/x"), &predicted_only(&breaks));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let text = problems[0].to_string();
+        assert!(
+            text.starts_with("charts/x/templates/daemonset.yaml: DaemonSet `exporter`: spec.selector.matchLabels.app changes from \"a\" to (unset), spec.selector.matchLabels.release changes from \"a\" to (unset); "),
+            "{text}"
+        );
+        assert_eq!(text.matches("--cascade=orphan").count(), 1, "{text}");
+        assert!(text.ends_with("[predicted offline]"), "{text}");
+        // The report keeps one record per field.
+        assert_eq!(records("upgrade", &predicted_only(&breaks)).len(), 2);
+    }
 
     #[rstest]
     #[case("1.4.2", "2.0.0", true)]
