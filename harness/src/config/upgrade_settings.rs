@@ -19,6 +19,9 @@ pub enum BaselineSpec {
     /// The chart at a git ref: a tag such as chart-releaser's `<chart>-<version>`, a
     /// branch or a commit.
     GitRef(String),
+    /// The highest version below the candidate's published in a chart repository: a
+    /// name from `chart-repos` (ct's `name=url`) or the repository's URL.
+    Repo(String),
 }
 
 impl FromStr for BaselineSpec {
@@ -37,13 +40,21 @@ impl FromStr for BaselineSpec {
             }
             return Ok(BaselineSpec::GitRef(reference.to_string()));
         }
-        if text.starts_with("repo:") || text.starts_with("oci://") {
+        if let Some(repo) = text.strip_prefix("repo:") {
+            if repo.is_empty() {
+                return Err(format!(
+                    "`{text}` names no repository; write repo:<name from chart-repos> or repo:https://<repository>"
+                ));
+            }
+            return Ok(BaselineSpec::Repo(repo.to_string()));
+        }
+        if text.starts_with("oci://") {
             return Err(format!(
-                "`{text}`: baselines from a chart repository or an OCI registry are not supported yet; use `git` or `git:<ref>` (for example the chart's last release tag)"
+                "`{text}`: baselines from an OCI registry are not supported yet; use `git`, `git:<ref>` or `repo:<chart repository>`"
             ));
         }
         Err(format!(
-            "`{text}` is not a baseline; write `git` (the merge-base) or `git:<ref>`"
+            "`{text}` is not a baseline; write `git` (the merge-base), `git:<ref>` or `repo:<chart repository>`"
         ))
     }
 }
@@ -53,6 +64,7 @@ impl fmt::Display for BaselineSpec {
         match self {
             BaselineSpec::Git => f.write_str("git"),
             BaselineSpec::GitRef(reference) => write!(f, "git:{reference}"),
+            BaselineSpec::Repo(repo) => write!(f, "repo:{repo}"),
         }
     }
 }
@@ -75,7 +87,12 @@ pub fn parse_baselines(value: &Value) -> Result<Vec<BaselineSpec>, String> {
             .iter()
             .map(|item| item.as_str().ok_or("every baseline must be a string"))
             .collect::<Result<_, _>>()?,
-        _ => return Err("give a baseline (`git`, `git:<ref>`) or a list of them".into()),
+        _ => {
+            return Err(
+                "give a baseline (`git`, `git:<ref>`, `repo:<repository>`) or a list of them"
+                    .into(),
+            );
+        }
     };
     let mut specs = Vec::new();
     for text in texts {
@@ -151,6 +168,8 @@ mod tests {
     #[case(json!("git"), vec![BaselineSpec::Git])]
     #[case(json!("git:kvstore-1.0.0"), vec![BaselineSpec::GitRef("kvstore-1.0.0".into())])]
     #[case(json!(["git", "git:v1"]), vec![BaselineSpec::Git, BaselineSpec::GitRef("v1".into())])]
+    #[case(json!("repo:stable"), vec![BaselineSpec::Repo("stable".into())])]
+    #[case(json!("repo:https://charts.example.com"), vec![BaselineSpec::Repo("https://charts.example.com".into())])]
     #[case(json!("git,git:v1"), vec![BaselineSpec::Git, BaselineSpec::GitRef("v1".into())])]
     fn baselines_are_read(#[case] value: Value, #[case] expected: Vec<BaselineSpec>) {
         assert_eq!(parse_baselines(&value), Ok(expected));
@@ -160,7 +179,7 @@ mod tests {
     #[case(json!("svn"), "is not a baseline")]
     #[case(json!("git:"), "names no git ref")]
     #[case(json!("git:--upload-pack=x"), "names no git ref")]
-    #[case(json!("repo:stable"), "not supported yet")]
+    #[case(json!("repo:"), "names no repository")]
     #[case(json!("oci://registry/charts/x"), "not supported yet")]
     #[case(json!(["git", "git"]), "listed twice")]
     #[case(json!([]), "give a baseline")]

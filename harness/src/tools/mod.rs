@@ -8,6 +8,7 @@
 mod download;
 mod gobuild;
 pub mod helm;
+mod helm_pull;
 pub mod install;
 pub mod pins;
 pub mod process;

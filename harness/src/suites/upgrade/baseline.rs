@@ -1,11 +1,12 @@
 //! The baseline an upgrade starts from: the chart as it was at the merge-base (`git`)
 //! or at a ref (`git:<ref>`), unpacked under the report directory with its `file://`
 //! dependencies (`changed::previous`) and built there, with its source, version and
-//! digest for the report.
+//! digest for the report; or published in a chart repository (`repo:`, `published.rs`).
 
 use std::path::PathBuf;
 
 use super::SuiteContext;
+use super::published;
 use crate::changed::{self, previous};
 use crate::chartfile::{ChartFile, ChartYaml};
 use crate::config::BaselineSpec;
@@ -45,6 +46,7 @@ pub(super) async fn resolve(
     let git = &ctx.tools.git;
     let unavailable = |message: String| NoBaseline::Unavailable(Problem::new(message));
     let (commit, source) = match spec {
+        BaselineSpec::Repo(repo) => return published::resolve(spec, repo, trial, ctx).await,
         BaselineSpec::Git => {
             let changes = ctx
                 .shared
@@ -100,6 +102,21 @@ pub(super) async fn resolve(
     let digest = changed::tree_of(&ctx.repo_root, git, &commit, &chart.rel_dir)
         .await
         .map_err(|error| unavailable(error.to_string()))?;
+    ready(dir, trial, ctx, source, version, digest).await
+}
+
+/// The baseline unpacked in `dir`, as a chart named as the trial's, its dependencies
+/// built.
+pub(super) async fn ready(
+    dir: PathBuf,
+    trial: &Trial,
+    ctx: &SuiteContext,
+    source: String,
+    version: String,
+    digest: String,
+) -> Result<Baseline, NoBaseline> {
+    let chart = &trial.chart;
+    let unavailable = |message: String| NoBaseline::Unavailable(Problem::new(message));
     let cases = discovery::find_cases(&dir, ctx.config.values_files.as_deref())
         .map_err(|error| unavailable(error.to_string()))?;
     let baseline_chart = Chart {

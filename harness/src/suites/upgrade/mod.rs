@@ -17,6 +17,7 @@
 
 mod baseline;
 mod prediction;
+mod published;
 
 use std::path::PathBuf;
 use std::time::Duration;

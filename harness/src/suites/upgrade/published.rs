@@ -1,0 +1,128 @@
+//! A `repo:` baseline: the highest version below the candidate's that a chart repository
+//! publishes, pulled by helm (`helm pull --repo --version <X`), its package's sha256 the
+//! digest, unpacked under the report directory.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::SuiteContext;
+use super::baseline::{self, Baseline, NoBaseline};
+use crate::config::BaselineSpec;
+use crate::plan::Trial;
+use crate::problem::Problem;
+
+pub(super) async fn resolve(
+    spec: &BaselineSpec,
+    repo: &str,
+    trial: &Trial,
+    ctx: &SuiteContext,
+) -> Result<Baseline, NoBaseline> {
+    let chart = &trial.chart;
+    let unavailable = |message: String| NoBaseline::Unavailable(Problem::new(message));
+    let url = if repo.starts_with("http://") || repo.starts_with("https://") {
+        repo.to_string()
+    } else {
+        let named = ctx.config.chart_repos.iter().find(|known| known.name == repo);
+        match named {
+            Some(known) => known.url.clone(),
+            None => {
+                let names: Vec<&str> = ctx.config.chart_repos.iter().map(|r| r.name.as_str()).collect();
+                return Err(unavailable(format!(
+                    "baseline `{spec}`: no chart repository is named `{repo}` in `chart-repos` (it has: {}); add `{repo}=<url>` there, or write the URL: repo:https://…",
+                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                )));
+            }
+        }
+    };
+    let candidate = chart
+        .chart_file
+        .get()
+        .as_ref()
+        .ok()
+        .and_then(|file| file.version.clone())
+        .ok_or_else(|| {
+            unavailable(format!(
+                "baseline `{spec}`: {}/Chart.yaml has no readable `version` to look below",
+                chart.rel_dir.display()
+            ))
+        })?;
+    let dir = scratch_dir(&ctx.config.report_dir, spec, &trial.id.chart, &trial.id.case);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|error| {
+        unavailable(format!(
+            "cannot create {}: {error}; check that the report directory is writable",
+            dir.display()
+        ))
+    })?;
+    let constraint = format!("<{candidate}");
+    let pulled = ctx
+        .tools
+        .helm
+        .pull_from_repo(&chart.name, &url, &constraint, &dir, ctx.config.trial_timeout)
+        .await
+        .map_err(|error| unavailable(error.to_string()))?;
+    if !pulled.success() {
+        let said = pulled.stderr.trim();
+        // helm's words when the repository has the chart in no version below ours, or
+        // not at all: nothing published to upgrade from.
+        if said.contains("not found") && !said.contains("404") {
+            return Err(NoBaseline::NewChart(format!(
+                "{url} publishes no version of {} below {candidate}, so there is nothing to upgrade from (helm: {said})",
+                chart.name
+            )));
+        }
+        return Err(unavailable(format!(
+            "baseline `{spec}`: `helm pull {} --repo {url} --version {constraint}` failed: {said}; check the repository's URL and that it serves index.yaml",
+            chart.name
+        )));
+    }
+    let package = package_in(&dir).ok_or_else(|| {
+        unavailable(format!(
+            "baseline `{spec}`: helm pull wrote no chart package into {}",
+            dir.display()
+        ))
+    })?;
+    let bytes = std::fs::read(&package).map_err(|error| {
+        unavailable(format!("cannot read {}: {error}", package.display()))
+    })?;
+    let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
+    let unpacked = dir.join("unpacked");
+    tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()))
+        .unpack(&unpacked)
+        .map_err(|error| {
+            unavailable(format!("cannot unpack {}: {error}", package.display()))
+        })?;
+    let chart_dir = unpacked.join(&chart.name);
+    let version = crate::chartfile::ChartFile::read(&chart_dir)
+        .ok()
+        .and_then(|file| file.version)
+        .ok_or_else(|| {
+            unavailable(format!(
+                "baseline `{spec}`: {} holds no chart `{}` with a version",
+                package.display(),
+                chart.name
+            ))
+        })?;
+    let source = format!("{spec} ({url}, {} {version})", chart.name);
+    baseline::ready(chart_dir, trial, ctx, source, version, digest).await
+}
+
+/// Where a trial's pulled baseline goes: its own directory, so trials never share one.
+fn scratch_dir(report_dir: &Path, spec: &BaselineSpec, chart: &str, case: &str) -> PathBuf {
+    let spec: String = spec
+        .to_string()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .collect();
+    report_dir.join("baselines").join("pulled").join(chart).join(case).join(spec)
+}
+
+/// The one `.tgz` helm pulled into `dir`.
+fn package_in(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .find(|path| path.extension().is_some_and(|ext| ext == "tgz"))
+}
