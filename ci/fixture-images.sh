@@ -134,26 +134,26 @@ debian_rootfs() {
   printf '%s\n' "$tarball"
 }
 
-# redis's .debs and the libraries the base lacks: resolved and downloaded once by apt-get
-# inside the base image (default bridge network), then kept in the cache.
-# kvstore_debs CONTEXT KEY: copies them into CONTEXT/debs.
-kvstore_debs() {
-  local base="$registry/fixture-debian:$tag" debs="$cache/debs/kvstore-$2"
+# Debian packages and the libraries the base lacks: resolved and downloaded once by
+# apt-get inside the base image (default bridge network), then kept in the cache.
+# debian_debs CONTEXT KEY NAME PACKAGE=VERSION...: copies them into CONTEXT/debs.
+debian_debs() {
+  local context=$1 base="$registry/fixture-debian:$tag" debs="$cache/debs/$3-$2" name=$3
+  shift 3
   if [ ! -f "$debs/.complete" ]; then
     rm -rf "$debs"
     mkdir -p "$debs"
-    log "downloading redis-server and redis-tools $REDIS_VERSION and their dependencies"
-    fetched+=(redis)
+    log "downloading $* and their dependencies"
+    fetched+=("$name")
     docker run --rm --user 0 -v "$debs:/out" "$base" sh -ec "
       apt-get update -qq
-      apt-get install -qq --download-only --no-install-recommends \
-        redis-server=$REDIS_VERSION redis-tools=$REDIS_VERSION >/dev/null
+      apt-get install -qq --download-only --no-install-recommends $* >/dev/null
       cp /var/cache/apt/archives/*.deb /out/
       chown $(id -u):$(id -g) /out/*.deb" >&2
     touch "$debs/.complete"
   fi
-  mkdir -p "$1/debs"
-  cp "$debs"/*.deb "$1/debs/"
+  mkdir -p "$context/debs"
+  cp "$debs"/*.deb "$context/debs/"
 }
 
 # --- busybox -----------------------------------------------------------------------------
@@ -191,10 +191,22 @@ fi
 kvstore_hash=$(hash_of "$recipes/kvstore" "$debian_hash" "$REDIS_VERSION")
 if needs_build kvstore "$kvstore_hash"; then
   cp -r "$recipes/kvstore" "$work/kvstore.ctx"
-  kvstore_debs "$work/kvstore.ctx" "$(printf '%s\n' "$debian_hash" "$REDIS_VERSION" | sha256sum | cut -c1-16)"
+  debian_debs "$work/kvstore.ctx" "$(printf '%s\n' "$debian_hash" "$REDIS_VERSION" | sha256sum | cut -c1-16)" \
+    kvstore "redis-server=$REDIS_VERSION" "redis-tools=$REDIS_VERSION"
   docker_build kvstore "$kvstore_hash" "$work/kvstore.ctx" \
     --build-arg "BASE=$registry/fixture-debian:$tag" --build-arg "REDIS_VERSION=$REDIS_VERSION"
   done_build kvstore
+fi
+
+# --- registry (FROM fixture-debian) --------------------------------------------------------
+registry_hash=$(hash_of "$recipes/registry" "$debian_hash" "$REGISTRY_VERSION")
+if needs_build registry "$registry_hash"; then
+  cp -r "$recipes/registry" "$work/registry.ctx"
+  debian_debs "$work/registry.ctx" "$(printf '%s\n' "$debian_hash" "$REGISTRY_VERSION" | sha256sum | cut -c1-16)" \
+    registry "docker-registry=$REGISTRY_VERSION"
+  docker_build registry "$registry_hash" "$work/registry.ctx" \
+    --build-arg "BASE=$registry/fixture-debian:$tag" --build-arg "REGISTRY_VERSION=$REGISTRY_VERSION"
+  done_build registry
 fi
 
 # --- timings ------------------------------------------------------------------------------
@@ -202,7 +214,7 @@ fi
 # warm: the last run that had nothing to build. Both are kept in the cache so that every run
 # can print them.
 took=$(elapsed "$started")
-if [ "${#built[@]}" -eq 5 ] && [ "${#fetched[@]}" -eq 3 ]; then
+if [ "${#built[@]}" -eq 6 ] && [ "${#fetched[@]}" -eq 4 ]; then
   printf '%s s on %s\n' "$took" "$(date -u +%FT%TZ)" >"$cache/cold-build-time"
 elif [ "${#built[@]}" -eq 0 ]; then
   printf '%s s on %s\n' "$took" "$(date -u +%FT%TZ)" >"$cache/warm-build-time"
@@ -210,7 +222,7 @@ fi
 log "built: ${built[*]:-none}; up to date: ${fresh[*]:-none}; downloaded: ${fetched[*]:-nothing}; this run: $took s"
 log "cold build (every image, empty cache): $(cat "$cache/cold-build-time" 2>/dev/null || echo 'not measured yet')"
 log "warm build (nothing to do): $(cat "$cache/warm-build-time" 2>/dev/null || echo 'not measured yet')"
-for name in busybox web api debian kvstore; do
+for name in busybox web api debian kvstore registry; do
   docker image inspect -f "$registry/fixture-$name:$tag {{ .Size }}" "$registry/fixture-$name:$tag" |
     awk '{ printf "fixture-images:   %-40s %6.1f MB\n", $1, $2 / 1e6 }' >&2
 done

@@ -39,9 +39,10 @@ step "tests and suites (helm 4, local control plane; kind where a test asks for 
 # step is the local control plane's, and the kind tests name their provider themselves.
 CHART_HARNESS_CLUSTER=local cargo test --locked --workspace
 
-step "tests on kind (real containers, single node)"
-# Ignored by a plain `cargo test` (they need Docker and the node image); here they must run.
-cargo test --locked -p chart-harness --test kind_cluster -- --ignored
+step "tests on kind and on test servers in containers (real containers)"
+# Ignored by a plain `cargo test` (they need Docker, the node image and the fixture
+# images); here they must run.
+cargo test --locked -p chart-harness --test kind_cluster --test baseline_servers -- --ignored
 
 step "suites through cargo-nextest (helm 3, one multi-node kind cluster)"
 if [ "$(cargo nextest --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$NEXTEST_VERSION" ]; then

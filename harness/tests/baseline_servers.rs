@@ -1,7 +1,9 @@
-//! The upgrade suite's `repo:` baseline against a real chart repository: `helm package`
-//! and `helm repo index` publish web 1.0.0, 1.1.0 and 1.3.0 into a directory that busybox
-//! httpd serves from a container of its own (testcontainers starts it for the test and
-//! removes it after; it publishes no port, the host reaches it on Docker's bridge).
+//! The upgrade suite's published baselines against real servers: a chart repository
+//! (`helm package` and `helm repo index` publish web 1.0.0, 1.1.0 and 1.3.0 into a
+//! directory busybox httpd serves) and an OCI registry (Debian's docker-registry, where
+//! `helm push` publishes the same three). testcontainers starts each server in a container
+//! of its own for the test and removes it after; neither publishes a port, the host
+//! reaches them on Docker's bridge.
 //!
 //! Needs a Docker engine and the fixture images (`ci/fixture-images.sh`), so it is ignored
 //! by a plain `cargo test`; ci/test.sh runs it with `--ignored`.
@@ -22,7 +24,11 @@ use testing::TempRepo;
 
 fn helm(args: &[&str], dir: &Path) {
     let helm = testing::workspace_root().join(".tools/bin/helm4");
-    let output = Command::new(&helm).args(args).current_dir(dir).output().unwrap();
+    let output = Command::new(&helm)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "helm {args:?}: {}",
@@ -30,16 +36,34 @@ fn helm(args: &[&str], dir: &Path) {
     );
 }
 
-/// Waits until the server accepts connections (httpd starts in milliseconds).
-fn await_listening(ip: IpAddr) {
+/// Waits until the server accepts connections (both start in well under a second).
+fn await_listening(ip: IpAddr, port: u16) {
     let started = Instant::now();
-    while std::net::TcpStream::connect_timeout(&(ip, 8080).into(), Duration::from_secs(1)).is_err()
+    while std::net::TcpStream::connect_timeout(&(ip, port).into(), Duration::from_secs(1)).is_err()
     {
         assert!(
             started.elapsed() < Duration::from_secs(20),
-            "the chart repository at {ip}:8080 never answered"
+            "the server at {ip}:{port} never answered"
         );
         std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// web packaged as each version into `dir`.
+fn package_web(dir: &Path) {
+    let web = testing::workspace_root().join("fixtures/charts/web");
+    for version in ["1.0.0", "1.1.0", "1.3.0"] {
+        helm(
+            &[
+                "package",
+                web.to_str().unwrap(),
+                "--version",
+                version,
+                "--destination",
+                ".",
+            ],
+            dir,
+        );
     }
 }
 
@@ -63,7 +87,14 @@ async fn a_repo_baseline_is_the_highest_published_version_below_the_candidate() 
     let web = testing::workspace_root().join("fixtures/charts/web");
     for version in ["1.0.0", "1.1.0", "1.3.0"] {
         helm(
-            &["package", web.to_str().unwrap(), "--version", version, "--destination", "."],
+            &[
+                "package",
+                web.to_str().unwrap(),
+                "--version",
+                version,
+                "--destination",
+                ".",
+            ],
             served.path(),
         );
     }
@@ -78,7 +109,7 @@ async fn a_repo_baseline_is_the_highest_published_version_below_the_candidate() 
         .await
         .expect("the fixture-busybox image runs (ci/fixture-images.sh builds it)");
     let ip = server.get_bridge_ip_address().await.unwrap();
-    await_listening(ip);
+    await_listening(ip, 8080);
     let url = format!("http://{ip}:8080");
 
     // The candidate is web 1.2.0: the baseline is 1.1.0, not 1.3.0 above it.
@@ -103,7 +134,10 @@ async fn a_repo_baseline_is_the_highest_published_version_below_the_candidate() 
                 format!("sha256:{:x}", Sha256::digest(&package)),
                 "the digest is the package's"
             );
-            assert!(record["source"].as_str().unwrap().contains(&url), "{record}");
+            assert!(
+                record["source"].as_str().unwrap().contains(&url),
+                "{record}"
+            );
             assert_eq!(trial["status"], "passed", "{trial}");
         }
     }
@@ -132,4 +166,81 @@ async fn a_repo_baseline_is_the_highest_published_version_below_the_candidate() 
         "{text}"
     );
     assert_eq!(report["trials"][0]["status"], "failed");
+}
+
+#[tokio::test]
+#[ignore = "needs Docker and the fixture images; ci/test.sh runs it with --ignored"]
+async fn an_oci_baseline_is_the_highest_tag_below_the_candidate() {
+    let server = GenericImage::new("chart-harness.local/fixture-registry", "1")
+        .with_network("bridge")
+        .start()
+        .await
+        .expect("the fixture-registry image runs (ci/fixture-images.sh builds it)");
+    let ip = server.get_bridge_ip_address().await.unwrap();
+    await_listening(ip, 5000);
+    let host = format!("{ip}:5000");
+    let packages = tempfile::tempdir().unwrap();
+    package_web(packages.path());
+    for version in ["1.0.0", "1.1.0", "1.3.0"] {
+        helm(
+            &[
+                "push",
+                &format!("web-{version}.tgz"),
+                &format!("oci://{host}/charts"),
+                "--plain-http",
+            ],
+            packages.path(),
+        );
+    }
+    let baseline = format!("oci://{host}/charts");
+
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.add_chart("charts", "api");
+    repo.add_chart("charts", "common-lib");
+    // Without the registry listed as plain HTTP, helm speaks TLS to it, and the error
+    // says which key to set.
+    repo.write_config("check-version-increment: false\n");
+    let (output, _) = upgrade(&repo, &["--baseline", &baseline, "web"]);
+    let text = testing::output_text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!(
+            "the registry serves plain HTTP: list `{host}` in `plain-http-registries` in the config"
+        )),
+        "{text}"
+    );
+
+    repo.write_config(&format!(
+        "check-version-increment: false\nplain-http-registries: [\"{host}\"]\n"
+    ));
+    let (output, report) = upgrade(&repo, &["--baseline", &baseline, "web"]);
+    let text = testing::output_text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let package = std::fs::read(packages.path().join("web-1.1.0.tgz")).unwrap();
+    for trial in report["trials"].as_array().unwrap() {
+        let record = &trial["upgrade"]["baselines"][0];
+        assert_eq!(record["spec"], baseline.as_str(), "{record}");
+        assert_eq!(record["version"], "1.1.0", "{record}");
+        assert_eq!(
+            record["digest"],
+            format!("sha256:{:x}", Sha256::digest(&package)),
+            "the digest is the pushed package's"
+        );
+        assert_eq!(trial["status"], "passed", "{trial}");
+    }
+
+    // Nothing of api was pushed: nothing to upgrade from.
+    let (output, report) = upgrade(&repo, &["--baseline", &baseline, "api"]);
+    let text = testing::output_text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    for trial in report["trials"].as_array().unwrap() {
+        assert_eq!(trial["status"], "not-run", "{trial}");
+        assert!(
+            trial["reason"].as_str().unwrap().contains(&format!(
+                "oci://{host}/charts/api publishes no version of api below 2.0.3"
+            )),
+            "{trial}"
+        );
+    }
 }

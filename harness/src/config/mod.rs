@@ -126,6 +126,9 @@ pub struct HarnessConfig {
     pub baseline: Vec<BaselineSpec>,
     /// What a baseline that cannot be fetched or does not install means.
     pub baseline_failure: BaselineFailure,
+    /// OCI registries (`host[:port]`) that serve plain HTTP: helm pulls `oci://`
+    /// baselines from them with `--plain-http`.
+    pub plain_http_registries: Vec<String>,
     /// `--baseline`: the baseline(s) of every chart, over the charts' own.
     pub baseline_override: Option<Vec<BaselineSpec>>,
     /// The upgrade suite runs its offline prediction alone, with no cluster
@@ -177,6 +180,7 @@ impl HarnessConfig {
             policy: PolicyConfig::default(),
             baseline: vec![BaselineSpec::Git],
             baseline_failure: BaselineFailure::Fail,
+            plain_http_registries: Vec::new(),
             baseline_override: None,
             predict_only: false,
             config_file: None,
@@ -371,6 +375,8 @@ struct FileConfig {
     baseline: Option<Vec<BaselineSpec>>,
     #[serde(default, deserialize_with = "keys::text")]
     baseline_failure: Option<String>,
+    #[serde(default, deserialize_with = "keys::string_list")]
+    plain_http_registries: Option<Vec<String>>,
 }
 
 /// `CT_*` variables that configure ct itself rather than name a key.
@@ -392,6 +398,7 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "policy",
     "baseline",
     "baseline-failure",
+    "plain-http-registries",
 ];
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
@@ -736,6 +743,9 @@ fn apply(
     }
     if let Some(baseline) = file.baseline {
         config.baseline = baseline;
+    }
+    if let Some(registries) = file.plain_http_registries {
+        config.plain_http_registries = registries;
     }
     if let Some(failure) = file.baseline_failure {
         config.baseline_failure = failure

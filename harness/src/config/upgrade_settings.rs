@@ -22,6 +22,20 @@ pub enum BaselineSpec {
     /// The highest version below the candidate's published in a chart repository: a
     /// name from `chart-repos` (ct's `name=url`) or the repository's URL.
     Repo(String),
+    /// The same from an OCI registry: `oci://host/path`, the chart's name appended.
+    Oci(String),
+}
+
+impl BaselineSpec {
+    /// The registry host (`host[:port]`) of an `oci://` baseline.
+    pub fn registry_host(&self) -> Option<&str> {
+        match self {
+            BaselineSpec::Oci(reference) => reference
+                .strip_prefix("oci://")
+                .and_then(|rest| rest.split('/').next()),
+            _ => None,
+        }
+    }
 }
 
 impl FromStr for BaselineSpec {
@@ -48,13 +62,18 @@ impl FromStr for BaselineSpec {
             }
             return Ok(BaselineSpec::Repo(repo.to_string()));
         }
-        if text.starts_with("oci://") {
-            return Err(format!(
-                "`{text}`: baselines from an OCI registry are not supported yet; use `git`, `git:<ref>` or `repo:<chart repository>`"
-            ));
+        if let Some(rest) = text.strip_prefix("oci://") {
+            let mut parts = rest.splitn(2, '/');
+            let (host, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            if host.is_empty() || path.trim_matches('/').is_empty() {
+                return Err(format!(
+                    "`{text}` names no registry path; write oci://<host>/<path> (the chart's name is appended, as helm push stores it)"
+                ));
+            }
+            return Ok(BaselineSpec::Oci(text.trim_end_matches('/').to_string()));
         }
         Err(format!(
-            "`{text}` is not a baseline; write `git` (the merge-base), `git:<ref>` or `repo:<chart repository>`"
+            "`{text}` is not a baseline; write `git` (the merge-base), `git:<ref>`, `repo:<chart repository>` or `oci://<host>/<path>`"
         ))
     }
 }
@@ -65,6 +84,7 @@ impl fmt::Display for BaselineSpec {
             BaselineSpec::Git => f.write_str("git"),
             BaselineSpec::GitRef(reference) => write!(f, "git:{reference}"),
             BaselineSpec::Repo(repo) => write!(f, "repo:{repo}"),
+            BaselineSpec::Oci(reference) => f.write_str(reference),
         }
     }
 }
@@ -89,7 +109,7 @@ pub fn parse_baselines(value: &Value) -> Result<Vec<BaselineSpec>, String> {
             .collect::<Result<_, _>>()?,
         _ => {
             return Err(
-                "give a baseline (`git`, `git:<ref>`, `repo:<repository>`) or a list of them"
+                "give a baseline (`git`, `git:<ref>`, `repo:<repository>`, `oci://<host>/<path>`) or a list of them"
                     .into(),
             );
         }
@@ -169,6 +189,7 @@ mod tests {
     #[case(json!("git:kvstore-1.0.0"), vec![BaselineSpec::GitRef("kvstore-1.0.0".into())])]
     #[case(json!(["git", "git:v1"]), vec![BaselineSpec::Git, BaselineSpec::GitRef("v1".into())])]
     #[case(json!("repo:stable"), vec![BaselineSpec::Repo("stable".into())])]
+    #[case(json!("oci://127.0.0.1:5000/charts/"), vec![BaselineSpec::Oci("oci://127.0.0.1:5000/charts".into())])]
     #[case(json!("repo:https://charts.example.com"), vec![BaselineSpec::Repo("https://charts.example.com".into())])]
     #[case(json!("git,git:v1"), vec![BaselineSpec::Git, BaselineSpec::GitRef("v1".into())])]
     fn baselines_are_read(#[case] value: Value, #[case] expected: Vec<BaselineSpec>) {
@@ -180,12 +201,20 @@ mod tests {
     #[case(json!("git:"), "names no git ref")]
     #[case(json!("git:--upload-pack=x"), "names no git ref")]
     #[case(json!("repo:"), "names no repository")]
-    #[case(json!("oci://registry/charts/x"), "not supported yet")]
+    #[case(json!("oci://registry"), "names no registry path")]
+    #[case(json!("oci:///charts"), "names no registry path")]
     #[case(json!(["git", "git"]), "listed twice")]
     #[case(json!([]), "give a baseline")]
     fn bad_baselines_are_explained(#[case] value: Value, #[case] expected: &str) {
         let error = parse_baselines(&value).unwrap_err();
         assert!(error.contains(expected), "{error}");
+    }
+
+    #[test]
+    fn an_oci_baseline_knows_its_registry() {
+        let spec: BaselineSpec = "oci://registry.example.com:5000/charts".parse().unwrap();
+        assert_eq!(spec.registry_host(), Some("registry.example.com:5000"));
+        assert_eq!(BaselineSpec::Git.registry_host(), None);
     }
 
     #[test]

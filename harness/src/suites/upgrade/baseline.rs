@@ -46,7 +46,9 @@ pub(super) async fn resolve(
     let git = &ctx.tools.git;
     let unavailable = |message: String| NoBaseline::Unavailable(Problem::new(message));
     let (commit, source) = match spec {
-        BaselineSpec::Repo(repo) => return published::resolve(spec, repo, trial, ctx).await,
+        BaselineSpec::Repo(_) | BaselineSpec::Oci(_) => {
+            return published::resolve(spec, trial, ctx).await;
+        }
         BaselineSpec::Git => {
             let changes = ctx
                 .shared

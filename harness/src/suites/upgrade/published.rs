@@ -1,6 +1,7 @@
-//! A `repo:` baseline: the highest version below the candidate's that a chart repository
-//! publishes, pulled by helm (`helm pull --repo --version <X`), its package's sha256 the
-//! digest, unpacked under the report directory.
+//! A published baseline: the highest version below the candidate's that a chart
+//! repository (`repo:`, from its `index.yaml`) or an OCI registry (`oci://`, from its
+//! tags) publishes, pulled by helm (`--version <X`), its package's sha256 the digest,
+//! unpacked under the report directory.
 
 use std::path::{Path, PathBuf};
 
@@ -12,27 +13,68 @@ use crate::config::BaselineSpec;
 use crate::plan::Trial;
 use crate::problem::Problem;
 
+/// Where a published baseline comes from.
+enum Source {
+    Repository { url: String },
+    Registry { reference: String, plain_http: bool },
+}
+
+impl Source {
+    fn shown(&self) -> &str {
+        match self {
+            Source::Repository { url } => url,
+            Source::Registry { reference, .. } => reference,
+        }
+    }
+}
+
 pub(super) async fn resolve(
     spec: &BaselineSpec,
-    repo: &str,
     trial: &Trial,
     ctx: &SuiteContext,
 ) -> Result<Baseline, NoBaseline> {
     let chart = &trial.chart;
     let unavailable = |message: String| NoBaseline::Unavailable(Problem::new(message));
-    let url = if repo.starts_with("http://") || repo.starts_with("https://") {
-        repo.to_string()
-    } else {
-        let named = ctx.config.chart_repos.iter().find(|known| known.name == repo);
-        match named {
-            Some(known) => known.url.clone(),
-            None => {
-                let names: Vec<&str> = ctx.config.chart_repos.iter().map(|r| r.name.as_str()).collect();
-                return Err(unavailable(format!(
-                    "baseline `{spec}`: no chart repository is named `{repo}` in `chart-repos` (it has: {}); add `{repo}=<url>` there, or write the URL: repo:https://…",
-                    if names.is_empty() { "none".to_string() } else { names.join(", ") }
-                )));
+    let source = match spec {
+        BaselineSpec::Repo(repo) if repo.starts_with("http://") || repo.starts_with("https://") => {
+            Source::Repository { url: repo.clone() }
+        }
+        BaselineSpec::Repo(repo) => {
+            let named = ctx
+                .config
+                .chart_repos
+                .iter()
+                .find(|known| known.name == *repo);
+            match named {
+                Some(known) => Source::Repository {
+                    url: known.url.clone(),
+                },
+                None => {
+                    let names: Vec<&str> = ctx
+                        .config
+                        .chart_repos
+                        .iter()
+                        .map(|r| r.name.as_str())
+                        .collect();
+                    return Err(unavailable(format!(
+                        "baseline `{spec}`: no chart repository is named `{repo}` in `chart-repos` (it has: {}); add `{repo}=<url>` there, or write the URL: repo:https://…",
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    )));
+                }
             }
+        }
+        BaselineSpec::Oci(prefix) => Source::Registry {
+            reference: format!("{prefix}/{}", chart.name),
+            plain_http: spec
+                .registry_host()
+                .is_some_and(|host| ctx.config.plain_http_registries.iter().any(|h| h == host)),
+        },
+        BaselineSpec::Git | BaselineSpec::GitRef(_) => {
+            unreachable!("git baselines are resolved by baseline.rs")
         }
     };
     let candidate = chart
@@ -47,7 +89,12 @@ pub(super) async fn resolve(
                 chart.rel_dir.display()
             ))
         })?;
-    let dir = scratch_dir(&ctx.config.report_dir, spec, &trial.id.chart, &trial.id.case);
+    let dir = scratch_dir(
+        &ctx.config.report_dir,
+        spec,
+        &trial.id.chart,
+        &trial.id.case,
+    );
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|error| {
         unavailable(format!(
@@ -56,24 +103,50 @@ pub(super) async fn resolve(
         ))
     })?;
     let constraint = format!("<{candidate}");
-    let pulled = ctx
-        .tools
-        .helm
-        .pull_from_repo(&chart.name, &url, &constraint, &dir, ctx.config.trial_timeout)
-        .await
-        .map_err(|error| unavailable(error.to_string()))?;
+    let helm = &ctx.tools.helm;
+    let timeout = ctx.config.trial_timeout;
+    let pulled = match &source {
+        Source::Repository { url } => {
+            helm.pull_from_repo(&chart.name, url, &constraint, &dir, timeout)
+                .await
+        }
+        Source::Registry {
+            reference,
+            plain_http,
+        } => {
+            helm.pull_from_registry(reference, &constraint, *plain_http, &dir, timeout)
+                .await
+        }
+    }
+    .map_err(|error| unavailable(error.to_string()))?;
     if !pulled.success() {
         let said = pulled.stderr.trim();
-        // helm's words when the repository has the chart in no version below ours, or
-        // not at all: nothing published to upgrade from.
-        if said.contains("not found") && !said.contains("404") {
+        let shown = source.shown();
+        // helm's words when nothing below ours is published (a repository's index
+        // without such a version, a registry without such a tag or repository).
+        let nothing_published = (said.contains("not found") && !said.contains("404 page"))
+            || said.contains("name unknown")
+            || said.contains("could not locate a version matching");
+        if nothing_published {
             return Err(NoBaseline::NewChart(format!(
-                "{url} publishes no version of {} below {candidate}, so there is nothing to upgrade from (helm: {said})",
+                "{shown} publishes no version of {} below {candidate}, so there is nothing to upgrade from (helm: {said})",
                 chart.name
             )));
         }
+        let hint = match &source {
+            Source::Repository { .. } => {
+                "check the repository's URL and that it serves index.yaml".to_string()
+            }
+            Source::Registry { .. } if said.contains("HTTP response to HTTPS client") => format!(
+                "the registry serves plain HTTP: list `{}` in `plain-http-registries` in the config",
+                spec.registry_host().unwrap_or_default()
+            ),
+            Source::Registry { .. } => {
+                "check the registry's address and path, and `helm registry login` if it needs credentials".to_string()
+            }
+        };
         return Err(unavailable(format!(
-            "baseline `{spec}`: `helm pull {} --repo {url} --version {constraint}` failed: {said}; check the repository's URL and that it serves index.yaml",
+            "baseline `{spec}`: helm pull of {} from {shown} (version {constraint}) failed: {said}; {hint}",
             chart.name
         )));
     }
@@ -83,16 +156,13 @@ pub(super) async fn resolve(
             dir.display()
         ))
     })?;
-    let bytes = std::fs::read(&package).map_err(|error| {
-        unavailable(format!("cannot read {}: {error}", package.display()))
-    })?;
+    let bytes = std::fs::read(&package)
+        .map_err(|error| unavailable(format!("cannot read {}: {error}", package.display())))?;
     let digest = format!("sha256:{:x}", Sha256::digest(&bytes));
     let unpacked = dir.join("unpacked");
     tar::Archive::new(flate2::read::GzDecoder::new(bytes.as_slice()))
         .unpack(&unpacked)
-        .map_err(|error| {
-            unavailable(format!("cannot unpack {}: {error}", package.display()))
-        })?;
+        .map_err(|error| unavailable(format!("cannot unpack {}: {error}", package.display())))?;
     let chart_dir = unpacked.join(&chart.name);
     let version = crate::chartfile::ChartFile::read(&chart_dir)
         .ok()
@@ -104,8 +174,8 @@ pub(super) async fn resolve(
                 chart.name
             ))
         })?;
-    let source = format!("{spec} ({url}, {} {version})", chart.name);
-    baseline::ready(chart_dir, trial, ctx, source, version, digest).await
+    let shown = format!("{spec} ({}, {} {version})", source.shown(), chart.name);
+    baseline::ready(chart_dir, trial, ctx, shown, version, digest).await
 }
 
 /// Where a trial's pulled baseline goes: its own directory, so trials never share one.
@@ -113,9 +183,20 @@ fn scratch_dir(report_dir: &Path, spec: &BaselineSpec, chart: &str, case: &str) 
     let spec: String = spec
         .to_string()
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    report_dir.join("baselines").join("pulled").join(chart).join(case).join(spec)
+    report_dir
+        .join("baselines")
+        .join("pulled")
+        .join(chart)
+        .join(case)
+        .join(spec)
 }
 
 /// The one `.tgz` helm pulled into `dir`.
