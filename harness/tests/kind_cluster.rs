@@ -293,8 +293,8 @@ const KVSTORE_DATA: &str = r#"data:
 
 /// kvstore 1.0.0 → 1.1.0 (a larger maxmemory, so its pods roll) with its data seeded and
 /// verified across the upgrade and the rollback, on real pods; kvstore-lossy, whose 1.1.0
-/// mounts an emptyDir where the data was: every pod is ready, and verify fails; and two
-/// charts whose seed step is wrong, one message each. One kind cluster for all four.
+/// mounts an emptyDir where the data was: every pod is ready, and verify fails; and four
+/// charts whose seed step is wrong, one message each. One kind cluster for all six.
 #[test]
 #[ignore = "needs Docker and a kind node image; ci/test.sh runs it with --ignored"]
 fn kvstore_upgrades_with_its_data_on_kind() {
@@ -305,7 +305,8 @@ fn kvstore_upgrades_with_its_data_on_kind() {
          images:\n  - chart-harness.local/fixture-kvstore:1\n  - chart-harness.local/fixture-busybox:1\n",
     );
     // Bad steps, each failing with its message: a selector no pod matches (retried until
-    // its timeout) and a host command that exits non-zero (at once).
+    // its timeout), a host command that exits non-zero, a container the pod lacks and a
+    // selector that matches two pods (each at once).
     let bad_steps = [
         (
             "kvstore-no-pod",
@@ -315,12 +316,22 @@ fn kvstore_upgrades_with_its_data_on_kind() {
             "kvstore-failing-run",
             "data:\n  seed:\n    - run: 'echo partial; echo \"no such table\" >&2; exit 3'\n",
         ),
+        (
+            "kvstore-no-container",
+            "data:\n  seed:\n    - exec: {component: server, container: nope, command: [\"true\"]}\n",
+        ),
+        (
+            "kvstore-several-pods",
+            "values: {replicas: 2}\ndata:\n  seed:\n    - exec: {component: server, command: [\"true\"]}\n",
+        ),
     ];
     let all = [
         "kvstore",
         "kvstore-lossy",
         "kvstore-no-pod",
         "kvstore-failing-run",
+        "kvstore-no-container",
+        "kvstore-several-pods",
     ];
     for name in all {
         let dir = repo.add_chart_as("charts", "kvstore", name);

@@ -395,6 +395,19 @@ mod tests {
         "`ci/absent.yaml` does not exist"
     )]
     #[case("prerequisites:\n  crd: [a.yaml]\n", "crd")]
+    #[case(
+        "data:\n  seed:\n    - kubectl: get pods\n",
+        "`data.seed[0]`: unknown step kind or key `kubectl`"
+    )]
+    #[case("baseline: svn\n", "`svn` is not a baseline")]
+    #[case(
+        "upgrade-values: [ci/absent.yaml]\n",
+        "`ci/absent.yaml` is not a file relative to the chart directory"
+    )]
+    #[case(
+        "pre-upgrade:\n  - exec: {component: db, command: [cat], stdin-file: ci/absent.sql}\n",
+        "`stdin-file` `ci/absent.sql` is not a file"
+    )]
     fn bad_values_are_explained(#[case] text: &str, #[case] expected: &str) {
         let (repo, chart) = chart_with_settings(text);
         let err = load_chart_settings(&chart, repo.path()).unwrap_err();
