@@ -27,6 +27,21 @@ pub enum BaselineSpec {
 }
 
 impl BaselineSpec {
+    /// The spec as one path segment (`git_v1`, `oci___host_5000_charts`), for the
+    /// directories a trial keeps per baseline.
+    pub fn path_segment(&self) -> String {
+        self.to_string()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
     /// The registry host (`host[:port]`) of an `oci://` baseline.
     pub fn registry_host(&self) -> Option<&str> {
         match self {
@@ -214,6 +229,10 @@ mod tests {
     fn an_oci_baseline_knows_its_registry() {
         let spec: BaselineSpec = "oci://registry.example.com:5000/charts".parse().unwrap();
         assert_eq!(spec.registry_host(), Some("registry.example.com:5000"));
+        assert_eq!(
+            spec.path_segment(),
+            "oci___registry.example.com_5000_charts"
+        );
         assert_eq!(BaselineSpec::Git.registry_host(), None);
     }
 

@@ -38,6 +38,16 @@ pub struct TrialInputs {
 }
 
 impl TrialInputs {
+    /// How long helm commands and readiness waits of a cluster suite may take: the
+    /// chart's own `readiness-timeout` is the most specific, then the repository-wide
+    /// `--timeout` of ct's `helm-extra-args`, then the default.
+    pub fn readiness_timeout(&self, config: &crate::config::HarnessConfig) -> Duration {
+        self.settings
+            .readiness_timeout
+            .or(config.helm_timeout)
+            .unwrap_or(crate::release::DEFAULT_READINESS_TIMEOUT)
+    }
+
     /// Prepares the inputs of `trial`. The error is the one problem that stops the trial:
     /// the inline values could not be written for helm, or a values file is not a
     /// regular file.

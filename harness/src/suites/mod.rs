@@ -67,6 +67,23 @@ impl SuiteContext {
 /// The phase that says a trial ran out of time.
 pub const TIMEOUT_PHASE: &str = "timeout";
 
+/// A cluster suite stopped its own work at the trial's `timeout` (to diagnose and clean
+/// up before the runner's hard stop): the phase it was in is recorded as stopped, and the
+/// timeout as a failure that says how to raise it.
+pub(crate) fn record_trial_timeout(recorder: &mut PhaseRecorder, trial: &Trial, timeout: Duration) {
+    if let Some(current) = crate::activity::current_phase() {
+        recorder.stopped(&current, "the trial's timeout");
+    }
+    recorder.record(
+        TIMEOUT_PHASE,
+        timeout,
+        vec![Problem::new(format!(
+            "the trial did not finish within {timeout:?}; its diagnostics follow; raise `timeout` in {}/ci/harness.yaml or `trial-timeout` in the config",
+            trial.chart.rel_dir.display()
+        ))],
+    );
+}
+
 /// How long past its timeout a trial of a cluster suite may run: such a suite stops its
 /// own work at the timeout, then collects diagnostics and removes what it installed, each
 /// step bounded; the runner's hard stop comes only after this.

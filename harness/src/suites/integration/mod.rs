@@ -24,8 +24,7 @@ use crate::manifest::Manifest;
 use crate::plan::Trial;
 use crate::problem::Problem;
 use crate::release::{
-    self, DEFAULT_READINESS_TIMEOUT, HeldLocks, HelmTestRun, ReleaseUnderTest, TrialNamespace,
-    diagnostics, timed,
+    self, HeldLocks, HelmTestRun, ReleaseUnderTest, TrialNamespace, diagnostics, timed,
 };
 
 pub async fn run(
@@ -45,7 +44,6 @@ pub async fn run(
         }
     };
     recorder.record("cluster", connected.elapsed, Vec::new());
-    let settings = &inputs.settings;
     recorder.begin("namespace");
     let created = TrialNamespace::create(&kube, &trial.id.chart, &trial.id.case).await;
     let namespace = match created.value {
@@ -68,12 +66,7 @@ pub async fn run(
         values_files: inputs.values.files.clone(),
         helm_extra_args: &ctx.config.helm_extra_args,
         helm_set_args: &ctx.config.helm_extra_set_args,
-        // A chart's own setting is the most specific; then the repository-wide
-        // `--timeout` of ct's `helm-extra-args`.
-        timeout: settings
-            .readiness_timeout
-            .or(ctx.config.helm_timeout)
-            .unwrap_or(DEFAULT_READINESS_TIMEOUT),
+        timeout: inputs.readiness_timeout(&ctx.config),
     };
     let mut state = Exercised::default();
     // The trial's timeout ends the exercise here, not in the runner, so that what it
@@ -85,18 +78,7 @@ pub async fn run(
     )
     .await;
     if exercised.is_err() {
-        if let Some(current) = crate::activity::current_phase() {
-            recorder.stopped(&current, "the trial's timeout");
-        }
-        recorder.record(
-            super::TIMEOUT_PHASE,
-            inputs.timeout,
-            vec![Problem::new(format!(
-                "the trial did not finish within {:?}; its diagnostics follow; raise `timeout` in {}/ci/harness.yaml or `trial-timeout` in the config",
-                inputs.timeout,
-                chart.rel_dir.display()
-            ))],
-        );
+        super::record_trial_timeout(recorder, trial, inputs.timeout);
     }
     if recorder.has_failures() {
         recorder.begin("diagnostics");

@@ -34,10 +34,7 @@ use crate::k8s::readiness;
 use crate::manifest::Manifest;
 use crate::plan::Trial;
 use crate::problem::Problem;
-use crate::release::{
-    self, DEFAULT_READINESS_TIMEOUT, HelmTestRun, ReleaseUnderTest, StepEnv, TrialNamespace,
-    rollout,
-};
+use crate::release::{self, HelmTestRun, ReleaseUnderTest, StepEnv, TrialNamespace, rollout};
 use crate::suites::{BaselineRecord, UpgradeRecord};
 use crate::tools::RenderRequest;
 
@@ -320,25 +317,13 @@ impl UpgradePath<'_> {
 
     /// The trial's own directory under the report directory (`WORK_DIR` of steps).
     fn work_dir(&self) -> PathBuf {
-        let spec: String = self
-            .spec
-            .to_string()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         self.ctx
             .config
             .report_dir
             .join("upgrade")
             .join(&self.trial.id.chart)
             .join(&self.trial.id.case)
-            .join(spec)
+            .join(self.spec.path_segment())
     }
 
     /// Steps 2 to 10 in a namespace of the path's own, removed whatever happens.
@@ -378,7 +363,6 @@ impl UpgradePath<'_> {
                 return None;
             }
         };
-        let settings = &self.inputs.settings;
         let release = ReleaseUnderTest {
             cluster: &cluster,
             kube: &kube,
@@ -390,10 +374,7 @@ impl UpgradePath<'_> {
             values_files: self.inputs.values.files.clone(),
             helm_extra_args: &self.ctx.config.helm_extra_args,
             helm_set_args: &self.ctx.config.helm_extra_set_args,
-            timeout: settings
-                .readiness_timeout
-                .or(self.ctx.config.helm_timeout)
-                .unwrap_or(DEFAULT_READINESS_TIMEOUT),
+            timeout: self.inputs.readiness_timeout(&self.ctx.config),
         };
         let mut reason = None;
         // Diagnostics explain a failure on the cluster, not one the prediction found.
@@ -412,18 +393,7 @@ impl UpgradePath<'_> {
         )
         .await;
         if exercised.is_err() {
-            if let Some(current) = crate::activity::current_phase() {
-                recorder.stopped(&current, "the trial's timeout");
-            }
-            recorder.record(
-                super::TIMEOUT_PHASE,
-                self.inputs.timeout,
-                vec![Problem::new(format!(
-                    "the trial did not finish within {:?}; raise `timeout` in {}/ci/harness.yaml or `trial-timeout` in the config",
-                    self.inputs.timeout,
-                    self.trial.chart.rel_dir.display()
-                ))],
-            );
+            super::record_trial_timeout(recorder, self.trial, self.inputs.timeout);
         }
         if recorder.failures() > failures_before {
             recorder.begin(&self.phase("diagnostics"));

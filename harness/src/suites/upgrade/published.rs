@@ -180,23 +180,12 @@ pub(super) async fn resolve(
 
 /// Where a trial's pulled baseline goes: its own directory, so trials never share one.
 fn scratch_dir(report_dir: &Path, spec: &BaselineSpec, chart: &str, case: &str) -> PathBuf {
-    let spec: String = spec
-        .to_string()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
     report_dir
         .join("baselines")
         .join("pulled")
         .join(chart)
         .join(case)
-        .join(spec)
+        .join(spec.path_segment())
 }
 
 /// The one `.tgz` helm pulled into `dir`.
