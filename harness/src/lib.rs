@@ -8,6 +8,7 @@
 //! through [`tools`]. The cluster suites act through the [`release`] lifecycle layer.
 
 pub mod activity;
+pub mod backup_objectives;
 pub mod changed;
 pub mod chartfile;
 pub mod cli;
@@ -25,6 +26,7 @@ pub mod plan;
 pub mod problem;
 pub mod registry;
 pub mod release;
+pub mod repo_tree;
 pub mod report;
 pub mod run;
 pub mod runner;
