@@ -23,16 +23,26 @@ use crate::k8s::readiness;
 use crate::problem::Problem;
 use crate::tools::ProcessSpec;
 
-/// How long to wait between attempts of a step that failed transiently.
-const RETRY_INTERVAL: Duration = Duration::from_secs(2);
+/// How long to wait after the first attempt of a step that failed transiently; it
+/// doubles with each attempt, up to [`MAX_RETRY_DELAY`].
+const FIRST_RETRY_DELAY: Duration = Duration::from_millis(500);
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(4);
+
+/// The back-off after attempt `number` (from 1): soon at first, since a server that
+/// refused a connection is often a moment from listening, then less often.
+fn retry_delay(number: u32) -> Duration {
+    FIRST_RETRY_DELAY
+        .saturating_mul(2u32.saturating_pow(number.saturating_sub(1)))
+        .min(MAX_RETRY_DELAY)
+}
 
 /// Most characters of a step's output quoted in a message.
 const MAX_OUTPUT: usize = 2000;
 
 /// What steps run with besides the release: where files are and what they may take.
 pub struct StepEnv<'a> {
-    /// The repository root: where `run` commands start.
-    pub repo_root: &'a Path,
+    /// Where `run` commands start: the repository root, or a scratch copy of it.
+    pub run_dir: &'a Path,
     /// The chart's own directory (the user's), for `stdin-file` and `CHART_DIR`.
     pub chart_dir: &'a Path,
     /// A directory of the trial's own, under the report directory (`WORK_DIR`); the
@@ -42,6 +52,8 @@ pub struct StepEnv<'a> {
     pub chart_timeout: Option<Duration>,
     /// The chart's `ci/harness.yaml`, relative to the repository root, for messages.
     pub settings_file: PathBuf,
+    /// More variables for `run` commands (the backup-restore suite's `BACKUP_DIR`).
+    pub extra_env: Vec<(String, PathBuf)>,
 }
 
 impl StepEnv<'_> {
@@ -120,6 +132,27 @@ pub enum StepError {
     },
 }
 
+impl StepError {
+    /// The step ran and its check failed, so what it looks for is not there: output
+    /// other than expected, a command or a Job that failed. Not a step that could not
+    /// run (no ready pod in time, a bad selector).
+    pub fn is_definite_check_failure(&self) -> bool {
+        matches!(
+            self,
+            StepError::Mismatch { .. }
+                | StepError::Run { .. }
+                | StepError::Exec {
+                    source: ExecError::Failed { .. },
+                    ..
+                }
+                | StepError::Job {
+                    source: JobError::Failed { .. },
+                    ..
+                }
+        )
+    }
+}
+
 fn shown(text: &str) -> String {
     let text = text.trim_end();
     if text.is_empty() {
@@ -143,12 +176,23 @@ impl ReleaseUnderTest<'_> {
         step: &DataStep,
         env: &StepEnv<'_>,
     ) -> Timed<Result<String, Problem>> {
-        timed(async {
-            self.run_step_unrecorded(step, env)
-                .await
-                .map_err(|error| Problem::in_file(&env.settings_file, error.to_string()))
-        })
-        .await
+        let ran = self.attempt_step(step, env).await;
+        Timed {
+            value: ran
+                .value
+                .map_err(|error| Problem::in_file(&env.settings_file, error.to_string())),
+            elapsed: ran.elapsed,
+        }
+    }
+
+    /// [`Self::run_step`] with the error as it is, for a caller that tells a definite
+    /// failure (the data is not there) from a step that could not run.
+    pub async fn attempt_step(
+        &self,
+        step: &DataStep,
+        env: &StepEnv<'_>,
+    ) -> Timed<Result<String, StepError>> {
+        timed(self.run_step_unrecorded(step, env)).await
     }
 
     async fn run_step_unrecorded(
@@ -175,7 +219,8 @@ impl ReleaseUnderTest<'_> {
                 Ok(output) => break output,
                 Err(Attempt::Definite(error)) => return Err(error),
                 Err(Attempt::Transient(last)) => {
-                    if Instant::now() + RETRY_INTERVAL >= deadline {
+                    let delay = retry_delay(attempt_number);
+                    if Instant::now() + delay >= deadline {
                         return Err(StepError::TimedOut {
                             label: step.label.clone(),
                             timeout,
@@ -184,7 +229,7 @@ impl ReleaseUnderTest<'_> {
                         });
                     }
                     crate::activity::waiting_for(|| format!("{}: {last}", step.label));
-                    tokio::time::sleep(RETRY_INTERVAL).await;
+                    tokio::time::sleep(delay).await;
                 }
             }
         };
@@ -415,19 +460,27 @@ impl ReleaseUnderTest<'_> {
             })
         };
         let kubeconfig = self.namespaced_kubeconfig(env.work_dir).map_err(setup)?;
-        let spec = ProcessSpec::new("sh", left)
+        let mut spec = ProcessSpec::new("sh", left)
             .args(["-c", command])
-            .current_dir(env.repo_root)
+            .current_dir(env.run_dir)
             .env("KUBECONFIG", &kubeconfig)
             .env("NAMESPACE", &self.namespace)
             .env("RELEASE_NAME", &self.name)
             .env("CHART_NAME", &self.chart.name)
             .env("CHART_DIR", env.chart_dir)
             .env("WORK_DIR", env.work_dir);
-        let output = crate::tools::process::run(&spec).await.map_err(|error| {
-            // A timeout here is the step's: the loop reports it with its setting.
-            Attempt::Transient(error.to_string())
-        })?;
+        for (name, value) in &env.extra_env {
+            spec = spec.env(name, value);
+        }
+        let output = crate::tools::process::run(&spec)
+            .await
+            .map_err(|error| match error {
+                // The step's deadline: the loop reports it with its setting.
+                crate::tools::ToolError::TimedOut { .. } => Attempt::Transient(format!(
+                    "`{command}` was still running at the step's deadline and was killed with its process group"
+                )),
+                error => Attempt::Transient(error.to_string()),
+            })?;
         if output.success() {
             return Ok(output.stdout);
         }
@@ -538,6 +591,16 @@ mod tests {
     #[case("ERR unknown command 'GETT'", false)]
     fn only_a_refused_connection_is_transient(#[case] text: &str, #[case] transient: bool) {
         assert_eq!(refused_connection(text), transient);
+    }
+
+    #[rstest]
+    #[case(1, 500)]
+    #[case(2, 1000)]
+    #[case(3, 2000)]
+    #[case(4, 4000)]
+    #[case(40, 4000)]
+    fn retries_back_off_to_a_ceiling(#[case] attempt: u32, #[case] millis: u64) {
+        assert_eq!(retry_delay(attempt), Duration::from_millis(millis));
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod data_steps;
 pub mod diagnostics;
+mod disaster;
 mod dry_run;
 mod exec;
 mod helm_steps;
@@ -26,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 pub use data_steps::{StepEnv, StepError};
+pub use disaster::{DisasterError, ScaledDown};
 pub use dry_run::DryRunError;
 pub use exec::{ExecError, ExecOutput};
 pub use helm_steps::{HelmError, HelmTestError, HelmTestRun};

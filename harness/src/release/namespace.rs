@@ -63,32 +63,27 @@ impl TrialNamespace {
     ) -> Timed<Result<TrialNamespace, NamespaceError>> {
         timed(async {
             let name = naming::namespace_name(chart, case, &naming::random_suffix(5));
-            let labels =
-                BTreeMap::from([(naming::RUN_LABEL.to_string(), naming::run_id().to_string())]);
-            if let Err(source) = kube.create_namespace(&name, labels).await {
-                return Err(NamespaceError::Create {
-                    namespace: name,
-                    source,
-                });
-            }
-            let namespace = TrialNamespace {
-                guard: NamespaceGuard::new(kube.client(), name.clone()),
-                name,
-            };
-            // Pods that name no ServiceAccount get `default`, which a controller creates a
-            // moment after the namespace: a dry-run or install before then is refused
-            // with `serviceaccount "default" not found`.
-            let accounts: Api<ServiceAccount> = Api::namespaced(kube.client(), &namespace.name);
-            let policy = WaitPolicy::within(DEFAULT_SERVICE_ACCOUNT_TIMEOUT);
-            match k8s::await_condition(&accounts, "default", policy, readiness::exists).await {
-                Settlement::Ready => Ok(namespace),
-                Settlement::Failed(reason) | Settlement::TimedOut(reason) => {
-                    Err(NamespaceError::NoDefaultServiceAccount {
-                        namespace: namespace.name.clone(),
-                        timeout: DEFAULT_SERVICE_ACCOUNT_TIMEOUT,
-                        reason,
-                    })
-                }
+            // Armed first: a namespace made but never ready is deleted when the error
+            // drops the guard (deleting one never made is harmless).
+            let guard = NamespaceGuard::new(kube.client(), name.clone());
+            make(kube, &name).await?;
+            Ok(TrialNamespace { guard, name })
+        })
+        .await
+    }
+
+    /// Deletes the namespace, waits until it is gone, and makes it again under the same
+    /// name: the backup-restore suite's `delete-namespace` disaster, after which the
+    /// restore targets the namespace the backup came from. The guard stays armed.
+    pub async fn recreate(&self, kube: &Kube) -> Timed<Result<(), NamespaceError>> {
+        timed(async {
+            match kube.delete_namespace(&self.name, CLEANUP_TIMEOUT).await {
+                Ok(true) => make(kube, &self.name).await,
+                Ok(false) => Err(NamespaceError::StillTerminating {
+                    namespace: self.name.clone(),
+                    timeout: CLEANUP_TIMEOUT,
+                }),
+                Err(error) => Err(NamespaceError::Delete(error)),
             }
         })
         .await
@@ -114,6 +109,33 @@ impl TrialNamespace {
         .await;
         self.guard.disarm();
         outcome
+    }
+}
+
+/// Creates namespace `name`, labelled with the run id so a run's leftovers can be
+/// found, and waits for its `default` ServiceAccount.
+async fn make(kube: &Kube, name: &str) -> Result<(), NamespaceError> {
+    let labels = BTreeMap::from([(naming::RUN_LABEL.to_string(), naming::run_id().to_string())]);
+    if let Err(source) = kube.create_namespace(name, labels).await {
+        return Err(NamespaceError::Create {
+            namespace: name.to_string(),
+            source,
+        });
+    }
+    // Pods that name no ServiceAccount get `default`, which a controller creates a
+    // moment after the namespace: a dry-run or install before then is refused with
+    // `serviceaccount "default" not found`.
+    let accounts: Api<ServiceAccount> = Api::namespaced(kube.client(), name);
+    let policy = WaitPolicy::within(DEFAULT_SERVICE_ACCOUNT_TIMEOUT);
+    match k8s::await_condition(&accounts, "default", policy, readiness::exists).await {
+        Settlement::Ready => Ok(()),
+        Settlement::Failed(reason) | Settlement::TimedOut(reason) => {
+            Err(NamespaceError::NoDefaultServiceAccount {
+                namespace: name.to_string(),
+                timeout: DEFAULT_SERVICE_ACCOUNT_TIMEOUT,
+                reason,
+            })
+        }
     }
 }
 

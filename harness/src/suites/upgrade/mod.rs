@@ -15,7 +15,7 @@
 //!
 //! Every cluster operation is the release layer's; this module orders them.
 
-mod baseline;
+pub(super) mod baseline;
 mod prediction;
 mod published;
 
@@ -469,7 +469,7 @@ impl UpgradePath<'_> {
         }
         let work_dir = self.work_dir();
         let env = StepEnv {
-            repo_root: &self.ctx.repo_root,
+            run_dir: &self.ctx.repo_root,
             chart_dir: &self.trial.chart.dir,
             work_dir: &work_dir,
             chart_timeout: self.inputs.settings.data.timeout,
@@ -478,6 +478,7 @@ impl UpgradePath<'_> {
                 .chart
                 .rel_dir
                 .join(crate::config::chart_settings::CHART_SETTINGS_FILE),
+            extra_env: Vec::new(),
         };
         for (index, step) in steps.iter().enumerate() {
             let phase = self.phase(&format!("{name}[{index}]"));
