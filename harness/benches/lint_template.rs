@@ -77,7 +77,7 @@ fn main() {
             match trial.id.suite {
                 Suite::Lint => drop(sequential.tools.helm.lint(&request).await.unwrap()),
                 Suite::Template => drop(sequential.tools.helm.template(&request).await.unwrap()),
-                Suite::Policy | Suite::Integration | Suite::Upgrade => {
+                Suite::Policy | Suite::Integration | Suite::Upgrade | Suite::BackupRestore => {
                     unreachable!("only lint and template are planned")
                 }
             }

@@ -38,8 +38,8 @@ pub struct Trial {
 
 /// Plans every requested suite over every case of every chart, in a stable order
 /// (suite, then chart, then case). A trial the plan decides not to run stays in the
-/// list, skipped with its reason: a suite the chart's `ci/harness.yaml` skips, or a
-/// library chart for a suite that does not run over library charts.
+/// list, skipped with its reason: a suite the chart's `ci/harness.yaml` skips or does
+/// not opt into, or a library chart for a suite that does not run over library charts.
 pub fn plan(charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
     let library: Vec<bool> = charts.iter().map(|chart| chart.is_library()).collect();
     let mut trials = Vec::new();
@@ -53,6 +53,16 @@ pub fn plan(charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
             {
                 Some(format!(
                     "{}/ci/harness.yaml skips the {suite} suite",
+                    chart.rel_dir.display()
+                ))
+            } else if let Some(key) = spec.opt_in
+                && chart
+                    .settings
+                    .as_ref()
+                    .is_ok_and(|settings| !settings.declares(key))
+            {
+                Some(format!(
+                    "{}/ci/harness.yaml declares no `{key}`, so the {suite} suite has nothing to run",
                     chart.rel_dir.display()
                 ))
             } else if library && !spec.library_charts {
@@ -142,6 +152,18 @@ mod tests {
                 ("integration::lib::default".to_string(), Some(library)),
                 ("upgrade::app::default".to_string(), None),
                 ("upgrade::lib::default".to_string(), Some(library)),
+                (
+                    "backup-restore::app::default".to_string(),
+                    Some(
+                        "charts/app/ci/harness.yaml declares no `backup-restore`, so the backup-restore suite has nothing to run"
+                    )
+                ),
+                (
+                    "backup-restore::lib::default".to_string(),
+                    Some(
+                        "charts/lib/ci/harness.yaml declares no `backup-restore`, so the backup-restore suite has nothing to run"
+                    )
+                ),
             ]
         );
     }

@@ -18,7 +18,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///
 /// Each entry: the enum variant, then its name (trial prefix, subcommand and `--test`
 /// target), a one-line description for `--help`, whether it needs a cluster, whether
-/// it also runs over library charts, its trial shape, and the function that runs one
+/// it also runs over library charts, its trial shape, the key of `ci/harness.yaml` a
+/// chart must declare for the suite to have trials (the plan skips the others), and
+/// whether nothing of it can run where pods are simulated, and the function that runs one
 /// trial (`async fn run(&Trial, &TrialInputs, &SuiteContext, &mut PhaseRecorder)`, a path resolved
 /// inside `suites/`). Two macros consume this list, `declare_suites` below and
 /// `dispatch_suites` in `suites/mod.rs`; a new key goes into both matchers.
@@ -31,6 +33,8 @@ macro_rules! registered_suites {
                 needs_cluster: false,
                 library_charts: true,
                 shape: PerChartCase,
+                opt_in: None,
+                needs_containers: false,
                 run: lint::run,
             }
             Template {
@@ -39,6 +43,8 @@ macro_rules! registered_suites {
                 needs_cluster: false,
                 library_charts: false,
                 shape: PerChartCase,
+                opt_in: None,
+                needs_containers: false,
                 run: template::run,
             }
             Policy {
@@ -47,6 +53,8 @@ macro_rules! registered_suites {
                 needs_cluster: false,
                 library_charts: false,
                 shape: PerChartCase,
+                opt_in: None,
+                needs_containers: false,
                 run: policy::run,
             }
             Integration {
@@ -55,6 +63,8 @@ macro_rules! registered_suites {
                 needs_cluster: true,
                 library_charts: false,
                 shape: PerChartCase,
+                opt_in: None,
+                needs_containers: false,
                 run: integration::run,
             }
             Upgrade {
@@ -63,7 +73,19 @@ macro_rules! registered_suites {
                 needs_cluster: true,
                 library_charts: false,
                 shape: PerChartCase,
+                opt_in: None,
+                needs_containers: false,
                 run: upgrade::run,
+            }
+            BackupRestore {
+                name: "backup-restore",
+                about: "Run the backup-restore suite: back up, make a real disaster, restore, verify both ways and measure the RTO",
+                needs_cluster: true,
+                library_charts: false,
+                shape: PerChartCase,
+                opt_in: Some("backup-restore"),
+                needs_containers: true,
+                run: backup_restore::run,
             }
         }
     };
@@ -89,6 +111,12 @@ pub struct SuiteSpec {
     /// skip them, and the charts that use them are tested instead.
     pub library_charts: bool,
     pub shape: TrialShape,
+    /// The key of a chart's `ci/harness.yaml` the suite needs (`backup-restore`): a
+    /// chart without it has nothing to test, and its trials are listed as skipped.
+    pub opt_in: Option<&'static str>,
+    /// Nothing of the suite can run without real containers: on the local control
+    /// plane its trials are "not run", and `list` says so.
+    pub needs_containers: bool,
 }
 
 macro_rules! declare_suites {
@@ -99,6 +127,8 @@ macro_rules! declare_suites {
             needs_cluster: $cluster:literal,
             library_charts: $library:literal,
             shape: $shape:ident,
+            opt_in: $opt_in:expr,
+            needs_containers: $containers:literal,
             run: $run:path,
         }
     )*) => {
@@ -120,6 +150,8 @@ macro_rules! declare_suites {
                         needs_cluster: $cluster,
                         library_charts: $library,
                         shape: TrialShape::$shape,
+                        opt_in: $opt_in,
+                        needs_containers: $containers,
                     },)*
                 }
             }
@@ -131,6 +163,12 @@ registered_suites!(declare_suites);
 impl Suite {
     pub fn name(self) -> &'static str {
         self.spec().name
+    }
+
+    /// Its libtest target in `suites/`: the name, `-` written `_` as Rust's file and
+    /// crate names want (`cargo test --test backup_restore`).
+    pub fn test_target(self) -> String {
+        self.name().replace('-', "_")
     }
 
     /// Suites that install into a cluster; the run leases one for them.
@@ -247,20 +285,21 @@ mod tests {
             .unwrap_or_default();
         let mut missing = Vec::new();
         for suite in Suite::ALL {
-            let path = format!("suites/{suite}.rs");
+            let target = suite.test_target();
+            let path = format!("suites/{target}.rs");
             let line = entry_point_line(*suite);
             let entry = std::fs::read_to_string(root.join(&path)).unwrap_or_default();
             if !entry.lines().any(|l| l.trim() == line) {
                 missing.push(format!("{path} containing `{line}`"));
             }
-            let registered = targets.iter().any(|target| {
-                target.get("name").and_then(|v| v.as_str()) == Some(suite.name())
-                    && target.get("path").and_then(|v| v.as_str()) == Some(path.as_str())
-                    && target.get("harness").and_then(|v| v.as_bool()) == Some(false)
+            let registered = targets.iter().any(|entry| {
+                entry.get("name").and_then(|v| v.as_str()) == Some(target.as_str())
+                    && entry.get("path").and_then(|v| v.as_str()) == Some(path.as_str())
+                    && entry.get("harness").and_then(|v| v.as_bool()) == Some(false)
             });
             if !registered {
                 missing.push(format!(
-                    "in the root Cargo.toml: [[test]] name = \"{suite}\", path = \"{path}\", harness = false"
+                    "in the root Cargo.toml: [[test]] name = \"{target}\", path = \"{path}\", harness = false"
                 ));
             }
         }
@@ -278,7 +317,7 @@ mod tests {
         let path = workspace_root().join(".config/nextest.toml");
         let config: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
         let expected = Suite::cluster_suites()
-            .map(|suite| format!("binary({suite})"))
+            .map(|suite| format!("binary({})", suite.test_target()))
             .collect::<Vec<_>>()
             .join(" | ");
         let filter = config

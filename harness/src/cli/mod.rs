@@ -56,8 +56,8 @@ enum Command {
     /// Review or accept the pending snapshots a run left in the report directory
     #[command(subcommand)]
     Snapshots(SnapshotsCommand),
-    /// Print the registered suites, one name a line (ci/test.sh runs them as `--test`
-    /// targets)
+    /// Print the registered suites' libtest targets, one a line (ci/test.sh runs them
+    /// as `--test` targets)
     #[command(hide = true)]
     Suites,
 }
@@ -269,6 +269,10 @@ struct ListArgs {
     /// Only the charts changed since the merge-base, as for a run
     #[arg(long)]
     changed: bool,
+    /// The cluster provider the run would use [default: CHART_HARNESS_CLUSTER, the
+    /// config]; with `local`, trials that need real containers are marked not run
+    #[arg(long, value_parser = parse_provider)]
+    cluster: Option<ProviderKind>,
     #[command(flatten)]
     ct: CtArgs,
 }
@@ -394,8 +398,18 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             let charts = selected_charts(&session, &args.charts, args.changed, &args.ct).await?;
             let trials = session.plan(&charts, &suites);
+            // Only a provider asked for: guessing the default would probe Docker.
+            let simulated = crate::cluster::requested_kind(
+                args.cluster,
+                std::env::var("CHART_HARNESS_CLUSTER").ok().as_deref(),
+                session.loaded.config.cluster,
+            )? == Some(ProviderKind::Local);
             print_lines(trials.iter().map(|trial| match &trial.skipped {
                 Some(reason) => format!("{} (skipped: {reason})", trial.id),
+                None if simulated && trial.id.suite.spec().needs_containers => format!(
+                    "{} (not run: pods are simulated on the local control plane)",
+                    trial.id
+                ),
                 None => trial.id.to_string(),
             }))
         }
@@ -435,7 +449,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Snapshots(command) => snapshots(&repo_root, command),
-        Command::Suites => print_lines(Suite::ALL.iter().map(Suite::to_string)),
+        Command::Suites => print_lines(Suite::ALL.iter().map(|suite| suite.test_target())),
     }
 }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny};
 
+use super::backup_restore_settings::BackupRestoreSpec;
 use super::data_steps::{self, DataStep, DataSteps, Stdin, StepAction};
 use super::upgrade_settings::{BaselineSpec, UpgradeValues};
 use super::{line_of_key, nearest, normalize_kube_version, parse_duration, struct_fields};
@@ -63,6 +64,9 @@ pub struct ChartSettings {
     /// How the upgrade (and backup-restore) suites seed and verify the chart's data.
     #[serde(default)]
     pub data: DataSteps,
+    /// The backup-restore suite's round trip; a chart without one has no such trials.
+    #[serde(default)]
+    pub backup_restore: Option<BackupRestoreSpec>,
 }
 
 /// Things a chart needs in the cluster that it does not install itself.
@@ -89,6 +93,15 @@ pub struct PrerequisiteChart {
 }
 
 impl ChartSettings {
+    /// Whether the file sets `key`, for the suites a chart opts into
+    /// (`SuiteSpec::opt_in`).
+    pub fn declares(&self, key: &str) -> bool {
+        match key {
+            "backup-restore" => self.backup_restore.is_some(),
+            _ => false,
+        }
+    }
+
     /// Checks what the types cannot: files exist, versions parse. Returns the key and
     /// the message of the first bad value.
     fn validate(&mut self, chart_dir: &Path) -> Result<(), (&'static str, String)> {
@@ -158,26 +171,35 @@ impl ChartSettings {
                 ));
             }
         }
-        let steps = [
-            ("pre-upgrade", &self.pre_upgrade),
-            ("data", &self.data.seed),
-            ("data", &self.data.verify),
-        ];
-        for (key, steps) in steps {
-            for step in steps {
-                if let StepAction::Exec(exec) = &step.action
-                    && let Stdin::File(file) = &exec.stdin
-                    && (file.is_absolute() || !chart_dir.join(file).is_file())
-                {
-                    return Err((
-                        key,
-                        format!(
-                            "`{}`: `stdin-file` `{}` is not a file relative to the chart directory",
-                            step.label,
-                            file.display()
-                        ),
-                    ));
-                }
+        if let Some(spec) = &self.backup_restore {
+            spec.check(&self.data)
+                .map_err(|message| ("backup-restore", message))?;
+        }
+        let steps = self
+            .pre_upgrade
+            .iter()
+            .map(|step| ("pre-upgrade", step))
+            .chain(self.data.seed.iter().map(|step| ("data", step)))
+            .chain(self.data.verify.iter().map(|step| ("data", step)))
+            .chain(
+                self.backup_restore
+                    .iter()
+                    .flat_map(|spec| spec.steps())
+                    .map(|step| ("backup-restore", step)),
+            );
+        for (key, step) in steps {
+            if let StepAction::Exec(exec) = &step.action
+                && let Stdin::File(file) = &exec.stdin
+                && (file.is_absolute() || !chart_dir.join(file).is_file())
+            {
+                return Err((
+                    key,
+                    format!(
+                        "`{}`: `stdin-file` `{}` is not a file relative to the chart directory",
+                        step.label,
+                        file.display()
+                    ),
+                ));
             }
         }
         for version in &mut self.kube_versions {

@@ -412,7 +412,7 @@ fn parse_expect(label: &str, value: &Value) -> Result<Expect, String> {
     }
 }
 
-fn duration(key: &str, value: &Value) -> Result<Duration, String> {
+pub(super) fn duration(key: &str, value: &Value) -> Result<Duration, String> {
     let text = value
         .as_str()
         .ok_or_else(|| format!("`{key}` must be a duration such as 90s"))?;
@@ -423,7 +423,7 @@ fn duration(key: &str, value: &Value) -> Result<Duration, String> {
     }
 }
 
-fn quoted(words: &[&str]) -> String {
+pub(super) fn quoted(words: &[&str]) -> String {
     words
         .iter()
         .map(|word| format!("`{word}`"))
@@ -431,7 +431,7 @@ fn quoted(words: &[&str]) -> String {
         .join(", ")
 }
 
-fn kind_of(value: &Value) -> &'static str {
+pub(super) fn kind_of(value: &Value) -> &'static str {
     match value {
         Value::Null => "nothing",
         Value::Bool(_) => "a boolean",

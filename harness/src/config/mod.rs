@@ -11,6 +11,7 @@
 //! front ends (libtest, benches) read only the repository, so a test's result does not
 //! depend on the machine it runs on ([`load`]).
 
+pub mod backup_restore_settings;
 pub mod chart_settings;
 pub mod data_steps;
 mod keys;
@@ -129,6 +130,8 @@ pub struct HarnessConfig {
     /// OCI registries (`host[:port]`) that serve plain HTTP: helm pulls `oci://`
     /// baselines from them with `--plain-http`.
     pub plain_http_registries: Vec<String>,
+    /// `backup-objectives`: where charts document their RTO and RPO in their values.
+    pub backup_objectives: BackupObjectivePaths,
     /// `--baseline`: the baseline(s) of every chart, over the charts' own.
     pub baseline_override: Option<Vec<BaselineSpec>>,
     /// The upgrade suite runs its offline prediction alone, with no cluster
@@ -181,6 +184,7 @@ impl HarnessConfig {
             baseline: vec![BaselineSpec::Git],
             baseline_failure: BaselineFailure::Fail,
             plain_http_registries: Vec::new(),
+            backup_objectives: BackupObjectivePaths::default(),
             baseline_override: None,
             predict_only: false,
             config_file: None,
@@ -377,6 +381,30 @@ struct FileConfig {
     baseline_failure: Option<String>,
     #[serde(default, deserialize_with = "keys::string_list")]
     plain_http_registries: Option<Vec<String>>,
+    backup_objectives: Option<BackupObjectivePaths>,
+}
+
+/// `backup-objectives:` of the config: the values paths where every chart documents its
+/// recovery objectives (a chart's `backup-restore.rto`/`rpo` overrides them), and which
+/// figure of a text with several counts.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupObjectivePaths {
+    /// `backup.documentation.targets.rto`, say.
+    #[serde(default)]
+    pub rto: Option<String>,
+    #[serde(default)]
+    pub rpo: Option<String>,
+    #[serde(default, deserialize_with = "pick")]
+    pub pick: crate::backup_objectives::Pick,
+}
+
+fn pick<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<crate::backup_objectives::Pick, D::Error> {
+    String::deserialize(deserializer)?
+        .parse()
+        .map_err(|message: String| serde::de::Error::custom(format!("`pick`: {message}")))
 }
 
 /// `CT_*` variables that configure ct itself rather than name a key.
@@ -399,6 +427,7 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "baseline",
     "baseline-failure",
     "plain-http-registries",
+    "backup-objectives",
 ];
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
@@ -743,6 +772,9 @@ fn apply(
     }
     if let Some(baseline) = file.baseline {
         config.baseline = baseline;
+    }
+    if let Some(paths) = file.backup_objectives {
+        config.backup_objectives = paths;
     }
     if let Some(registries) = file.plain_http_registries {
         config.plain_http_registries = registries;

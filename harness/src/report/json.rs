@@ -21,7 +21,9 @@ use crate::suites::{TrialOutcome, TrialStatus};
 /// pre-upgrade steps, restarts, whether data was checked); `not-run` also marks a
 /// trial whose suite found nothing to test (its `reason` says which), and `not_run`
 /// lists those too.
-const FORMAT_VERSION: u32 = 4;
+/// 5: a trial's `backup_restore` record (the disaster, the backup's files, the measured
+/// `rto_seconds`, the RPO its backup schedule keeps, each beside its objective).
+const FORMAT_VERSION: u32 = 5;
 
 /// Writes the JSON report once, when the run finishes.
 pub struct JsonReporter {
@@ -175,7 +177,7 @@ mod tests {
         let report = written_report(&sample_events());
         let after = Utc::now();
 
-        assert_eq!(report["version"], 4);
+        assert_eq!(report["version"], 5);
         assert_eq!(report["run_id"], crate::k8s::naming::run_id());
         assert_eq!(report["complete"], true);
         let started_at = DateTime::parse_from_rfc3339(report["started_at"].as_str().unwrap())

@@ -105,6 +105,13 @@ fn render(planned: &[TrialId], summary: &RunSummary) -> String {
     if let Some(line) = upgrade_line(&outcomes) {
         let _ = writeln!(out, "\n{line}");
     }
+    let recoveries = backup_restore_lines(&outcomes);
+    if !recoveries.is_empty() {
+        let _ = writeln!(out, "\nBackup-restore:");
+        for line in recoveries {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
 
     let failures: Vec<&TrialOutcome> = outcomes
         .iter()
@@ -132,6 +139,55 @@ fn render(planned: &[TrialId], summary: &RunSummary) -> String {
     }
     let _ = writeln!(out, "\n{counts}");
     out
+}
+
+/// One line per backup-restore trial that ran: the measured RTO and the RPO its
+/// schedule keeps, each beside the objective it was held to.
+fn backup_restore_lines(outcomes: &[&TrialOutcome]) -> Vec<String> {
+    let shown = crate::backup_objectives::shown;
+    let objective = |record: Option<&crate::suites::ObjectiveRecord>| {
+        record.map_or_else(
+            || "no objective".to_string(),
+            |objective| format!("objective {}", objective.text),
+        )
+    };
+    let several_cases = |chart: &str| {
+        outcomes
+            .iter()
+            .filter(|o| o.id.suite == Suite::BackupRestore && o.id.chart == chart)
+            .count()
+            > 1
+    };
+    outcomes
+        .iter()
+        .filter(|outcome| outcome.id.suite == Suite::BackupRestore)
+        .filter_map(|outcome| Some((outcome, outcome.backup_restore.as_ref()?)))
+        .map(|(outcome, record)| {
+            let name = if several_cases(&outcome.id.chart) {
+                format!("{} ({})", outcome.id.chart, outcome.id.case)
+            } else {
+                outcome.id.chart.clone()
+            };
+            let rto = match record.rto_seconds {
+                Some(seconds) => format!(
+                    "RTO {} ({})",
+                    shown(std::time::Duration::from_secs_f64(seconds)),
+                    objective(record.rto_objective.as_ref())
+                ),
+                None => "RTO not measured".to_string(),
+            };
+            let rpo = match (record.rpo_schedule_seconds, &record.rpo_note) {
+                (Some(seconds), _) => format!(
+                    "RPO schedule {} ({})",
+                    shown(std::time::Duration::from_secs_f64(seconds)),
+                    objective(record.rpo_objective.as_ref())
+                ),
+                (None, Some(note)) => format!("RPO {note}"),
+                (None, None) => "RPO not measured".to_string(),
+            };
+            format!("{name}: {rto}, {rpo}")
+        })
+        .collect()
 }
 
 /// What the upgrade trials proved: how many checked data, and why the others that did
@@ -347,6 +403,48 @@ mod tests {
             "{text}"
         );
         assert_eq!(text.lines().last(), Some("1 passed, 0 failed, 1 skipped"));
+    }
+
+    #[test]
+    fn each_backup_restore_trial_says_its_rto_and_rpo_beside_their_objectives() {
+        let objective = |text: &str, seconds: f64| crate::suites::ObjectiveRecord {
+            text: text.into(),
+            source: "values: backup.documentation.targets.rto".into(),
+            seconds,
+        };
+        let mut redis = outcome(
+            id(Suite::BackupRestore, "redis", "default"),
+            TrialStatus::Passed,
+            50_000,
+            vec![],
+        );
+        redis.backup_restore = Some(crate::suites::BackupRestoreRecord {
+            disaster: "uninstall".into(),
+            rto_seconds: Some(41.2),
+            rto_objective: Some(objective("< 1 hour", 3600.0)),
+            rpo_schedule_seconds: Some(86_400.0),
+            rpo_objective: Some(objective("24 hours", 86_400.0)),
+            ..Default::default()
+        });
+        let mut files = outcome(
+            id(Suite::BackupRestore, "files", "default"),
+            TrialStatus::Failed,
+            9_000,
+            vec![],
+        );
+        files.backup_restore = Some(crate::suites::BackupRestoreRecord {
+            disaster: "delete-namespace".into(),
+            rpo_note: Some("not measurable: no schedule".into()),
+            ..Default::default()
+        });
+        let refs = [&redis, &files];
+        assert_eq!(
+            backup_restore_lines(&refs),
+            [
+                "redis: RTO 41 s (objective < 1 hour), RPO schedule 24 h (objective 24 hours)",
+                "files: RTO not measured, RPO not measurable: no schedule",
+            ]
+        );
     }
 
     #[test]

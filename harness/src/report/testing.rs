@@ -48,6 +48,7 @@ pub fn outcome(
         reason: None,
         findings: Vec::new(),
         upgrade: None,
+        backup_restore: None,
     }
 }
 

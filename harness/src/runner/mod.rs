@@ -207,6 +207,7 @@ pub async fn run(
                 reason: Some("the run was interrupted while this trial ran".into()),
                 findings: Vec::new(),
                 upgrade: None,
+                backup_restore: None,
             }
         } else {
             TrialOutcome::did_not_run(
@@ -290,6 +291,7 @@ pub async fn run_with_timeout(
                 reason: None,
                 findings: Vec::new(),
                 upgrade: None,
+                backup_restore: None,
             }
         }
     }

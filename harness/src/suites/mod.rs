@@ -1,6 +1,7 @@
 //! The suites. Each has the same shape: it gets a trial, its inputs prepared once and
 //! the run's context, runs timed phases, and returns an outcome. A suite never prints.
 
+mod backup_restore;
 mod deps;
 mod inputs;
 pub mod integration;
@@ -19,8 +20,8 @@ use std::time::{Duration, Instant};
 
 pub use inputs::{RunInputs, TrialInputs};
 pub use outcome::{
-    BaselineRecord, BreakRecord, PhaseLog, PhaseRecord, PhaseRecorder, PhaseStatus, TrialOutcome,
-    TrialStatus, UpgradeRecord,
+    BackupRestoreRecord, BaselineRecord, BreakRecord, ObjectiveRecord, PhaseLog, PhaseRecord,
+    PhaseRecorder, PhaseStatus, TrialOutcome, TrialStatus, UpgradeRecord,
 };
 pub use snapshot::SnapshotMode;
 pub use values::ValuesFiles;
@@ -146,6 +147,7 @@ pub async fn run_trial(trial: &Trial, ctx: &SuiteContext, log: PhaseLog) -> Tria
         reason,
         findings: recorded.findings,
         upgrade: recorded.upgrade,
+        backup_restore: recorded.backup_restore,
     }
 }
 
@@ -157,6 +159,8 @@ macro_rules! dispatch_suites {
             needs_cluster: $cluster:literal,
             library_charts: $library:literal,
             shape: $shape:ident,
+            opt_in: $opt_in:expr,
+            needs_containers: $containers:literal,
             run: $run:path,
         }
     )*) => {

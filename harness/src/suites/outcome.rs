@@ -107,6 +107,10 @@ pub struct TrialOutcome {
     /// declared pre-upgrade steps, whether data was checked.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub upgrade: Option<UpgradeRecord>,
+    /// The backup-restore suite's record: the disaster, the measured RTO and the RPO
+    /// its schedule allows, each beside its objective.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub backup_restore: Option<BackupRestoreRecord>,
 }
 
 impl TrialOutcome {
@@ -122,6 +126,7 @@ impl TrialOutcome {
             reason: Some(reason.into()),
             findings: Vec::new(),
             upgrade: None,
+            backup_restore: None,
         }
     }
 
@@ -208,6 +213,7 @@ pub struct PhaseRecorder {
     log: PhaseLog,
     findings: Vec<Finding>,
     upgrade: Option<UpgradeRecord>,
+    backup_restore: Option<BackupRestoreRecord>,
     /// Set by a suite that found nothing to test: the trial is not run, never passed.
     nothing_to_test: Option<String>,
 }
@@ -230,6 +236,7 @@ impl PhaseRecorder {
             log,
             findings: Vec::new(),
             upgrade: None,
+            backup_restore: None,
             nothing_to_test: None,
         }
     }
@@ -349,6 +356,11 @@ impl PhaseRecorder {
         self.upgrade = Some(record);
     }
 
+    /// Keeps the backup-restore suite's record for the outcome.
+    pub fn set_backup_restore(&mut self, record: BackupRestoreRecord) {
+        self.backup_restore = Some(record);
+    }
+
     /// The suite found nothing to test: unless a phase failed, the trial is "not run"
     /// with `reason`, never a pass.
     pub fn nothing_to_test(&mut self, reason: impl Into<String>) {
@@ -361,6 +373,7 @@ impl PhaseRecorder {
             phases: self.phases,
             findings: self.findings,
             upgrade: self.upgrade,
+            backup_restore: self.backup_restore,
             nothing_to_test: self.nothing_to_test,
         }
     }
@@ -371,6 +384,7 @@ pub struct Recorded {
     pub phases: Vec<PhaseRecord>,
     pub findings: Vec<Finding>,
     pub upgrade: Option<UpgradeRecord>,
+    pub backup_restore: Option<BackupRestoreRecord>,
     pub nothing_to_test: Option<String>,
 }
 
@@ -417,6 +431,46 @@ pub struct BreakRecord {
     pub template: Option<String>,
     pub field: String,
     pub detail: String,
+}
+
+/// The backup-restore suite's part of an outcome.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct BackupRestoreRecord {
+    /// `uninstall`, `delete-namespace` or `scale-to-zero-and-wipe`.
+    pub disaster: String,
+    /// With `across-upgrade`: the baseline backed up, restored into the candidate.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub across_upgrade: Option<String>,
+    /// The files the backup left in `BACKUP_DIR`, relative to it.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub backup_files: Vec<String>,
+    /// From the start of the disaster to the first verify that passed both ways; `None`
+    /// when the trial did not get that far.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rto_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rto_objective: Option<ObjectiveRecord>,
+    /// The longest gap between two runs of the chart's backup CronJobs; `None` when
+    /// it ships none (`rpo_note` says so).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rpo_schedule_seconds: Option<f64>,
+    /// The CronJobs and their schedules, `name: 0 2 * * *`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub rpo_schedules: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rpo_objective: Option<ObjectiveRecord>,
+    /// Why the RPO was not measured: `not measurable: no schedule`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rpo_note: Option<String>,
+}
+
+/// A documented objective: the text read, where, and the figure taken from it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObjectiveRecord {
+    pub text: String,
+    /// `backup-restore.rto` of ci/harness.yaml, or `values: <path>`.
+    pub source: String,
+    pub seconds: f64,
 }
 
 /// Durations are written as fractional milliseconds, which every JSON consumer reads.

@@ -16,7 +16,7 @@ use crate::problem::Problem;
 use crate::suites::deps;
 
 /// A baseline ready for helm.
-pub(super) struct Baseline {
+pub(in crate::suites) struct Baseline {
     /// The unpacked chart, named as the trial's (`rel_dir`) so messages name the
     /// user's files.
     pub chart: Chart,
@@ -30,14 +30,14 @@ pub(super) struct Baseline {
 }
 
 /// Why there is no baseline.
-pub(super) enum NoBaseline {
+pub(in crate::suites) enum NoBaseline {
     /// The chart did not exist there: nothing to upgrade from (not run).
     NewChart(String),
     /// It could not be fetched or built: a failure, unless `baseline-failure: ignore`.
     Unavailable(Problem),
 }
 
-pub(super) async fn resolve(
+pub(in crate::suites) async fn resolve(
     spec: &BaselineSpec,
     trial: &Trial,
     ctx: &SuiteContext,
