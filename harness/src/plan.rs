@@ -55,6 +55,11 @@ pub fn plan(charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
                     "{}/ci/harness.yaml skips the {suite} suite",
                     chart.rel_dir.display()
                 ))
+            } else if library && !spec.library_charts {
+                Some(
+                    "library charts render and install nothing on their own; the charts that use them are tested instead"
+                        .to_string(),
+                )
             } else if let Some(key) = spec.opt_in
                 && chart
                     .settings
@@ -65,11 +70,6 @@ pub fn plan(charts: &[Arc<Chart>], suites: &[Suite]) -> Vec<Trial> {
                     "{}/ci/harness.yaml declares no `{key}`, so the {suite} suite has nothing to run",
                     chart.rel_dir.display()
                 ))
-            } else if library && !spec.library_charts {
-                Some(
-                    "library charts render and install nothing on their own; the charts that use them are tested instead"
-                        .to_string(),
-                )
             } else {
                 None
             };
@@ -158,12 +158,7 @@ mod tests {
                         "charts/app/ci/harness.yaml declares no `backup-restore`, so the backup-restore suite has nothing to run"
                     )
                 ),
-                (
-                    "backup-restore::lib::default".to_string(),
-                    Some(
-                        "charts/lib/ci/harness.yaml declares no `backup-restore`, so the backup-restore suite has nothing to run"
-                    )
-                ),
+                ("backup-restore::lib::default".to_string(), Some(library)),
             ]
         );
     }

@@ -38,9 +38,18 @@ fn passing_run_exits_zero_and_writes_reports() {
     )
     .unwrap();
     let all: Vec<&serde_json::Value> = json["trials"].as_array().unwrap().iter().collect();
-    assert_eq!(all.len(), 15);
+    // lint, template, policy, integration and upgrade, and backup-restore's three
+    // skipped (web declares no `backup-restore`).
+    assert_eq!(all.len(), 18);
     // A repository with no history has no baseline: its upgrade trials are not run
     // (TempRepo sets `baseline-failure: ignore`), and say why.
+    let (skipped, all): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|trial| trial["id"]["suite"] == "backup-restore");
+    assert!(
+        skipped.iter().all(|trial| trial["status"] == "skipped"),
+        "{skipped:?}"
+    );
     let (upgrades, trials): (Vec<_>, Vec<_>) = all
         .into_iter()
         .partition(|trial| trial["id"]["suite"] == "upgrade");
@@ -149,7 +158,10 @@ fn listing_runs_no_helm() {
             "integration::web::no-ingress",
             "upgrade::web::default",
             "upgrade::web::ha",
-            "upgrade::web::no-ingress"
+            "upgrade::web::no-ingress",
+            "backup-restore::web::default (skipped: fixtures/charts/web/ci/harness.yaml declares no `backup-restore`, so the backup-restore suite has nothing to run)",
+            "backup-restore::web::ha (skipped: fixtures/charts/web/ci/harness.yaml declares no `backup-restore`, so the backup-restore suite has nothing to run)",
+            "backup-restore::web::no-ingress (skipped: fixtures/charts/web/ci/harness.yaml declares no `backup-restore`, so the backup-restore suite has nothing to run)",
         ]
     );
 }
@@ -601,7 +613,7 @@ fn suites_prints_the_registered_suites_for_ci() {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
-        "lint\ntemplate\npolicy\nintegration\nupgrade\n"
+        "lint\ntemplate\npolicy\nintegration\nupgrade\nbackup_restore\n"
     );
 }
 
@@ -622,6 +634,7 @@ fn listing_keeps_skipped_trials_with_their_reason() {
             format!("policy::common-lib::default {library}"),
             format!("integration::common-lib::default {library}"),
             format!("upgrade::common-lib::default {library}"),
+            format!("backup-restore::common-lib::default {library}"),
         ]
     );
 }

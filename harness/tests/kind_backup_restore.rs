@@ -1,6 +1,7 @@
 //! The backup-restore suite on a real kind cluster: the repository's own make targets
 //! (`fixtures/backup-restore/make`) back up and restore kvstore (Debian's redis-server),
-//! a second copy does it with `exec` and `job` steps, a third backs up its git baseline
+//! a second copy does it with `exec` and `job` steps, a third after the namespace's
+//! deletion, a fourth backs up its git baseline
 //! and restores into the candidate (`across-upgrade`); seven broken copies each fail
 //! in the one phase that catches them, with the message pinned. One cluster for all.
 //!
@@ -48,8 +49,12 @@ const CHECKS: &str = r#"  seed:
 const VALUES: &str = "values:\n  nameOverride: kvstore\n  config: {appendonly: false}\n";
 
 fn with_make(backup: &str, restore: &str, extra: &str) -> String {
+    with_make_and_disaster(backup, "uninstall", restore, extra)
+}
+
+fn with_make_and_disaster(backup: &str, disaster: &str, restore: &str, extra: &str) -> String {
     format!(
-        "{VALUES}backup-restore:\n  backup:\n    - run: {backup}\n  disaster: uninstall\n  restore:\n    - run: {restore}\n{CHECKS}{extra}"
+        "{VALUES}backup-restore:\n  backup:\n    - run: {backup}\n  disaster: {disaster}\n  restore:\n    - run: {restore}\n{CHECKS}{extra}"
     )
 }
 
@@ -110,6 +115,11 @@ fn charts() -> Vec<(&'static str, String, &'static [&'static str])> {
     vec![
         ("kvstore", with_make(&full_backup, &restore, ""), &[]),
         ("kvstore-jobs", with_jobs(), &[]),
+        (
+            "kvstore-namespace",
+            with_make_and_disaster(&full_backup, "delete-namespace", &restore, ""),
+            &[],
+        ),
         (
             "kvstore-across",
             format!(
@@ -246,7 +256,12 @@ fn backup_restore_round_trips_on_kind() {
     assert_eq!(outcomes.len(), charts.len());
     let find = |chart: &str| outcomes.iter().find(|o| o.id.chart == chart).unwrap();
 
-    for good in ["kvstore", "kvstore-jobs", "kvstore-across"] {
+    for good in [
+        "kvstore",
+        "kvstore-jobs",
+        "kvstore-namespace",
+        "kvstore-across",
+    ] {
         let outcome = find(good);
         assert!(outcome.passed(), "{}", outcome.failure_message());
         let record = outcome.backup_restore.as_ref().unwrap();
@@ -295,6 +310,14 @@ fn backup_restore_round_trips_on_kind() {
             .unwrap()
             .disaster,
         "scale-to-zero-and-wipe"
+    );
+    assert_eq!(
+        find("kvstore-namespace")
+            .backup_restore
+            .as_ref()
+            .unwrap()
+            .disaster,
+        "delete-namespace"
     );
     let across = find("kvstore-across").backup_restore.clone().unwrap();
     assert!(
