@@ -252,7 +252,7 @@ fn backup_restore_round_trips_on_kind() {
     }
     repo.git(&["commit", "-qam", "kvstore-across 0.5.0"]);
 
-    let outcomes = repo.run_on(ProviderKind::Kind, &[Suite::BackupRestore], 2);
+    let outcomes = repo.run_on(ProviderKind::Kind, &[Suite::BackupRestore], 3);
     assert_eq!(outcomes.len(), charts.len());
     let find = |chart: &str| outcomes.iter().find(|o| o.id.chart == chart).unwrap();
 
