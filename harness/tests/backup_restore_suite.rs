@@ -7,7 +7,7 @@
 mod testing;
 
 use chart_harness::plan::Suite;
-use chart_harness::suites::{PhaseStatus, TrialOutcome, TrialStatus};
+use chart_harness::suites::{TrialOutcome, TrialStatus};
 use testing::{TempRepo, copy_dir, workspace_root};
 
 const ROUND_TRIP: &str = r#"  seed:
@@ -116,15 +116,7 @@ fn the_round_trip_needs_real_containers_and_bad_specs_fail_before_any_install() 
         "{:?}",
         good.reason
     );
-    for phase in ["objectives", "rpo", "scratch-copy", "preflight"] {
-        assert!(
-            good.phases
-                .iter()
-                .any(|p| p.name == phase && p.status == PhaseStatus::Passed),
-            "{phase}: {:?}",
-            good.phases
-        );
-    }
+    testing::assert_phases_passed(good, &["objectives", "rpo", "scratch-copy", "preflight"]);
     let record = good.backup_restore.as_ref().unwrap();
     assert_eq!(record.rpo_schedule_seconds, Some(86_400.0));
     assert_eq!(

@@ -12,17 +12,8 @@ mod testing;
 
 use chart_harness::cluster::ProviderKind;
 use chart_harness::plan::Suite;
-use chart_harness::suites::{PhaseStatus, TrialOutcome};
+use chart_harness::suites::TrialOutcome;
 use testing::{TempRepo, copy_dir, workspace_root};
-
-fn require_kind() {
-    assert!(
-        std::env::var("CHART_HARNESS_KIND_NODE_IMAGE").is_ok_and(|image| !image.is_empty()),
-        "CHART_HARNESS_KIND_NODE_IMAGE is not set: start Docker (`ci/docker-engine.sh start`), \
-         build the node image (`ci/kind-node/build.sh` prints its name) and the fixture \
-         images (`ci/fixture-images.sh`), then run these tests again (README, \"Tests on kind\")"
-    );
-}
 
 /// The seeded data, checked both ways: exactly the seeded keys with their values, and
 /// not the key written after the backup.
@@ -188,7 +179,7 @@ fn pinned(outcome: &TrialOutcome, phase: &str, repo: &TempRepo) -> String {
 #[test]
 #[ignore = "needs Docker and a kind node image; ci/test.sh runs it with --ignored"]
 fn backup_restore_round_trips_on_kind() {
-    require_kind();
+    testing::require_kind();
     let repo = TempRepo::new();
     repo.write_config(
         "check-version-increment: false\n\
@@ -270,34 +261,23 @@ fn backup_restore_round_trips_on_kind() {
         assert_eq!(record.rto_objective.as_ref().unwrap().text, "< 1 hour");
         assert_eq!(record.rpo_schedule_seconds, Some(86_400.0), "{record:?}");
         assert_eq!(record.rpo_objective.as_ref().unwrap().text, "24 hours");
-        for phase in [
-            "disaster",
-            "reinstall",
-            "disaster-is-real",
-            "restore[0]",
-            "verify-absent[0]",
-            "rto",
-            "recovery-is-new",
-            "work-tree",
-        ] {
-            assert!(
-                outcome
-                    .phases
-                    .iter()
-                    .any(|p| p.name == phase && p.status == PhaseStatus::Passed),
-                "{good}: {phase}: {:?}",
-                outcome.phases
-            );
-        }
+        testing::assert_phases_passed(
+            outcome,
+            &[
+                "disaster",
+                "reinstall",
+                "disaster-is-real",
+                "restore[0]",
+                "verify-absent[0]",
+                "rto",
+                "recovery-is-new",
+                "work-tree",
+            ],
+        );
         // The figures of the closing note: every phase and its time.
-        let timings: Vec<String> = outcome
-            .phases
-            .iter()
-            .map(|p| format!("{} {:.1}s", p.name, p.duration.as_secs_f64()))
-            .collect();
         eprintln!(
             "{good} backup-restore on kind: RTO {rto:.1} s; {}",
-            timings.join(", ")
+            testing::phase_timings(outcome)
         );
     }
     let kvstore = find("kvstore").backup_restore.clone().unwrap();

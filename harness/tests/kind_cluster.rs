@@ -42,15 +42,6 @@ const BROKEN_ON_KIND: [(&str, &str); 7] = [
 /// is CrashLoopBackOff, which needs three restarts and the kubelet's back-off between them.
 const FAIL_FAST_BOUND: Duration = Duration::from_secs(100);
 
-fn require_kind() {
-    assert!(
-        std::env::var("CHART_HARNESS_KIND_NODE_IMAGE").is_ok_and(|image| !image.is_empty()),
-        "CHART_HARNESS_KIND_NODE_IMAGE is not set: start Docker (`ci/docker-engine.sh start`), \
-         build the node image (`ci/kind-node/build.sh` prints its name) and the fixture \
-         images (`ci/fixture-images.sh`), then run these tests again (README, \"Tests on kind\")"
-    );
-}
-
 fn repo_with_fixture_images() -> TempRepo {
     let repo = TempRepo::new();
     repo.write_config(
@@ -106,7 +97,7 @@ fn redact_resolver(line: &str) -> String {
 #[test]
 #[ignore = "needs Docker and a kind node image; ci/test.sh runs it with --ignored"]
 fn pods_that_can_never_become_ready_fail_fast_on_kind_with_their_reason() {
-    require_kind();
+    testing::require_kind();
     let repo = repo_with_fixture_images();
     for (name, _) in BROKEN_ON_KIND {
         repo.add_chart("broken", name);
@@ -172,7 +163,7 @@ fn pods_that_can_never_become_ready_fail_fast_on_kind_with_their_reason() {
 #[test]
 #[ignore = "needs Docker and a kind node image; ci/test.sh runs it with --ignored"]
 fn a_good_chart_really_runs_on_kind() {
-    require_kind();
+    testing::require_kind();
     let repo = repo_with_fixture_images();
     repo.add_chart("charts", "web");
     let outcomes = repo.run_on(ProviderKind::Kind, &[Suite::Integration], 3);
@@ -204,7 +195,7 @@ async fn a_teams_own_kind_config_makes_the_cluster() {
     use chart_harness::session::Session;
     use k8s_openapi::api::core::v1::Node;
 
-    require_kind();
+    testing::require_kind();
     let repo = testing::workspace_root().join("fixtures/ct-repo");
     let session = Session::open(&repo).expect("the session opens");
     let kind = session
@@ -298,7 +289,7 @@ const KVSTORE_DATA: &str = r#"data:
 #[test]
 #[ignore = "needs Docker and a kind node image; ci/test.sh runs it with --ignored"]
 fn kvstore_upgrades_with_its_data_on_kind() {
-    require_kind();
+    testing::require_kind();
     let repo = TempRepo::new();
     repo.write_config(
         "check-version-increment: false\nbaseline: git:v1\n\
@@ -393,34 +384,27 @@ fn kvstore_upgrades_with_its_data_on_kind() {
     let record = good.upgrade.as_ref().unwrap();
     assert!(record.data_checked, "{record:?}");
     assert_eq!(record.baselines[0].version, "1.0.0");
-    for phase in [
-        "seed[0]",
-        "seed[1]",
-        "seed[2]",
-        "verify-baseline[0]",
-        "verify-baseline[1]",
-        "verify-baseline[2]",
-        "upgrade",
-        "verify[0]",
-        "rollout",
-        "rollback",
-        "verify-rollback[0]",
-    ] {
-        assert!(
-            good.phases
-                .iter()
-                .any(|p| p.name == phase && p.status == PhaseStatus::Passed),
-            "{phase}: {:?}",
-            good.phases
-        );
-    }
+    testing::assert_phases_passed(
+        good,
+        &[
+            "seed[0]",
+            "seed[1]",
+            "seed[2]",
+            "verify-baseline[0]",
+            "verify-baseline[1]",
+            "verify-baseline[2]",
+            "upgrade",
+            "verify[0]",
+            "rollout",
+            "rollback",
+            "verify-rollback[0]",
+        ],
+    );
     // The figures of the closing note: every phase and its time.
-    let timings: Vec<String> = good
-        .phases
-        .iter()
-        .map(|p| format!("{} {:.1}s", p.name, p.duration.as_secs_f64()))
-        .collect();
-    eprintln!("kvstore upgrade phases on kind: {}", timings.join(", "));
+    eprintln!(
+        "kvstore upgrade phases on kind: {}",
+        testing::phase_timings(good)
+    );
 
     for (name, _) in bad_steps {
         let outcome = find(name);

@@ -48,6 +48,33 @@ impl TrialInputs {
             .unwrap_or(crate::release::DEFAULT_READINESS_TIMEOUT)
     }
 
+    /// The trial's release of `chart` (the trial's, or a baseline of it) from
+    /// `chart_dir` in `namespace`: named after the chart, with the case's values files,
+    /// ct's helm arguments and the readiness timeout.
+    pub fn release<'a>(
+        &self,
+        ctx: &'a SuiteContext,
+        cluster: &'a crate::cluster::ClusterAccess,
+        kube: &'a crate::k8s::Kube,
+        chart: &'a crate::discovery::Chart,
+        chart_dir: &'a std::path::Path,
+        namespace: &str,
+    ) -> crate::release::ReleaseUnderTest<'a> {
+        crate::release::ReleaseUnderTest {
+            cluster,
+            kube,
+            helm: &ctx.tools.helm,
+            chart,
+            chart_dir,
+            namespace: namespace.to_string(),
+            name: chart.name.clone(),
+            values_files: self.values.files.clone(),
+            helm_extra_args: &ctx.config.helm_extra_args,
+            helm_set_args: &ctx.config.helm_extra_set_args,
+            timeout: self.readiness_timeout(&ctx.config),
+        }
+    }
+
     /// Prepares the inputs of `trial`. The error is the one problem that stops the trial:
     /// the inline values could not be written for helm, or a values file is not a
     /// regular file.

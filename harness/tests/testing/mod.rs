@@ -285,6 +285,40 @@ pub fn processes_mentioning(needle: &str) -> Vec<(i32, String)> {
     found
 }
 
+/// A kind test fails, never passes, without its node image: it says how to get one.
+pub fn require_kind() {
+    assert!(
+        std::env::var("CHART_HARNESS_KIND_NODE_IMAGE").is_ok_and(|image| !image.is_empty()),
+        "CHART_HARNESS_KIND_NODE_IMAGE is not set: start Docker (`ci/docker-engine.sh start`), \
+         build the node image (`ci/kind-node/build.sh` prints its name) and the fixture \
+         images (`ci/fixture-images.sh`), then run these tests again (README, \"Tests on kind\")"
+    );
+}
+
+/// Fails naming the phase unless each of `phases` ran in `outcome` and passed.
+pub fn assert_phases_passed(outcome: &chart_harness::suites::TrialOutcome, phases: &[&str]) {
+    for phase in phases {
+        assert!(
+            outcome.phases.iter().any(|p| p.name == *phase
+                && p.status == chart_harness::suites::PhaseStatus::Passed),
+            "{}: {phase} did not pass: {:?}",
+            outcome.id,
+            outcome.phases
+        );
+    }
+}
+
+/// Every phase of `outcome` and its time, `install 0.8s, ready:... 12.7s`: the figures
+/// closing notes quote.
+pub fn phase_timings(outcome: &chart_harness::suites::TrialOutcome) -> String {
+    outcome
+        .phases
+        .iter()
+        .map(|p| format!("{} {:.1}s", p.name, p.duration.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Replaces at most `limit` characters of `[a-z0-9-]` after each `prefix` with `[id]`.
 pub fn redact_after(text: &str, prefix: &str, limit: usize) -> String {
     let mut out = String::new();

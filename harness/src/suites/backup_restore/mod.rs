@@ -246,28 +246,25 @@ impl RoundTripRun<'_> {
                 return;
             }
         };
-        let release = ReleaseUnderTest {
-            cluster: &cluster,
-            kube: &kube,
-            helm: &self.ctx.tools.helm,
-            chart: &self.trial.chart,
-            chart_dir: &self.inputs.chart_dir,
-            namespace: namespace.name().to_string(),
-            name: self.trial.chart.name.clone(),
-            values_files: self.inputs.values.files.clone(),
-            helm_extra_args: &self.ctx.config.helm_extra_args,
-            helm_set_args: &self.ctx.config.helm_extra_set_args,
-            timeout: self.inputs.readiness_timeout(&self.ctx.config),
-        };
+        let release = self.inputs.release(
+            self.ctx,
+            &cluster,
+            &kube,
+            &self.trial.chart,
+            &self.inputs.chart_dir,
+            namespace.name(),
+        );
         // With `across-upgrade`, the baseline is installed and backed up, and the
         // candidate (`release`) installed after the disaster; otherwise both are one.
-        let backed_up = baseline.map(|baseline| ReleaseUnderTest {
-            chart: &baseline.chart,
-            chart_dir: &baseline.helm_dir,
-            namespace: release.namespace.clone(),
-            name: release.name.clone(),
-            values_files: release.values_files.clone(),
-            ..release
+        let backed_up = baseline.map(|baseline| {
+            self.inputs.release(
+                self.ctx,
+                &cluster,
+                &kube,
+                &baseline.chart,
+                &baseline.helm_dir,
+                namespace.name(),
+            )
         });
         let releases = Releases {
             backed_up: backed_up.as_ref().unwrap_or(&release),

@@ -55,19 +55,14 @@ pub async fn run(
     };
     recorder.record("namespace", created.elapsed, Vec::new());
 
-    let release = ReleaseUnderTest {
-        cluster: &cluster,
-        kube: &kube,
-        helm: &ctx.tools.helm,
+    let release = inputs.release(
+        ctx,
+        &cluster,
+        &kube,
         chart,
-        chart_dir: &inputs.chart_dir,
-        namespace: namespace.name().to_string(),
-        name: chart.name.clone(),
-        values_files: inputs.values.files.clone(),
-        helm_extra_args: &ctx.config.helm_extra_args,
-        helm_set_args: &ctx.config.helm_extra_set_args,
-        timeout: inputs.readiness_timeout(&ctx.config),
-    };
+        &inputs.chart_dir,
+        namespace.name(),
+    );
     let mut state = Exercised::default();
     // The trial's timeout ends the exercise here, not in the runner, so that what it
     // did is still diagnosed and removed (the runner allows for that, see

@@ -363,19 +363,14 @@ impl UpgradePath<'_> {
                 return None;
             }
         };
-        let release = ReleaseUnderTest {
-            cluster: &cluster,
-            kube: &kube,
-            helm: &self.ctx.tools.helm,
-            chart: &self.trial.chart,
-            chart_dir: &baseline.helm_dir,
-            namespace: namespace.name().to_string(),
-            name: self.trial.chart.name.clone(),
-            values_files: self.inputs.values.files.clone(),
-            helm_extra_args: &self.ctx.config.helm_extra_args,
-            helm_set_args: &self.ctx.config.helm_extra_set_args,
-            timeout: self.inputs.readiness_timeout(&self.ctx.config),
-        };
+        let release = self.inputs.release(
+            self.ctx,
+            &cluster,
+            &kube,
+            &self.trial.chart,
+            &baseline.helm_dir,
+            namespace.name(),
+        );
         let mut reason = None;
         // Diagnostics explain a failure on the cluster, not one the prediction found.
         let failures_before = recorder.failures();
