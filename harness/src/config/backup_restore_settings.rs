@@ -159,6 +159,29 @@ pub fn step_timeout(spec: &BackupRestoreSpec, data: &DataSteps) -> Option<Durati
     spec.timeout.or(data.timeout)
 }
 
+/// `backup-objectives:` of the config: the values paths where every chart documents its
+/// recovery objectives (a chart's `backup-restore.rto`/`rpo` overrides them), and which
+/// figure of a text with several counts.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackupObjectivePaths {
+    /// `backup.documentation.targets.rto`, say.
+    #[serde(default)]
+    pub rto: Option<String>,
+    #[serde(default)]
+    pub rpo: Option<String>,
+    #[serde(default, deserialize_with = "pick")]
+    pub pick: crate::backup_objectives::Pick,
+}
+
+fn pick<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<crate::backup_objectives::Pick, D::Error> {
+    String::deserialize(deserializer)?
+        .parse()
+        .map_err(|message: String| de::Error::custom(format!("`pick`: {message}")))
+}
+
 impl<'de> Deserialize<'de> for BackupRestoreSpec {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
@@ -369,6 +392,33 @@ mod tests {
         }
         let error = read.check(&DataSteps::default()).unwrap_err();
         assert!(error.contains(said), "{error}");
+    }
+
+    #[test]
+    fn the_repository_names_where_charts_document_their_objectives() {
+        let path = std::path::Path::new("chart-harness.yaml");
+        let paths: BackupObjectivePaths = crate::yaml::parse_str(
+            "rto: backup.documentation.targets.rto\npick: strictest\n",
+            path,
+        )
+        .unwrap();
+        assert_eq!(
+            paths.rto.as_deref(),
+            Some("backup.documentation.targets.rto")
+        );
+        assert_eq!(paths.rpo, None);
+        assert_eq!(paths.pick, Pick::Strictest);
+        let error = crate::yaml::parse_str::<BackupObjectivePaths>("rtp: x\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("rtp"), "{error}");
+        let error = crate::yaml::parse_str::<BackupObjectivePaths>("pick: most\n", path)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`pick`: `most` is not `first` or `strictest`"),
+            "{error}"
+        );
     }
 
     #[test]

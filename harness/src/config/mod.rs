@@ -12,6 +12,7 @@
 //! depend on the machine it runs on ([`load`]).
 
 pub mod backup_restore_settings;
+pub use backup_restore_settings::BackupObjectivePaths;
 pub mod chart_settings;
 pub mod data_steps;
 mod keys;
@@ -382,29 +383,6 @@ struct FileConfig {
     #[serde(default, deserialize_with = "keys::string_list")]
     plain_http_registries: Option<Vec<String>>,
     backup_objectives: Option<BackupObjectivePaths>,
-}
-
-/// `backup-objectives:` of the config: the values paths where every chart documents its
-/// recovery objectives (a chart's `backup-restore.rto`/`rpo` overrides them), and which
-/// figure of a text with several counts.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackupObjectivePaths {
-    /// `backup.documentation.targets.rto`, say.
-    #[serde(default)]
-    pub rto: Option<String>,
-    #[serde(default)]
-    pub rpo: Option<String>,
-    #[serde(default, deserialize_with = "pick")]
-    pub pick: crate::backup_objectives::Pick,
-}
-
-fn pick<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<crate::backup_objectives::Pick, D::Error> {
-    String::deserialize(deserializer)?
-        .parse()
-        .map_err(|message: String| serde::de::Error::custom(format!("`pick`: {message}")))
 }
 
 /// `CT_*` variables that configure ct itself rather than name a key.

@@ -169,7 +169,17 @@ impl RoundTripRun<'_> {
             .clone()
             .or_else(|| self.inputs.settings.baseline.clone())
             .unwrap_or_else(|| self.ctx.config.baseline.clone());
-        let spec = specs.first()?;
+        let Some(spec) = specs.first() else {
+            recorder.record(
+                "baseline",
+                started.elapsed(),
+                vec![Problem::in_file(
+                    &self.settings_file,
+                    "`across-upgrade` needs a baseline, and `baseline` names none; name one (`git`, `git:<ref>`, `repo:` or `oci://`) in this file or the config",
+                )],
+            );
+            return None;
+        };
         match upgrade::baseline::resolve(spec, self.trial, self.ctx).await {
             Ok(baseline) => {
                 record.across_upgrade = Some(format!(
