@@ -33,6 +33,20 @@ ci/fixture-images.sh
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
+# The workflows chart repositories copy, and action.yml through ci/actionlint/uses-action.yml:
+# actionlint checks a local action's inputs (`uses: ./`) only inside a project, a directory
+# with both .git and .github/workflows, and this repository has no .github. So that one file
+# is linted in a stand-in project whose workflows directory and action.yml are symlinks to
+# the real ones (ci/actionlint/README.md). actionlint also runs shellcheck on `run:` scripts
+# when shellcheck is on PATH.
+.tools/bin/actionlint ci/workflows/*.yml
+actionlint_project=target/actionlint-project
+rm -rf "$actionlint_project"
+mkdir -p "$actionlint_project/.git" "$actionlint_project/.github"
+ln -s "$PWD/ci/actionlint" "$actionlint_project/.github/workflows"
+ln -s "$PWD/action.yml" "$actionlint_project/action.yml"
+.tools/bin/actionlint "$actionlint_project"/.github/workflows/*.yml
+rm -rf "$actionlint_project"
 
 step "tests and suites (helm 4, local control plane; kind where a test asks for it)"
 # The suites' own default would now find Docker and the node image and pick kind; this

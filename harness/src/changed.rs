@@ -213,6 +213,34 @@ pub async fn commit_of(
         .filter(|commit| !commit.is_empty()))
 }
 
+/// The tags matching the glob `pattern` (`kvstore-*`), each with the commit it names.
+pub async fn tags(
+    repo_root: &Path,
+    git: &Path,
+    pattern: &str,
+) -> Result<Vec<(String, String)>, ChangedError> {
+    let git = Git { git, repo_root };
+    // `%(*objectname)` is an annotated tag's commit; a lightweight tag names it itself.
+    let output = git
+        .checked([
+            "tag",
+            "--list",
+            "--format=%(refname:strip=2) %(objectname) %(*objectname)",
+            pattern,
+        ])
+        .await?;
+    Ok(output
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (tag, object) = (fields.next()?, fields.next()?);
+            let commit = fields.next().unwrap_or(object);
+            Some((tag.to_string(), commit.to_string()))
+        })
+        .collect())
+}
+
 /// The git tree id of `path` at `commit`: a digest of the chart's files as committed.
 pub async fn tree_of(
     repo_root: &Path,

@@ -28,6 +28,9 @@ pub struct ChartFile {
     pub dependencies: Vec<Dependency>,
     #[serde(default)]
     pub maintainers: Vec<Maintainer>,
+    /// Any scalar or list: `artifacthub.io/changes` is a YAML list written as a string.
+    #[serde(default)]
+    pub annotations: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl ChartFile {

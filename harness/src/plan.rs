@@ -26,6 +26,24 @@ impl fmt::Display for TrialId {
     }
 }
 
+/// `lint::web::default` → the trial id, as a plan file lists trials.
+impl std::str::FromStr for TrialId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.splitn(3, "::").collect::<Vec<_>>()[..] {
+            [suite, chart, case] if !chart.is_empty() && !case.is_empty() => Ok(TrialId {
+                suite: suite.parse()?,
+                chart: chart.to_string(),
+                case: case.to_string(),
+            }),
+            _ => Err(format!(
+                "`{text}` is not a trial name; trials are named suite::chart::case"
+            )),
+        }
+    }
+}
+
 /// A planned unit of work: one suite over one case of one chart.
 #[derive(Clone, Debug)]
 pub struct Trial {

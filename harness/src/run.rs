@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub snapshot_mode: SnapshotMode,
     /// A phase running this long is reported, and again every interval (tests shorten it).
     pub heartbeat: Duration,
+    /// The matrix cell this run is (`chart-harness run-cell`), recorded in its report.
+    pub cell: Option<report::CellStamp>,
 }
 
 impl Default for RunOptions {
@@ -45,8 +47,19 @@ impl Default for RunOptions {
             jobs: None,
             snapshot_mode: SnapshotMode::from_env(),
             heartbeat: runner::DEFAULT_HEARTBEAT,
+            cell: None,
         }
     }
+}
+
+/// The commit `repo_root` is at, for the report; `None` outside a git repository (a
+/// report without one cannot be merged or gate a release, which say so).
+async fn head_commit(repo_root: &std::path::Path) -> Option<String> {
+    let git = tools::find_git().ok()?;
+    crate::changed::commit_of(repo_root, &git, "HEAD")
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Where the run's cluster comes from, when a trial needs one.
@@ -165,6 +178,9 @@ impl Run {
             helm: ctx.tools.helm_description(),
             config_source: session.loaded.source.to_string(),
             warnings,
+            commit: head_commit(session.repo_root()).await,
+            kube_version: ctx.kube_version.clone(),
+            cell: options.cell,
         };
         Ok(Run {
             trials,

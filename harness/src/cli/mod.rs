@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 mod ct_args;
+mod matrix;
+mod release;
 
 use crate::changed;
 use crate::cluster::ProviderKind;
@@ -47,6 +49,16 @@ enum Command {
     List(ListArgs),
     /// List the charts changed since the merge-base with the target branch
     ListChanged(CtArgs),
+    /// Plan a CI matrix: one cell per chart × Kubernetes version for the cluster suites,
+    /// one for the cluster-free suites, without running helm
+    Plan(matrix::PlanArgs),
+    /// Run one cell of a plan (the command line each cell carries)
+    RunCell(matrix::RunCellArgs),
+    /// Merge the reports of a plan's cells, and write a step summary or annotations
+    #[command(subcommand)]
+    Report(release::ReportCommand),
+    /// Refuse a chart release that the merged reports and the repository do not prove
+    Gate(release::GateArgs),
     /// Install or inspect the pinned tools (helm, kind, kwok, ...)
     #[command(subcommand)]
     Tools(ToolsCommand),
@@ -429,6 +441,10 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     .map(|chart| chart.rel_dir.display().to_string()),
             )
         }
+        Command::Plan(args) => matrix::plan(&repo_root, args).await,
+        Command::RunCell(args) => matrix::run_cell(&repo_root, args).await,
+        Command::Report(command) => release::report(&repo_root, command),
+        Command::Gate(args) => release::gate(&repo_root, args).await,
         Command::Tools(ToolsCommand::Install(args)) => install_tools(&repo_root, args).await,
         Command::Tools(ToolsCommand::List) => list_tools(&repo_root).await,
         Command::Cluster(ClusterCommand::Up {
@@ -615,19 +631,29 @@ async fn run(
     }
     let charts = selected_charts(&session, &args.charts, args.changed, &args.ct).await?;
     let trials = session.plan(&charts, suites);
-    let lints = trials
-        .iter()
-        .any(|trial| trial.skipped.is_none() && trial.id.suite == Suite::Lint);
-    for line in support_file_lines(&session, lints) {
-        eprintln!("chart-harness: {line}");
-    }
     let options = RunOptions {
         helm: args.helm.map(Into::into),
         cluster: ClusterChoice::Provider(args.cluster),
         jobs: args.jobs,
         ..RunOptions::default()
     };
-    let run = Run::assemble(&session, trials, options).await?;
+    run_trials(&session, trials, options).await
+}
+
+/// Runs `trials` with the session's reporters into its report directory; the exit code
+/// says how they ended.
+async fn run_trials(
+    session: &Session,
+    trials: Vec<crate::plan::Trial>,
+    options: RunOptions,
+) -> anyhow::Result<ExitCode> {
+    let lints = trials
+        .iter()
+        .any(|trial| trial.skipped.is_none() && trial.id.suite == Suite::Lint);
+    for line in support_file_lines(session, lints) {
+        eprintln!("chart-harness: {line}");
+    }
+    let run = Run::assemble(session, trials, options).await?;
     // Held until the run ends, so a concurrent run writes elsewhere and says so.
     let reports = crate::report::claim(&session.loaded.config.report_dir)?;
     if let Some(note) = &reports.note {

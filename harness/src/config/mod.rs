@@ -17,6 +17,8 @@ pub mod chart_settings;
 pub mod data_steps;
 mod keys;
 pub mod policy;
+pub mod release_settings;
+pub use release_settings::ReleaseGateSettings;
 mod source;
 pub mod support_files;
 pub mod upgrade_settings;
@@ -133,6 +135,14 @@ pub struct HarnessConfig {
     pub plain_http_registries: Vec<String>,
     /// `backup-objectives`: where charts document their RTO and RPO in their values.
     pub backup_objectives: BackupObjectivePaths,
+    /// `kube-versions`: the Kubernetes versions a matrix plan covers (`chart-harness
+    /// plan`); empty: the run's one version.
+    pub kube_versions: Vec<String>,
+    /// `kind-node-images`: the kind node image of each of those versions, over the
+    /// built-in map.
+    pub kind_node_images: BTreeMap<String, String>,
+    /// `release-gate`: what `chart-harness gate` requires of a chart's release.
+    pub release_gate: ReleaseGateSettings,
     /// `--baseline`: the baseline(s) of every chart, over the charts' own.
     pub baseline_override: Option<Vec<BaselineSpec>>,
     /// The upgrade suite runs its offline prediction alone, with no cluster
@@ -186,6 +196,9 @@ impl HarnessConfig {
             baseline_failure: BaselineFailure::Fail,
             plain_http_registries: Vec::new(),
             backup_objectives: BackupObjectivePaths::default(),
+            kube_versions: Vec::new(),
+            kind_node_images: BTreeMap::new(),
+            release_gate: ReleaseGateSettings::default(),
             baseline_override: None,
             predict_only: false,
             config_file: None,
@@ -383,6 +396,10 @@ struct FileConfig {
     #[serde(default, deserialize_with = "keys::string_list")]
     plain_http_registries: Option<Vec<String>>,
     backup_objectives: Option<BackupObjectivePaths>,
+    #[serde(default, deserialize_with = "keys::string_list")]
+    kube_versions: Option<Vec<String>>,
+    kind_node_images: Option<BTreeMap<String, String>>,
+    release_gate: Option<release_settings::ReleaseGateFile>,
 }
 
 /// `CT_*` variables that configure ct itself rather than name a key.
@@ -406,6 +423,9 @@ const HARNESS_ONLY_KEYS: &[&str] = &[
     "baseline-failure",
     "plain-http-registries",
     "backup-objectives",
+    "kube-versions",
+    "kind-node-images",
+    "release-gate",
 ];
 
 /// Loads `chart-harness.yaml`, else `ct.yaml`, else defaults, from `repo_root`.
@@ -753,6 +773,19 @@ fn apply(
     }
     if let Some(paths) = file.backup_objectives {
         config.backup_objectives = paths;
+    }
+    if let Some(versions) = file.kube_versions {
+        config.kube_versions = release_settings::kube_versions(versions)
+            .map_err(|message| invalid("kube-versions", message))?;
+    }
+    if let Some(images) = file.kind_node_images {
+        config.kind_node_images = release_settings::node_images(images)
+            .map_err(|message| invalid("kind-node-images", message))?;
+    }
+    if let Some(gate) = file.release_gate {
+        config.release_gate = gate
+            .into_settings(repo_root)
+            .map_err(|message| invalid("release-gate", message))?;
     }
     if let Some(registries) = file.plain_http_registries {
         config.plain_http_registries = registries;

@@ -23,7 +23,11 @@ use crate::suites::{TrialOutcome, TrialStatus};
 /// lists those too.
 /// 5: a trial's `backup_restore` record (the disaster, the backup's files, the measured
 /// `rto_seconds`, the RPO its backup schedule keeps, each beside its objective).
-const FORMAT_VERSION: u32 = 5;
+/// 6: `commit`, `kube_version`, and `cell` (the matrix cell a `run-cell` run is: plan
+/// hash, cell id, attempt); a merged report (`chart-harness report merge`) has the same
+/// version, with `merged`, `plan_hash`, `cells`, and each trial's `cell` and
+/// `kube_version`.
+pub const FORMAT_VERSION: u32 = 6;
 
 /// Writes the JSON report once, when the run finishes.
 pub struct JsonReporter {
@@ -64,6 +68,10 @@ struct JsonReport<'a> {
     cluster: Option<&'a str>,
     helm: Option<&'a str>,
     config_source: Option<&'a str>,
+    commit: Option<&'a str>,
+    kube_version: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cell: Option<&'a super::CellStamp>,
     jobs: Option<usize>,
     warnings: &'a [String],
     summary: RunCounts,
@@ -112,6 +120,9 @@ impl JsonReporter {
             cluster: summary.cluster.as_deref(),
             helm: info.map(|info| info.helm.as_str()),
             config_source: info.map(|info| info.config_source.as_str()),
+            commit: info.and_then(|info| info.commit.as_deref()),
+            kube_version: info.map(|info| info.kube_version.as_str()),
+            cell: info.and_then(|info| info.cell.as_ref()),
             jobs: info.map(|info| info.jobs),
             warnings: info
                 .map(|info| info.warnings.as_slice())
@@ -177,7 +188,9 @@ mod tests {
         let report = written_report(&sample_events());
         let after = Utc::now();
 
-        assert_eq!(report["version"], 5);
+        assert_eq!(report["version"], 6);
+        assert_eq!(report["commit"], "0123456789abcdef0123456789abcdef01234567");
+        assert_eq!(report["kube_version"], "1.37.2");
         assert_eq!(report["run_id"], crate::k8s::naming::run_id());
         assert_eq!(report["complete"], true);
         let started_at = DateTime::parse_from_rfc3339(report["started_at"].as_str().unwrap())

@@ -76,6 +76,27 @@ impl Reporter for JunitReporter {
     }
 }
 
+/// The JUnit report of trials a merge gathered from several runs: no run's wall time
+/// applies, so suites and the report carry none.
+pub fn write_merged(
+    path: &std::path::Path,
+    outcomes: Vec<std::sync::Arc<TrialOutcome>>,
+) -> Result<(), ReportError> {
+    let summary = RunSummary {
+        outcomes,
+        elapsed: Duration::ZERO,
+        interrupted: false,
+        cluster: None,
+    };
+    let xml = build_report(&summary, &BTreeMap::new())
+        .to_string()
+        .map_err(|source| ReportError::Junit {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    write_atomically(path, xml.as_bytes())
+}
+
 fn build_report(summary: &RunSummary, suite_times: &BTreeMap<Suite, Duration>) -> Report {
     let mut suites: BTreeMap<Suite, TestSuite> = BTreeMap::new();
     fn suite_for(suites: &mut BTreeMap<Suite, TestSuite>, suite: Suite) -> &mut TestSuite {

@@ -3,9 +3,13 @@
 //! [`Event`] is the only interface between the runner and reporters: adding an output
 //! format means adding a reporter, nothing else.
 
+pub mod annotations;
 mod claim;
+pub mod document;
+pub mod github_summary;
 mod json;
 mod junit;
+pub mod merge;
 mod progress;
 mod sarif;
 mod summary;
@@ -21,8 +25,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 pub use claim::{ReportClaim, claim};
-pub use json::JsonReporter;
-pub use junit::JunitReporter;
+pub use json::{FORMAT_VERSION, JsonReporter};
+pub use junit::{JunitReporter, write_merged as write_merged_junit};
 pub use progress::{ProgressMode, ProgressReporter, github_annotations_wanted};
 pub use sarif::SarifReporter;
 pub use summary::SummaryReporter;
@@ -81,6 +85,22 @@ pub struct RunInfo {
     /// Where the configuration came from, for example `ct.yaml`.
     pub config_source: String,
     pub warnings: Vec<String>,
+    /// The commit the repository was at (`git rev-parse HEAD`); `None` outside git.
+    pub commit: Option<String>,
+    /// The Kubernetes version the run targets and any cluster runs.
+    pub kube_version: String,
+    /// The matrix cell this run is, when `chart-harness run-cell` started it.
+    pub cell: Option<CellStamp>,
+}
+
+/// Which cell of which plan a run is, so merging and the release gate can refuse
+/// reports of another plan and keep the latest attempt of each cell.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct CellStamp {
+    pub plan_hash: String,
+    pub id: String,
+    /// GitHub's `run_attempt` (a rerun of a failed job is attempt 2).
+    pub attempt: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -147,7 +167,7 @@ pub fn report_paths(report_dir: &Path) -> (PathBuf, PathBuf) {
 /// the interrupt stopped while it ran counts as cancelled; both are disjoint from
 /// `failed`. `skipped` trials were never meant to run (the plan's reason), `not_run`
 /// ones were meant to but never started.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct RunCounts {
     pub listed: usize,
     pub passed: usize,

@@ -185,6 +185,9 @@ pub fn sample_info() -> RunInfo {
         warnings: vec![
             "ct.yaml: key `namespace` has no meaning for chart-harness and is ignored".into(),
         ],
+        commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+        kube_version: "1.37.2".into(),
+        cell: None,
     }
 }
 

@@ -1,0 +1,114 @@
+//! `chart-harness report annotations`: GitHub workflow commands (`::error file=…`) for
+//! the problems of a report that name a chart file, so they show on the pull request's
+//! diff. GitHub keeps at most 10 error annotations per step (and 50 per job), so the
+//! files the pull request changed come first, and a final notice says how many were
+//! left out.
+
+use std::collections::BTreeSet;
+
+use super::document::ReportDocument;
+use crate::suites::PhaseStatus;
+
+/// GitHub's limit of error annotations per step.
+pub const PER_STEP: usize = 10;
+
+/// One problem at a place in a file.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Located {
+    file: String,
+    line: Option<u64>,
+    column: Option<u64>,
+    title: String,
+    message: String,
+}
+
+/// The workflow commands for `report`: at most `limit` errors, those in `changed`
+/// files (paths relative to the repository root) first, then a notice when some
+/// were left out.
+pub fn workflow_commands(report: &ReportDocument, changed: &[String], limit: usize) -> Vec<String> {
+    let mut found: BTreeSet<Located> = BTreeSet::new();
+    for trial in &report.trials {
+        if !trial.outcome.status.is_failure() {
+            continue;
+        }
+        for phase in &trial.outcome.phases {
+            if phase.status != PhaseStatus::Failed {
+                continue;
+            }
+            for problem in &phase.problems {
+                let Some(file) = &problem.file else { continue };
+                found.insert(Located {
+                    file: file.display().to_string(),
+                    line: problem.line,
+                    column: problem.column,
+                    title: format!("chart-harness {}", trial.outcome.id),
+                    message: problem.message.clone(),
+                });
+            }
+        }
+    }
+    let (mut first, rest): (Vec<Located>, Vec<Located>) = found
+        .into_iter()
+        .partition(|located| changed.iter().any(|file| file == &located.file));
+    first.extend(rest);
+    let left_out = first.len().saturating_sub(limit);
+    let mut lines: Vec<String> = first.iter().take(limit).map(command).collect();
+    if left_out > 0 {
+        lines.push(format!(
+            "::notice title=chart-harness::{}",
+            escape_data(&format!(
+                "{left_out} more problem(s) in chart files were not annotated: GitHub shows at most {PER_STEP} error annotations per step; the step summary and report.json list them all"
+            ))
+        ));
+    }
+    lines
+}
+
+fn command(located: &Located) -> String {
+    let mut properties = vec![format!("file={}", escape_property(&located.file))];
+    if let Some(line) = located.line {
+        properties.push(format!("line={line}"));
+        if let Some(column) = located.column {
+            properties.push(format!("col={column}"));
+        }
+    }
+    properties.push(format!("title={}", escape_property(&located.title)));
+    format!(
+        "::error {}::{}",
+        properties.join(","),
+        escape_data(&located.message)
+    )
+}
+
+/// A workflow command's message: `%`, CR and LF encoded, as the runner decodes them.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A workflow command's property value: as data, plus `:` and `,`, which would end it.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::percent("100% sure", "100%25 sure")]
+    #[case::lines("one\r\ntwo", "one%0D%0Atwo")]
+    #[case::colon_stays("a: b, c", "a: b, c")]
+    fn data_is_escaped_as_the_runner_decodes_it(#[case] text: &str, #[case] expected: &str) {
+        assert_eq!(escape_data(text), expected);
+    }
+
+    #[rstest]
+    #[case::colon_and_comma("charts/a,b:c.yaml", "charts/a%2Cb%3Ac.yaml")]
+    #[case::all("50%\n:,", "50%25%0A%3A%2C")]
+    fn properties_also_escape_colon_and_comma(#[case] text: &str, #[case] expected: &str) {
+        assert_eq!(escape_property(text), expected);
+    }
+}
