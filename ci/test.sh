@@ -56,7 +56,7 @@ CHART_HARNESS_CLUSTER=local cargo test --locked --workspace
 step "tests on kind and on test servers in containers (real containers)"
 # Ignored by a plain `cargo test` (they need Docker, the node image and the fixture
 # images); here they must run.
-cargo test --locked -p chart-harness --test kind_cluster --test kind_backup_restore --test baseline_servers -- --ignored
+cargo test --locked -p chart-harness --test kind_cluster --test kind_backup_restore --test baseline_servers --test release_flow -- --ignored
 
 step "suites through cargo-nextest (helm 3, one multi-node kind cluster)"
 if [ "$(cargo nextest --version 2>/dev/null | awk 'NR==1 {print $2}')" != "$NEXTEST_VERSION" ]; then

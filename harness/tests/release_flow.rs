@@ -17,12 +17,17 @@ use testing::{TempRepo, output_text};
 const CHART_YAML: &str = "apiVersion: v2\nname: notes\ndescription: Notes kept in a ConfigMap\nversion: {version}\n{annotations}";
 
 fn chart_harness(repo: &Path, args: &[&str]) -> Output {
+    chart_harness_on(repo, args, "local")
+}
+
+fn chart_harness_on(repo: &Path, args: &[&str], cluster: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_chart-harness"))
         .args(args)
         .current_dir(repo)
-        .env("CHART_HARNESS_CLUSTER", "local")
+        .env("CHART_HARNESS_CLUSTER", cluster)
         .env("CI", "true")
         .env_remove("GITHUB_RUN_ATTEMPT")
+        // A cell runs the node image its plan names, as on a runner with none set.
         .env_remove("CHART_HARNESS_KIND_NODE_IMAGE")
         .output()
         .unwrap()
@@ -74,6 +79,10 @@ fn plan_cells(repo: &Path) -> serde_json::Value {
 
 /// Runs every cell of `plan.json` (or only `only`) by its own command line.
 fn run_cells(repo: &TempRepo, only: Option<&str>) {
+    run_cells_on(repo, only, "local");
+}
+
+fn run_cells_on(repo: &TempRepo, only: Option<&str>, cluster: &str) {
     let plan = plan_cells(repo.root());
     for cell in plan["cells"].as_array().unwrap() {
         if only.is_some_and(|id| cell["id"] != id) {
@@ -82,7 +91,7 @@ fn run_cells(repo: &TempRepo, only: Option<&str>) {
         let command = cell["command"].as_str().unwrap();
         let argv: Vec<&str> = command.split_whitespace().collect();
         assert_eq!(argv[0], "chart-harness", "{command}");
-        let output = chart_harness(repo.root(), &argv[1..]);
+        let output = chart_harness_on(repo.root(), &argv[1..], cluster);
         assert!(
             output.status.success(),
             "{command}:\n{}",
@@ -583,4 +592,73 @@ fn bad_input_is_refused_with_one_message_each() {
         said.push_str(&format!("{what}:\n  {}\n", message[0]));
     }
     insta::assert_snapshot!("bad_input", redact(&said, root));
+}
+
+/// CI's kind step: the cluster cell runs on a kind cluster made from the node image the
+/// plan maps for its Kubernetes version (`kind-node-images`), with real containers and
+/// the chart's helm test; then merge and gate as on the local control plane.
+#[test]
+#[ignore = "needs Docker, the kind node image and the fixture images: ci/test.sh's kind step"]
+fn release_flow_on_kind() {
+    testing::require_kind();
+    let image = std::env::var("CHART_HARNESS_KIND_NODE_IMAGE").unwrap();
+    let repo = TempRepo::new();
+    repo.add_chart("charts", "web");
+    repo.write_config(&format!(
+        "check-version-increment: false\nvalidate-maintainers: false\nkube-versions: [\"1.37.2\"]\nkind-node-images:\n  \"1.37\": {image}\nimages:\n  - chart-harness.local/fixture-web:1\n  - chart-harness.local/fixture-busybox:1\nrelease-gate:\n  required-suites: [lint, integration]\n  changelog: none\n"
+    ));
+    repo.git(&["init", "--quiet"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "--quiet", "-m", "web"]);
+    let root = repo.root();
+    let output = chart_harness(
+        root,
+        &["plan", "--suites", "lint,integration", "--out", "plan.json"],
+    );
+    assert!(output.status.success(), "{}", output_text(&output));
+    let plan = plan_cells(root);
+    assert_eq!(plan["cells"][1]["id"], "web-k8s-1.37.2");
+    assert_eq!(plan["cells"][1]["node_image"], image.as_str());
+
+    run_cells_on(&repo, None, "kind");
+
+    let merged = chart_harness(
+        root,
+        &[
+            "report",
+            "merge",
+            "--plan",
+            "plan.json",
+            "--out",
+            "merged",
+            "chart-harness-reports",
+        ],
+    );
+    assert!(merged.status.success(), "{}", output_text(&merged));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("merged/report.json")).unwrap())
+            .unwrap();
+    let cluster = report["cells"][1]["cluster"].as_str().unwrap();
+    assert!(cluster.contains("kind"), "{cluster}");
+    assert!(!cluster.contains("simulated"), "{cluster}");
+    let integration: Vec<&serde_json::Value> = report["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["id"]["suite"] == "integration")
+        .collect();
+    assert_eq!(integration.len(), 3);
+    for trial in integration {
+        assert_eq!(trial["status"], "passed", "{trial}");
+        assert_eq!(trial["kube_version"], "1.37.2");
+        let phases: Vec<&str> = trial["phases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert!(phases.contains(&"helm-test"), "{phases:?}");
+    }
+    let gate = chart_harness(root, &["gate", "--charts", "web", "--reports", "merged"]);
+    assert!(gate.status.success(), "{}", output_text(&gate));
 }

@@ -144,6 +144,19 @@ pub(super) struct CtArgs {
 }
 
 impl CtArgs {
+    /// Only `--config FILE`: what `run-cell` takes over from the plan's command line.
+    pub fn with_config(config: Option<PathBuf>) -> CtArgs {
+        CtArgs {
+            config,
+            ..CtArgs::default()
+        }
+    }
+
+    /// The `--config` given, to hand on to the commands a plan's cells run.
+    pub fn config_file(&self) -> Option<&std::path::Path> {
+        self.config.as_deref()
+    }
+
     /// The charts `--charts` names.
     pub(super) fn charts(&self) -> &[String] {
         &self.charts

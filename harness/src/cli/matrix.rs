@@ -94,6 +94,7 @@ pub async fn plan(repo_root: &std::path::Path, args: PlanArgs) -> anyhow::Result
             kube_versions: args.kube_versions,
             selection,
             plan_file,
+            config_file: args.ct.config_file().map(|file| file.display().to_string()),
             reports_root: matrix::DEFAULT_REPORTS_ROOT.to_string(),
         },
     )
@@ -208,12 +209,15 @@ pub struct RunCellArgs {
     /// Cluster provider [default: as for a run]
     #[arg(long, value_parser = parse_provider)]
     cluster: Option<ProviderKind>,
+    /// The config file the plan was made with (the cell's command line names it)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 pub async fn run_cell(repo_root: &std::path::Path, args: RunCellArgs) -> anyhow::Result<ExitCode> {
     let plan = Plan::read(&args.plan).map_err(anyhow::Error::msg)?;
     let cell = plan.cell(&args.id).map_err(anyhow::Error::msg)?.clone();
-    let mut session = open_session(repo_root, &CtArgs::default())?;
+    let mut session = open_session(repo_root, &CtArgs::with_config(args.config))?;
     let git = crate::tools::find_git()?;
     let head = crate::changed::commit_of(session.repo_root(), &git, "HEAD").await?;
     if head.as_deref() != Some(plan.commit.as_str()) {

@@ -11,7 +11,6 @@ use crate::gate::facts::{self, GateRequest};
 use crate::matrix::Plan;
 use crate::report::document::ReportDocument;
 use crate::report::{annotations, github_summary, merge};
-use crate::session::Session;
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
@@ -153,10 +152,18 @@ pub struct GateArgs {
     /// Write gate.json and gate.md here
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// The plan the cells ran: its Kubernetes versions of each chart are the required
+    /// ones [default: the config's `kube-versions`]
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// The config file (as for `plan`; ct's lookup when not given)
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 pub async fn gate(repo_root: &std::path::Path, args: GateArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(repo_root)?;
+    let session =
+        super::open_session(repo_root, &super::ct_args::CtArgs::with_config(args.config))?;
     let report = facts::evaluate(
         &session,
         GateRequest {
@@ -164,6 +171,12 @@ pub async fn gate(repo_root: &std::path::Path, args: GateArgs) -> anyhow::Result
             charts: args.charts,
             reports: args.reports,
             packages: args.packages,
+            plan: args
+                .plan
+                .as_deref()
+                .map(Plan::read)
+                .transpose()
+                .map_err(anyhow::Error::msg)?,
         },
     )
     .await?;

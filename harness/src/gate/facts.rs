@@ -28,6 +28,9 @@ pub struct GateRequest {
     pub reports: Vec<PathBuf>,
     /// Where the packaged charts (`<chart>-<version>.tgz` and `.prov`) are.
     pub packages: PathBuf,
+    /// The plan the reports' cells ran: the Kubernetes versions it gave each chart are
+    /// the required ones (else the config's `kube-versions`).
+    pub plan: Option<crate::matrix::Plan>,
 }
 
 /// The gate's verdict on every release asked about. Bad input (a tag of another form,
@@ -48,6 +51,19 @@ pub async fn evaluate(session: &Session, request: GateRequest) -> anyhow::Result
                 )
             })?;
             let chart = session.select(&[name])?.remove(0);
+            // The gate reads Chart.yaml and the changelog from the checkout: it must be
+            // the tag's commit.
+            if let Some(at) =
+                crate::changed::commit_of(root, &git, &format!("refs/tags/{tag}")).await?
+                && at != head
+            {
+                anyhow::bail!(
+                    "tag {tag} names commit {}, and {} is at {}; check out the tag (`git checkout {tag}`) and run the gate again",
+                    crate::changed::short(&at),
+                    root.display(),
+                    crate::changed::short(&head)
+                );
+            }
             vec![(chart, version.to_string())]
         }
         None if request.charts.is_empty() => {
@@ -108,7 +124,7 @@ pub async fn evaluate(session: &Session, request: GateRequest) -> anyhow::Result
             .filter(|t| t.outcome.id.chart == chart.name)
             .collect();
         checks.push(tests_check(
-            &required(session, &chart)?,
+            &required(session, &chart, request.plan.as_ref())?,
             &of_chart,
             &reports_commit,
             &commit,
@@ -205,7 +221,11 @@ fn read_reports(roots: &[PathBuf]) -> anyhow::Result<(String, Vec<ReportedTrial>
 /// The suites the release must pass: `release-gate.required-suites`, else every
 /// registered suite the plan does not skip for the chart; a cluster suite on every
 /// Kubernetes version the matrix gives the chart.
-fn required(session: &Session, chart: &std::sync::Arc<Chart>) -> anyhow::Result<Vec<Required>> {
+fn required(
+    session: &Session,
+    chart: &std::sync::Arc<Chart>,
+    plan: Option<&crate::matrix::Plan>,
+) -> anyhow::Result<Vec<Required>> {
     let config = &session.loaded.config;
     let suites: Vec<Suite> = match &config.release_gate.required_suites {
         Some(suites) => suites.clone(),
@@ -238,12 +258,22 @@ fn required(session: &Session, chart: &std::sync::Arc<Chart>) -> anyhow::Result<
         .as_ref()
         .map(|s| s.kube_versions.clone())
         .unwrap_or_default();
-    let (versions, _) = crate::matrix::versions::for_chart(
+    let (mut versions, _) = crate::matrix::versions::for_chart(
         &chart.name,
         &configured,
         constraint.as_ref().map(|(text, c)| (*text, c)),
         &listed,
     );
+    if let Some(plan) = plan {
+        versions = plan
+            .cells
+            .iter()
+            .filter(|cell| {
+                cell.kind == crate::matrix::CellKind::Cluster && cell.charts.contains(&chart.name)
+            })
+            .map(|cell| cell.kube_version.clone())
+            .collect();
+    }
     Ok(suites
         .into_iter()
         .map(|suite| Required {

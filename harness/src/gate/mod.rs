@@ -140,6 +140,12 @@ pub fn tests_check(
             ),
         );
     }
+    if required.is_empty() {
+        return Check::failed(
+            NAME,
+            "no suite is required of the chart (every one is skipped), so nothing proves the release; name them in release-gate.required-suites",
+        );
+    }
     let mut missing = Vec::new();
     let mut proven = 0;
     for need in required {
@@ -164,34 +170,35 @@ pub fn tests_check(
                 missing.push(format!("{}{on}: no trial in the reports", need.suite));
                 continue;
             }
-            let bad: Vec<String> = of
+            let bad: Vec<&&&ReportedTrial> = of
                 .iter()
                 .filter(|t| t.outcome.status != TrialStatus::Passed)
-                .map(|t| {
-                    let why = match t.outcome.status {
-                        TrialStatus::Failed | TrialStatus::TimedOut => t
-                            .outcome
-                            .failed_phases()
-                            .flat_map(|p| p.problems.first())
-                            .next()
-                            .map(|p| p.message.lines().next().unwrap_or_default().to_string())
-                            .or_else(|| t.outcome.reason.clone())
-                            .unwrap_or_default(),
-                        _ => t.outcome.reason.clone().unwrap_or_default(),
-                    };
-                    format!(
-                        "{}{on} {}: {}",
-                        t.outcome.id,
-                        status_word(t.outcome.status),
-                        first_chars(&why, 320)
-                    )
-                })
                 .collect();
-            if bad.is_empty() {
+            let Some(first) = bad.first() else {
                 proven += 1;
-            } else {
-                missing.extend(bad);
-            }
+                continue;
+            };
+            // One line per suite and version, however many cases: the first says why.
+            let why = match first.outcome.status {
+                TrialStatus::Failed | TrialStatus::TimedOut => first
+                    .outcome
+                    .failed_phases()
+                    .flat_map(|p| p.problems.first())
+                    .next()
+                    .map(|p| p.message.lines().next().unwrap_or_default().to_string())
+                    .or_else(|| first.outcome.reason.clone())
+                    .unwrap_or_default(),
+                _ => first.outcome.reason.clone().unwrap_or_default(),
+            };
+            missing.push(format!(
+                "{}{on}: {} of {} case(s) not passed; {} {}: {}",
+                need.suite,
+                bad.len(),
+                of.len(),
+                first.outcome.id.case,
+                status_word(first.outcome.status),
+                first_chars(&why, 240)
+            ));
         }
     }
     if missing.is_empty() {
@@ -208,7 +215,8 @@ pub fn tests_check(
             ),
         )
     } else {
-        Check::failed(NAME, missing.join("; "))
+        // One line each: the table's reader scans them.
+        Check::failed(NAME, missing.join("\n"))
     }
 }
 

@@ -54,8 +54,9 @@ fn rows(report: &GateReport) -> Vec<Vec<String>> {
     rows
 }
 
-/// The reasons worth reading: every failed condition, `chart version: condition: why`.
-fn reasons(report: &GateReport) -> Vec<String> {
+/// The reasons worth reading: every failed condition, `chart version: condition: why`,
+/// a reason of several lines (one per suite) as an indented list under it.
+fn reasons(report: &GateReport, indent: &str) -> Vec<String> {
     report
         .releases
         .iter()
@@ -65,9 +66,18 @@ fn reasons(report: &GateReport) -> Vec<String> {
                 .iter()
                 .filter(|check| check.state == CheckState::Failed)
                 .map(move |check| {
+                    let reason = if check.reason.contains('\n') {
+                        check
+                            .reason
+                            .lines()
+                            .map(|line| format!("\n{indent}{line}"))
+                            .collect()
+                    } else {
+                        format!(" {}", check.reason)
+                    };
                     format!(
-                        "{} {}: {}: {}",
-                        release.chart, release.version, check.name, check.reason
+                        "{} {}: {}:{reason}",
+                        release.chart, release.version, check.name
                     )
                 })
         })
@@ -110,7 +120,7 @@ pub fn text(report: &GateReport) -> String {
             .collect();
         let _ = writeln!(out, "{}", line.join("  ").trim_end());
     }
-    let reasons = reasons(report);
+    let reasons = reasons(report, "   - ");
     if !reasons.is_empty() {
         out.push('\n');
         for reason in reasons {
@@ -146,7 +156,7 @@ pub fn markdown(report: &GateReport) -> String {
             let _ = writeln!(out, "|{}", "---|".repeat(row.len()));
         }
     }
-    let reasons = reasons(report);
+    let reasons = reasons(report, "  - ");
     if !reasons.is_empty() {
         out.push('\n');
         for reason in reasons {

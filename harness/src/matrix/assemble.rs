@@ -19,6 +19,8 @@ pub struct PlanRequest {
     /// How the charts were chosen, for the plan's `selection`.
     pub selection: String,
     pub plan_file: String,
+    /// `--config FILE`, handed on to the cells' command lines.
+    pub config_file: Option<String>,
     pub reports_root: String,
 }
 
@@ -113,6 +115,7 @@ pub async fn plan(
         suites: request.suites,
         cluster_free_trials: plan::plan(&charts, &free_suites),
         plan_file: request.plan_file,
+        config_file: request.config_file,
         reports_root: request.reports_root,
         notes,
     })?)

@@ -124,6 +124,9 @@ pub struct PlanInput {
     pub cluster_free_trials: Vec<Trial>,
     /// The plan file's path as the cells' command lines name it.
     pub plan_file: String,
+    /// `--config FILE` the plan was made with, handed on to every cell's command line so
+    /// it runs with the same configuration.
+    pub config_file: Option<String>,
     pub reports_root: String,
     pub notes: Vec<String>,
 }
@@ -219,12 +222,24 @@ pub fn build(input: PlanInput) -> Result<Plan, PlanError> {
             shards.len()
         ));
     }
-    let hash = plan_hash(&input.commit, &cells, &skipped);
+    let hash = plan_hash(
+        &input.commit,
+        input.config_file.as_deref(),
+        &cells,
+        &skipped,
+    );
     for cell in &mut cells {
         cell.report_dir = format!("{}/{}", input.reports_root, cell.id);
         cell.command = format!(
-            "chart-harness run-cell {} --plan {} --report-dir {}",
-            cell.id, input.plan_file, cell.report_dir
+            "chart-harness run-cell {} --plan {} --report-dir {}{}",
+            cell.id,
+            input.plan_file,
+            cell.report_dir,
+            input
+                .config_file
+                .as_deref()
+                .map(|file| format!(" --config {file}"))
+                .unwrap_or_default()
         );
         cell.artifact = format!("chart-harness-{hash}-{}", cell.id);
     }
@@ -296,12 +311,17 @@ fn shards(ids: &[String]) -> Result<Vec<Shard>, PlanError> {
         .collect())
 }
 
-/// A digest of what the plan runs and where: the commit, every cell's charts, suites,
-/// version, node image and trials, and the skipped trials.
-fn plan_hash(commit: &str, cells: &[Cell], skipped: &[SkippedTrial]) -> String {
+/// A digest of what the plan runs and where: the commit, the config file named, every
+/// cell's charts, suites, version, node image and trials, and the skipped trials.
+fn plan_hash(
+    commit: &str,
+    config_file: Option<&str>,
+    cells: &[Cell],
+    skipped: &[SkippedTrial],
+) -> String {
     let mut digest = Sha256::new();
     digest.update(commit.as_bytes());
-    let content = serde_json::to_vec(&(cells, skipped)).expect("a plan serializes");
+    let content = serde_json::to_vec(&(config_file, cells, skipped)).expect("a plan serializes");
     digest.update(&content);
     digest
         .finalize()

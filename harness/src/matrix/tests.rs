@@ -47,6 +47,7 @@ fn input(charts: &[Arc<Chart>], versions: &[&str]) -> PlanInput {
         suites: vec![Suite::Lint, Suite::Integration],
         cluster_free_trials: plan::plan(charts, &[Suite::Lint]),
         plan_file: DEFAULT_PLAN_FILE.into(),
+        config_file: None,
         reports_root: DEFAULT_REPORTS_ROOT.into(),
         notes: Vec::new(),
     }

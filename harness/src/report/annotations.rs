@@ -4,7 +4,7 @@
 //! files the pull request changed come first, and a final notice says how many were
 //! left out.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use super::document::ReportDocument;
 use crate::suites::PhaseStatus;
@@ -12,13 +12,13 @@ use crate::suites::PhaseStatus;
 /// GitHub's limit of error annotations per step.
 pub const PER_STEP: usize = 10;
 
-/// One problem at a place in a file.
+/// One problem at a place in a file; the same problem in several trials (every case of
+/// a chart) is one annotation, titled by the first.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Located {
     file: String,
     line: Option<u64>,
     column: Option<u64>,
-    title: String,
     message: String,
 }
 
@@ -26,7 +26,7 @@ struct Located {
 /// files (paths relative to the repository root) first, then a notice when some
 /// were left out.
 pub fn workflow_commands(report: &ReportDocument, changed: &[String], limit: usize) -> Vec<String> {
-    let mut found: BTreeSet<Located> = BTreeSet::new();
+    let mut found: BTreeMap<Located, Vec<String>> = BTreeMap::new();
     for trial in &report.trials {
         if !trial.outcome.status.is_failure() {
             continue;
@@ -36,35 +36,49 @@ pub fn workflow_commands(report: &ReportDocument, changed: &[String], limit: usi
                 continue;
             }
             for problem in &phase.problems {
-                let Some(file) = &problem.file else { continue };
-                found.insert(Located {
-                    file: file.display().to_string(),
-                    line: problem.line,
-                    column: problem.column,
-                    title: format!("chart-harness {}", trial.outcome.id),
-                    message: problem.message.clone(),
-                });
+                // GitHub attaches annotations to files; a chart directory gets none.
+                let Some(file) = problem.file.as_ref().filter(|file| !file.is_dir()) else {
+                    continue;
+                };
+                found
+                    .entry(Located {
+                        file: file.display().to_string(),
+                        line: problem.line,
+                        column: problem.column,
+                        message: problem.message.clone(),
+                    })
+                    .or_default()
+                    .push(trial.outcome.id.to_string());
             }
         }
     }
-    let (mut first, rest): (Vec<Located>, Vec<Located>) = found
+    let (mut first, rest): (Vec<_>, Vec<_>) = found
         .into_iter()
-        .partition(|located| changed.iter().any(|file| file == &located.file));
+        .partition(|(located, _)| changed.iter().any(|file| file == &located.file));
     first.extend(rest);
     let left_out = first.len().saturating_sub(limit);
-    let mut lines: Vec<String> = first.iter().take(limit).map(command).collect();
+    let mut lines: Vec<String> = first
+        .iter()
+        .take(limit)
+        .map(|(located, trials)| command(located, trials))
+        .collect();
     if left_out > 0 {
         lines.push(format!(
             "::notice title=chart-harness::{}",
             escape_data(&format!(
-                "{left_out} more problem(s) in chart files were not annotated: GitHub shows at most {PER_STEP} error annotations per step; the step summary and report.json list them all"
+                "{left_out} more problem(s) in chart files were not annotated: at most {limit} a step (GitHub shows {PER_STEP} error annotations per step); the step summary and report.json list them all"
             ))
         ));
     }
     lines
 }
 
-fn command(located: &Located) -> String {
+fn command(located: &Located, trials: &[String]) -> String {
+    let title = match trials {
+        [one] => format!("chart-harness {one}"),
+        [first, rest @ ..] => format!("chart-harness {first} (and {} more)", rest.len()),
+        [] => "chart-harness".to_string(),
+    };
     let mut properties = vec![format!("file={}", escape_property(&located.file))];
     if let Some(line) = located.line {
         properties.push(format!("line={line}"));
@@ -72,7 +86,7 @@ fn command(located: &Located) -> String {
             properties.push(format!("col={column}"));
         }
     }
-    properties.push(format!("title={}", escape_property(&located.title)));
+    properties.push(format!("title={}", escape_property(&title)));
     format!(
         "::error {}::{}",
         properties.join(","),
