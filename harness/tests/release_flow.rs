@@ -156,6 +156,21 @@ fn a_changed_chart_is_planned_run_merged_and_gated() {
     assert_workflows_read_what_the_plan_writes(&outputs);
 
     run_cells(&repo, None);
+    // A rerun of the cluster-free job: its artifact lands beside the first attempt's.
+    let rerun = chart_harness(
+        root,
+        &[
+            "run-cell",
+            "cluster-free",
+            "--plan",
+            "plan.json",
+            "--attempt",
+            "2",
+            "--report-dir",
+            "chart-harness-reports/cluster-free-attempt-2",
+        ],
+    );
+    assert!(rerun.status.success(), "{}", output_text(&rerun));
 
     // Merge, as the fixed-name `chart-harness` job does.
     let merged = chart_harness(
@@ -173,10 +188,16 @@ fn a_changed_chart_is_planned_run_merged_and_gated() {
     let text = output_text(&merged);
     assert!(merged.status.success(), "{text}");
     assert!(text.contains("of 2/2 cells of plan"), "{text}");
+    assert!(
+        text.contains("cell `cluster-free`: kept attempt 2, the latest; left out attempt(s) 1"),
+        "{text}"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(root.join("merged/report.json")).unwrap())
             .unwrap();
     assert_eq!(report["merged"], true);
+    assert_eq!(report["cells"][0]["attempt"], 2);
+    assert_eq!(report["cells"][0]["superseded"], serde_json::json!([1]));
     assert_eq!(report["complete"], true);
     let summary = &report["summary"];
     let accounted: u64 = [
@@ -579,6 +600,29 @@ fn bad_input_is_refused_with_one_message_each() {
             &["plan", "--format", "github-matrix", "--shard", "2/2"],
         ),
     ];
+    // Nothing changed on main: an empty plan, and every workflow job is skipped.
+    repo.git(&["checkout", "--quiet", "main"]);
+    std::fs::write(root.join("outputs.txt"), "").unwrap();
+    let empty = chart_harness(
+        root,
+        &[
+            "plan",
+            "--changed",
+            "--github-output",
+            "outputs.txt",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(empty.status.success(), "{}", output_text(&empty));
+    let plan: serde_json::Value = serde_json::from_slice(&empty.stdout).unwrap();
+    assert_eq!(plan["empty"], true);
+    let outputs = std::fs::read_to_string(root.join("outputs.txt")).unwrap();
+    for line in ["empty=true", "cluster-free=false", "cluster-cells=false"] {
+        assert!(outputs.lines().any(|l| l == line), "{outputs}");
+    }
+    repo.git(&["checkout", "--quiet", "change"]);
+
     let mut said = String::new();
     for (what, args) in cases {
         let output = chart_harness(root, args);

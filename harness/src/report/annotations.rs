@@ -126,3 +126,29 @@ mod tests {
         assert_eq!(escape_property(text), expected);
     }
 }
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn changed_files_come_first_and_a_notice_counts_the_rest() {
+        let report = crate::report::github_summary::tests::failed_report(15);
+        let changed = vec!["charts/chart-0012/Chart.yaml".to_string()];
+        let lines = workflow_commands(&report, &changed, PER_STEP);
+        assert_eq!(lines.len(), PER_STEP + 1);
+        assert!(
+            lines[0].starts_with(
+                "::error file=charts/chart-0012/Chart.yaml,line=3,title=chart-harness lint%3A%3Achart-0012%3A%3Adefault::"
+            ),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[1].contains("chart-0000"), "{}", lines[1]);
+        assert!(
+            lines[PER_STEP].starts_with("::notice title=chart-harness::5 more problem(s)"),
+            "{}",
+            lines[PER_STEP]
+        );
+    }
+}

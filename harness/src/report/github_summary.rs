@@ -197,3 +197,95 @@ fn html(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('|', "&#124;")
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::plan::TrialId;
+    use crate::problem::Problem;
+    use crate::report::RunCounts;
+    use crate::suites::{PhaseRecord, TrialOutcome};
+
+    /// A merged report of `count` failed trials, each with a long problem.
+    pub(crate) fn failed_report(count: usize) -> ReportDocument {
+        let trials: Vec<ReportedTrial> = (0..count)
+            .map(|index| ReportedTrial {
+                outcome: TrialOutcome {
+                    id: TrialId {
+                        suite: Suite::Lint,
+                        chart: format!("chart-{index:04}"),
+                        case: "default".into(),
+                    },
+                    chart_dir: PathBuf::from(format!("charts/chart-{index:04}")),
+                    status: TrialStatus::Failed,
+                    phases: vec![PhaseRecord {
+                        name: "chart-yaml".into(),
+                        status: PhaseStatus::Failed,
+                        duration: Duration::ZERO,
+                        problems: vec![
+                            Problem::in_file(
+                                format!("charts/chart-{index:04}/Chart.yaml"),
+                                format!("<version> is missing; {}", "x".repeat(400)),
+                            )
+                            .at_line(Some(3)),
+                        ],
+                    }],
+                    duration: Duration::ZERO,
+                    reason: None,
+                    findings: Vec::new(),
+                    upgrade: None,
+                    backup_restore: None,
+                },
+                cell: Some("cluster-free".into()),
+                kube_version: None,
+            })
+            .collect();
+        ReportDocument {
+            version: 6,
+            merged: true,
+            commit: Some("0123456789abcdef0123456789abcdef01234567".into()),
+            plan_hash: Some("0011223344556677".into()),
+            cell: None,
+            kube_version: None,
+            complete: true,
+            cluster: None,
+            summary: RunCounts {
+                listed: count,
+                failed: count,
+                ..RunCounts::default()
+            },
+            cells: Vec::new(),
+            trials,
+            warnings: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_summary_past_the_limit_leaves_failures_out_and_says_where_they_are() {
+        let report = failed_report(2000);
+        let markdown = markdown(&report, 64 * 1024, "chart-harness-merged/report.json");
+        assert!(markdown.len() <= 64 * 1024, "{}", markdown.len());
+        assert!(
+            markdown.contains("| chart-1999 | — | ❌ |"),
+            "the table is whole"
+        );
+        let note = markdown.lines().last().unwrap();
+        assert!(note.contains("failures left out"), "{note}");
+        assert!(note.contains("of 2000"), "{note}");
+        assert!(note.contains("chart-harness-merged/report.json"), "{note}");
+        // Escaped for HTML: the problem's `<version>` is text, not a tag.
+        assert!(markdown.contains("&lt;version&gt; is missing"));
+    }
+
+    #[test]
+    fn a_small_summary_folds_each_failure() {
+        let markdown = markdown(&failed_report(2), GITHUB_LIMIT, "report.json");
+        assert!(markdown.starts_with("## chart-harness ❌ 0 passed, 2 failed (2 listed)"));
+        assert_eq!(markdown.matches("<details>").count(), 2);
+        assert!(!markdown.contains("left out"));
+    }
+}
