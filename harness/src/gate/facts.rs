@@ -244,26 +244,7 @@ fn required(
     } else {
         config.kube_versions.clone()
     };
-    let constraint_text = chart
-        .chart_file
-        .get()
-        .as_ref()
-        .ok()
-        .and_then(|file| file.kube_version.clone());
-    let constraint = constraint_text
-        .as_deref()
-        .and_then(|text| Some((text, crate::kube_version::parse(text).ok()?)));
-    let listed = chart
-        .settings
-        .as_ref()
-        .map(|s| s.kube_versions.clone())
-        .unwrap_or_default();
-    let (mut versions, _) = crate::matrix::versions::for_chart(
-        &chart.name,
-        &configured,
-        constraint.as_ref().map(|(text, c)| (*text, c)),
-        &listed,
-    );
+    let (mut versions, _) = crate::matrix::assemble::chart_versions(chart, &configured);
     if let Some(plan) = plan {
         versions = plan
             .cells

@@ -56,27 +56,7 @@ pub async fn plan(
     let mut planned = Vec::new();
     for chart in &charts {
         let cluster_trials = plan::plan(std::slice::from_ref(chart), &cluster_suites);
-        let constraint_text = chart
-            .chart_file
-            .get()
-            .as_ref()
-            .ok()
-            .and_then(|file| file.kube_version.clone());
-        // A malformed constraint is lint's finding; the plan runs every version.
-        let constraint = constraint_text
-            .as_deref()
-            .and_then(|text| Some((text, crate::kube_version::parse(text).ok()?)));
-        let listed = chart
-            .settings
-            .as_ref()
-            .map(|settings| settings.kube_versions.clone())
-            .unwrap_or_default();
-        let (kept, said) = versions::for_chart(
-            &chart.name,
-            &kube_versions,
-            constraint.as_ref().map(|(text, c)| (*text, c)),
-            &listed,
-        );
+        let (kept, said) = chart_versions(chart, &kube_versions);
         notes.extend(said);
         let runs = cluster_trials.iter().any(|trial| trial.skipped.is_none());
         if runs && kept.is_empty() {
@@ -119,6 +99,33 @@ pub async fn plan(
         reports_root: request.reports_root,
         notes,
     })?)
+}
+
+/// The versions of `configured` that `chart` runs on, by its Chart.yaml `kubeVersion`
+/// and its `ci/harness.yaml` `kube-versions` (see [`versions::for_chart`]), with a note
+/// for each left out.
+pub fn chart_versions(chart: &Chart, configured: &[String]) -> (Vec<String>, Vec<String>) {
+    let constraint_text = chart
+        .chart_file
+        .get()
+        .as_ref()
+        .ok()
+        .and_then(|file| file.kube_version.clone());
+    // A malformed constraint is lint's finding; the plan runs every version.
+    let constraint = constraint_text
+        .as_deref()
+        .and_then(|text| Some((text, crate::kube_version::parse(text).ok()?)));
+    let listed = chart
+        .settings
+        .as_ref()
+        .map(|settings| settings.kube_versions.clone())
+        .unwrap_or_default();
+    versions::for_chart(
+        &chart.name,
+        configured,
+        constraint.as_ref().map(|(text, c)| (*text, c)),
+        &listed,
+    )
 }
 
 /// `kind-node-images` (the version, else its minor), else the built-in map.
