@@ -635,6 +635,19 @@ fn bad_input_is_refused_with_one_message_each() {
         assert_eq!(message.len(), 1, "{what}: said more than once: {stderr}");
         said.push_str(&format!("{what}:\n  {}\n", message[0]));
     }
+    // A chart directory whose name could break the cell's command line.
+    write(
+        root,
+        "fixtures/charts/odd$(id)/Chart.yaml",
+        "apiVersion: v2\nname: odd\ndescription: odd\nversion: 0.1.0\n",
+    );
+    let odd = chart_harness(root, &["plan"]);
+    let stderr = String::from_utf8(odd.stderr).unwrap();
+    assert_eq!(odd.status.code(), Some(2), "{stderr}");
+    said.push_str(&format!(
+        "a chart name unsafe in a command line:\n  {}\n",
+        stderr.lines().last().unwrap()
+    ));
     insta::assert_snapshot!("bad_input", redact(&said, root));
 }
 
@@ -705,4 +718,75 @@ fn release_flow_on_kind() {
     }
     let gate = chart_harness(root, &["gate", "--charts", "web", "--reports", "merged"]);
     assert!(gate.status.success(), "{}", output_text(&gate));
+}
+
+/// 300 charts × 2 Kubernetes versions through the command line: 600 cluster cells are
+/// more than one GitHub matrix takes, so the plan splits them into three shards, the
+/// workflow's outputs refuse to hand over one oversized matrix, and each shard's is at
+/// most 250 cells.
+#[test]
+fn a_plan_of_300_charts_on_2_versions_is_sharded() {
+    let repo = TempRepo::new();
+    let root = repo.root();
+    repo.write_config("kube-versions: [\"1.36\", \"1.37\"]\n");
+    for index in 0..300 {
+        write(
+            root,
+            &format!("fixtures/charts/chart-{index:03}/Chart.yaml"),
+            &format!(
+                "apiVersion: v2\nname: chart-{index:03}\ndescription: generated\nversion: 0.1.0\n"
+            ),
+        );
+    }
+    repo.git(&["init", "--quiet"]);
+    repo.git(&["add", "-A"]);
+    repo.git(&["commit", "--quiet", "-m", "300 charts"]);
+
+    let output = chart_harness(root, &["plan", "--out", "plan.json"]);
+    let text = output_text(&output);
+    assert!(output.status.success(), "{text}");
+    assert!(
+        text.contains("600 cluster cells are more than one GitHub matrix takes (256); split into 3 shards of at most 200"),
+        "{text}"
+    );
+    let plan = plan_cells(root);
+    assert_eq!(plan["cells"].as_array().unwrap().len(), 601);
+    let shards: Vec<usize> = plan["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["cells"].as_array().unwrap().len())
+        .collect();
+    assert_eq!(shards, [200, 200, 200]);
+
+    std::fs::write(root.join("outputs.txt"), "").unwrap();
+    let whole = chart_harness(root, &["plan", "--github-output", "outputs.txt"]);
+    assert_eq!(whole.status.code(), Some(2), "{}", output_text(&whole));
+    assert!(
+        output_text(&whole).contains("run `plan --shard I/3` once per shard"),
+        "{}",
+        output_text(&whole)
+    );
+    let shard = chart_harness(
+        root,
+        &[
+            "plan",
+            "--shard",
+            "3/3",
+            "--github-output",
+            "outputs.txt",
+            "--format",
+            "github-matrix",
+        ],
+    );
+    assert!(shard.status.success(), "{}", output_text(&shard));
+    let matrix: serde_json::Value = serde_json::from_slice(&shard.stdout).unwrap();
+    let include = matrix["include"].as_array().unwrap();
+    assert_eq!(include.len(), 200);
+    assert_eq!(include[0]["id"], "chart-200-k8s-1.36");
+    let outputs = std::fs::read_to_string(root.join("outputs.txt")).unwrap();
+    assert!(
+        outputs.contains("shards=[\"1/3\",\"2/3\",\"3/3\"]\n"),
+        "{outputs}"
+    );
 }

@@ -200,10 +200,13 @@ fn read_reports(roots: &[PathBuf]) -> anyhow::Result<(String, Vec<ReportedTrial>
         trials.extend(report.trials);
     }
     if commits.len() > 1 {
+        // In the order of their files, which the reader passed, not of the hashes.
+        let mut by_file: Vec<(&String, &Vec<String>)> = commits.iter().collect();
+        by_file.sort_by_key(|(_, files)| files.first().cloned());
         anyhow::bail!(
             "the reports are of {} commits: {}; gate the reports of one run at the released commit",
             commits.len(),
-            commits
+            by_file
                 .iter()
                 .map(|(commit, files)| format!(
                     "{} ({})",

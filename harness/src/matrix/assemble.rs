@@ -55,6 +55,19 @@ pub async fn plan(
     let mut notes = Vec::new();
     let mut planned = Vec::new();
     for chart in &charts {
+        // A cell id becomes a directory, an artifact name and a word of a command line
+        // a workflow runs: only characters that are safe in all three.
+        if !chart
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            anyhow::bail!(
+                "chart `{}` ({}): its name has characters a cell id cannot hold (it names a directory, an artifact and a word of the cell's command line); rename the chart directory to lowercase letters, digits and dashes, as helm recommends",
+                chart.name,
+                chart.rel_dir.display()
+            );
+        }
         let cluster_trials = plan::plan(std::slice::from_ref(chart), &cluster_suites);
         let (kept, said) = chart_versions(chart, &kube_versions);
         notes.extend(said);
