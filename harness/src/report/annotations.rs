@@ -13,20 +13,24 @@ use crate::suites::PhaseStatus;
 pub const PER_STEP: usize = 10;
 
 /// One problem at a place in a file; the same problem in several trials (every case of
-/// a chart) is one annotation, titled by the first.
+/// a chart) is one annotation, titled by the first. `same` is the message with the
+/// trial's case name taken out, since messages name the case they were found in.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Located {
     file: String,
     line: Option<u64>,
     column: Option<u64>,
-    message: String,
+    same: String,
 }
+
+/// The first trial's message, and every trial that found it.
+type Found = (String, Vec<String>);
 
 /// The workflow commands for `report`: at most `limit` errors, those in `changed`
 /// files (paths relative to the repository root) first, then a notice when some
 /// were left out.
 pub fn workflow_commands(report: &ReportDocument, changed: &[String], limit: usize) -> Vec<String> {
-    let mut found: BTreeMap<Located, Vec<String>> = BTreeMap::new();
+    let mut found: BTreeMap<Located, Found> = BTreeMap::new();
     for trial in &report.trials {
         if !trial.outcome.status.is_failure() {
             continue;
@@ -40,14 +44,19 @@ pub fn workflow_commands(report: &ReportDocument, changed: &[String], limit: usi
                 let Some(file) = problem.file.as_ref().filter(|file| !file.is_dir()) else {
                     continue;
                 };
+                // The case as a word: `ha` must not match inside `chart`.
+                let case =
+                    regex::Regex::new(&format!(r"\b{}\b", regex::escape(&trial.outcome.id.case)))
+                        .expect("an escaped name is a pattern");
                 found
                     .entry(Located {
                         file: file.display().to_string(),
                         line: problem.line,
                         column: problem.column,
-                        message: problem.message.clone(),
+                        same: case.replace_all(&problem.message, "\u{0}").into_owned(),
                     })
-                    .or_default()
+                    .or_insert_with(|| (problem.message.clone(), Vec::new()))
+                    .1
                     .push(trial.outcome.id.to_string());
             }
         }
@@ -60,7 +69,7 @@ pub fn workflow_commands(report: &ReportDocument, changed: &[String], limit: usi
     let mut lines: Vec<String> = first
         .iter()
         .take(limit)
-        .map(|(located, trials)| command(located, trials))
+        .map(|(located, (message, trials))| command(located, message, trials))
         .collect();
     if left_out > 0 {
         lines.push(format!(
@@ -73,7 +82,7 @@ pub fn workflow_commands(report: &ReportDocument, changed: &[String], limit: usi
     lines
 }
 
-fn command(located: &Located, trials: &[String]) -> String {
+fn command(located: &Located, message: &str, trials: &[String]) -> String {
     let title = match trials {
         [one] => format!("chart-harness {one}"),
         [first, rest @ ..] => format!("chart-harness {first} (and {} more)", rest.len()),
@@ -87,11 +96,7 @@ fn command(located: &Located, trials: &[String]) -> String {
         }
     }
     properties.push(format!("title={}", escape_property(&title)));
-    format!(
-        "::error {}::{}",
-        properties.join(","),
-        escape_data(&located.message)
-    )
+    format!("::error {}::{}", properties.join(","), escape_data(message))
 }
 
 /// A workflow command's message: `%`, CR and LF encoded, as the runner decodes them.
@@ -150,5 +155,30 @@ mod limit_tests {
             "{}",
             lines[PER_STEP]
         );
+    }
+}
+
+#[cfg(test)]
+mod same_problem_tests {
+    use super::*;
+
+    #[test]
+    fn a_problem_every_case_finds_is_one_annotation() {
+        let mut report = crate::report::github_summary::tests::failed_report(3);
+        for (trial, case) in report.trials.iter_mut().zip(["default", "ha", "tls"]) {
+            trial.outcome.id.chart = "web".into();
+            trial.outcome.id.case = case.into();
+            let problem = &mut trial.outcome.phases[0].problems[0];
+            problem.file = Some("charts/web/templates/deployment.yaml".into());
+            problem.message = format!("the pod sets `hostNetwork: true` [chart web, case {case}]");
+        }
+        let lines = workflow_commands(&report, &[], PER_STEP);
+        assert_eq!(lines.len(), 1, "{lines:#?}");
+        assert!(
+            lines[0].contains("title=chart-harness lint%3A%3Aweb%3A%3Adefault (and 2 more)::"),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].ends_with("case default]"), "{}", lines[0]);
     }
 }
