@@ -649,6 +649,23 @@ fn bad_input_is_refused_with_one_message_each() {
         stderr.lines().last().unwrap()
     ));
     insta::assert_snapshot!("bad_input", redact(&said, root));
+
+    // A plan made with --config runs its cells with that file, though their command
+    // lines do not repeat it (here there is no other configuration to find).
+    std::fs::remove_dir_all(root.join("fixtures/charts/odd$(id)")).unwrap();
+    std::fs::rename(root.join("chart-harness.yaml"), root.join("alt.yaml")).unwrap();
+    let output = chart_harness(
+        root,
+        &["plan", "--config", "alt.yaml", "--out", "alt-plan.json"],
+    );
+    assert!(output.status.success(), "{}", output_text(&output));
+    let cell = chart_harness(
+        root,
+        &["run-cell", "cluster-free", "--plan", "alt-plan.json"],
+    );
+    let text = output_text(&cell);
+    assert!(cell.status.success(), "{text}");
+    assert!(text.contains("chart-harness: config alt.yaml"), "{text}");
 }
 
 /// CI's kind step: the cluster cell runs on a kind cluster made from the node image the

@@ -209,7 +209,7 @@ pub struct RunCellArgs {
     /// Cluster provider [default: as for a run]
     #[arg(long, value_parser = parse_provider)]
     cluster: Option<ProviderKind>,
-    /// The config file the plan was made with (the cell's command line names it)
+    /// The config file [default: the one the plan was made with, else ct's lookup]
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -217,7 +217,10 @@ pub struct RunCellArgs {
 pub async fn run_cell(repo_root: &std::path::Path, args: RunCellArgs) -> anyhow::Result<ExitCode> {
     let plan = Plan::read(&args.plan).map_err(anyhow::Error::msg)?;
     let cell = plan.cell(&args.id).map_err(anyhow::Error::msg)?.clone();
-    let mut session = open_session(repo_root, &CtArgs::with_config(args.config))?;
+    let config = args
+        .config
+        .or_else(|| plan.config_file.as_ref().map(PathBuf::from));
+    let mut session = open_session(repo_root, &CtArgs::with_config(config))?;
     let git = crate::tools::find_git()?;
     let head = crate::changed::commit_of(session.repo_root(), &git, "HEAD").await?;
     if head.as_deref() != Some(plan.commit.as_str()) {

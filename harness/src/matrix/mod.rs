@@ -90,6 +90,10 @@ pub struct Plan {
     pub empty: bool,
     /// Which charts, and why (`changed since origin/main`, `all charts`, `named`).
     pub selection: String,
+    /// `--config FILE` the plan was made with: `run-cell` runs every cell with it, so a
+    /// workflow's own command line for a cell need not repeat it.
+    #[serde(default)]
+    pub config_file: Option<String>,
     pub kube_versions: Vec<String>,
     pub cells: Vec<Cell>,
     pub skipped: Vec<SkippedTrial>,
@@ -124,8 +128,7 @@ pub struct PlanInput {
     pub cluster_free_trials: Vec<Trial>,
     /// The plan file's path as the cells' command lines name it.
     pub plan_file: String,
-    /// `--config FILE` the plan was made with, handed on to every cell's command line so
-    /// it runs with the same configuration.
+    /// `--config FILE` the plan was made with; every cell runs with it.
     pub config_file: Option<String>,
     pub reports_root: String,
     pub notes: Vec<String>,
@@ -231,15 +234,8 @@ pub fn build(input: PlanInput) -> Result<Plan, PlanError> {
     for cell in &mut cells {
         cell.report_dir = format!("{}/{}", input.reports_root, cell.id);
         cell.command = format!(
-            "chart-harness run-cell {} --plan {} --report-dir {}{}",
-            cell.id,
-            input.plan_file,
-            cell.report_dir,
-            input
-                .config_file
-                .as_deref()
-                .map(|file| format!(" --config {file}"))
-                .unwrap_or_default()
+            "chart-harness run-cell {} --plan {} --report-dir {}",
+            cell.id, input.plan_file, cell.report_dir
         );
         cell.artifact = format!("chart-harness-{hash}-{}", cell.id);
     }
@@ -250,6 +246,7 @@ pub fn build(input: PlanInput) -> Result<Plan, PlanError> {
         hash,
         empty: cells.is_empty(),
         selection: input.selection,
+        config_file: input.config_file,
         kube_versions: input.kube_versions,
         cells,
         skipped,
